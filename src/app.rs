@@ -1,0 +1,247 @@
+//! Assembly: builds every stage from the configuration, owns the background
+//! jobs, and hands the HTTP layer ([`crate::server`]) what it needs.
+//!
+//! Background jobs (each an owned task stopped through one cancellation token):
+//! - salts: refresh every minute, and right away when the clock's UTC day
+//!   changes (checked every second), so rotation and destruction happen on time;
+//! - sessions: sweep idle visits every minute;
+//! - geo: reload the `.mmdb` when it changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::clickhouse::{Store, StoreError};
+use crate::clock::{Clock, OsRandom, RandomSource, SystemClock};
+use crate::config::Config;
+use crate::enrich::geo::{GeoError, GeoLocator};
+use crate::enrich::referrer::ReferrerClassifier;
+use crate::enrich::useragent::AgentParser;
+use crate::identify::salts::SaltStore;
+use crate::identify::sessions::Sessions;
+use crate::ingest::client_ip::ClientIpResolver;
+use crate::ingest::Pipeline;
+use crate::metrics::Metrics;
+use crate::write::writer::{self, WriterSettings, WriterTask};
+
+/// Why the collector could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// ClickHouse trouble (connect, migrate, salts).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The geo database is unusable.
+    #[error(transparent)]
+    Geo(#[from] GeoError),
+    /// An embedded dataset failed to load (a build problem).
+    #[error("loading embedded dataset: {0}")]
+    Dataset(String),
+    /// A configuration value that only fails when used.
+    #[error("invalid config key `{key}`: {detail}")]
+    Config { key: String, detail: String },
+}
+
+/// What behaviour depends on besides the configuration: time and randomness.
+#[derive(Clone)]
+pub struct Deps {
+    /// Current time.
+    pub clock: Arc<dyn Clock>,
+    /// Random bytes.
+    pub random: Arc<dyn RandomSource>,
+}
+
+impl Default for Deps {
+    fn default() -> Self {
+        Deps {
+            clock: Arc::new(SystemClock),
+            random: Arc::new(OsRandom),
+        }
+    }
+}
+
+impl std::fmt::Debug for Deps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Deps")
+    }
+}
+
+/// Shared state of a running collector.
+pub struct AppState {
+    /// The ingest stages.
+    pub pipeline: Pipeline,
+    /// Client address resolution.
+    pub client_ip: ClientIpResolver,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// ClickHouse, for health checks.
+    pub store: Store,
+    /// Serve the demo page at /demo.
+    pub demo_site: Option<String>,
+}
+
+/// A started collector: stages built, jobs running, not yet listening.
+pub struct App {
+    state: Arc<AppState>,
+    writer_task: WriterTask,
+    jobs: CancellationToken,
+    job_handles: Vec<JoinHandle<()>>,
+}
+
+impl App {
+    /// Builds the stages, loads salts and starts the writer and jobs. The
+    /// schema must already be migrated (see `clickhouse::migrate::run`).
+    pub async fn start(config: &Config, store: Store, deps: Deps) -> Result<App, StartError> {
+        let metrics = Arc::new(Metrics::new());
+        let geo = Arc::new(GeoLocator::open_many(config.geo.database.clone())?);
+        let agents =
+            AgentParser::embedded(50_000).map_err(|e| StartError::Dataset(e.to_string()))?;
+        let referrers =
+            ReferrerClassifier::embedded().map_err(|e| StartError::Dataset(e.to_string()))?;
+        let salts = Arc::new(SaltStore::new(
+            store.clone(),
+            deps.clock.clone(),
+            deps.random.clone(),
+        ));
+        salts.refresh().await?;
+        let sessions = Arc::new(Sessions::new(config.sessions.timeout_minutes));
+        let mut excluded = globset::GlobSetBuilder::new();
+        for pattern in &config.exclude_paths {
+            let glob = globset::GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| StartError::Config {
+                    key: "exclude_paths".into(),
+                    detail: e.to_string(),
+                })?;
+            excluded.add(glob);
+        }
+        let excluded_paths = excluded.build().map_err(|e| StartError::Config {
+            key: "exclude_paths".into(),
+            detail: e.to_string(),
+        })?;
+        let header = hyper::header::HeaderName::from_bytes(
+            config.client_ip_header.to_ascii_lowercase().as_bytes(),
+        )
+        .map_err(|e| StartError::Config {
+            key: "client_ip_header".into(),
+            detail: e.to_string(),
+        })?;
+        let (writer_handle, writer_task) = writer::spawn(
+            store.clone(),
+            WriterSettings {
+                batch_rows: config.writer.batch_rows,
+                batch_age: Duration::from_millis(config.writer.batch_age_ms),
+                queue_capacity: config.writer.queue_capacity,
+                shutdown_timeout: Duration::from_secs(config.writer.shutdown_timeout_secs),
+            },
+            metrics.clone(),
+            deps.random.clone(),
+        );
+        let pipeline = Pipeline {
+            sites: config.sites.iter().cloned().collect(),
+            excluded_paths,
+            geo: geo.clone(),
+            agents,
+            referrers,
+            salts: salts.clone(),
+            sessions: sessions.clone(),
+            clock: deps.clock.clone(),
+            random: deps.random.clone(),
+            writer: writer_handle,
+            metrics: metrics.clone(),
+        };
+        let state = Arc::new(AppState {
+            pipeline,
+            client_ip: ClientIpResolver::new(config.trusted_proxies.clone(), header),
+            metrics,
+            store,
+            demo_site: config.demo.then(|| config.sites.first().cloned()).flatten(),
+        });
+        let jobs = CancellationToken::new();
+        let job_handles = vec![
+            tokio::spawn(salt_job(salts, deps.clock.clone(), jobs.clone())),
+            tokio::spawn(session_job(sessions, deps.clock.clone(), jobs.clone())),
+            tokio::spawn(geo_job(
+                geo,
+                Duration::from_secs(config.geo.reload_secs.max(1)),
+                jobs.clone(),
+            )),
+        ];
+        Ok(App {
+            state,
+            writer_task,
+            jobs,
+            job_handles,
+        })
+    }
+
+    /// The shared state (tests reach the salts and metrics through it).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Stops the jobs and drains the writer: every queued row is written
+    /// (or, if ClickHouse stays down past the shutdown timeout, counted lost).
+    pub async fn shutdown(self) {
+        self.jobs.cancel();
+        for handle in self.job_handles {
+            let _ = handle.await;
+        }
+        self.writer_task.drain().await;
+    }
+}
+
+async fn salt_job(salts: Arc<SaltStore>, clock: Arc<dyn Clock>, stop: CancellationToken) {
+    let mut last_day = clock.now().date_naive();
+    let mut since_refresh = Duration::ZERO;
+    let tick = Duration::from_secs(1);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(tick) => {}
+        }
+        since_refresh += tick;
+        let day = clock.now().date_naive();
+        if day != last_day || since_refresh >= Duration::from_secs(60) {
+            match salts.refresh().await {
+                Ok(_) => {
+                    last_day = day;
+                    since_refresh = Duration::ZERO;
+                }
+                Err(e) => tracing::warn!(error = %e, "salt refresh failed; will retry"),
+            }
+        }
+    }
+}
+
+async fn session_job(sessions: Arc<Sessions>, clock: Arc<dyn Clock>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        let removed = sessions.sweep(clock.now().timestamp());
+        tracing::debug!(removed, open = sessions.len(), "sessions swept");
+    }
+}
+
+async fn geo_job(geo: Arc<GeoLocator>, every: Duration, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let geo = geo.clone();
+        match tokio::task::spawn_blocking(move || geo.reload_if_changed()).await {
+            Ok(Ok(true)) => tracing::info!("geo database reloaded"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "geo database changed but is unusable; keeping the previous one")
+            }
+            Err(e) => tracing::error!(error = %e, "geo reload task failed"),
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! The embedded default: a `clickhouse-server` child that saltmark starts,
+//! supervises and stops.
+//!
+//! Design:
+//! - The child runs with a config we write under `dir` (loopback only, ports
+//!   picked free at first start and kept for restarts, data, logs and tmp all
+//!   inside `dir`), so it never touches a system-wide installation.
+//! - A dedicated supervisor thread spawns the child and blocks on `wait()`.
+//!   The child is spawned with `PR_SET_PDEATHSIG`, which the kernel ties to the
+//!   spawning *thread*: because that thread lives exactly as long as the child,
+//!   the child receives SIGTERM if saltmark dies, even by `kill -9`.
+//! - If the child exits while it should be running, the thread logs it and
+//!   starts it again with backoff. [`ManagedClickHouse::stop`] makes the exit
+//!   intentional; [`ManagedClickHouse::start`] brings it back on the same
+//!   ports and data (tests use this to take ClickHouse away mid-stream).
+//! - Tests start their throwaway servers with this same code.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Why the managed server could not be run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManagedError {
+    /// The executable is not installed.
+    #[error(
+        "clickhouse-server not found (looked for {binary:?} in PATH, /usr/sbin and /usr/bin). \
+         Install it with `sudo apt-get install clickhouse-server`, \
+         or set SALTMARK_CLICKHOUSE_URL to use an existing server"
+    )]
+    MissingBinary { binary: String },
+    /// Filesystem trouble preparing the server's directory.
+    #[error("preparing {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The server did not answer /ping in time.
+    #[error("clickhouse-server did not become ready within {seconds}s; see {log}")]
+    NotReady { seconds: u64, log: PathBuf },
+}
+
+struct Shared {
+    /// Whether the child is supposed to be running (false during stop()).
+    want_running: AtomicBool,
+    /// PID of the current child, 0 when none.
+    pid: AtomicU32,
+}
+
+/// A supervised `clickhouse-server` child process.
+pub struct ManagedClickHouse {
+    binary: PathBuf,
+    dir: PathBuf,
+    http_port: u16,
+    tcp_port: u16,
+    shared: Arc<Shared>,
+    supervisor: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for ManagedClickHouse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagedClickHouse")
+            .field("dir", &self.dir)
+            .field("http_port", &self.http_port)
+            .finish()
+    }
+}
+
+impl ManagedClickHouse {
+    /// Writes the config under `dir`, starts the server and waits until it
+    /// answers (at most `ready_timeout`).
+    pub fn start_in(
+        binary: &str,
+        dir: &Path,
+        ready_timeout: Duration,
+    ) -> Result<ManagedClickHouse, ManagedError> {
+        let binary = find_binary(binary).ok_or_else(|| ManagedError::MissingBinary {
+            binary: binary.to_string(),
+        })?;
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| ManagedError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let dir = dir.canonicalize().map_err(io(dir))?;
+        let (http_port, tcp_port) = read_or_pick_ports(&dir)?;
+        write_config(&dir, http_port, tcp_port)?;
+        kill_leftover(&dir);
+        let server = ManagedClickHouse {
+            binary,
+            dir,
+            http_port,
+            tcp_port,
+            shared: Arc::new(Shared {
+                want_running: AtomicBool::new(false),
+                pid: AtomicU32::new(0),
+            }),
+            supervisor: Mutex::new(None),
+        };
+        server.start(ready_timeout)?;
+        Ok(server)
+    }
+
+    /// The HTTP URL of the server.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// The native-protocol port (for `clickhouse-client --port`).
+    pub fn tcp_port(&self) -> u16 {
+        self.tcp_port
+    }
+
+    /// The directory holding config, data and logs.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// (Re)starts the server on its ports and waits until it answers.
+    pub fn start(&self, ready_timeout: Duration) -> Result<(), ManagedError> {
+        let mut supervisor = self.supervisor.lock().unwrap_or_else(|p| p.into_inner());
+        if self.shared.want_running.swap(true, Ordering::SeqCst) {
+            drop(supervisor);
+            return self.wait_ready(ready_timeout);
+        }
+        let binary = self.binary.clone();
+        let dir = self.dir.clone();
+        let shared = self.shared.clone();
+        *supervisor = Some(
+            std::thread::Builder::new()
+                .name("clickhouse-supervisor".into())
+                .spawn(move || supervise(&binary, &dir, &shared))
+                .map_err(|source| ManagedError::Io {
+                    path: self.dir.clone(),
+                    source,
+                })?,
+        );
+        drop(supervisor);
+        self.wait_ready(ready_timeout)
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after 15 s) and waits for it.
+    pub fn stop(&self) {
+        self.shared.want_running.store(false, Ordering::SeqCst);
+        let handle = self
+            .supervisor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let pid = self.shared.pid.load(Ordering::SeqCst);
+        if pid != 0 {
+            signal(pid, libc::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while self.shared.pid.load(Ordering::SeqCst) != 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let pid = self.shared.pid.load(Ordering::SeqCst);
+            if pid != 0 {
+                signal(pid, libc::SIGKILL);
+            }
+        }
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+
+    /// Kills the server abruptly (SIGKILL), as a crash would; the supervisor
+    /// restarts it unless [`stop`](Self::stop) is called.
+    pub fn kill(&self) {
+        let pid = self.shared.pid.load(Ordering::SeqCst);
+        if pid != 0 {
+            signal(pid, libc::SIGKILL);
+        }
+    }
+
+    /// Whether a child process exists right now.
+    pub fn is_running(&self) -> bool {
+        self.shared.pid.load(Ordering::SeqCst) != 0
+    }
+
+    /// Polls `/ping` until it answers `Ok.`.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<(), ManagedError> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if ping(self.http_port) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(ManagedError::NotReady {
+            seconds: timeout.as_secs(),
+            log: self.dir.join("log/clickhouse-server.err.log"),
+        })
+    }
+}
+
+impl Drop for ManagedClickHouse {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn supervise(binary: &Path, dir: &Path, shared: &Shared) {
+    let mut backoff = Duration::from_millis(500);
+    while shared.want_running.load(Ordering::SeqCst) {
+        let started = Instant::now();
+        let mut child = match spawn_child(binary, dir) {
+            Ok(child) => child,
+            Err(e) => {
+                tracing::error!(error = %e, "could not start clickhouse-server");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
+        };
+        shared.pid.store(child.id(), Ordering::SeqCst);
+        let status = child.wait();
+        shared.pid.store(0, Ordering::SeqCst);
+        if !shared.want_running.load(Ordering::SeqCst) {
+            break;
+        }
+        tracing::error!(?status, "managed clickhouse-server exited; restarting");
+        if started.elapsed() > Duration::from_secs(30) {
+            backoff = Duration::from_millis(500);
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+fn spawn_child(binary: &Path, dir: &Path) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(binary);
+    command
+        .arg(format!(
+            "--config-file={}",
+            dir.join("config.xml").display()
+        ))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command.spawn()?;
+    std::fs::write(dir.join("server.pid"), child.id().to_string())?;
+    Ok(child)
+}
+
+fn signal(pid: u32, sig: libc::c_int) {
+    // SAFETY: sending a signal has no memory-safety implications.
+    unsafe {
+        libc::kill(pid as libc::pid_t, sig);
+    }
+}
+
+/// A previous saltmark that died by SIGKILL before its child noticed would
+/// hold the data directory's lock; stop that orphan first.
+fn kill_leftover(dir: &Path) {
+    let Ok(text) = std::fs::read_to_string(dir.join("server.pid")) else {
+        return;
+    };
+    let Ok(pid) = text.trim().parse::<u32>() else {
+        return;
+    };
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if cmdline.contains(&format!("{}", dir.join("config.xml").display())) {
+        signal(pid, libc::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn find_binary(binary: &str) -> Option<PathBuf> {
+    if binary.contains('/') {
+        let path = PathBuf::from(binary);
+        return path.is_file().then_some(path);
+    }
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path_var)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
+        .map(|dir| dir.join(binary))
+        .find(|candidate| candidate.is_file())
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Ports are chosen once per directory and remembered, so a restarted server
+/// (and a restarted saltmark) finds its data on the same address.
+fn read_or_pick_ports(dir: &Path) -> Result<(u16, u16), ManagedError> {
+    let file = dir.join("ports");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        let mut it = text
+            .split_whitespace()
+            .filter_map(|p| p.parse::<u16>().ok());
+        if let (Some(http), Some(tcp)) = (it.next(), it.next()) {
+            if TcpListener::bind(("127.0.0.1", http)).is_ok()
+                && TcpListener::bind(("127.0.0.1", tcp)).is_ok()
+            {
+                return Ok((http, tcp));
+            }
+        }
+    }
+    let io = |source| ManagedError::Io {
+        path: file.clone(),
+        source,
+    };
+    let http = free_port().map_err(io)?;
+    let mut tcp = free_port().map_err(io)?;
+    while tcp == http {
+        tcp = free_port().map_err(io)?;
+    }
+    std::fs::write(&file, format!("{http} {tcp}\n")).map_err(io)?;
+    Ok((http, tcp))
+}
+
+fn write_config(dir: &Path, http_port: u16, tcp_port: u16) -> Result<(), ManagedError> {
+    let d = dir.display();
+    let config = format!(
+        r#"<yandex>
+  <logger>
+    <level>warning</level>
+    <log>{d}/log/clickhouse-server.log</log>
+    <errorlog>{d}/log/clickhouse-server.err.log</errorlog>
+    <size>10M</size>
+    <count>3</count>
+  </logger>
+  <http_port>{http_port}</http_port>
+  <tcp_port>{tcp_port}</tcp_port>
+  <listen_host>127.0.0.1</listen_host>
+  <path>{d}/data/</path>
+  <tmp_path>{d}/tmp/</tmp_path>
+  <user_files_path>{d}/user_files/</user_files_path>
+  <format_schema_path>{d}/format_schemas/</format_schema_path>
+  <users_config>{d}/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>268435456</mark_cache_size>
+  <uncompressed_cache_size>268435456</uncompressed_cache_size>
+  <max_concurrent_queries>100</max_concurrent_queries>
+  <merge_tree>
+    <!-- Dropped parts (old salts, expired months) leave the disk within a minute. -->
+    <old_parts_lifetime>60</old_parts_lifetime>
+  </merge_tree>
+</yandex>
+"#
+    );
+    let users = r#"<yandex>
+  <profiles><default><max_memory_usage>4000000000</max_memory_usage><log_queries>0</log_queries></default></profiles>
+  <users>
+    <default>
+      <password></password>
+      <networks><ip>::1</ip><ip>127.0.0.1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+"#;
+    for (name, text) in [("config.xml", config.as_str()), ("users.xml", users)] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|source| ManagedError::Io { path, source })?;
+    }
+    for sub in ["log", "data", "tmp"] {
+        let path = dir.join(sub);
+        std::fs::create_dir_all(&path).map_err(|source| ManagedError::Io { path, source })?;
+    }
+    Ok(())
+}
+
+fn ping(port: u16) -> bool {
+    let Ok(mut stream) =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500))
+    else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(1000)));
+    if stream
+        .write_all(b"GET /ping HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.") && answer.contains(" 200 ") && answer.ends_with("Ok.\n")
+}

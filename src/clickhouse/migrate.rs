@@ -1,0 +1,180 @@
+//! Numbered schema migrations from `schema/`, applied in order and recorded.
+//!
+//! Every migration is written with `IF NOT EXISTS`, and applied versions are
+//! recorded in `schema_migrations`, so running `migrate` twice, or from two
+//! collectors at once, is harmless. The SQL is templated for the server
+//! generation (see [`render`]): modern servers get LowCardinality and TTL,
+//! 18.16 gets plain types and relies on the expiry job.
+
+use super::{Store, StoreError};
+
+/// A migration compiled into the binary.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Order of application.
+    pub version: u32,
+    /// File name without the number.
+    pub name: &'static str,
+    /// The template.
+    pub sql: &'static str,
+}
+
+/// All migrations, in order.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "events",
+        sql: include_str!("../../schema/0001_events.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "salts",
+        sql: include_str!("../../schema/0002_salts.sql"),
+    },
+];
+
+/// What the templates need to know about the target.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// Database name (a validated identifier).
+    pub database: &'a str,
+    /// Whether LowCardinality may be used.
+    pub low_cardinality: bool,
+    /// Whether TTL may be used.
+    pub ttl: bool,
+    /// Retention for the TTL clause.
+    pub retention_months: u32,
+}
+
+/// Fills in a migration template for `target`. Comment lines are dropped.
+pub fn render(sql: &str, target: Target<'_>) -> Vec<String> {
+    let lc = if target.low_cardinality {
+        "LowCardinality(String)"
+    } else {
+        "String"
+    };
+    let ttl = if target.ttl {
+        format!("TTL timestamp + INTERVAL {} MONTH", target.retention_months)
+    } else {
+        String::new()
+    };
+    let text: String = sql
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("{{db}}", target.database)
+        .replace("{{lc}}", lc)
+        .replace("{{events_ttl}}", &ttl);
+    text.split(';')
+        .map(str::trim)
+        .filter(|statement| !statement.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Applies whatever is missing; returns the versions applied by this call.
+#[tracing::instrument(skip_all, fields(database = store.database(), server = %store.version()))]
+pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, StoreError> {
+    let db = store.database();
+    let version = store.version();
+    let target = Target {
+        database: db,
+        low_cardinality: version.has_low_cardinality(),
+        ttl: version.has_ttl(),
+        retention_months,
+    };
+    store
+        .server_client()
+        .query(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
+        .execute()
+        .await?;
+    store
+        .server_client()
+        .query(&format!(
+            "CREATE TABLE IF NOT EXISTS {db}.schema_migrations \
+             (version UInt32, name String, applied_at DateTime) \
+             ENGINE = MergeTree ORDER BY version"
+        ))
+        .execute()
+        .await?;
+    let applied: Vec<u32> = store
+        .client()
+        .query("SELECT DISTINCT version FROM schema_migrations")
+        .fetch_all()
+        .await?;
+    let mut newly = Vec::new();
+    for migration in MIGRATIONS {
+        if applied.contains(&migration.version) {
+            continue;
+        }
+        for statement in render(migration.sql, target) {
+            store
+                .server_client()
+                .query(&statement)
+                .execute()
+                .await
+                .map_err(|source| StoreError::Migration {
+                    version: migration.version,
+                    name: migration.name.to_string(),
+                    source,
+                })?;
+        }
+        store
+            .client()
+            .query("INSERT INTO schema_migrations (version, name, applied_at) SELECT ?, ?, now()")
+            .bind(migration.version)
+            .bind(migration.name)
+            .execute()
+            .await?;
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "migration applied"
+        );
+        newly.push(migration.version);
+    }
+    if target.ttl {
+        // Keep the TTL in step with the configured retention.
+        store
+            .client()
+            .query(&format!(
+                "ALTER TABLE events MODIFY TTL timestamp + INTERVAL {retention_months} MONTH"
+            ))
+            .execute()
+            .await?;
+    }
+    Ok(newly)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_servers_get_plain_types_and_no_ttl() {
+        let target = Target {
+            database: "saltmark",
+            low_cardinality: false,
+            ttl: false,
+            retention_months: 24,
+        };
+        let sql = render(MIGRATIONS[0].sql, target).join("\n");
+        assert!(!sql.contains("LowCardinality") && !sql.contains("TTL"));
+        assert!(!sql.contains("{{"), "unrendered placeholder in {sql}");
+        assert!(sql.contains("CREATE TABLE IF NOT EXISTS saltmark.events"));
+    }
+
+    #[test]
+    fn modern_servers_get_low_cardinality_and_ttl() {
+        let target = Target {
+            database: "db",
+            low_cardinality: true,
+            ttl: true,
+            retention_months: 13,
+        };
+        let sql = render(MIGRATIONS[0].sql, target).join("\n");
+        assert!(sql.contains("country_code LowCardinality(String)"));
+        assert!(sql.contains("TTL timestamp + INTERVAL 13 MONTH"));
+    }
+}

@@ -1,0 +1,489 @@
+//! Configuration: a TOML file, then `SALTMARK_*` environment variables on top.
+//!
+//! Every key has exactly one environment name, derived from its dotted path
+//! (`clickhouse.url` → `SALTMARK_CLICKHOUSE_URL`). The list of keys is fixed in
+//! [`KEYS`], so the mapping is unambiguous even for keys with underscores, and a
+//! misspelt `SALTMARK_` variable is an error rather than silently ignored.
+//!
+//! The environment is passed in as a map (see [`Config::load`]) so tests never
+//! touch process state. Errors name the offending key; the binary prints them
+//! as one line and exits with status 2.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// A configuration problem, always naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read or parsed.
+    #[error("config file {path}: {detail}")]
+    File { path: PathBuf, detail: String },
+    /// A key has a value of the wrong shape.
+    #[error("invalid config key `{key}`: {detail}")]
+    Invalid { key: String, detail: String },
+    /// A `SALTMARK_` variable that is not a configuration key.
+    #[error("unknown environment variable {name}: not a saltmark config key (known: {known})")]
+    UnknownEnv { name: String, known: String },
+}
+
+/// How an environment value is turned into a config value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A single value (string, number or boolean; coerced on deserialisation).
+    Scalar,
+    /// A comma-separated list.
+    List,
+}
+
+/// Every configuration key, its kind and what it means. The README's
+/// configuration reference is written from this table.
+pub const KEYS: &[(&str, KeyKind, &str)] = &[
+    ("listen", KeyKind::Scalar, "address the collector listens on"),
+    ("sites", KeyKind::List, "site domains accepted (www. is ignored)"),
+    ("trusted_proxies", KeyKind::List, "CIDRs whose forwarding headers are believed"),
+    ("client_ip_header", KeyKind::Scalar, "the one header read from trusted proxies: X-Forwarded-For (default), Forwarded, or a single-IP header such as CF-Connecting-IP"),
+    ("exclude_paths", KeyKind::List, "glob patterns of page paths never recorded, e.g. /admin/**"),
+    ("data_dir", KeyKind::Scalar, "directory for the managed ClickHouse and local state"),
+    ("demo", KeyKind::Scalar, "serve a demo page at /demo that sends page views for the first site"),
+    ("log", KeyKind::Scalar, "log filter (tracing EnvFilter syntax), e.g. info or saltmark=debug"),
+    ("geo.database", KeyKind::List, "MaxMind-format .mmdb path(s), comma-separated, first match wins (DB-IP ships IPv4 and IPv6 apart); empty disables location"),
+    ("geo.reload_secs", KeyKind::Scalar, "how often the .mmdb file is checked for changes"),
+    ("clickhouse.url", KeyKind::Scalar, "ClickHouse HTTP URL; empty starts a managed clickhouse-server"),
+    ("clickhouse.database", KeyKind::Scalar, "database holding saltmark's tables"),
+    ("clickhouse.user", KeyKind::Scalar, "ClickHouse user"),
+    ("clickhouse.password", KeyKind::Scalar, "ClickHouse password"),
+    ("clickhouse.server_binary", KeyKind::Scalar, "clickhouse-server executable for the managed mode"),
+    ("writer.batch_rows", KeyKind::Scalar, "rows per insert at most"),
+    ("writer.batch_age_ms", KeyKind::Scalar, "oldest row's age before a batch is sent"),
+    ("writer.queue_capacity", KeyKind::Scalar, "events held in memory before ingest answers 503"),
+    ("writer.shutdown_timeout_secs", KeyKind::Scalar, "how long shutdown keeps retrying ClickHouse"),
+    ("sessions.timeout_minutes", KeyKind::Scalar, "inactivity that ends a visit"),
+    ("retention.months", KeyKind::Scalar, "months events are kept"),
+];
+
+/// Short aliases documented in the issue tracker and README (`SALTMARK_GEO_DB`).
+const ENV_ALIASES: &[(&str, &str)] = &[("SALTMARK_GEO_DB", "geo.database")];
+
+/// The environment name of a key: `clickhouse.url` → `SALTMARK_CLICKHOUSE_URL`.
+pub fn env_name(key: &str) -> String {
+    format!("SALTMARK_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Accepted site domains, normalised (lowercase, no `www.`).
+    pub sites: Vec<String>,
+    /// Peers whose forwarding headers we believe. Empty by default: a collector
+    /// that trusted anyone's X-Forwarded-For would let any client pick its IP.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The one forwarding header believed from trusted proxies.
+    pub client_ip_header: String,
+    /// Paths never recorded (glob patterns).
+    pub exclude_paths: Vec<String>,
+    /// Local state: the managed ClickHouse lives under `data_dir/clickhouse`.
+    pub data_dir: PathBuf,
+    /// Serve `/demo`, a page that sends page views for the first site.
+    pub demo: bool,
+    /// Log filter.
+    pub log: String,
+    /// Geolocation settings.
+    pub geo: GeoConfig,
+    /// Where events are stored.
+    pub clickhouse: ClickHouseConfig,
+    /// Batching of inserts.
+    pub writer: WriterConfig,
+    /// Visit grouping.
+    pub sessions: SessionsConfig,
+    /// How long events are kept.
+    pub retention: RetentionConfig,
+}
+
+/// Geolocation settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoConfig {
+    /// `.mmdb` paths, asked in order; empty runs without location.
+    pub database: Vec<PathBuf>,
+    /// Seconds between checks for a changed file.
+    pub reload_secs: u64,
+}
+
+/// ClickHouse connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickHouseConfig {
+    /// HTTP URL; `None` means "start and supervise our own server".
+    pub url: Option<String>,
+    /// Database name; validated as a plain identifier because it is spliced into DDL.
+    pub database: String,
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+    /// Server executable for the managed mode.
+    pub server_binary: String,
+}
+
+/// Insert batching.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WriterConfig {
+    /// Maximum rows in one insert.
+    pub batch_rows: usize,
+    /// A batch is sent once its oldest row is this old.
+    pub batch_age_ms: u64,
+    /// The in-memory bound: beyond it ingest answers 503 instead of dropping.
+    pub queue_capacity: usize,
+    /// Shutdown keeps retrying a failing ClickHouse this long before giving up.
+    pub shutdown_timeout_secs: u64,
+}
+
+/// Visit grouping.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// Minutes of inactivity after which the next event starts a new visit.
+    pub timeout_minutes: u32,
+}
+
+/// Retention.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Months events are kept.
+    pub months: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8000".parse().expect("valid default address"),
+            sites: Vec::new(),
+            trusted_proxies: Vec::new(),
+            client_ip_header: "X-Forwarded-For".into(),
+            exclude_paths: Vec::new(),
+            data_dir: PathBuf::from("./data"),
+            demo: false,
+            log: "info".into(),
+            geo: GeoConfig::default(),
+            clickhouse: ClickHouseConfig::default(),
+            writer: WriterConfig::default(),
+            sessions: SessionsConfig::default(),
+            retention: RetentionConfig::default(),
+        }
+    }
+}
+
+impl Default for GeoConfig {
+    fn default() -> Self {
+        Self {
+            database: Vec::new(),
+            reload_secs: 10,
+        }
+    }
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            database: "saltmark".into(),
+            user: "default".into(),
+            password: String::new(),
+            server_binary: "clickhouse-server".into(),
+        }
+    }
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        Self {
+            batch_rows: 10_000,
+            batch_age_ms: 1_000,
+            queue_capacity: 100_000,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        Self {
+            timeout_minutes: 30,
+        }
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { months: 24 }
+    }
+}
+
+impl Config {
+    /// Loads `file` (if given), applies `SALTMARK_*` entries of `env`, validates.
+    pub fn load(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            })?;
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+        }
+        for (name, value) in env.iter().filter(|(n, _)| n.starts_with("SALTMARK_")) {
+            let key = key_for_env(name).ok_or_else(|| ConfigError::UnknownEnv {
+                name: name.clone(),
+                known: KEYS
+                    .iter()
+                    .map(|(k, _, _)| env_name(k))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+            let kind = KEYS
+                .iter()
+                .find(|(k, _, _)| *k == key)
+                .map(|(_, kind, _)| *kind)
+                .unwrap_or(KeyKind::Scalar);
+            let invalid = |e: config::ConfigError| ConfigError::Invalid {
+                key: key.to_string(),
+                detail: e.to_string(),
+            };
+            builder = match kind {
+                KeyKind::List => {
+                    let items: Vec<String> = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect();
+                    builder.set_override(key, items).map_err(invalid)?
+                }
+                KeyKind::Scalar => builder.set_override(key, value.as_str()).map_err(invalid)?,
+            };
+        }
+        let raw = builder.build().map_err(|e| file_error(file, e))?;
+        let mut cfg: Config = raw.try_deserialize().map_err(|e| file_error(file, e))?;
+        cfg.normalise_and_validate()?;
+        Ok(cfg)
+    }
+
+    /// Whether saltmark should start its own clickhouse-server.
+    pub fn managed_clickhouse(&self) -> bool {
+        self.clickhouse.url.is_none()
+    }
+
+    fn normalise_and_validate(&mut self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, detail: String| ConfigError::Invalid {
+            key: key.to_string(),
+            detail,
+        };
+        let mut sites = Vec::with_capacity(self.sites.len());
+        for site in &self.sites {
+            let site = normalise_site(site);
+            if site.is_empty()
+                || !site
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':')
+            {
+                return Err(invalid("sites", format!("{site:?} is not a domain name")));
+            }
+            if !sites.contains(&site) {
+                sites.push(site);
+            }
+        }
+        self.sites = sites;
+        if self.clickhouse.url.as_deref() == Some("") {
+            self.clickhouse.url = None;
+        }
+        if let Some(url) = &self.clickhouse.url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(
+                    "clickhouse.url",
+                    format!("{url:?} must start with http:// or https://"),
+                ));
+            }
+        }
+        self.geo.database.retain(|p| !p.as_os_str().is_empty());
+        if !is_identifier(&self.clickhouse.database) {
+            return Err(invalid(
+                "clickhouse.database",
+                "must be letters, digits and underscores, not starting with a digit".into(),
+            ));
+        }
+        for pattern in &self.exclude_paths {
+            globset::Glob::new(pattern)
+                .map_err(|e| invalid("exclude_paths", format!("{pattern:?}: {e}")))?;
+        }
+        if hyper::header::HeaderName::from_bytes(self.client_ip_header.as_bytes()).is_err() {
+            return Err(invalid(
+                "client_ip_header",
+                "not a valid header name".into(),
+            ));
+        }
+        if self.writer.batch_rows == 0 {
+            return Err(invalid("writer.batch_rows", "must be at least 1".into()));
+        }
+        if self.writer.queue_capacity < self.writer.batch_rows {
+            return Err(invalid(
+                "writer.queue_capacity",
+                "must be at least writer.batch_rows".into(),
+            ));
+        }
+        if self.sessions.timeout_minutes == 0 {
+            return Err(invalid(
+                "sessions.timeout_minutes",
+                "must be at least 1".into(),
+            ));
+        }
+        if self.retention.months == 0 || self.retention.months > 1200 {
+            return Err(invalid(
+                "retention.months",
+                "must be between 1 and 1200".into(),
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .map_err(|e| invalid("log", e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// Site domains are compared lowercase and without a leading `www.`, so
+/// `WWW.Example.com` and `example.com` are one site.
+pub fn normalise_site(domain: &str) -> String {
+    let lower = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    match lower.strip_prefix("www.") {
+        Some(rest) => rest.to_string(),
+        None => lower,
+    }
+}
+
+/// A plain SQL identifier: the only shape we allow to be spliced into DDL.
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 64
+}
+
+fn key_for_env(name: &str) -> Option<&'static str> {
+    if let Some((_, key)) = ENV_ALIASES.iter().find(|(alias, _)| *alias == name) {
+        return Some(key);
+    }
+    KEYS.iter()
+        .map(|(key, _, _)| *key)
+        .find(|key| env_name(key) == name)
+}
+
+/// Turns the config crate's messages into ours; they already name the key
+/// (`invalid type: ... for key `writer.batch_rows``), we add the file.
+fn file_error(file: Option<&Path>, e: config::ConfigError) -> ConfigError {
+    let detail = e.to_string();
+    let key = detail
+        .split("for key `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_string);
+    match (key, file) {
+        (Some(key), _) => ConfigError::Invalid { key, detail },
+        (None, Some(path)) => ConfigError::File {
+            path: path.to_owned(),
+            detail,
+        },
+        (None, None) => ConfigError::Invalid {
+            key: "(environment)".into(),
+            detail,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_key_has_a_distinct_env_name() {
+        let mut names: Vec<String> = KEYS.iter().map(|(k, _, _)| env_name(k)).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), KEYS.len());
+    }
+
+    #[test]
+    fn env_overrides_file_and_lists_split_on_commas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("saltmark.toml");
+        std::fs::write(
+            &path,
+            "sites = [\"a.example\"]\n[writer]\nbatch_rows = 5\n[clickhouse]\nurl = \"http://127.0.0.1:1\"\n",
+        )
+        .unwrap();
+        let cfg = Config::load(
+            Some(&path),
+            &env(&[
+                ("SALTMARK_SITES", "www.Example.com, shop.example.org"),
+                ("SALTMARK_TRUSTED_PROXIES", "10.0.0.0/8,127.0.0.1/32"),
+                ("SALTMARK_WRITER_BATCH_ROWS", "7"),
+                ("SALTMARK_GEO_DB", "/tmp/x.mmdb"),
+                ("PATH", "/usr/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(cfg.sites, vec!["example.com", "shop.example.org"]);
+        assert_eq!(cfg.trusted_proxies.len(), 2);
+        assert_eq!(cfg.writer.batch_rows, 7);
+        assert_eq!(cfg.clickhouse.url.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(cfg.geo.database, vec![PathBuf::from("/tmp/x.mmdb")]);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = Config::load(None, &env(&[("SALTMARK_WRITER_BATCH_ROWS", "lots")])).unwrap_err();
+        assert!(err.to_string().contains("writer.batch_rows"), "{err}");
+        let err = Config::load(None, &env(&[("SALTMARK_LISTEN", "nowhere")])).unwrap_err();
+        assert!(err.to_string().contains("listen"), "{err}");
+        let err =
+            Config::load(None, &env(&[("SALTMARK_TRUSTED_PROXIES", "10.0.0.0/99")])).unwrap_err();
+        assert!(err.to_string().contains("trusted_proxies"), "{err}");
+        let err = Config::load(None, &env(&[("SALTMARK_SITEZ", "x")])).unwrap_err();
+        assert!(err.to_string().contains("SALTMARK_SITEZ"), "{err}");
+        let err =
+            Config::load(None, &env(&[("SALTMARK_CLICKHOUSE_DATABASE", "x; DROP")])).unwrap_err();
+        assert!(err.to_string().contains("clickhouse.database"), "{err}");
+    }
+
+    #[test]
+    fn unknown_file_key_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "sitez = [\"a\"]\n").unwrap();
+        let err = Config::load(Some(&path), &BTreeMap::new()).unwrap_err();
+        assert!(err.to_string().contains("sitez"), "{err}");
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("saltmark.example.toml");
+        let cfg = Config::load(Some(&path), &BTreeMap::new()).unwrap();
+        assert_eq!(cfg.retention.months, 24);
+    }
+}

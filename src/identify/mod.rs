@@ -1,0 +1,11 @@
+//! Identity without identification: who is the same visitor today, and which
+//! events form one visit — computed from data we then throw away.
+//!
+//! - [`salts`]: one random 32-byte key per UTC day, shared through ClickHouse,
+//!   destroyed after 48 hours;
+//! - [`visitor`]: the keyed hash over site, IP and user agent;
+//! - [`sessions`]: 30-minute inactivity grouping into visits.
+
+pub mod salts;
+pub mod sessions;
+pub mod visitor;

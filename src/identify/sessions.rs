@@ -1,0 +1,187 @@
+//! Visits: a visitor's events belong to one session until they have been
+//! inactive for the timeout (30 minutes by default).
+//!
+//! Design and invariants:
+//! - State is an in-memory map `visitor_id → (session_id, last_seen)`, sharded
+//!   by visitor id to keep lock contention low. Entries idle past the timeout
+//!   are useless and are swept away ([`Sessions::sweep`]), so memory is bounded
+//!   by the visitors of the last half hour.
+//! - `session_id` is a fresh random 64-bit number per visit: it carries no
+//!   information of its own, so storing it reveals nothing beyond "these events
+//!   were one visit".
+//! - Midnight: the visitor hash changes with the day's salt. The caller passes
+//!   both today's and yesterday's ids; an ongoing visit found under yesterday's
+//!   id keeps that id and its session, so a visit crossing midnight stays one
+//!   visitor and one visit.
+//! - Several collectors: sessions are per process. Behind a load balancer, route
+//!   by client address (IP hash / sticky sessions) so one visitor reaches one
+//!   collector; otherwise a visit split across collectors counts as several
+//!   visits. The README explains this.
+//! - A restart forgets open visits; the next event starts a new one.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::clock::RandomSource;
+
+const SHARDS: usize = 32;
+
+#[derive(Debug, Clone, Copy)]
+struct OpenSession {
+    session_id: u64,
+    last_seen: i64,
+}
+
+/// The visit tracker.
+#[derive(Debug)]
+pub struct Sessions {
+    shards: Vec<Mutex<HashMap<u64, OpenSession>>>,
+    timeout_secs: i64,
+}
+
+/// The identities assigned to one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assigned {
+    /// The visitor id to store (today's, or yesterday's for a visit across midnight).
+    pub visitor_id: u64,
+    /// The visit.
+    pub session_id: u64,
+}
+
+impl Sessions {
+    /// A tracker with the given inactivity timeout.
+    pub fn new(timeout_minutes: u32) -> Sessions {
+        Sessions {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            timeout_secs: i64::from(timeout_minutes) * 60,
+        }
+    }
+
+    /// Assigns the event at `now` (unix seconds) to a visit.
+    pub fn assign(
+        &self,
+        today_id: u64,
+        yesterday_id: Option<u64>,
+        now: i64,
+        random: &dyn RandomSource,
+    ) -> Assigned {
+        if let Some(session_id) = self.touch(today_id, now) {
+            return Assigned {
+                visitor_id: today_id,
+                session_id,
+            };
+        }
+        if let Some(yesterday_id) = yesterday_id {
+            if let Some(session_id) = self.touch(yesterday_id, now) {
+                return Assigned {
+                    visitor_id: yesterday_id,
+                    session_id,
+                };
+            }
+        }
+        let session_id = random.next_u64();
+        self.shard(today_id)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                today_id,
+                OpenSession {
+                    session_id,
+                    last_seen: now,
+                },
+            );
+        Assigned {
+            visitor_id: today_id,
+            session_id,
+        }
+    }
+
+    /// Forgets visits idle past the timeout; returns how many were removed.
+    pub fn sweep(&self, now: i64) -> usize {
+        let mut removed = 0;
+        for shard in &self.shards {
+            let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
+            let before = map.len();
+            map.retain(|_, open| now - open.last_seen <= self.timeout_secs);
+            removed += before - map.len();
+        }
+        removed
+    }
+
+    /// Open visits held in memory.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len())
+            .sum()
+    }
+
+    /// Whether no visit is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn touch(&self, visitor_id: u64, now: i64) -> Option<u64> {
+        let mut map = self
+            .shard(visitor_id)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let open = map.get_mut(&visitor_id)?;
+        if now - open.last_seen > self.timeout_secs {
+            map.remove(&visitor_id);
+            return None;
+        }
+        open.last_seen = open.last_seen.max(now);
+        Some(open.session_id)
+    }
+
+    fn shard(&self, visitor_id: u64) -> &Mutex<HashMap<u64, OpenSession>> {
+        &self.shards[(visitor_id % SHARDS as u64) as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SeededRandom;
+
+    #[test]
+    fn inactivity_starts_a_new_visit() {
+        let sessions = Sessions::new(30);
+        let random = SeededRandom::new(1);
+        let first = sessions.assign(7, None, 1_000, &random);
+        let again = sessions.assign(7, None, 1_000 + 29 * 60, &random);
+        assert_eq!(first, again);
+        // 30 min after the *last* event, still inside.
+        let third = sessions.assign(7, None, 1_000 + 59 * 60, &random);
+        assert_eq!(first.session_id, third.session_id);
+        let later = sessions.assign(7, None, 1_000 + 59 * 60 + 31 * 60, &random);
+        assert_ne!(first.session_id, later.session_id);
+    }
+
+    #[test]
+    fn a_visit_across_midnight_keeps_yesterdays_visitor() {
+        let sessions = Sessions::new(30);
+        let random = SeededRandom::new(2);
+        let before = sessions.assign(100, None, 10_000, &random);
+        let after = sessions.assign(200, Some(100), 10_600, &random);
+        assert_eq!(after.visitor_id, 100);
+        assert_eq!(after.session_id, before.session_id);
+        // A different person after midnight gets a new visit.
+        let other = sessions.assign(300, Some(400), 10_600, &random);
+        assert_eq!(other.visitor_id, 300);
+        assert_ne!(other.session_id, before.session_id);
+    }
+
+    #[test]
+    fn sweep_bounds_memory() {
+        let sessions = Sessions::new(30);
+        let random = SeededRandom::new(3);
+        for id in 0..100 {
+            sessions.assign(id, None, 0, &random);
+        }
+        sessions.assign(1_000, None, 3_000, &random);
+        assert_eq!(sessions.sweep(3_000), 100);
+        assert_eq!(sessions.len(), 1);
+    }
+}

@@ -1,0 +1,300 @@
+//! The event payload: Plausible-compatible JSON (`n`, `u`, `d`, `r`, `w`, `h`,
+//! `p`) or the same fields as query parameters for the no-JavaScript pixel.
+//!
+//! Everything here is untrusted. Every field is length-capped before anything
+//! else looks at it, wrong types are named in the error (so a site owner
+//! debugging a tracker sees `n: invalid type: integer, expected a string`),
+//! and props are limited in count and size.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Maximum event name length, in bytes.
+pub const MAX_NAME: usize = 120;
+/// Maximum page URL and referrer length, in bytes.
+pub const MAX_URL: usize = 2_000;
+/// Maximum number of custom props per event.
+pub const MAX_PROPS: usize = 30;
+/// Maximum prop key length, in bytes.
+pub const MAX_PROP_KEY: usize = 300;
+/// Maximum prop value length, in bytes.
+pub const MAX_PROP_VALUE: usize = 2_000;
+/// Maximum number of site domains in one event (`d` may list several, comma-separated).
+pub const MAX_DOMAINS: usize = 10;
+
+/// What is wrong with a payload; the message goes back to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PayloadError(pub String);
+
+/// A validated event as the client described it (not yet enriched).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventInput {
+    /// Event name; `pageview` for page views.
+    pub name: String,
+    /// Page URL.
+    pub url: String,
+    /// Site domains as sent (normalised later).
+    pub domains: Vec<String>,
+    /// `document.referrer`, if any.
+    pub referrer: Option<String>,
+    /// Screen (or window) width, a fallback for the device class.
+    pub screen_width: Option<u32>,
+    /// Hash-based routing: keep the URL fragment in the path.
+    pub hash_mode: bool,
+    /// Custom properties, stringified.
+    pub props: Vec<(String, String)>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawEvent {
+    #[serde(alias = "name")]
+    n: Option<String>,
+    #[serde(alias = "url")]
+    u: Option<String>,
+    #[serde(alias = "domain")]
+    d: Option<String>,
+    #[serde(alias = "referrer")]
+    r: Option<Option<String>>,
+    #[serde(alias = "screen_width")]
+    w: Option<Value>,
+    #[serde(alias = "hash_mode")]
+    h: Option<Value>,
+    #[serde(alias = "props")]
+    p: Option<Value>,
+    /// Older Plausible trackers send props as `m` / `meta`, often a JSON string.
+    #[serde(alias = "meta")]
+    m: Option<Value>,
+}
+
+/// Parses a JSON body.
+pub fn from_json(body: &[u8]) -> Result<EventInput, PayloadError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(PayloadError("empty body: expected a JSON object".into()));
+    }
+    // serde would also accept a struct written as an array; we do not.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(PayloadError(
+            "malformed JSON: expected a JSON object".into(),
+        ));
+    }
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    let raw: RawEvent = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data if path != "." => {
+                PayloadError(format!("{path}: {inner}"))
+            }
+            serde_json::error::Category::Data => {
+                PayloadError(format!("expected a JSON object: {inner}"))
+            }
+            _ => PayloadError(format!("malformed JSON: {inner}")),
+        }
+    })?;
+    validate(raw)
+}
+
+/// Parses the pixel's query string. `referer_header` stands in for `u` when the
+/// page did not say its URL (an `<img>` sends the page as Referer).
+pub fn from_query(query: &str, referer_header: Option<&str>) -> Result<EventInput, PayloadError> {
+    let mut fields: BTreeMap<String, String> = BTreeMap::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        fields
+            .entry(key.into_owned())
+            .or_insert_with(|| value.into_owned());
+    }
+    let take = |short: &str, long: &str| fields.get(short).or_else(|| fields.get(long)).cloned();
+    let props = take("p", "props")
+        .or_else(|| take("m", "meta"))
+        .map(Value::String);
+    let raw = RawEvent {
+        n: take("n", "name").or_else(|| Some("pageview".into())),
+        u: take("u", "url").or_else(|| referer_header.map(String::from)),
+        d: take("d", "domain"),
+        r: take("r", "referrer").map(Some),
+        w: take("w", "screen_width").map(Value::String),
+        h: take("h", "hash_mode").map(Value::String),
+        p: props,
+        m: None,
+    };
+    validate(raw)
+}
+
+fn validate(raw: RawEvent) -> Result<EventInput, PayloadError> {
+    let name = required(raw.n, "n", "event name")?;
+    if name.len() > MAX_NAME {
+        return Err(PayloadError(format!(
+            "n: event name longer than {MAX_NAME} bytes"
+        )));
+    }
+    let url = required(raw.u, "u", "page URL")?;
+    if url.len() > MAX_URL {
+        return Err(PayloadError(format!(
+            "u: page URL longer than {MAX_URL} bytes"
+        )));
+    }
+    let domain_list = required(raw.d, "d", "site domain")?;
+    let domains: Vec<String> = domain_list
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(String::from)
+        .collect();
+    if domains.is_empty() {
+        return Err(PayloadError("d: missing site domain".into()));
+    }
+    if domains.len() > MAX_DOMAINS {
+        return Err(PayloadError(format!("d: more than {MAX_DOMAINS} domains")));
+    }
+    let referrer = raw.r.flatten().filter(|r| !r.is_empty());
+    if referrer.as_ref().is_some_and(|r| r.len() > MAX_URL) {
+        return Err(PayloadError(format!(
+            "r: referrer longer than {MAX_URL} bytes"
+        )));
+    }
+    let screen_width = match raw.w {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => n.as_u64().and_then(|w| u32::try_from(w).ok()),
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(
+            s.parse::<u32>()
+                .map_err(|_| PayloadError("w: screen width must be a whole number".into()))?,
+        ),
+        Some(_) => {
+            return Err(PayloadError(
+                "w: screen width must be a whole number".into(),
+            ))
+        }
+    };
+    let hash_mode = match raw.h {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => b,
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(0) != 0,
+        Some(Value::String(s)) => matches!(s.as_str(), "1" | "true"),
+        Some(_) => return Err(PayloadError("h: hash mode must be 0/1 or a boolean".into())),
+    };
+    let props = match raw.p.or(raw.m) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(text)) if text.trim().is_empty() => Vec::new(),
+        Some(Value::String(text)) => {
+            let value: Value = serde_json::from_str(&text)
+                .map_err(|e| PayloadError(format!("p: props string is not JSON: {e}")))?;
+            props_from(value)?
+        }
+        Some(value) => props_from(value)?,
+    };
+    Ok(EventInput {
+        name,
+        url,
+        domains,
+        referrer,
+        screen_width,
+        hash_mode,
+        props,
+    })
+}
+
+fn required(value: Option<String>, field: &str, what: &str) -> Result<String, PayloadError> {
+    match value.map(|v| v.trim().to_string()) {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(PayloadError(format!("{field}: missing {what}"))),
+    }
+}
+
+fn props_from(value: Value) -> Result<Vec<(String, String)>, PayloadError> {
+    let Value::Object(map) = value else {
+        return Err(PayloadError("p: props must be a JSON object".into()));
+    };
+    if map.len() > MAX_PROPS {
+        return Err(PayloadError(format!("p: more than {MAX_PROPS} props")));
+    }
+    let mut props = Vec::with_capacity(map.len());
+    for (key, value) in map {
+        if key.is_empty() || key.len() > MAX_PROP_KEY {
+            return Err(PayloadError(format!(
+                "p: prop keys must be 1 to {MAX_PROP_KEY} bytes"
+            )));
+        }
+        let text = match value {
+            Value::Null => continue,
+            Value::String(s) => s,
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::Array(_) | Value::Object(_) => {
+                return Err(PayloadError(format!(
+                    "p.{key}: prop values must be strings, numbers or booleans"
+                )))
+            }
+        };
+        if text.len() > MAX_PROP_VALUE {
+            return Err(PayloadError(format!(
+                "p.{key}: prop value longer than {MAX_PROP_VALUE} bytes"
+            )));
+        }
+        props.push((key, text));
+    }
+    Ok(props)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plausible_payload_parses() {
+        let body = br#"{"n":"pageview","u":"https://example.com/a?x=1","d":"example.com","r":null,"w":1280,"h":1,"p":{"plan":"pro","n":3,"ok":true}}"#;
+        let event = from_json(body).unwrap();
+        assert_eq!(event.name, "pageview");
+        assert_eq!(event.domains, vec!["example.com"]);
+        assert_eq!(event.referrer, None);
+        assert_eq!(event.screen_width, Some(1280));
+        assert!(event.hash_mode);
+        assert_eq!(
+            event.props,
+            vec![
+                ("n".into(), "3".into()),
+                ("ok".into(), "true".into()),
+                ("plan".into(), "pro".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn props_as_json_string_and_long_names() {
+        let body = br#"{"name":"Signup","url":"https://a.example/","domain":"a.example","meta":"{\"plan\":\"pro\"}"}"#;
+        let event = from_json(body).unwrap();
+        assert_eq!(event.props, vec![("plan".into(), "pro".into())]);
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        let err = |body: &[u8]| from_json(body).unwrap_err().0;
+        assert!(err(b"{not json").contains("malformed JSON"));
+        assert!(err(b"").contains("empty body"));
+        assert!(err(br#"{"u":"https://a/","d":"a"}"#).contains("n: missing"));
+        assert!(err(br#"{"n":"x","d":"a"}"#).contains("u: missing"));
+        assert!(err(br#"{"n":"x","u":"https://a/"}"#).contains("d: missing"));
+        assert!(err(br#"{"n":5,"u":"https://a/","d":"a"}"#).starts_with("n:"));
+        assert!(err(br#"{"n":"x","u":"https://a/","d":"a","p":[1]}"#)
+            .contains("props must be a JSON object"));
+        assert!(err(br#"{"n":"x","u":"https://a/","d":"a","p":{"k":{"deep":1}}}"#).contains("p.k"));
+        assert!(err(br#"{"n":"x","u":"https://a/","d":"a","w":"wide"}"#).contains("w:"));
+        assert!(err(br#"[1,2]"#).contains("expected a JSON object"));
+    }
+
+    #[test]
+    fn pixel_query_and_referer_fallback() {
+        let event = from_query(
+            "d=example.com&r=https%3A%2F%2Fgoogle.com%2F",
+            Some("https://example.com/page"),
+        )
+        .unwrap();
+        assert_eq!(event.name, "pageview");
+        assert_eq!(event.url, "https://example.com/page");
+        assert_eq!(event.referrer.as_deref(), Some("https://google.com/"));
+        assert!(from_query("u=https%3A%2F%2Fexample.com%2F", None).is_err());
+    }
+}

@@ -1,0 +1,366 @@
+//! The HTTP layer: routes, limits, status codes, and the accept loop with
+//! graceful shutdown.
+//!
+//! `run(listener, shutdown, app)` is the whole server: the binary binds a
+//! socket and calls it; tests bind `127.0.0.1:0` and do the same.
+//!
+//! Shutdown order (SIGTERM/SIGINT in the binary, any future in tests):
+//! stop accepting → let in-flight requests finish (10 s at most) → stop the
+//! background jobs → drain the writer queue into ClickHouse → return.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::app::{App, AppState};
+use crate::ingest::payload::{self, EventInput, PayloadError};
+use crate::ingest::{Outcome, Refusal};
+
+/// Largest accepted event body.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+type Body = Full<Bytes>;
+
+static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// Serves until `shutdown` completes, then drains and returns.
+pub async fn run(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    app: App,
+) -> std::io::Result<()> {
+    let state = app.state().clone();
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10))
+        .max_buf_size(64 * 1024);
+    tokio::pin!(shutdown);
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let state = state.clone();
+        let service = hyper::service::service_fn(move |request| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(handle(&state, peer, request).await) }
+        });
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing open requests");
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not finish within 10s");
+    }
+    tracing::info!("draining the event queue");
+    app.shutdown().await;
+    Ok(())
+}
+
+async fn handle(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -> Response<Body> {
+    let request_id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed);
+    // Only the path: query strings may carry page URLs, and nothing here may
+    // carry the client's address or user agent.
+    let span = tracing::debug_span!(
+        "request",
+        id = request_id,
+        method = %request.method(),
+        path = %request.uri().path()
+    );
+    async move {
+        let response = route(state, peer, request).await;
+        tracing::debug!(status = response.status().as_u16(), "answered");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn route(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -> Response<Body> {
+    let path = request.uri().path().to_string();
+    match (path.as_str(), request.method()) {
+        ("/api/event", &Method::POST) => event_post(state, peer, request).await,
+        ("/api/event", &Method::GET) => event_pixel(state, peer, request),
+        ("/api/event", &Method::OPTIONS) => cors(preflight()),
+        ("/api/event", _) => {
+            state.metrics.rejected("method");
+            let mut response = json_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "use POST (or GET for the pixel)",
+            );
+            response.headers_mut().insert(
+                header::ALLOW,
+                HeaderValue::from_static("GET, POST, OPTIONS"),
+            );
+            cors(response)
+        }
+        ("/healthz", &Method::GET) => health(state).await,
+        ("/metrics", &Method::GET) => text(
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            state.metrics.render(),
+        ),
+        ("/demo", &Method::GET) => match &state.demo_site {
+            Some(site) => demo_page(site),
+            None => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
+        },
+        ("/healthz" | "/metrics" | "/demo", _) => {
+            let mut response = json_error(StatusCode::METHOD_NOT_ALLOWED, "use GET");
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET"));
+            response
+        }
+        _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
+    }
+}
+
+async fn event_post(
+    state: &AppState,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<Body> {
+    let declared_len = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return too_large(state);
+    }
+    if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
+        let essence = content_type
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "text/plain" && essence != "application/json" {
+            state.metrics.rejected("content_type");
+            return cors(json_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be text/plain or application/json",
+            ));
+        }
+    }
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return too_large(state)
+        }
+        Err(e) => {
+            state.metrics.rejected("body_read");
+            return cors(json_error(
+                StatusCode::BAD_REQUEST,
+                &format!("could not read the request body: {e}"),
+            ));
+        }
+    };
+    let parsed = payload::from_json(&body);
+    ingest(state, peer, &parts.headers, parsed, false)
+}
+
+fn event_pixel(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -> Response<Body> {
+    let query = request.uri().query().unwrap_or("");
+    let referer = request
+        .headers()
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok());
+    let parsed = payload::from_query(query, referer);
+    ingest(state, peer, request.headers(), parsed, true)
+}
+
+fn ingest(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &hyper::HeaderMap,
+    parsed: Result<EventInput, PayloadError>,
+    pixel: bool,
+) -> Response<Body> {
+    let input = match parsed {
+        Ok(input) => input,
+        Err(e) => {
+            state.metrics.rejected("malformed");
+            return cors(json_error(StatusCode::BAD_REQUEST, &e.0));
+        }
+    };
+    let client_ip = state.client_ip.resolve(peer.ip(), headers);
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let outcome = state.pipeline.process(&input, client_ip, user_agent);
+    let accepted = |dropped: Option<&'static str>| {
+        let mut response = if pixel {
+            Response::builder()
+                .status(StatusCode::ACCEPTED)
+                .header(header::CONTENT_TYPE, "image/gif")
+                .body(Full::new(Bytes::from_static(PIXEL_GIF)))
+                .expect("static response")
+        } else {
+            text(StatusCode::ACCEPTED, "text/plain", "ok\n".into())
+        };
+        if let Some(reason) = dropped {
+            response
+                .headers_mut()
+                .insert("x-saltmark-dropped", HeaderValue::from_static(reason));
+        }
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        cors(response)
+    };
+    match outcome {
+        Outcome::Accepted => accepted(None),
+        Outcome::Dropped(reason) => accepted(Some(reason.as_str())),
+        Outcome::Refused(Refusal::BadPage(message)) => {
+            state.metrics.rejected("malformed");
+            cors(json_error(StatusCode::BAD_REQUEST, &message))
+        }
+        Outcome::Refused(refusal) => {
+            let (reason, message) = match refusal {
+                Refusal::QueueFull => ("queue_full", "the collector is busy; retry shortly"),
+                Refusal::NoSalt => ("no_salt", "the collector is starting; retry shortly"),
+                _ => (
+                    "shutting_down",
+                    "the collector is shutting down; retry shortly",
+                ),
+            };
+            state.metrics.rejected(reason);
+            let mut response = json_error(StatusCode::SERVICE_UNAVAILABLE, message);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            cors(response)
+        }
+    }
+}
+
+fn too_large(state: &AppState) -> Response<Body> {
+    state.metrics.rejected("too_large");
+    cors(json_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("request body larger than {MAX_BODY_BYTES} bytes"),
+    ))
+}
+
+async fn health(state: &AppState) -> Response<Body> {
+    let clickhouse = state.store.ping().await;
+    let writer = state.pipeline.writer.is_healthy();
+    let salts = state.pipeline.salts.current().is_some();
+    let ok = clickhouse && writer && salts;
+    let body = serde_json::json!({
+        "status": if ok { "ok" } else { "degraded" },
+        "clickhouse": clickhouse,
+        "writer": writer,
+        "salts": salts,
+    });
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    text(status, "application/json", format!("{body}\n"))
+}
+
+fn preflight() -> Response<Body> {
+    let mut response = text(StatusCode::NO_CONTENT, "text/plain", String::new());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
+/// Events come from every site's pages: any origin may send, none may read
+/// anything but the drop reason. No credentials are involved (we set no
+/// cookies), so a wildcard is safe.
+fn cors(mut response: Response<Body>) -> Response<Body> {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("x-saltmark-dropped"),
+    );
+    response
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response<Body> {
+    let body = serde_json::json!({ "error": message });
+    text(status, "application/json", format!("{body}\n"))
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response parts are valid")
+}
+
+fn demo_page(site: &str) -> Response<Body> {
+    let site_json = serde_json::to_string(site).unwrap_or_else(|_| "\"\"".into());
+    let html = DEMO_HTML.replace("{{SITE_JSON}}", &site_json);
+    text(StatusCode::OK, "text/html; charset=utf-8", html)
+}
+
+const DEMO_HTML: &str = include_str!("demo.html");
+
+/// A 1×1 transparent GIF for the no-JavaScript pixel.
+const PIXEL_GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+/// Keeps the crate's public surface honest about what a caller needs.
+pub type SharedState = Arc<AppState>;

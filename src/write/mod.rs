@@ -1,0 +1,8 @@
+//! The last stage: anonymous rows go into a bounded queue and from there, in
+//! batches, into ClickHouse.
+//!
+//! - [`row`]: the stored row — what a table row may contain, and nothing else;
+//! - [`writer`]: the queue, batching, retry and drain-on-shutdown.
+
+pub mod row;
+pub mod writer;

@@ -1,0 +1,71 @@
+//! The row as stored in `events`. This struct is the privacy boundary: it has
+//! no field that could hold a raw IP address or user agent, so nothing that
+//! reaches ClickHouse (or, later, the disk spool) can carry one.
+
+use serde::{Deserialize, Serialize};
+
+/// One event, enriched and anonymised.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
+pub struct EventRow {
+    /// Site domain (normalised).
+    pub site: String,
+    /// Unix seconds, UTC.
+    pub timestamp: u32,
+    /// `pageview` or a custom event name.
+    pub name: String,
+    /// Path without query string (and without fragment unless hash mode).
+    pub pathname: String,
+    /// Host of the page URL.
+    pub hostname: String,
+    /// Referring page: host and path, no query.
+    pub referrer: String,
+    /// Source name ("Google", a host, a utm_source); empty = direct.
+    pub referrer_source: String,
+    /// UTM tags.
+    pub utm_source: String,
+    /// UTM tags.
+    pub utm_medium: String,
+    /// UTM tags.
+    pub utm_campaign: String,
+    /// UTM tags.
+    pub utm_content: String,
+    /// UTM tags.
+    pub utm_term: String,
+    /// ISO 3166-1 alpha-2.
+    pub country_code: String,
+    /// First subdivision name.
+    pub region: String,
+    /// City name.
+    pub city: String,
+    /// Browser family.
+    pub browser: String,
+    /// Browser major version.
+    pub browser_version: String,
+    /// Operating system family.
+    pub os: String,
+    /// Operating system version.
+    pub os_version: String,
+    /// desktop / mobile / tablet.
+    pub device: String,
+    /// Daily-salted visitor hash.
+    pub visitor_id: u64,
+    /// Visit id.
+    pub session_id: u64,
+    /// Custom property names.
+    pub prop_keys: Vec<String>,
+    /// Custom property values, aligned with `prop_keys`.
+    pub prop_values: Vec<String>,
+    /// Identity of the insert that stored the row (see `writer`), for
+    /// exactly-once retries.
+    pub batch_id: u64,
+}
+
+impl EventRow {
+    /// `toYYYYMM(timestamp)`: the partition the row lands in.
+    pub fn partition_month(&self) -> u32 {
+        use chrono::Datelike;
+        let time =
+            chrono::DateTime::from_timestamp(i64::from(self.timestamp), 0).unwrap_or_default();
+        time.year() as u32 * 100 + time.month()
+    }
+}
