@@ -481,6 +481,22 @@ mod tests {
     }
 
     #[test]
+    fn readme_and_example_document_every_key() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let example = std::fs::read_to_string(root.join("saltmark.example.toml")).unwrap();
+        for (key, _, _) in KEYS {
+            assert!(
+                readme.contains(&env_name(key)),
+                "README lacks {}",
+                env_name(key)
+            );
+            let leaf = key.rsplit('.').next().unwrap();
+            assert!(example.contains(leaf), "saltmark.example.toml lacks {key}");
+        }
+    }
+
+    #[test]
     fn example_file_parses() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("saltmark.example.toml");
         let cfg = Config::load(Some(&path), &BTreeMap::new()).unwrap();

@@ -1,0 +1,78 @@
+//! The product must be right on current ClickHouse too, not only Debian's
+//! 18.16: the migrations' modern form (LowCardinality, TTL) and the statements
+//! saltmark sends are run in chDB (ClickHouse 26 embedded in Python,
+//! `pip install chdb-core`, installed by `.ci/install`).
+
+use saltmark::clickhouse::migrate::{render, Target, MIGRATIONS};
+
+fn modern_statements() -> Vec<String> {
+    let target = Target {
+        database: "saltmark",
+        low_cardinality: true,
+        ttl: true,
+        retention_months: 24,
+    };
+    let mut statements = vec!["CREATE DATABASE IF NOT EXISTS saltmark".to_string()];
+    for migration in MIGRATIONS {
+        statements.extend(render(migration.sql, target));
+    }
+    statements.extend(
+        [
+            "ALTER TABLE saltmark.events MODIFY TTL timestamp + INTERVAL 13 MONTH",
+            // What the writer inserts (RowBinary there; the same columns here).
+            "INSERT INTO saltmark.events (site, timestamp, name, pathname, hostname, referrer, referrer_source, \
+             utm_source, utm_medium, utm_campaign, utm_content, utm_term, country_code, region, city, browser, \
+             browser_version, os, os_version, device, visitor_id, session_id, prop_keys, prop_values, batch_id) \
+             VALUES ('example.com', now(), 'pageview', '/', 'example.com', '', '', '', '', '', '', '', 'GB', \
+             'England', 'London', 'Chrome', '120', 'Windows', '10', 'desktop', 1, 2, ['plan'], ['pro'], 3)",
+            // The writer's exactly-once check.
+            "SELECT count() AS rows FROM saltmark.events WHERE timestamp >= toDateTime(0) \
+             AND timestamp <= toDateTime(4000000000) AND batch_id = 3",
+            // Salts: create, agree, destroy.
+            "INSERT INTO saltmark.salts (day, salt, created) SELECT toDate('2026-01-01'), 'ab', now()",
+            "SELECT min(salt) AS salt FROM saltmark.salts WHERE day = toDate('2026-01-01') HAVING count() > 0",
+            "SELECT DISTINCT partition FROM system.parts WHERE database = 'saltmark' AND table = 'salts' AND active",
+            "ALTER TABLE saltmark.salts DROP PARTITION '2026-01-01'",
+            "SELECT count() FROM saltmark.salts",
+        ]
+        .map(String::from),
+    );
+    statements
+}
+
+#[test]
+fn migrations_and_statements_run_on_modern_clickhouse() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("statements.sql");
+    std::fs::write(&file, modern_statements().join("\n;;\n")).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/compat/chdb_check.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&file)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "modern ClickHouse rejected a statement:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("statements ok"), "{stdout}");
+    // The insert landed and the salt partition was dropped.
+    assert!(
+        stdout.contains("statement 5: 1\n"),
+        "the event row is there: {stdout}"
+    );
+    assert!(
+        stdout.contains("statement 10: 0\n"),
+        "the salt partition is gone: {stdout}"
+    );
+    let engine = stdout.lines().next().unwrap_or("");
+    let major: u32 = engine
+        .trim_start_matches("engine ")
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    assert!(major >= 20, "not a modern engine: {engine}");
+}
