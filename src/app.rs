@@ -24,6 +24,8 @@ use crate::identify::sessions::Sessions;
 use crate::ingest::client_ip::ClientIpResolver;
 use crate::ingest::Pipeline;
 use crate::metrics::Metrics;
+use crate::retention::erasure::erased_sites;
+use crate::retention::expiry::{self, ExpirySettings};
 use crate::write::writer::{self, WriterSettings, WriterTask};
 
 /// Why the collector could not start.
@@ -80,6 +82,8 @@ pub struct AppState {
     pub store: Store,
     /// Serve the demo page at /demo.
     pub demo_site: Option<String>,
+    /// Expiry and erasure settings (the statement timeout bounds `/api/forget`).
+    pub expiry: ExpirySettings,
 }
 
 /// A started collector: stages built, jobs running, not yet listening.
@@ -140,8 +144,13 @@ impl App {
             metrics.clone(),
             deps.random.clone(),
         );
+        let erased =
+            Arc::new(std::sync::RwLock::new(erased_sites(&store).await.map_err(
+                |e| StartError::Dataset(format!("reading site erasures: {e}")),
+            )?));
         let pipeline = Pipeline {
             sites: config.sites.iter().cloned().collect(),
+            erased_sites: erased.clone(),
             excluded_paths,
             geo: geo.clone(),
             agents,
@@ -159,11 +168,19 @@ impl App {
             metrics,
             store,
             demo_site: config.demo.then(|| config.sites.first().cloned()).flatten(),
+            expiry: ExpirySettings::from_config(&config.retention),
         });
         let jobs = CancellationToken::new();
         let job_handles = vec![
             tokio::spawn(salt_job(salts, deps.clock.clone(), jobs.clone())),
             tokio::spawn(session_job(sessions, deps.clock.clone(), jobs.clone())),
+            tokio::spawn(erased_sites_job(state.store.clone(), erased, jobs.clone())),
+            tokio::spawn(expiry_job(
+                state.clone(),
+                deps.clone(),
+                config.retention.expire_hour_utc,
+                jobs.clone(),
+            )),
             tokio::spawn(geo_job(
                 geo,
                 Duration::from_secs(config.geo.reload_secs.max(1)),
@@ -213,6 +230,66 @@ async fn salt_job(salts: Arc<SaltStore>, clock: Arc<dyn Clock>, stop: Cancellati
                 }
                 Err(e) => tracing::warn!(error = %e, "salt refresh failed; will retry"),
             }
+        }
+    }
+}
+
+async fn erased_sites_job(
+    store: Store,
+    erased: Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        match erased_sites(&store).await {
+            Ok(sites) => *erased.write().unwrap_or_else(|p| p.into_inner()) = sites,
+            Err(e) => tracing::warn!(error = %e, "could not reload site erasures"),
+        }
+    }
+}
+
+/// Runs the expiry job at start-up and then every day at `hour` UTC. The
+/// shared lock makes sure only one collector of a database does the work.
+async fn expiry_job(state: Arc<AppState>, deps: Deps, hour: u32, stop: CancellationToken) {
+    let mut last_run_day: Option<chrono::NaiveDate> = None;
+    let mut first = true;
+    loop {
+        let now = deps.clock.now();
+        let due_today =
+            chrono::Timelike::hour(&now) >= hour && last_run_day != Some(now.date_naive());
+        if first || due_today {
+            first = false;
+            // Not cancelled mid-way: a run holds the shared lock and writes
+            // its audit row; it is bounded by the statement timeout.
+            let outcome = expiry::run(
+                &state.store,
+                &state.expiry,
+                now,
+                false,
+                deps.random.as_ref(),
+            )
+            .await;
+            match outcome {
+                Ok(report) => tracing::info!(
+                    rows = report.plan.total_rows(),
+                    salts = report.plan.salts_to_destroy.len(),
+                    "expiry job done"
+                ),
+                Err(crate::retention::RetentionError::Locked(_)) => {
+                    tracing::info!("expiry job running on another collector")
+                }
+                Err(e) => tracing::error!(error = %e, "expiry job failed; it will run again"),
+            }
+            if chrono::Timelike::hour(&now) >= hour {
+                last_run_day = Some(now.date_naive());
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
     }
 }

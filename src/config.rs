@@ -64,6 +64,9 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("writer.shutdown_timeout_secs", KeyKind::Scalar, "how long shutdown keeps retrying ClickHouse"),
     ("sessions.timeout_minutes", KeyKind::Scalar, "inactivity that ends a visit"),
     ("retention.months", KeyKind::Scalar, "months events are kept"),
+    ("retention.site_months", KeyKind::List, "per-site overrides as site=months, e.g. shop.example.org=6"),
+    ("retention.expire_hour_utc", KeyKind::Scalar, "UTC hour at which serve runs the daily expiry job"),
+    ("retention.statement_timeout_secs", KeyKind::Scalar, "longest the expiry and erasure jobs wait for ClickHouse per step"),
 ];
 
 /// Short aliases documented in the issue tracker and README (`SALTMARK_GEO_DB`).
@@ -161,6 +164,36 @@ pub struct SessionsConfig {
 pub struct RetentionConfig {
     /// Months events are kept.
     pub months: u32,
+    /// `site=months` overrides.
+    pub site_months: Vec<String>,
+    /// Hour (UTC) of the daily expiry run inside `serve`.
+    pub expire_hour_utc: u32,
+    /// Longest wait per step of the expiry and erasure jobs.
+    pub statement_timeout_secs: u64,
+}
+
+impl RetentionConfig {
+    /// The per-site overrides, parsed (validated at load time).
+    pub fn site_overrides(&self) -> BTreeMap<String, u32> {
+        self.site_months
+            .iter()
+            .filter_map(|entry| parse_site_months(entry).ok())
+            .collect()
+    }
+}
+
+fn parse_site_months(entry: &str) -> Result<(String, u32), String> {
+    let (site, months) = entry
+        .split_once('=')
+        .ok_or_else(|| format!("{entry:?} is not site=months"))?;
+    let months: u32 = months
+        .trim()
+        .parse()
+        .map_err(|_| format!("{entry:?}: months must be a whole number"))?;
+    if months == 0 || months > 1200 {
+        return Err(format!("{entry:?}: months must be between 1 and 1200"));
+    }
+    Ok((normalise_site(site), months))
 }
 
 impl Default for Config {
@@ -225,7 +258,12 @@ impl Default for SessionsConfig {
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        Self { months: 24 }
+        Self {
+            months: 24,
+            site_months: Vec::new(),
+            expire_hour_utc: 3,
+            statement_timeout_secs: 300,
+        }
     }
 }
 
@@ -352,6 +390,21 @@ impl Config {
             return Err(invalid(
                 "retention.months",
                 "must be between 1 and 1200".into(),
+            ));
+        }
+        for entry in &self.retention.site_months {
+            parse_site_months(entry).map_err(|e| invalid("retention.site_months", e))?;
+        }
+        if self.retention.expire_hour_utc > 23 {
+            return Err(invalid(
+                "retention.expire_hour_utc",
+                "must be 0 to 23".into(),
+            ));
+        }
+        if self.retention.statement_timeout_secs == 0 {
+            return Err(invalid(
+                "retention.statement_timeout_secs",
+                "must be at least 1".into(),
             ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log)

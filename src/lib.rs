@@ -26,6 +26,7 @@ pub mod enrich;
 pub mod identify;
 pub mod ingest;
 pub mod metrics;
+pub mod retention;
 pub mod server;
 pub mod write;
 
@@ -58,6 +59,14 @@ pub async fn prepare_storage(
         None => {
             let binary = config.clickhouse.server_binary.clone();
             let dir = config.data_dir.join("clickhouse");
+            if let Some(url) = clickhouse::managed::already_running(&dir) {
+                tracing::info!(url = %url, "using the managed clickhouse-server already running");
+                let store =
+                    Store::connect_with_retry(&url, &config.clickhouse, Duration::from_secs(30))
+                        .await?;
+                clickhouse::migrate::run(&store, config.retention.months).await?;
+                return Ok((store, None));
+            }
             let managed = tokio::task::spawn_blocking(move || {
                 ManagedClickHouse::start_in(&binary, &dir, Duration::from_secs(60))
             })

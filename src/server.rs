@@ -125,6 +125,17 @@ async fn route(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -
             );
             cors(response)
         }
+        ("/api/forget", &Method::POST) => forget_post(state, peer, request).await,
+        ("/api/forget", &Method::GET) => forget_page(request.uri().query().unwrap_or("")),
+        ("/api/forget", &Method::OPTIONS) => cors(preflight()),
+        ("/api/forget", _) => {
+            let mut response = json_error(StatusCode::METHOD_NOT_ALLOWED, "use POST");
+            response.headers_mut().insert(
+                header::ALLOW,
+                HeaderValue::from_static("GET, POST, OPTIONS"),
+            );
+            cors(response)
+        }
         ("/healthz", &Method::GET) => health(state).await,
         ("/metrics", &Method::GET) => text(
             StatusCode::OK,
@@ -272,6 +283,127 @@ fn ingest(
         }
     }
 }
+
+/// `POST /api/forget`: erase the caller's own rows on one site. The only
+/// input besides the site is the request itself (IP and user agent), hashed
+/// with today's and yesterday's salts — see `retention::erasure`.
+async fn forget_post(
+    state: &AppState,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<Body> {
+    let query_site = request.uri().query().and_then(site_from_form);
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, 1024).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return too_large(state),
+    };
+    let site = query_site
+        .or_else(|| {
+            serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| {
+                    v.get("d")
+                        .or_else(|| v.get("domain"))
+                        .and_then(|d| d.as_str())
+                        .map(String::from)
+                })
+        })
+        .or_else(|| std::str::from_utf8(&body).ok().and_then(site_from_form));
+    let Some(site) = site.map(|s| crate::config::normalise_site(&s)) else {
+        return cors(json_error(
+            StatusCode::BAD_REQUEST,
+            "d: missing site domain",
+        ));
+    };
+    if !state.pipeline.sites.contains(&site) {
+        return cors(json_error(
+            StatusCode::BAD_REQUEST,
+            "d: not a site of this collector",
+        ));
+    }
+    let Some(salts) = state.pipeline.salts.current() else {
+        let mut response = json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the collector is starting; retry shortly",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return cors(response);
+    };
+    let client_ip = state.client_ip.resolve(peer.ip(), &parts.headers);
+    let user_agent = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut visitor_ids = vec![crate::identify::visitor::visitor_id(
+        &salts.today,
+        &site,
+        client_ip,
+        user_agent,
+    )];
+    if let Some(yesterday) = &salts.yesterday {
+        visitor_ids.push(crate::identify::visitor::visitor_id(
+            yesterday, &site, client_ip, user_agent,
+        ));
+    }
+    match crate::retention::erasure::forget_visitor(
+        &state.store,
+        &site,
+        &visitor_ids,
+        state.expiry.statement_timeout,
+    )
+    .await
+    {
+        Ok(rows) => {
+            tracing::info!(site = %site, rows, "visitor erasure");
+            let body = serde_json::json!({
+                "site": site,
+                "deleted_rows": rows,
+                "visitor_ids_checked": visitor_ids.len(),
+                "note": "Rows recorded for this browser and network today and yesterday were deleted. \
+                         Older rows cannot be linked to anyone: the keys that made them linkable are destroyed after 48 hours.",
+            });
+            cors(text(
+                StatusCode::OK,
+                "application/json",
+                format!("{body}\n"),
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "visitor erasure failed");
+            let mut response = json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "erasure failed; retry later",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+            cors(response)
+        }
+    }
+}
+
+/// `GET /api/forget?d=site`: a page with a button, so a "delete my data"
+/// link on a website leads to a confirmation rather than deleting on a GET
+/// (which any page could trigger with an image tag).
+fn forget_page(query: &str) -> Response<Body> {
+    let site = site_from_form(query).unwrap_or_default();
+    let site_json = serde_json::to_string(&site).unwrap_or_else(|_| "\"\"".into());
+    let html = FORGET_HTML.replace("{{SITE_JSON}}", &site_json);
+    text(StatusCode::OK, "text/html; charset=utf-8", html)
+}
+
+fn site_from_form(form: &str) -> Option<String> {
+    url::form_urlencoded::parse(form.as_bytes())
+        .find(|(k, _)| k == "d" || k == "domain")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+const FORGET_HTML: &str = include_str!("forget.html");
 
 fn too_large(state: &AppState) -> Response<Body> {
     state.metrics.rejected("too_large");

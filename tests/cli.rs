@@ -126,7 +126,7 @@ fn migrate_is_safe_to_run_twice() {
         &database,
         "SELECT count(), uniqExact(version) FROM schema_migrations FORMAT TSV",
     ));
-    assert_eq!(applied, "2\t2\n", "each migration recorded once");
+    assert_eq!(applied, "3\t3\n", "each migration recorded once");
     let tables = runtime.block_on(ch_query(
         &url,
         &database,
@@ -134,7 +134,10 @@ fn migrate_is_safe_to_run_twice() {
             "SELECT name FROM system.tables WHERE database = '{database}' ORDER BY name FORMAT TSV"
         ),
     ));
-    assert_eq!(tables, "events\nsalts\nschema_migrations\n");
+    assert_eq!(
+        tables,
+        "events\nexpiry_log\njob_locks\nsalts\nschema_migrations\nsite_erasures\n"
+    );
 }
 
 #[test]

@@ -179,6 +179,11 @@ impl ManagedClickHouse {
         }
     }
 
+    /// The child's process id, if one runs.
+    pub fn pid(&self) -> Option<u32> {
+        Some(self.shared.pid.load(Ordering::SeqCst)).filter(|pid| *pid != 0)
+    }
+
     /// Whether a child process exists right now.
     pub fn is_running(&self) -> bool {
         self.shared.pid.load(Ordering::SeqCst) != 0
@@ -198,6 +203,15 @@ impl ManagedClickHouse {
             log: self.dir.join("log/clickhouse-server.err.log"),
         })
     }
+}
+
+/// The URL of a managed server already running in `dir` (started by a
+/// `saltmark serve` on this machine), so that `migrate`, `expire` and friends
+/// use it instead of starting a second server on the same data.
+pub fn already_running(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("ports")).ok()?;
+    let http: u16 = text.split_whitespace().next()?.parse().ok()?;
+    ping(http).then(|| format!("http://127.0.0.1:{http}"))
 }
 
 impl Drop for ManagedClickHouse {
@@ -268,7 +282,8 @@ fn signal(pid: u32, sig: libc::c_int) {
 }
 
 /// A previous saltmark that died by SIGKILL before its child noticed would
-/// hold the data directory's lock; stop that orphan first.
+/// hold the data directory's lock; stop that orphan first (only an orphan:
+/// a server whose saltmark is alive is left alone).
 fn kill_leftover(dir: &Path) {
     let Ok(text) = std::fs::read_to_string(dir.join("server.pid")) else {
         return;
@@ -277,7 +292,13 @@ fn kill_leftover(dir: &Path) {
         return;
     };
     let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    if cmdline.contains(&format!("{}", dir.join("config.xml").display())) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let parent = stat
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().nth(1))
+        .unwrap_or("");
+    if parent == "1" && cmdline.contains(&format!("{}", dir.join("config.xml").display())) {
         signal(pid, libc::SIGKILL);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {

@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "salts",
         sql: include_str!("../../schema/0002_salts.sql"),
     },
+    Migration {
+        version: 3,
+        name: "retention",
+        sql: include_str!("../../schema/0003_retention.sql"),
+    },
 ];
 
 /// What the templates need to know about the target.

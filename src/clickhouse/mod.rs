@@ -9,6 +9,7 @@
 
 pub mod managed;
 pub mod migrate;
+pub mod sql;
 
 use std::fmt;
 use std::time::Duration;

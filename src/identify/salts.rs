@@ -175,33 +175,10 @@ impl SaltStore {
 
     /// Drops the salt partitions of every day before `keep_from`.
     pub async fn destroy_before(&self, keep_from: NaiveDate) -> Result<Vec<NaiveDate>, StoreError> {
-        let partitions: Vec<PartitionRow> = self
-            .store
-            .server_client()
-            .query(
-                "SELECT DISTINCT partition FROM system.parts \
-                 WHERE database = ? AND table = 'salts' AND active",
-            )
-            .bind(self.store.database())
-            .fetch_all()
-            .await?;
         let mut destroyed = Vec::new();
-        for row in partitions {
-            // 18.16 shows a Date partition as 2026-11-21, newer servers as 20261121.
-            let text = row.partition.trim_matches('\'');
-            let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .or_else(|_| NaiveDate::parse_from_str(text, "%Y%m%d"));
-            let Ok(day) = day else {
-                tracing::warn!(partition = %row.partition, "unexpected salts partition");
-                continue;
-            };
+        for day in stored_salt_days(&self.store).await? {
             if day < keep_from {
-                self.store
-                    .client()
-                    .query("ALTER TABLE salts DROP PARTITION ?")
-                    .bind(day.format("%Y-%m-%d").to_string())
-                    .execute()
-                    .await?;
+                destroy_salt_day(&self.store, day).await?;
                 destroyed.push(day);
             }
         }
@@ -247,6 +224,44 @@ impl SaltStore {
     fn read_cache(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<NaiveDate, Arc<Salt>>> {
         self.cache.read().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The days that have a salt partition on disk.
+pub async fn stored_salt_days(store: &Store) -> Result<Vec<NaiveDate>, StoreError> {
+    let partitions: Vec<PartitionRow> = store
+        .server_client()
+        .query(
+            "SELECT DISTINCT partition FROM system.parts \
+             WHERE database = ? AND table = 'salts' AND active",
+        )
+        .bind(store.database())
+        .fetch_all()
+        .await?;
+    let mut days = Vec::new();
+    for row in partitions {
+        // 18.16 shows a Date partition as 2026-11-21, newer servers as 20261121.
+        let text = row.partition.trim_matches('\'');
+        match NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .or_else(|_| NaiveDate::parse_from_str(text, "%Y%m%d"))
+        {
+            Ok(day) => days.push(day),
+            Err(_) => tracing::warn!(partition = %row.partition, "unexpected salts partition"),
+        }
+    }
+    days.sort();
+    Ok(days)
+}
+
+/// Physically removes one day's salt: the partition's part is dropped, not
+/// marked for a later rewrite.
+pub async fn destroy_salt_day(store: &Store, day: NaiveDate) -> Result<(), StoreError> {
+    store
+        .client()
+        .query("ALTER TABLE salts DROP PARTITION ?")
+        .bind(day.format("%Y-%m-%d").to_string())
+        .execute()
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub mod payload;
 
 use std::collections::HashSet;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use globset::GlobSet;
 
@@ -44,6 +44,8 @@ pub enum DropReason {
     Bot,
     /// The path matches `exclude_paths`.
     ExcludedPath,
+    /// The site was erased (`saltmark forget-site`) and is no longer accepted.
+    ErasedSite,
 }
 
 impl DropReason {
@@ -53,6 +55,7 @@ impl DropReason {
             DropReason::UnknownSite => "unknown_site",
             DropReason::Bot => "bot",
             DropReason::ExcludedPath => "excluded_path",
+            DropReason::ErasedSite => "erased_site",
         }
     }
 }
@@ -85,6 +88,9 @@ pub enum Outcome {
 pub struct Pipeline {
     /// Allowed site domains, normalised.
     pub sites: HashSet<String>,
+    /// Sites with an erasure request: refused even if configured. Reloaded
+    /// from ClickHouse every minute, so all collectors follow `forget-site`.
+    pub erased_sites: Arc<RwLock<HashSet<String>>>,
     /// Paths never recorded.
     pub excluded_paths: GlobSet,
     /// Coarse geolocation.
@@ -118,6 +124,13 @@ impl Pipeline {
             .collect();
         if sites.is_empty() {
             return self.drop_event(DropReason::UnknownSite);
+        }
+        let sites: Vec<String> = {
+            let erased = self.erased_sites.read().unwrap_or_else(|p| p.into_inner());
+            sites.into_iter().filter(|s| !erased.contains(s)).collect()
+        };
+        if sites.is_empty() {
+            return self.drop_event(DropReason::ErasedSite);
         }
         let agent = self.agents.parse(user_agent);
         if agent.is_bot {

@@ -99,6 +99,26 @@ impl TestServer {
     ) -> TestServer {
         let database = fresh_database(tag);
         let ch_url = ch_url.unwrap_or_else(clickhouse_url);
+        Self::start_full(&database, &ch_url, overrides, deps).await
+    }
+
+    /// A collector on an existing database.
+    pub async fn start_on_database(
+        database: &str,
+        ch_url: &str,
+        overrides: &[(&str, &str)],
+    ) -> TestServer {
+        Self::start_full(database, ch_url, overrides, Deps::default()).await
+    }
+
+    async fn start_full(
+        database: &str,
+        ch_url: &str,
+        overrides: &[(&str, &str)],
+        deps: Deps,
+    ) -> TestServer {
+        let database = database.to_string();
+        let ch_url = ch_url.to_string();
         let config = test_config(&database, &ch_url, overrides);
         let (store, _) = saltmark::prepare_storage(&config)
             .await

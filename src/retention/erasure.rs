@@ -1,0 +1,159 @@
+//! Erasure rights.
+//!
+//! - A **site** can be forgotten (`saltmark forget-site`): the request is
+//!   recorded in `site_erasures`, which blocks the domain at once (every
+//!   collector reloads the list each minute and drops its events as
+//!   `erased_site`); the events are deleted now, or when the grace period ends
+//!   by the expiry job.
+//! - A **visitor** can erase what is stored about them (`POST /api/forget`).
+//!   The only input is the request itself: its IP address and user agent,
+//!   hashed with today's and yesterday's salts for the named site — exactly how
+//!   the visitor's own events were identified. Nobody can name someone else's
+//!   visitor id, so nobody can erase or probe another person's data. Rows older
+//!   than yesterday's salt cannot be linked to anyone any more, by design.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::expiry::delete_where;
+use super::{timed, RetentionError};
+use crate::clickhouse::sql::{Param, Sql};
+use crate::clickhouse::Store;
+
+/// The state of a site after `forget-site`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteErasure {
+    /// The domain.
+    pub site: String,
+    /// When its events go.
+    pub due: DateTime<Utc>,
+    /// Rows deleted now (`None` when scheduled for later).
+    pub rows_deleted: Option<u64>,
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct SiteRow {
+    site: String,
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct Count {
+    n: u64,
+}
+
+/// Records a site erasure; with `after_days == 0` deletes the site's events now.
+pub async fn forget_site(
+    store: &Store,
+    site: &str,
+    as_of: DateTime<Utc>,
+    after_days: u32,
+    limit: Duration,
+) -> Result<SiteErasure, RetentionError> {
+    let due = as_of + chrono::Duration::days(i64::from(after_days));
+    timed(
+        "recording the site erasure",
+        limit,
+        store
+            .client()
+            .query(
+                "INSERT INTO site_erasures (site, requested, due, status, updated) \
+                 SELECT ?, toDateTime(?), toDateTime(?), 'pending', now()",
+            )
+            .bind(site)
+            .bind(as_of.timestamp())
+            .bind(due.timestamp())
+            .execute(),
+    )
+    .await?;
+    tracing::info!(site, due = %due, "site erasure recorded; the site is no longer accepted");
+    if after_days > 0 {
+        return Ok(SiteErasure {
+            site: site.to_string(),
+            due,
+            rows_deleted: None,
+        });
+    }
+    let predicate = Sql::new("site = ?", vec![Param::Str(site.to_string())]);
+    let rows = count(store, &predicate, limit).await?;
+    if rows > 0 {
+        delete_where(store, &predicate, limit).await?;
+        let remaining = count(store, &predicate, limit).await?;
+        if remaining > 0 {
+            return Err(RetentionError::Incomplete {
+                step: "the site erasure".into(),
+                remaining,
+            });
+        }
+    }
+    timed(
+        "marking the site erasure done",
+        limit,
+        store
+            .client()
+            .query(
+                "INSERT INTO site_erasures (site, requested, due, status, updated) \
+                 SELECT ?, toDateTime(?), toDateTime(?), 'done', now()",
+            )
+            .bind(site)
+            .bind(as_of.timestamp())
+            .bind(due.timestamp())
+            .execute(),
+    )
+    .await?;
+    tracing::info!(site, rows, "site erased");
+    Ok(SiteErasure {
+        site: site.to_string(),
+        due,
+        rows_deleted: Some(rows),
+    })
+}
+
+/// Every site with an erasure request (pending or done): none of them is
+/// accepted any more.
+pub async fn erased_sites(store: &Store) -> Result<HashSet<String>, RetentionError> {
+    let rows: Vec<SiteRow> = store
+        .client()
+        .query("SELECT DISTINCT site FROM site_erasures")
+        .fetch_all()
+        .await?;
+    Ok(rows.into_iter().map(|r| r.site).collect())
+}
+
+/// Deletes a visitor's rows on `site`, given the ids computed from their own
+/// request; returns how many rows were removed.
+pub async fn forget_visitor(
+    store: &Store,
+    site: &str,
+    visitor_ids: &[u64],
+    limit: Duration,
+) -> Result<u64, RetentionError> {
+    let mut predicate = Sql::new("site = ? AND ", vec![Param::Str(site.to_string())]);
+    predicate.push(Sql::has_u64(visitor_ids, "visitor_id"));
+    let rows = count(store, &predicate, limit).await?;
+    // No rows, no mutation: probing costs ClickHouse nothing but a count.
+    if rows > 0 {
+        delete_where(store, &predicate, limit).await?;
+        let remaining = count(store, &predicate, limit).await?;
+        if remaining > 0 {
+            return Err(RetentionError::Incomplete {
+                step: "the visitor erasure".into(),
+                remaining,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+async fn count(store: &Store, predicate: &Sql, limit: Duration) -> Result<u64, RetentionError> {
+    let mut sql = Sql::raw("SELECT count() AS n FROM events WHERE ");
+    sql.push(predicate.clone());
+    let row: Count = timed(
+        "counting rows",
+        limit,
+        sql.query(store.client()).fetch_one(),
+    )
+    .await?;
+    Ok(row.n)
+}

@@ -1,0 +1,601 @@
+//! The expiry job: nothing older than the retention period survives it.
+//!
+//! Design and invariants:
+//! - The cutoff is `as_of − retention months` (calendar months), per site where
+//!   an override exists. An event is expired when `timestamp < cutoff`; an
+//!   event exactly at the cutoff stays.
+//! - Whole months first: a monthly partition whose every possible timestamp
+//!   lies before the *earliest* cutoff of any site is dropped with
+//!   `DROP PARTITION` — instant, frees the disk, atomic per partition.
+//! - Then the boundary: rows past their site's cutoff in the remaining
+//!   partitions, plus every row of sites whose erasure is due, are deleted in
+//!   one delete (`ALTER TABLE … DELETE` on 18.16, lightweight `DELETE FROM` on
+//!   servers that have it). The job waits for the delete to finish and then
+//!   counts again: a run only reports success when nothing expired is left.
+//! - Salts older than yesterday (relative to `as_of`) are dropped too.
+//! - Every real run, successful or not, leaves one audit row in `expiry_log`
+//!   (if ClickHouse is reachable to take it).
+//! - Idempotent and restartable: each step recomputes from what is stored, so
+//!   a run cut short by a failure leaves consistent data (a dropped partition
+//!   is gone whole; an unfinished mutation is finished by the server or redone)
+//!   and the next run completes the work; a second run right after a
+//!   successful one finds nothing to do.
+//! - `--dry-run` computes the same plan and changes nothing.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Utc};
+
+use super::mutations::wait_for_mutations;
+use super::{timed, RetentionError};
+use crate::clickhouse::sql::{Param, Sql};
+use crate::clickhouse::Store;
+use crate::clock::RandomSource;
+use crate::config::RetentionConfig;
+use crate::identify::salts::{destroy_salt_day, stored_salt_days};
+
+/// What the job needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct ExpirySettings {
+    /// Default retention in months.
+    pub default_months: u32,
+    /// Per-site overrides (shorter or longer).
+    pub site_months: BTreeMap<String, u32>,
+    /// Longest wait for any one statement or delete.
+    pub statement_timeout: Duration,
+}
+
+impl ExpirySettings {
+    /// From the validated configuration.
+    pub fn from_config(config: &RetentionConfig) -> ExpirySettings {
+        ExpirySettings {
+            default_months: config.months,
+            site_months: config.site_overrides(),
+            statement_timeout: Duration::from_secs(config.statement_timeout_secs),
+        }
+    }
+}
+
+/// A monthly partition that will be dropped whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionToDrop {
+    /// `YYYYMM`.
+    pub partition: u32,
+    /// Rows it holds.
+    pub rows: u64,
+}
+
+/// What a run would do (and, after a real run, what it did).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiryPlan {
+    /// The moment the job runs "as of" (`--now`).
+    pub as_of: DateTime<Utc>,
+    /// The default cutoff.
+    pub cutoff: DateTime<Utc>,
+    /// Cutoffs of sites with an override.
+    pub site_cutoffs: Vec<(String, DateTime<Utc>)>,
+    /// Partitions wholly before every cutoff.
+    pub partitions: Vec<PartitionToDrop>,
+    /// Expired rows in the partitions that stay.
+    pub expired_rows: u64,
+    /// Sites whose erasure is due.
+    pub sites_to_erase: Vec<String>,
+    /// Rows of those sites (outside dropped partitions).
+    pub erased_rows: u64,
+    /// Salt days older than yesterday.
+    pub salts_to_destroy: Vec<NaiveDate>,
+}
+
+impl ExpiryPlan {
+    /// Whether the run has nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.partitions.is_empty()
+            && self.expired_rows == 0
+            && self.erased_rows == 0
+            && self.sites_to_erase.is_empty()
+            && self.salts_to_destroy.is_empty()
+    }
+
+    /// Every row the run removes.
+    pub fn total_rows(&self) -> u64 {
+        self.partitions.iter().map(|p| p.rows).sum::<u64>() + self.expired_rows + self.erased_rows
+    }
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiryReport {
+    /// The plan (for a real run: what was done).
+    pub plan: ExpiryPlan,
+    /// Nothing was changed.
+    pub dry_run: bool,
+}
+
+impl fmt::Display for ExpiryReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plan = &self.plan;
+        let verb = if self.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
+        writeln!(
+            f,
+            "expiry as of {} (cutoff {}){}",
+            plan.as_of.to_rfc3339(),
+            plan.cutoff.to_rfc3339(),
+            if self.dry_run {
+                " — dry run, nothing changed"
+            } else {
+                ""
+            }
+        )?;
+        for (site, cutoff) in &plan.site_cutoffs {
+            writeln!(f, "  site {site}: cutoff {}", cutoff.to_rfc3339())?;
+        }
+        if plan.partitions.is_empty() {
+            writeln!(f, "  partitions: none to drop")?;
+        }
+        for p in &plan.partitions {
+            writeln!(
+                f,
+                "  partition {}: {verb} whole ({} rows)",
+                p.partition, p.rows
+            )?;
+        }
+        writeln!(
+            f,
+            "  expired rows in kept partitions: {verb} {}",
+            plan.expired_rows
+        )?;
+        if !plan.sites_to_erase.is_empty() {
+            writeln!(
+                f,
+                "  erased sites {}: {verb} {} rows",
+                plan.sites_to_erase.join(", "),
+                plan.erased_rows
+            )?;
+        }
+        let salts: Vec<String> = plan
+            .salts_to_destroy
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        writeln!(
+            f,
+            "  salts older than yesterday: {verb} {}",
+            if salts.is_empty() {
+                "none".to_string()
+            } else {
+                salts.join(", ")
+            }
+        )?;
+        write!(f, "  total rows: {}", plan.total_rows())
+    }
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct PartitionRows {
+    partition: String,
+    rows: u64,
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct Count {
+    n: u64,
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct SiteRow {
+    site: String,
+}
+
+#[derive(clickhouse::Row, serde::Serialize)]
+struct AuditRow {
+    started: u32,
+    finished: u32,
+    run_as_of: u32,
+    cutoff: u32,
+    partitions_dropped: Vec<String>,
+    rows_deleted: u64,
+    salts_destroyed: Vec<u16>,
+    sites_erased: Vec<String>,
+    outcome: String,
+    message: String,
+}
+
+/// Works out what a run at `as_of` removes, without changing anything.
+pub async fn plan(
+    store: &Store,
+    settings: &ExpirySettings,
+    as_of: DateTime<Utc>,
+) -> Result<ExpiryPlan, RetentionError> {
+    let limit = settings.statement_timeout;
+    let cutoff = months_before(as_of, settings.default_months);
+    let site_cutoffs: Vec<(String, DateTime<Utc>)> = settings
+        .site_months
+        .iter()
+        .map(|(site, months)| (site.clone(), months_before(as_of, *months)))
+        .collect();
+    let earliest = site_cutoffs
+        .iter()
+        .map(|(_, c)| *c)
+        .chain([cutoff])
+        .min()
+        .unwrap_or(cutoff);
+
+    let parts: Vec<PartitionRows> = timed(
+        "listing partitions",
+        limit,
+        store
+            .server_client()
+            .query(
+                "SELECT partition, sum(rows) AS rows FROM system.parts \
+                 WHERE database = ? AND table = 'events' AND active GROUP BY partition ORDER BY partition",
+            )
+            .bind(store.database())
+            .fetch_all(),
+    )
+    .await?;
+    let partitions: Vec<PartitionToDrop> = parts
+        .iter()
+        .filter_map(|p| {
+            let partition: u32 = p.partition.trim_matches('\'').parse().ok()?;
+            (month_end(partition)? <= earliest).then_some(PartitionToDrop {
+                partition,
+                rows: p.rows,
+            })
+        })
+        .collect();
+    let dropped: Vec<u64> = partitions.iter().map(|p| u64::from(p.partition)).collect();
+
+    let sites_to_erase: Vec<String> = timed(
+        "listing due site erasures",
+        limit,
+        store
+            .client()
+            .query(
+                "SELECT site FROM site_erasures GROUP BY site \
+                 HAVING argMax(status, (updated, status = 'done')) = 'pending' \
+                 AND argMax(due, (updated, status = 'done')) <= toDateTime(?) \
+                 ORDER BY site",
+            )
+            .bind(as_of.timestamp())
+            .fetch_all::<SiteRow>(),
+    )
+    .await?
+    .into_iter()
+    .map(|row| row.site)
+    .collect();
+
+    let mut kept = Sql::raw("NOT ");
+    kept.push(Sql::has_u64(&dropped, "toUInt64(toYYYYMM(timestamp))"));
+    let mut expired = kept.clone();
+    expired.text.push_str(" AND (");
+    expired.push(expired_predicate(cutoff, &site_cutoffs));
+    expired.text.push(')');
+    let expired_rows = count(store, &expired, limit).await?;
+    let erased_rows = if sites_to_erase.is_empty() {
+        0
+    } else {
+        let mut erased = kept;
+        erased.text.push_str(" AND ");
+        erased.push(Sql::has_str(&sites_to_erase, "site"));
+        erased.text.push_str(" AND NOT (");
+        erased.push(expired_predicate(cutoff, &site_cutoffs));
+        erased.text.push(')');
+        count(store, &erased, limit).await?
+    };
+
+    let yesterday = as_of.date_naive().pred_opt().unwrap_or(as_of.date_naive());
+    let salts_to_destroy: Vec<NaiveDate> = timed("listing salts", limit, async {
+        stored_salt_days(store).await.map_err(store_to_ch)
+    })
+    .await?
+    .into_iter()
+    .filter(|day| *day < yesterday)
+    .collect();
+
+    Ok(ExpiryPlan {
+        as_of,
+        cutoff,
+        site_cutoffs,
+        partitions,
+        expired_rows,
+        sites_to_erase,
+        erased_rows,
+        salts_to_destroy,
+    })
+}
+
+/// Runs the job once (the caller holds the lock): plan, then carry it out.
+pub async fn execute(
+    store: &Store,
+    settings: &ExpirySettings,
+    as_of: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<ExpiryReport, RetentionError> {
+    let plan = plan(store, settings, as_of).await?;
+    if dry_run {
+        return Ok(ExpiryReport { plan, dry_run });
+    }
+    let limit = settings.statement_timeout;
+    for partition in &plan.partitions {
+        timed(
+            "dropping a partition",
+            limit,
+            store
+                .client()
+                .query("ALTER TABLE events DROP PARTITION ?")
+                .bind(partition.partition)
+                .execute(),
+        )
+        .await?;
+        tracing::info!(
+            partition = partition.partition,
+            rows = partition.rows,
+            "dropped partition"
+        );
+    }
+    let mut doomed = expired_predicate(plan.cutoff, &plan.site_cutoffs);
+    if !plan.sites_to_erase.is_empty() {
+        doomed = Sql::join(
+            vec![doomed, Sql::has_str(&plan.sites_to_erase, "site")],
+            " OR ",
+        );
+    }
+    if plan.expired_rows + plan.erased_rows > 0 {
+        delete_where(store, &doomed, limit).await?;
+        let remaining = count(store, &doomed, limit).await?;
+        if remaining > 0 {
+            return Err(RetentionError::Incomplete {
+                step: "the expiry delete".into(),
+                remaining,
+            });
+        }
+        tracing::info!(
+            rows = plan.expired_rows + plan.erased_rows,
+            "deleted expired rows"
+        );
+    }
+    for site in &plan.sites_to_erase {
+        timed(
+            "marking a site erasure done",
+            limit,
+            store
+                .client()
+                .query(
+                    "INSERT INTO site_erasures (site, requested, due, status, updated) \
+                     SELECT site, argMax(requested, updated), argMax(due, updated), 'done', now() \
+                     FROM site_erasures WHERE site = ? GROUP BY site",
+                )
+                .bind(site)
+                .execute(),
+        )
+        .await?;
+        tracing::info!(site = %site, "site erasure carried out");
+    }
+    for day in &plan.salts_to_destroy {
+        timed("destroying a salt", limit, async {
+            destroy_salt_day(store, *day).await.map_err(store_to_ch)
+        })
+        .await?;
+        tracing::info!(day = %day, "salt destroyed");
+    }
+    Ok(ExpiryReport { plan, dry_run })
+}
+
+/// The job as `saltmark expire` and `serve` run it: under the shared lock,
+/// with an audit row for every real run.
+pub async fn run(
+    store: &Store,
+    settings: &ExpirySettings,
+    as_of: DateTime<Utc>,
+    dry_run: bool,
+    random: &dyn RandomSource,
+) -> Result<ExpiryReport, RetentionError> {
+    if dry_run {
+        return execute(store, settings, as_of, true).await;
+    }
+    let lock = timed(
+        "taking the expiry lock",
+        settings.statement_timeout + super::lock::SETTLE,
+        async {
+            super::lock::try_acquire(store, "expiry", super::lock::LEASE, random)
+                .await
+                .map_err(store_to_ch)
+        },
+    )
+    .await?
+    .ok_or_else(|| RetentionError::Locked("expiry".into()))?;
+    let keep_alive = lock.keep_alive(super::lock::LEASE);
+    let started = Utc::now();
+    let result = execute(store, settings, as_of, false).await;
+    drop(keep_alive);
+    let audit = match &result {
+        Ok(report) => audit_row(started, as_of, &report.plan, "ok", String::new()),
+        Err(e) => {
+            let cutoff = months_before(as_of, settings.default_months);
+            let mut row = audit_row(
+                started,
+                as_of,
+                &empty_plan(as_of, cutoff),
+                "failed",
+                e.to_string(),
+            );
+            row.cutoff = cutoff.timestamp() as u32;
+            row
+        }
+    };
+    if let Err(e) = write_audit(store, &audit, settings.statement_timeout).await {
+        tracing::error!(error = %e, "could not write the expiry audit row");
+        if result.is_ok() {
+            return Err(e);
+        }
+    }
+    let release = timed(
+        "releasing the expiry lock",
+        settings.statement_timeout,
+        async { lock.release().await.map_err(store_to_ch) },
+    );
+    if let Err(e) = release.await {
+        tracing::warn!(error = %e, "could not release the expiry lock; it expires by itself");
+    }
+    result
+}
+
+async fn write_audit(store: &Store, row: &AuditRow, limit: Duration) -> Result<(), RetentionError> {
+    timed("writing the audit row", limit, async {
+        let mut insert = store.client().insert::<AuditRow>("expiry_log").await?;
+        insert.write(row).await?;
+        insert.end().await
+    })
+    .await
+}
+
+fn audit_row(
+    started: DateTime<Utc>,
+    as_of: DateTime<Utc>,
+    plan: &ExpiryPlan,
+    outcome: &str,
+    message: String,
+) -> AuditRow {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    AuditRow {
+        started: started.timestamp() as u32,
+        finished: Utc::now().timestamp() as u32,
+        run_as_of: as_of.timestamp() as u32,
+        cutoff: plan.cutoff.timestamp() as u32,
+        partitions_dropped: plan
+            .partitions
+            .iter()
+            .map(|p| p.partition.to_string())
+            .collect(),
+        rows_deleted: plan.total_rows(),
+        salts_destroyed: plan
+            .salts_to_destroy
+            .iter()
+            .map(|d| (*d - epoch).num_days() as u16)
+            .collect(),
+        sites_erased: plan.sites_to_erase.clone(),
+        outcome: outcome.to_string(),
+        message,
+    }
+}
+
+fn empty_plan(as_of: DateTime<Utc>, cutoff: DateTime<Utc>) -> ExpiryPlan {
+    ExpiryPlan {
+        as_of,
+        cutoff,
+        site_cutoffs: Vec::new(),
+        partitions: Vec::new(),
+        expired_rows: 0,
+        sites_to_erase: Vec::new(),
+        erased_rows: 0,
+        salts_to_destroy: Vec::new(),
+    }
+}
+
+/// `timestamp` is past its site's cutoff.
+fn expired_predicate(cutoff: DateTime<Utc>, site_cutoffs: &[(String, DateTime<Utc>)]) -> Sql {
+    let override_sites: Vec<String> = site_cutoffs.iter().map(|(s, _)| s.clone()).collect();
+    let mut default = Sql::raw("NOT ");
+    default.push(Sql::has_str(&override_sites, "site"));
+    default.push(Sql::new(
+        " AND timestamp < toDateTime(?)",
+        vec![Param::I64(cutoff.timestamp())],
+    ));
+    let mut parts = vec![default];
+    for (site, site_cutoff) in site_cutoffs {
+        parts.push(Sql::new(
+            "site = ? AND timestamp < toDateTime(?)",
+            vec![
+                Param::Str(site.clone()),
+                Param::I64(site_cutoff.timestamp()),
+            ],
+        ));
+    }
+    Sql::join(parts, " OR ")
+}
+
+async fn count(store: &Store, predicate: &Sql, limit: Duration) -> Result<u64, RetentionError> {
+    let mut sql = Sql::raw("SELECT count() AS n FROM events WHERE ");
+    sql.push(predicate.clone());
+    let row: Count = timed(
+        "counting rows",
+        limit,
+        sql.query(store.client()).fetch_one(),
+    )
+    .await?;
+    Ok(row.n)
+}
+
+/// Deletes rows with the cheapest correct delete the server offers, and waits
+/// until it is done.
+pub(crate) async fn delete_where(
+    store: &Store,
+    predicate: &Sql,
+    limit: Duration,
+) -> Result<(), RetentionError> {
+    let version = store.version();
+    let lightweight = version.major > 23 || (version.major == 23 && version.minor >= 3);
+    let mut sql = if lightweight {
+        Sql::raw("DELETE FROM events WHERE ")
+    } else {
+        Sql::raw("ALTER TABLE events DELETE WHERE ")
+    };
+    sql.push(predicate.clone());
+    timed("deleting rows", limit, sql.query(store.client()).execute()).await?;
+    wait_for_mutations(store, "events", limit).await
+}
+
+/// `as_of` minus whole calendar months (the 31st clamps to the month's end).
+pub fn months_before(as_of: DateTime<Utc>, months: u32) -> DateTime<Utc> {
+    as_of
+        .checked_sub_months(Months::new(months))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The first instant after partition `YYYYMM`.
+fn month_end(partition: u32) -> Option<DateTime<Utc>> {
+    let (year, month) = ((partition / 100) as i32, partition % 100);
+    let first = NaiveDate::from_ymd_opt(year, month, 1)?;
+    let next = first.checked_add_months(Months::new(1))?;
+    Some(Utc.from_utc_datetime(&next.and_hms_opt(0, 0, 0)?)).filter(|t| t.year() > 1970)
+}
+
+fn store_to_ch(e: crate::clickhouse::StoreError) -> clickhouse::error::Error {
+    match e {
+        crate::clickhouse::StoreError::Client(inner) => inner,
+        other => clickhouse::error::Error::Custom(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cutoffs_are_calendar_months() {
+        let as_of = Utc.with_ymd_and_hms(2026, 3, 31, 12, 0, 0).unwrap();
+        assert_eq!(
+            months_before(as_of, 24),
+            Utc.with_ymd_and_hms(2024, 3, 31, 12, 0, 0).unwrap()
+        );
+        assert_eq!(
+            months_before(as_of, 1),
+            Utc.with_ymd_and_hms(2026, 2, 28, 12, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_partition_ends_at_the_next_month() {
+        assert_eq!(
+            month_end(202412),
+            Some(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap())
+        );
+        assert_eq!(month_end(202413), None);
+    }
+}

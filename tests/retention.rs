@@ -1,0 +1,669 @@
+//! Retention and erasure against a real ClickHouse: exact cutoffs, dropped
+//! partitions, audit rows, salts, site and visitor erasure, the job lock, a
+//! ClickHouse failure in the middle of a run, and export.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use common::*;
+use saltmark::clickhouse::managed::ManagedClickHouse;
+use saltmark::clock::SeededRandom;
+use serde_json::json;
+
+fn saltmark(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_saltmark"));
+    command.args(args).stdin(Stdio::null());
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("SALTMARK_")) {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("binary runs")
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+async fn insert_event(
+    url: &str,
+    db: &str,
+    site: &str,
+    at: DateTime<Utc>,
+    path: &str,
+    visitor: u64,
+) {
+    ch_query(
+        url,
+        db,
+        &format!(
+            "INSERT INTO events (site, timestamp, name, pathname, visitor_id, session_id) \
+             VALUES ('{site}', '{}', 'pageview', '{path}', {visitor}, 1)",
+            ts(at)
+        ),
+    )
+    .await;
+}
+
+async fn migrated(
+    tag: &str,
+    url: &str,
+    overrides: &[(&str, &str)],
+) -> (String, saltmark::clickhouse::Store) {
+    let database = fresh_database(tag);
+    let config = test_config(&database, url, overrides);
+    let (store, _) = saltmark::prepare_storage(&config).await.unwrap();
+    (database, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_removes_exactly_what_is_past_each_cutoff() {
+    let url = clickhouse_url();
+    let (db, _store) = migrated("expiry", &url, &[]).await;
+    let as_of = Utc.with_ymd_and_hms(2026, 6, 15, 12, 0, 0).unwrap();
+    let cutoff = Utc.with_ymd_and_hms(2024, 6, 15, 12, 0, 0).unwrap();
+    let short_cutoff = Utc.with_ymd_and_hms(2025, 12, 15, 12, 0, 0).unwrap();
+    let second = chrono::Duration::seconds(1);
+    let rows: Vec<(&str, DateTime<Utc>, &str)> = vec![
+        ("example.com", cutoff - second, "/minus1"),
+        ("example.com", cutoff, "/at"),
+        ("example.com", cutoff + second, "/plus1"),
+        (
+            "example.com",
+            Utc.with_ymd_and_hms(2024, 5, 15, 0, 0, 0).unwrap(),
+            "/25mo",
+        ),
+        (
+            "example.com",
+            Utc.with_ymd_and_hms(2023, 6, 15, 0, 0, 0).unwrap(),
+            "/36mo",
+        ),
+        (
+            "example.com",
+            Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap(),
+            "/recent",
+        ),
+        ("short.example", short_cutoff - second, "/s-minus1"),
+        ("short.example", short_cutoff, "/s-at"),
+        ("short.example", short_cutoff + second, "/s-plus1"),
+        (
+            "short.example",
+            Utc.with_ymd_and_hms(2025, 11, 15, 0, 0, 0).unwrap(),
+            "/s-7mo",
+        ),
+        (
+            "short.example",
+            Utc.with_ymd_and_hms(2024, 5, 20, 0, 0, 0).unwrap(),
+            "/s-25mo",
+        ),
+        (
+            "short.example",
+            Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap(),
+            "/s-recent",
+        ),
+    ];
+    for (site, at, path) in &rows {
+        insert_event(&url, &db, site, *at, path, 1).await;
+    }
+    // Salts for the last four days: only yesterday's and today's may survive.
+    for day in ["2026-06-12", "2026-06-13", "2026-06-14", "2026-06-15"] {
+        ch_query(
+            &url,
+            &db,
+            &format!("INSERT INTO salts VALUES ('{day}', 'x{day}', now())"),
+        )
+        .await;
+    }
+    let env = [
+        ("SALTMARK_CLICKHOUSE_URL", url.as_str()),
+        ("SALTMARK_CLICKHOUSE_DATABASE", db.as_str()),
+        ("SALTMARK_RETENTION_SITE_MONTHS", "short.example=6"),
+    ];
+    let now = as_of.to_rfc3339();
+
+    let dry = saltmark(&["expire", "--dry-run", "--now", &now], &env);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        text.contains("partition 202306: would remove whole (1 rows)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("partition 202405: would remove whole (2 rows)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("expired rows in kept partitions: would remove 3"),
+        "{text}"
+    );
+    assert!(text.contains("2026-06-12, 2026-06-13"), "{text}");
+    assert_eq!(
+        ch_query(&url, &db, "SELECT count() FROM events")
+            .await
+            .trim(),
+        "12",
+        "dry run changed nothing"
+    );
+    assert_eq!(
+        ch_query(&url, &db, "SELECT count() FROM expiry_log")
+            .await
+            .trim(),
+        "0"
+    );
+
+    let real = saltmark(&["expire", "--yes", "--now", &now], &env);
+    assert!(
+        real.status.success(),
+        "{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+    assert_eq!(
+        ch_query(
+            &url,
+            &db,
+            "SELECT pathname FROM events ORDER BY pathname FORMAT TSV"
+        )
+        .await,
+        "/at\n/plus1\n/recent\n/s-at\n/s-plus1\n/s-recent\n"
+    );
+    let parts = ch_query(
+        &url,
+        &db,
+        &format!("SELECT DISTINCT partition FROM system.parts WHERE database = '{db}' AND table = 'events' AND active ORDER BY partition FORMAT TSV"),
+    )
+    .await;
+    assert!(
+        !parts.contains("202306") && !parts.contains("202405"),
+        "old partitions gone: {parts}"
+    );
+    assert_eq!(
+        ch_query(
+            &url,
+            &db,
+            "SELECT toString(day) FROM salts ORDER BY day FORMAT TSV"
+        )
+        .await,
+        "2026-06-14\n2026-06-15\n"
+    );
+    assert_eq!(
+        ch_query(
+            &url,
+            &db,
+            "SELECT toString(run_as_of), toString(cutoff), partitions_dropped, rows_deleted, \
+             arrayMap(d -> toString(d), salts_destroyed), outcome FROM expiry_log FORMAT TSV"
+        )
+        .await,
+        "2026-06-15 12:00:00\t2024-06-15 12:00:00\t['202306','202405']\t6\t['2026-06-12','2026-06-13']\tok\n"
+    );
+
+    let again = saltmark(&["expire", "--yes", "--now", &now], &env);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("total rows: 0"));
+    assert_eq!(
+        ch_query(&url, &db, "SELECT count() FROM events")
+            .await
+            .trim(),
+        "6"
+    );
+    assert_eq!(
+        ch_query(&url, &db, "SELECT rows_deleted, length(partitions_dropped), outcome FROM expiry_log ORDER BY started, rows_deleted FORMAT TSV")
+            .await
+            .lines()
+            .filter(|l| l.starts_with("0\t"))
+            .count(),
+        1,
+        "the second run is audited as a no-op"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_erasure_now_and_after_a_grace_period() {
+    let url = clickhouse_url();
+    let (db, _store) = migrated("forgetsite", &url, &[]).await;
+    let now = Utc::now();
+    for (site, n) in [
+        ("gone.example", 3),
+        ("later.example", 2),
+        ("kept.example", 4),
+    ] {
+        for i in 0..n {
+            insert_event(
+                &url,
+                &db,
+                site,
+                now - chrono::Duration::days(i),
+                &format!("/{i}"),
+                9,
+            )
+            .await;
+        }
+    }
+    let env = [
+        ("SALTMARK_CLICKHOUSE_URL", url.as_str()),
+        ("SALTMARK_CLICKHOUSE_DATABASE", db.as_str()),
+        ("SALTMARK_SITES", "gone.example,later.example,kept.example"),
+    ];
+    let out = saltmark(&["forget-site", "gone.example", "--yes"], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("erased 3 events"));
+    let out = saltmark(
+        &[
+            "forget-site",
+            "later.example",
+            "--after-days",
+            "90",
+            "--yes",
+        ],
+        &env,
+    );
+    assert!(out.status.success());
+    assert_eq!(
+        ch_query(
+            &url,
+            &db,
+            "SELECT site, count() FROM events GROUP BY site ORDER BY site FORMAT TSV"
+        )
+        .await,
+        "kept.example\t4\nlater.example\t2\n"
+    );
+    // Both sites are refused from now on.
+    let check = TestServerOnDb::start(&url, &db, "gone.example,later.example,kept.example").await;
+    for (site, expect) in [
+        ("gone.example", Some("erased_site")),
+        ("later.example", Some("erased_site")),
+        ("kept.example", None),
+    ] {
+        let body = json!({"n": "pageview", "u": format!("https://{site}/"), "d": site});
+        let response = check
+            .server
+            .post(&body, &[("user-agent", CHROME_WINDOWS)])
+            .await;
+        assert_eq!(response.status(), 202);
+        assert_eq!(
+            response
+                .headers()
+                .get("x-saltmark-dropped")
+                .map(|v| v.to_str().unwrap()),
+            expect,
+            "{site}"
+        );
+    }
+    check.server.stop().await;
+
+    // 91 days later the expiry job carries out the pending erasure.
+    let later = (now + chrono::Duration::days(91)).to_rfc3339();
+    let out = saltmark(&["expire", "--yes", "--now", &later], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        ch_query(
+            &url,
+            &db,
+            "SELECT site, count() FROM events GROUP BY site ORDER BY site FORMAT TSV"
+        )
+        .await,
+        "kept.example\t5\n",
+        "only kept.example remains (4 old rows + the one just accepted)"
+    );
+    assert!(
+        ch_query(&url, &db, "SELECT sites_erased FROM expiry_log FORMAT TSV")
+            .await
+            .contains("later.example")
+    );
+}
+
+/// A collector started on an existing database (not a fresh one).
+struct TestServerOnDb {
+    server: TestServer,
+}
+
+impl TestServerOnDb {
+    async fn start(url: &str, database: &str, sites: &str) -> TestServerOnDb {
+        let server =
+            TestServer::start_on_database(database, url, &[("SALTMARK_SITES", sites)]).await;
+        TestServerOnDb { server }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_can_erase_only_their_own_rows() {
+    let server = TestServer::start(
+        "forgetvisitor",
+        &[
+            ("SALTMARK_SITES", "example.com,other.example"),
+            ("SALTMARK_TRUSTED_PROXIES", "127.0.0.1/32"),
+        ],
+    )
+    .await;
+    let alice = [
+        ("x-forwarded-for", "81.2.69.142"),
+        ("user-agent", CHROME_WINDOWS),
+    ];
+    let bob = [
+        ("x-forwarded-for", "216.160.83.56"),
+        ("user-agent", CHROME_WINDOWS),
+    ];
+    for path in ["/a", "/b", "/c"] {
+        server
+            .post(
+                &pageview(&format!("https://example.com{path}"), None),
+                &alice,
+            )
+            .await;
+    }
+    server
+        .post(
+            &json!({"n": "pageview", "u": "https://other.example/", "d": "other.example"}),
+            &alice,
+        )
+        .await;
+    for path in ["/x", "/y"] {
+        server
+            .post(&pageview(&format!("https://example.com{path}"), None), &bob)
+            .await;
+    }
+    assert_eq!(server.wait_count("SELECT count() FROM events", 6).await, 6);
+    let http = common::client();
+    let forget = |headers: &'static [(&'static str, &'static str)], body: serde_json::Value| {
+        let mut request = http.post(server.url("/api/forget")).body(body.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    const MALLORY: &[(&str, &str)] = &[
+        ("x-forwarded-for", "6.6.6.6"),
+        ("user-agent", CHROME_WINDOWS),
+    ];
+    const ALICE: &[(&str, &str)] = &[
+        ("x-forwarded-for", "81.2.69.142"),
+        ("user-agent", CHROME_WINDOWS),
+    ];
+    // Mallory names Bob's visitor id: ignored, only the request itself counts.
+    let bob_id: u64 = server
+        .query("SELECT any(visitor_id) FROM events WHERE pathname = '/x'")
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    let response = forget(MALLORY, json!({"d": "example.com", "visitor_id": bob_id}))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["deleted_rows"], 0);
+    assert_eq!(server.query("SELECT count() FROM events").await.trim(), "6");
+
+    let response = forget(ALICE, json!({"d": "www.example.com"}))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["deleted_rows"], 3);
+    assert_eq!(answer["site"], "example.com");
+    assert_eq!(
+        server
+            .query("SELECT site, pathname FROM events ORDER BY site, pathname FORMAT TSV")
+            .await,
+        "example.com\t/x\nexample.com\t/y\nother.example\t/\n",
+        "Bob's rows and Alice's rows on the other site remain"
+    );
+    let response = forget(ALICE, json!({"d": "unknown.example"}))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    // The GET form is a confirmation page, not a deletion.
+    let page = http
+        .get(server.url("/api/forget?d=example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Delete my data"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_job_at_a_time_and_a_dead_holders_lease_expires() {
+    let url = clickhouse_url();
+    let (_db, store) = migrated("lock", &url, &[]).await;
+    let (r1, r2) = (SeededRandom::new(1), SeededRandom::new(2));
+    let lease = Duration::from_secs(60);
+    let (a, b) = tokio::join!(
+        saltmark::retention::lock::try_acquire(&store, "job", lease, &r1),
+        saltmark::retention::lock::try_acquire(&store, "job", lease, &r2)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.is_some() ^ b.is_some(), "exactly one contender wins");
+    let held = a.or(b).unwrap();
+    assert!(
+        saltmark::retention::lock::try_acquire(&store, "job", lease, &r1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    held.release().await.unwrap();
+    let again = saltmark::retention::lock::try_acquire(&store, "job", Duration::from_secs(4), &r2)
+        .await
+        .unwrap()
+        .expect("free after release");
+    // The holder "dies" (never releases): after its 4 s lease others may run.
+    drop(again);
+    assert!(
+        saltmark::retention::lock::try_acquire(&store, "job", lease, &r1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        saltmark::retention::lock::try_acquire(&store, "job", lease, &r1)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_failing_mid_run_then_the_next_run_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ch_dir = dir.path().join("clickhouse");
+    let clickhouse = tokio::task::spawn_blocking(move || {
+        ManagedClickHouse::start_in("clickhouse-server", &ch_dir, Duration::from_secs(60))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let url = clickhouse.url();
+    let (db, _store) = migrated("expirykill", &url, &[]).await;
+    // Twelve old months to drop and some boundary rows to delete.
+    for month in 1..=12 {
+        let at = Utc.with_ymd_and_hms(2022, month, 10, 0, 0, 0).unwrap();
+        insert_event(&url, &db, "example.com", at, "/old", 1).await;
+    }
+    insert_event(
+        &url,
+        &db,
+        "example.com",
+        Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap(),
+        "/boundary-old",
+        1,
+    )
+    .await;
+    insert_event(
+        &url,
+        &db,
+        "example.com",
+        Utc.with_ymd_and_hms(2024, 6, 20, 0, 0, 0).unwrap(),
+        "/boundary-new",
+        1,
+    )
+    .await;
+    let now = Utc
+        .with_ymd_and_hms(2026, 6, 15, 0, 0, 0)
+        .unwrap()
+        .to_rfc3339();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saltmark"))
+        .args(["expire", "--yes", "--now", &now])
+        .env("SALTMARK_CLICKHOUSE_URL", &url)
+        .env("SALTMARK_CLICKHOUSE_DATABASE", &db)
+        .env("SALTMARK_RETENTION_STATEMENT_TIMEOUT_SECS", "3")
+        .env("SALTMARK_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let pid = clickhouse.pid().unwrap();
+    let mut log = String::new();
+    let mut frozen = false;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if !frozen && line.contains("dropped partition") {
+            // ClickHouse stops answering in the middle of the run.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGSTOP);
+            }
+            frozen = true;
+        }
+    }
+    assert!(frozen, "the run reached the partition drops: {log}");
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success(), "the run failed: {log}");
+    assert!(log.contains("expiry run failed"), "{log}");
+    assert!(log.contains("did not answer"), "a clear message: {log}");
+    // Kill the frozen server; the supervisor brings it back on the same data.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGKILL);
+    }
+    let restarted = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while clickhouse.pid() == Some(pid) || clickhouse.pid().is_none() {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        clickhouse.wait_ready(Duration::from_secs(60)).unwrap();
+        clickhouse
+    })
+    .await
+    .unwrap();
+    let remaining_before: u64 = ch_query(&url, &db, "SELECT count() FROM events")
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        remaining_before > 1,
+        "the first run was cut short ({remaining_before} rows left)"
+    );
+    // The cut-off run could not release its lock; its lease (30 s) runs out,
+    // and a later run (cron's next) does the rest.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let out = saltmark(
+            &["expire", "--yes", "--now", &now],
+            &[
+                ("SALTMARK_CLICKHOUSE_URL", url.as_str()),
+                ("SALTMARK_CLICKHOUSE_DATABASE", db.as_str()),
+            ],
+        );
+        if out.status.success() {
+            break;
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(stderr.contains("another collector is running"), "{stderr}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stale lock never expired"
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    assert_eq!(
+        ch_query(&url, &db, "SELECT pathname FROM events FORMAT TSV").await,
+        "/boundary-new\n"
+    );
+    assert!(
+        ch_query(&url, &db, "SELECT outcome FROM expiry_log FORMAT TSV")
+            .await
+            .contains("ok")
+    );
+    tokio::task::spawn_blocking(move || drop(restarted))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_streams_a_sites_events_as_ndjson_and_csv() {
+    let url = clickhouse_url();
+    let (db, _store) = migrated("export", &url, &[]).await;
+    let base = Utc.with_ymd_and_hms(2026, 1, 10, 0, 0, 0).unwrap();
+    for i in 0..3 {
+        insert_event(
+            &url,
+            &db,
+            "example.com",
+            base + chrono::Duration::days(i),
+            &format!("/p{i}"),
+            5,
+        )
+        .await;
+    }
+    insert_event(&url, &db, "other.example", base, "/secret", 6).await;
+    let env = [
+        ("SALTMARK_CLICKHOUSE_URL", url.as_str()),
+        ("SALTMARK_CLICKHOUSE_DATABASE", db.as_str()),
+    ];
+    let out = saltmark(
+        &[
+            "export",
+            "--site",
+            "example.com",
+            "--from",
+            "2026-01-11",
+            "--format",
+            "ndjson",
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["pathname"], "/p1");
+    assert!(lines[0].get("batch_id").is_none());
+    assert!(!text.contains("/secret"));
+    let out = saltmark(
+        &["export", "--site", "example.com", "--format", "csv"],
+        &env,
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        csv.starts_with("\"site\",\"timestamp\",\"name\",\"pathname\""),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 4);
+}
