@@ -84,6 +84,15 @@ pub struct AppState {
     pub demo_site: Option<String>,
     /// Expiry and erasure settings (the statement timeout bounds `/api/forget`).
     pub expiry: ExpirySettings,
+    /// Each site's time zone for the stats API.
+    pub timezones: std::collections::HashMap<String, chrono_tz::Tz>,
+}
+
+impl AppState {
+    /// The site's time zone (UTC unless configured).
+    pub fn timezone_of(&self, site: &str) -> chrono_tz::Tz {
+        self.timezones.get(site).copied().unwrap_or(chrono_tz::UTC)
+    }
 }
 
 /// A started collector: stages built, jobs running, not yet listening.
@@ -169,6 +178,11 @@ impl App {
             store,
             demo_site: config.demo.then(|| config.sites.first().cloned()).flatten(),
             expiry: ExpirySettings::from_config(&config.retention),
+            timezones: config
+                .sites
+                .iter()
+                .map(|site| (site.clone(), config.timezone_of(site)))
+                .collect(),
         });
         let jobs = CancellationToken::new();
         let job_handles = vec![

@@ -45,6 +45,7 @@ pub enum KeyKind {
 pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("listen", KeyKind::Scalar, "address the collector listens on"),
     ("sites", KeyKind::List, "site domains accepted (www. is ignored)"),
+    ("site_timezones", KeyKind::List, "per-site IANA time zone as site=Area/City (default UTC); days and periods follow it"),
     ("trusted_proxies", KeyKind::List, "CIDRs whose forwarding headers are believed"),
     ("client_ip_header", KeyKind::Scalar, "the one header read from trusted proxies: X-Forwarded-For (default), Forwarded, or a single-IP header such as CF-Connecting-IP"),
     ("exclude_paths", KeyKind::List, "glob patterns of page paths never recorded, e.g. /admin/**"),
@@ -85,6 +86,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Accepted site domains, normalised (lowercase, no `www.`).
     pub sites: Vec<String>,
+    /// `site=Area/City` time zones; a site's day starts at its local midnight.
+    pub site_timezones: Vec<String>,
     /// Peers whose forwarding headers we believe. Empty by default: a collector
     /// that trusted anyone's X-Forwarded-For would let any client pick its IP.
     pub trusted_proxies: Vec<IpNet>,
@@ -201,6 +204,7 @@ impl Default for Config {
         Self {
             listen: "127.0.0.1:8000".parse().expect("valid default address"),
             sites: Vec::new(),
+            site_timezones: Vec::new(),
             trusted_proxies: Vec::new(),
             client_ip_header: "X-Forwarded-For".into(),
             exclude_paths: Vec::new(),
@@ -267,7 +271,28 @@ impl Default for RetentionConfig {
     }
 }
 
+fn parse_site_timezone(entry: &str) -> Result<(String, chrono_tz::Tz), String> {
+    let (site, zone) = entry
+        .split_once('=')
+        .ok_or_else(|| format!("{entry:?} is not site=Area/City"))?;
+    let tz: chrono_tz::Tz = zone
+        .trim()
+        .parse()
+        .map_err(|_| format!("{entry:?}: {:?} is not an IANA time zone", zone.trim()))?;
+    Ok((normalise_site(site), tz))
+}
+
 impl Config {
+    /// The time zone of `site` (UTC unless configured).
+    pub fn timezone_of(&self, site: &str) -> chrono_tz::Tz {
+        self.site_timezones
+            .iter()
+            .filter_map(|e| parse_site_timezone(e).ok())
+            .find(|(s, _)| s == site)
+            .map(|(_, tz)| tz)
+            .unwrap_or(chrono_tz::UTC)
+    }
+
     /// Loads `file` (if given), applies `SALTMARK_*` entries of `env`, validates.
     pub fn load(
         file: Option<&Path>,
@@ -343,6 +368,9 @@ impl Config {
             }
         }
         self.sites = sites;
+        for entry in &self.site_timezones {
+            parse_site_timezone(entry).map_err(|e| invalid("site_timezones", e))?;
+        }
         if self.clickhouse.url.as_deref() == Some("") {
             self.clickhouse.url = None;
         }

@@ -10,6 +10,8 @@
 //! | [`enrich`] | geo (mmdb), user agent + bots, referrer source, page URL + UTM |
 //! | [`identify`] | daily salts, the visitor hash, sessions |
 //! | [`write`] | the stored row, the bounded queue and batched inserts |
+//! | [`query`] | the stats API: request validation, SQL builder, keys, demo data |
+//! | [`retention`] | the expiry job, erasure, export |
 //! | [`clickhouse`] | connection, migrations, the managed `clickhouse-server` child |
 //! | [`app`] | builds all stages from the config and runs the background jobs |
 //! | [`config`] | TOML file + `SALTMARK_*` environment |
@@ -26,6 +28,7 @@ pub mod enrich;
 pub mod identify;
 pub mod ingest;
 pub mod metrics;
+pub mod query;
 pub mod retention;
 pub mod server;
 pub mod write;

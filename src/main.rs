@@ -58,6 +58,64 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Ask the stats API's questions from the terminal (same query builder).
+    Query {
+        /// The site.
+        #[arg(long)]
+        site: String,
+        /// Comma-separated metrics (visitors, visits, pageviews, views_per_visit,
+        /// bounce_rate, visit_duration, events, percentage, conversion_rate).
+        #[arg(
+            long,
+            default_value = "visitors,visits,pageviews,bounce_rate,visit_duration"
+        )]
+        metrics: String,
+        /// Dimensions to group by (repeatable or comma-separated), e.g. visit:source, time:day.
+        #[arg(long = "by")]
+        by: Vec<String>,
+        /// Period: day, 7d, 28d, 30d, 91d, month, 6mo, 12mo, year, all, realtime.
+        #[arg(long, default_value = "30d")]
+        period: String,
+        /// Custom period start (YYYY-MM-DD, inclusive); needs --to.
+        #[arg(long)]
+        from: Option<String>,
+        /// Custom period end (YYYY-MM-DD, inclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// Filters: dim==a|b (is), dim!=a (is not), dim~=a (contains),
+        /// dim!~a (contains not), dim=~re (matches), dim!=~re (matches not).
+        #[arg(long = "filter")]
+        filters: Vec<String>,
+        /// Compare with the previous period.
+        #[arg(long)]
+        compare: bool,
+        /// Rows at most.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
+    /// Manage stats API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Fill a site with realistic synthetic traffic.
+    SeedDemo {
+        /// The site.
+        #[arg(long)]
+        site: String,
+        /// About this many events.
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Spread over this many days up to now.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// PRNG seed (same seed, same data).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Stream a site's events to standard output.
     Export {
         /// The site's domain.
@@ -72,6 +130,33 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "ndjson")]
         format: ExportFormatArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create a key for one or more sites; the key is printed once.
+    Create {
+        /// A site the key may read (repeat for several).
+        #[arg(long = "site", required = true)]
+        sites: Vec<String>,
+        /// A note to recognise the key by.
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List keys (ids, sites, state; never the keys themselves).
+    List,
+    /// Revoke a key by its id.
+    Revoke {
+        /// The id shown by `keys list`.
+        id: String,
     },
 }
 
@@ -150,6 +235,110 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                 .await?;
             Ok(())
         }
+        Command::Query {
+            site,
+            metrics,
+            by,
+            period,
+            from,
+            to,
+            filters,
+            compare,
+            limit,
+            format,
+        } => {
+            let (store, _managed) = saltmark::prepare_storage(&config).await?;
+            let site = saltmark::config::normalise_site(&site);
+            let request = cli_query(
+                &site, &metrics, &by, &period, from, to, &filters, compare, limit,
+            )?;
+            let query = saltmark::query::request::QueryRequest::from_value(&request)?;
+            let answer = saltmark::query::run::execute(
+                &store,
+                &query,
+                config.timezone_of(&site),
+                Utc::now(),
+            )
+            .await?;
+            print_answer(&answer, &query, format);
+            Ok(())
+        }
+        Command::Keys { command } => {
+            let (store, _managed) = saltmark::prepare_storage(&config).await?;
+            match command {
+                KeysCommand::Create { sites, label } => {
+                    let sites: Vec<String> = sites
+                        .iter()
+                        .map(|s| saltmark::config::normalise_site(s))
+                        .collect();
+                    let created =
+                        saltmark::query::keys::create(&store, &sites, &label, &OsRandom).await?;
+                    println!("{}", created.key);
+                    eprintln!(
+                        "key {} for {} — shown once; only its hash is stored",
+                        created.id,
+                        created.sites.join(", ")
+                    );
+                }
+                KeysCommand::List => {
+                    println!(
+                        "{:<10} {:<8} {:<20} {:<24} label",
+                        "id", "state", "created", "sites"
+                    );
+                    for key in saltmark::query::keys::list(&store).await? {
+                        let created = DateTime::from_timestamp(i64::from(key.first_created), 0)
+                            .unwrap_or_default();
+                        println!(
+                            "{:<10} {:<8} {:<20} {:<24} {}",
+                            key.key_id,
+                            if key.is_revoked == 1 {
+                                "revoked"
+                            } else {
+                                "active"
+                            },
+                            created.format("%Y-%m-%d %H:%M:%S"),
+                            key.key_sites.join(","),
+                            key.key_label
+                        );
+                    }
+                }
+                KeysCommand::Revoke { id } => {
+                    if saltmark::query::keys::revoke(&store, &id).await? {
+                        println!("key {id} revoked");
+                        tracing::info!(key_id = %id, "API key revoked");
+                    } else {
+                        anyhow::bail!("no key with id {id}");
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::SeedDemo {
+            site,
+            events,
+            days,
+            seed,
+        } => {
+            let (store, _managed) = saltmark::prepare_storage(&config).await?;
+            let options = saltmark::query::seed::SeedOptions {
+                site: saltmark::config::normalise_site(&site),
+                events,
+                days,
+                seed,
+                end: Utc::now(),
+            };
+            let started = std::time::Instant::now();
+            let report = saltmark::query::seed::seed_demo(&store, &options).await?;
+            println!(
+                "{}: inserted {} events in {} visits over {} days ({:.1}s)",
+                options.site,
+                report.events,
+                report.visits,
+                days,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
         Command::CheckConfig => {
             let mut shown = config.clone();
             if !shown.clickhouse.password.is_empty() {
@@ -158,6 +347,140 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{shown:#?}");
             Ok(())
         }
+    }
+}
+
+/// Builds the API's JSON query from the CLI flags, so both share one parser.
+#[allow(clippy::too_many_arguments)]
+fn cli_query(
+    site: &str,
+    metrics: &str,
+    by: &[String],
+    period: &str,
+    from: Option<String>,
+    to: Option<String>,
+    filters: &[String],
+    compare: bool,
+    limit: u64,
+) -> anyhow::Result<serde_json::Value> {
+    let metrics: Vec<&str> = metrics
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .collect();
+    let dimensions: Vec<&str> = by
+        .iter()
+        .flat_map(|b| b.split(','))
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .collect();
+    let date_range = match (from, to) {
+        (Some(from), Some(to)) => serde_json::json!([from, to]),
+        (None, None) => serde_json::json!(period),
+        _ => anyhow::bail!("--from and --to go together"),
+    };
+    let mut parsed_filters = Vec::new();
+    for filter in filters {
+        const OPERATORS: &[(&str, &str)] = &[
+            ("!=~", "matches_not"),
+            ("=~", "matches"),
+            ("!~", "contains_not"),
+            ("~=", "contains"),
+            ("==", "is"),
+            ("!=", "is_not"),
+        ];
+        let (dimension, op, values) = OPERATORS
+            .iter()
+            .find_map(|(symbol, op)| filter.split_once(symbol).map(|(d, v)| (d.trim(), *op, v)))
+            .with_context(|| format!("--filter {filter:?}: use dim==a|b, dim!=a, dim~=a, dim!~a, dim=~re or dim!=~re"))?;
+        let values: Vec<&str> = values.split('|').collect();
+        parsed_filters.push(serde_json::json!([op, dimension, values]));
+    }
+    Ok(serde_json::json!({
+        "site_id": site,
+        "metrics": metrics,
+        "date_range": date_range,
+        "dimensions": dimensions,
+        "filters": parsed_filters,
+        "include": if compare { serde_json::json!({"comparisons": {"mode": "previous_period"}}) } else { serde_json::json!({}) },
+        "pagination": {"limit": limit},
+    }))
+}
+
+fn print_answer(
+    answer: &serde_json::Value,
+    query: &saltmark::query::request::QueryRequest,
+    format: OutputFormat,
+) {
+    if let OutputFormat::Json = format {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(answer).unwrap_or_default()
+        );
+        return;
+    }
+    let mut header: Vec<String> = query.dimensions.iter().map(|d| d.name()).collect();
+    header.extend(query.metrics.iter().map(|m| m.name().to_string()));
+    let compare = query.compare_previous;
+    if compare {
+        header.extend(query.metrics.iter().map(|m| format!("{}_change", m.name())));
+    }
+    let cell = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let rows: Vec<Vec<String>> = answer["results"]
+        .as_array()
+        .map(|results| {
+            results
+                .iter()
+                .map(|r| {
+                    let mut row: Vec<String> = Vec::new();
+                    for source in [&r["dimensions"], &r["metrics"], &r["comparison"]["change"]] {
+                        if let Some(values) = source.as_array() {
+                            row.extend(values.iter().map(cell));
+                        }
+                    }
+                    row
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let OutputFormat::Csv = format {
+        let quote = |s: &String| {
+            if s.contains([',', '"', '\n']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.clone()
+            }
+        };
+        println!("{}", header.iter().map(quote).collect::<Vec<_>>().join(","));
+        for row in &rows {
+            println!("{}", row.iter().map(quote).collect::<Vec<_>>().join(","));
+        }
+        return;
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|s| s.chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = widths.get(i).copied().unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    println!("{}", line(&header));
+    for row in &rows {
+        println!("{}", line(row));
     }
 }
 

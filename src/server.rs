@@ -136,6 +136,12 @@ async fn route(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -
             );
             cors(response)
         }
+        ("/api/v2/query", &Method::POST) => stats_query(state, request).await,
+        ("/api/v2/realtime", &Method::GET) => realtime(state, request).await,
+        ("/api/v2/query" | "/api/v2/realtime", _) => json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "use POST for /api/v2/query, GET for /api/v2/realtime",
+        ),
         ("/healthz", &Method::GET) => health(state).await,
         ("/metrics", &Method::GET) => text(
             StatusCode::OK,
@@ -404,6 +410,103 @@ fn site_from_form(form: &str) -> Option<String> {
 }
 
 const FORGET_HTML: &str = include_str!("forget.html");
+
+fn bearer(headers: &hyper::HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|v| v.trim().to_string())
+}
+
+fn query_error(e: crate::query::QueryError) -> Response<Body> {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status.is_server_error() {
+        tracing::error!(error = %e, "stats query failed");
+    }
+    json_error(status, &e.to_string())
+}
+
+/// Checks the key and that it covers `site`; the same answer for an unknown
+/// site and a site of another tenant, so keys learn nothing about other sites.
+async fn authorize_site(
+    state: &AppState,
+    headers: &hyper::HeaderMap,
+    site: &str,
+) -> Result<(), crate::query::QueryError> {
+    let sites = crate::query::keys::authorize(&state.store, bearer(headers).as_deref()).await?;
+    if sites.iter().any(|s| s == site) {
+        Ok(())
+    } else {
+        Err(crate::query::QueryError::Forbidden(format!(
+            "this API key has no access to site {site:?}"
+        )))
+    }
+}
+
+/// `POST /api/v2/query` (Plausible Stats API v2 shape).
+async fn stats_query(state: &AppState, request: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    // Authenticate before looking at the query: strangers learn nothing.
+    if let Err(e) =
+        crate::query::keys::authorize(&state.store, bearer(&parts.headers).as_deref()).await
+    {
+        return query_error(e);
+    }
+    let body = match Limited::new(body, 64 * 1024).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return json_error(StatusCode::PAYLOAD_TOO_LARGE, "query larger than 64 KiB"),
+    };
+    let query = match crate::query::request::QueryRequest::from_json(&body) {
+        Ok(query) => query,
+        Err(e) => return query_error(e),
+    };
+    if let Err(e) = authorize_site(state, &parts.headers, &query.site_id).await {
+        return query_error(e);
+    }
+    let tz = state.timezone_of(&query.site_id);
+    let now = state.pipeline.clock.now();
+    match crate::query::run::execute(&state.store, &query, tz, now).await {
+        Ok(answer) => text(StatusCode::OK, "application/json", format!("{answer}\n")),
+        Err(e) => query_error(e),
+    }
+}
+
+/// `GET /api/v2/realtime?site_id=…`: visitors in the last 5 minutes.
+async fn realtime(state: &AppState, request: Request<Incoming>) -> Response<Body> {
+    let site = request
+        .uri()
+        .query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "site_id")
+                .map(|(_, v)| crate::config::normalise_site(&v))
+        })
+        .unwrap_or_default();
+    if let Err(e) = authorize_site(state, request.headers(), &site).await {
+        return query_error(e);
+    }
+    let query = crate::query::request::QueryRequest::from_value(&serde_json::json!({
+        "site_id": site, "metrics": ["visitors"], "date_range": "realtime"
+    }));
+    let query = match query {
+        Ok(q) => q,
+        Err(e) => return query_error(e),
+    };
+    let tz = state.timezone_of(&site);
+    match crate::query::run::execute(&state.store, &query, tz, state.pipeline.clock.now()).await {
+        Ok(answer) => {
+            let visitors = answer["results"][0]["metrics"][0].clone();
+            let body =
+                serde_json::json!({ "site_id": site, "visitors": visitors, "window_minutes": 5 });
+            text(StatusCode::OK, "application/json", format!("{body}\n"))
+        }
+        Err(e) => query_error(e),
+    }
+}
 
 fn too_large(state: &AppState) -> Response<Body> {
     state.metrics.rejected("too_large");

@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "retention",
         sql: include_str!("../../schema/0003_retention.sql"),
     },
+    Migration {
+        version: 4,
+        name: "api_keys",
+        sql: include_str!("../../schema/0004_api_keys.sql"),
+    },
 ];
 
 /// What the templates need to know about the target.

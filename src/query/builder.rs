@@ -1,0 +1,364 @@
+//! SQL for a query. The shape is the same for every query, so it is easy to
+//! reason about and to test on both server generations:
+//!
+//! ```text
+//! E  = the site's events in [from, to)                      (partition + key pruning)
+//!      [ANY LEFT JOIN per-visit attributes S USING session_id]  (only when needed)
+//! L1 = GROUP BY dimensions, session_id  — one row per visit per group,
+//!      after the filters: visitor, page views, events, the visit's totals
+//! L2 = GROUP BY dimensions              — the metrics
+//! ```
+//!
+//! Visit attributes (`visit:source`, `visit:country`, entry and exit page, …)
+//! come from the visit's first event (last, for the exit page), so a later page
+//! view whose referrer is the site itself does not change the visit's source.
+//! Every value from the request is bound (`?`); column expressions come only
+//! from the fixed lists in `request`.
+
+use chrono_tz::Tz;
+
+use super::dates::Period;
+use super::request::{
+    Dimension, Direction, Filter, Metric, Operator, OrderKey, QueryRequest, TimeBucket, VisitAttr,
+};
+use crate::clickhouse::sql::{Param, Sql};
+
+/// The SQL expression of a dimension, at the level of joined event rows.
+pub fn dimension_expr(dimension: &Dimension, tz: Tz) -> Sql {
+    match dimension {
+        Dimension::Event(column) => Sql::raw(*column),
+        Dimension::Prop(key) => Sql::new(
+            "prop_values[indexOf(prop_keys, ?)]",
+            vec![Param::Str(key.clone())],
+        ),
+        Dimension::Goal => Sql::raw("name"),
+        Dimension::Visit(VisitAttr::EntryPage) => Sql::raw("v_entry_page"),
+        Dimension::Visit(VisitAttr::ExitPage) => Sql::raw("v_exit_page"),
+        // As in Plausible, a visit without a source is "Direct / None" —
+        // in results and in filters alike.
+        Dimension::Visit(VisitAttr::Column("referrer_source")) => {
+            Sql::raw("if(v_referrer_source = '', 'Direct / None', v_referrer_source)")
+        }
+        Dimension::Visit(VisitAttr::Column(column)) => Sql::raw(format!("v_{column}")),
+        Dimension::Time(bucket) => {
+            let template = match bucket {
+                TimeBucket::Hour => "toString(toStartOfHour(timestamp, ?), ?)",
+                TimeBucket::Day => "toString(toDate(timestamp, ?))",
+                TimeBucket::Week => "toString(toMonday(toDate(timestamp, ?)))",
+                TimeBucket::Month => "toString(toStartOfMonth(toDate(timestamp, ?)))",
+            };
+            let zone = Param::Str(tz.name().to_string());
+            let params = if *bucket == TimeBucket::Hour {
+                vec![zone.clone(), zone]
+            } else {
+                vec![zone]
+            };
+            Sql::new(template, params)
+        }
+    }
+}
+
+/// The SQL condition of a filter tree.
+pub fn filter_sql(filter: &Filter, tz: Tz) -> Sql {
+    match filter {
+        Filter::Compare {
+            op,
+            dimension,
+            values,
+        } => {
+            let expr = dimension_expr(dimension, tz);
+            let any_of = |template: &str| {
+                let parts = values
+                    .iter()
+                    .map(|v| {
+                        let mut part = Sql::raw(template.split("EXPR").next().unwrap_or(""));
+                        part.push(expr.clone());
+                        part.push(Sql::new(
+                            template.split("EXPR").nth(1).unwrap_or(""),
+                            vec![Param::Str(v.clone())],
+                        ));
+                        part
+                    })
+                    .collect();
+                Sql::join(parts, " OR ")
+            };
+            let positive = match op {
+                Operator::Is | Operator::IsNot => {
+                    let mut sql = Sql::new("has(?, ", vec![Param::Strs(values.clone())]);
+                    sql.push(expr.clone());
+                    sql.text.push(')');
+                    sql
+                }
+                Operator::Contains | Operator::ContainsNot => any_of("position(EXPR, ?) > 0"),
+                Operator::Matches | Operator::MatchesNot => any_of("match(EXPR, ?)"),
+            };
+            if matches!(
+                op,
+                Operator::IsNot | Operator::ContainsNot | Operator::MatchesNot
+            ) {
+                let mut negated = Sql::raw("NOT (");
+                negated.push(positive);
+                negated.text.push(')');
+                negated
+            } else {
+                positive
+            }
+        }
+        Filter::And(parts) => Sql::join(parts.iter().map(|p| filter_sql(p, tz)).collect(), " AND "),
+        Filter::Or(parts) => Sql::join(parts.iter().map(|p| filter_sql(p, tz)).collect(), " OR "),
+        Filter::Not(inner) => {
+            let mut sql = Sql::raw("NOT (");
+            sql.push(filter_sql(inner, tz));
+            sql.text.push(')');
+            sql
+        }
+    }
+}
+
+/// Visit columns the query refers to.
+fn visit_columns(query: &QueryRequest) -> Vec<VisitAttr> {
+    let mut columns: Vec<VisitAttr> = Vec::new();
+    let dims = query
+        .dimensions
+        .iter()
+        .chain(query.filters.iter().flat_map(|f| f.dimensions()));
+    for dimension in dims {
+        if let Dimension::Visit(attr) = dimension {
+            if !columns.contains(attr) {
+                columns.push(*attr);
+            }
+        }
+    }
+    columns
+}
+
+/// The joined event rows `E` (see the module comment).
+fn event_rows(query: &QueryRequest, period: Period) -> Sql {
+    let range = |sql: &mut Sql| {
+        sql.push(Sql::new(
+            " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)",
+            vec![
+                Param::Str(query.site_id.clone()),
+                Param::I64(period.from.timestamp()),
+                Param::I64(period.to.timestamp()),
+            ],
+        ))
+    };
+    let mut events = Sql::raw(
+        "SELECT session_id, visitor_id, timestamp, name, pathname, hostname, prop_keys, prop_values FROM events",
+    );
+    range(&mut events);
+    if !query.needs_visits() {
+        return events;
+    }
+    let mut visits = Sql::raw(
+        "SELECT session_id, countIf(name = 'pageview') AS v_pageviews, \
+         toUInt32(max(timestamp)) - toUInt32(min(timestamp)) AS v_duration",
+    );
+    for attr in visit_columns(query) {
+        visits.text.push_str(&match attr {
+            VisitAttr::EntryPage => {
+                ", argMinIf(pathname, timestamp, name = 'pageview') AS v_entry_page".to_string()
+            }
+            VisitAttr::ExitPage => {
+                ", argMaxIf(pathname, timestamp, name = 'pageview') AS v_exit_page".to_string()
+            }
+            VisitAttr::Column(column) => format!(", argMin({column}, timestamp) AS v_{column}"),
+        });
+    }
+    visits.text.push_str(" FROM events");
+    range(&mut visits);
+    visits.text.push_str(" GROUP BY session_id");
+    let mut joined = Sql::raw("SELECT * FROM (");
+    joined.push(events);
+    joined.text.push_str(") ANY LEFT JOIN (");
+    joined.push(visits);
+    joined.text.push_str(") USING session_id");
+    joined
+}
+
+/// The SQL of one metric at level L2 (`None` for metrics computed afterwards).
+fn metric_expr(metric: Metric) -> Option<&'static str> {
+    Some(match metric {
+        Metric::Visitors => "toFloat64(uniqExact(visitor))",
+        Metric::Visits => "toFloat64(count())",
+        Metric::Pageviews => "toFloat64(sum(pv))",
+        Metric::Events => "toFloat64(sum(ev))",
+        Metric::ViewsPerVisit => "if(count() = 0, 0, round(sum(pv) / count(), 2))",
+        Metric::BounceRate => {
+            "if(countIf(spv >= 1) = 0, 0, round(100 * countIf(spv = 1) / countIf(spv >= 1)))"
+        }
+        Metric::VisitDuration => "if(count() = 0, 0, round(avg(sdur)))",
+        Metric::Percentage | Metric::ConversionRate => return None,
+    })
+}
+
+/// What a built statement returns: dimension columns `d0…`, then `m0…` for
+/// `sql_metrics`.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The statement.
+    pub sql: Sql,
+    /// Metrics computed in SQL, in column order.
+    pub sql_metrics: Vec<Metric>,
+}
+
+/// Options for [`build`].
+#[derive(Debug, Clone, Copy)]
+pub struct BuildOptions {
+    /// Apply ORDER BY / LIMIT (off when the caller paginates itself).
+    pub paginate: bool,
+    /// Leave out `event:goal` filters (the conversion-rate denominator).
+    pub without_goals: bool,
+    /// Drop the dimensions (totals).
+    pub without_dimensions: bool,
+}
+
+/// Builds the statement for `query` over `period`.
+pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions) -> Built {
+    let dimensions: Vec<Dimension> = if options.without_dimensions {
+        Vec::new()
+    } else {
+        query.dimensions.clone()
+    };
+    let filters: Vec<&Filter> = query
+        .filters
+        .iter()
+        .filter(|f| !(options.without_goals && is_goal_filter(f)))
+        .collect();
+    let mut sql_metrics: Vec<Metric> = query
+        .metrics
+        .iter()
+        .copied()
+        .filter(|m| metric_expr(*m).is_some())
+        .collect();
+    if query
+        .metrics
+        .iter()
+        .any(|m| matches!(m, Metric::Percentage | Metric::ConversionRate))
+        && !sql_metrics.contains(&Metric::Visitors)
+    {
+        sql_metrics.push(Metric::Visitors);
+    }
+
+    // L1: one row per visit per group.
+    let mut level1 = Sql::raw("SELECT ");
+    for (i, d) in dimensions.iter().enumerate() {
+        level1.push(dimension_expr(d, tz));
+        level1.text.push_str(&format!(" AS d{i}, "));
+    }
+    level1.text.push_str(
+        "session_id, any(visitor_id) AS visitor, countIf(name = 'pageview') AS pv, count() AS ev",
+    );
+    if query.needs_visits() {
+        level1
+            .text
+            .push_str(", any(v_pageviews) AS spv, any(v_duration) AS sdur");
+    }
+    level1.text.push_str(" FROM (");
+    level1.push(event_rows(query, period));
+    level1.text.push(')');
+    if !filters.is_empty() {
+        level1.text.push_str(" WHERE ");
+        level1.push(Sql::join(
+            filters.iter().map(|f| filter_sql(f, tz)).collect(),
+            " AND ",
+        ));
+    }
+    level1.text.push_str(" GROUP BY ");
+    for i in 0..dimensions.len() {
+        level1.text.push_str(&format!("d{i}, "));
+    }
+    level1.text.push_str("session_id");
+
+    // L2: the metrics per group.
+    let dim_cols: Vec<String> = (0..dimensions.len()).map(|i| format!("d{i}")).collect();
+    let mut level2 = Sql::raw("SELECT ");
+    let mut columns: Vec<String> = dim_cols.clone();
+    for (i, metric) in sql_metrics.iter().enumerate() {
+        columns.push(format!("{} AS m{i}", metric_expr(*metric).unwrap_or("0")));
+    }
+    level2.text.push_str(&columns.join(", "));
+    level2.text.push_str(" FROM (");
+    level2.push(level1);
+    level2.text.push(')');
+    if !dim_cols.is_empty() {
+        level2.text.push_str(" GROUP BY ");
+        level2.text.push_str(&dim_cols.join(", "));
+    }
+    if options.paginate && !dim_cols.is_empty() {
+        level2.text.push_str(" ORDER BY ");
+        level2
+            .text
+            .push_str(&order_terms(query, &dimensions, &sql_metrics).join(", "));
+        level2.push(Sql::new(
+            " LIMIT ?, ?",
+            vec![Param::U64(query.offset), Param::U64(query.limit)],
+        ));
+    }
+    Built {
+        sql: level2,
+        sql_metrics,
+    }
+}
+
+/// ORDER BY terms: the requested ones, then a default, then every dimension
+/// (so pages are stable).
+pub fn order_terms(
+    query: &QueryRequest,
+    dimensions: &[Dimension],
+    sql_metrics: &[Metric],
+) -> Vec<String> {
+    let direction = |d: Direction| if d == Direction::Asc { "ASC" } else { "DESC" };
+    let mut terms: Vec<String> = Vec::new();
+    for (key, dir) in &query.order_by {
+        let column = match key {
+            OrderKey::Metric(m) => {
+                let metric = if matches!(m, Metric::Percentage | Metric::ConversionRate) {
+                    Metric::Visitors
+                } else {
+                    *m
+                };
+                sql_metrics
+                    .iter()
+                    .position(|x| *x == metric)
+                    .map(|i| format!("m{i}"))
+            }
+            OrderKey::Dimension(d) => dimensions
+                .iter()
+                .position(|x| x == d)
+                .map(|i| format!("d{i}")),
+        };
+        if let Some(column) = column {
+            terms.push(format!("{column} {}", direction(*dir)));
+        }
+    }
+    if query.order_by.is_empty() {
+        if let Some(i) = dimensions
+            .iter()
+            .position(|d| matches!(d, Dimension::Time(_)))
+        {
+            terms.push(format!("d{i} ASC"));
+        } else if !sql_metrics.is_empty() {
+            terms.push("m0 DESC".into());
+        }
+    }
+    for i in 0..dimensions.len() {
+        let term = format!("d{i} ASC");
+        if !terms.iter().any(|t| t.starts_with(&format!("d{i} "))) {
+            terms.push(term);
+        }
+    }
+    terms
+}
+
+/// Whether a top-level filter is an `event:goal` filter.
+pub fn is_goal_filter(filter: &Filter) -> bool {
+    matches!(
+        filter,
+        Filter::Compare {
+            dimension: Dimension::Goal,
+            ..
+        }
+    )
+}

@@ -1,0 +1,240 @@
+//! Periods in the site's time zone.
+//!
+//! A site's day starts at local midnight, so "today" in Europe/Berlin is a
+//! different UTC interval from "today" in America/New_York, and a day across a
+//! daylight-saving change is 23 or 25 hours long. Periods are computed here, in
+//! Rust with the IANA database (chrono-tz), as half-open UTC intervals
+//! `[from, to)`; ClickHouse only ever compares timestamps against them and
+//! buckets with `toDate(timestamp, tz)` and friends, which follow the same rules.
+
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::request::{DateRange, Preset, TimeBucket};
+use super::QueryError;
+
+/// Most time labels one answer may carry.
+pub const MAX_LABELS: usize = 10_000;
+
+/// A resolved period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    /// First instant.
+    pub from: DateTime<Utc>,
+    /// First instant after.
+    pub to: DateTime<Utc>,
+}
+
+/// Local midnight of `day` in `tz` (the first valid instant if midnight is
+/// skipped by a daylight-saving jump).
+pub fn local_midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let mut local = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    for _ in 0..4 {
+        if let Some(t) = tz.from_local_datetime(&local).earliest() {
+            return t.with_timezone(&Utc);
+        }
+        local += Duration::minutes(30);
+    }
+    Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight exists"))
+}
+
+/// Resolves a requested range at `now`, relative to `anchor` (default today).
+pub fn resolve(
+    range: &DateRange,
+    anchor: Option<NaiveDate>,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Result<Period, QueryError> {
+    let today = anchor.unwrap_or_else(|| now.with_timezone(&tz).date_naive());
+    let span = |first: NaiveDate, after: NaiveDate| Period {
+        from: local_midnight(first, tz),
+        to: local_midnight(after, tz),
+    };
+    let tomorrow = today + Duration::days(1);
+    let month_start = today.with_day(1).expect("day 1 exists");
+    Ok(match range {
+        DateRange::Preset(Preset::Day) => span(today, tomorrow),
+        DateRange::Preset(Preset::Days(n)) => {
+            span(today - Duration::days(i64::from(*n) - 1), tomorrow)
+        }
+        DateRange::Preset(Preset::Month) => span(month_start, month_start + Months::new(1)),
+        DateRange::Preset(Preset::Months(n)) => span(
+            month_start - Months::new(n - 1),
+            month_start + Months::new(1),
+        ),
+        DateRange::Preset(Preset::Year) => {
+            let first = NaiveDate::from_ymd_opt(today.year(), 1, 1).expect("1 January exists");
+            span(first, first + Months::new(12))
+        }
+        DateRange::Preset(Preset::All) => Period {
+            from: Utc.timestamp_opt(0, 0).single().expect("epoch"),
+            to: local_midnight(tomorrow, tz),
+        },
+        DateRange::Preset(Preset::Realtime) => Period {
+            from: now - Duration::minutes(5),
+            to: now + Duration::seconds(1),
+        },
+        DateRange::Custom(from, to) => {
+            let start = instant(from, tz, false, "date_range[0]")?;
+            let end = instant(to, tz, true, "date_range[1]")?;
+            if end <= start {
+                return Err(QueryError::invalid(
+                    "date_range",
+                    "the end must come after the start".into(),
+                ));
+            }
+            Period {
+                from: start,
+                to: end,
+            }
+        }
+    })
+}
+
+/// The period of equal length right before.
+pub fn previous(period: Period, range: &DateRange, tz: Tz) -> Period {
+    // Calendar periods compare with the previous calendar period.
+    let local_from = period.from.with_timezone(&tz).date_naive();
+    match range {
+        DateRange::Preset(Preset::Month) => Period {
+            from: local_midnight(local_from - Months::new(1), tz),
+            to: period.from,
+        },
+        DateRange::Preset(Preset::Year) => Period {
+            from: local_midnight(local_from - Months::new(12), tz),
+            to: period.from,
+        },
+        DateRange::Preset(Preset::Realtime) => Period {
+            from: period.from - (period.to - period.from),
+            to: period.from,
+        },
+        _ => {
+            let local_to = period.to.with_timezone(&tz).date_naive();
+            let days = (local_to - local_from).num_days();
+            if days >= 1 && local_midnight(local_from, tz) == period.from {
+                Period {
+                    from: local_midnight(local_from - Duration::days(days), tz),
+                    to: period.from,
+                }
+            } else {
+                Period {
+                    from: period.from - (period.to - period.from),
+                    to: period.from,
+                }
+            }
+        }
+    }
+}
+
+fn instant(text: &str, tz: Tz, end: bool, field: &str) -> Result<DateTime<Utc>, QueryError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| QueryError::invalid(field, "must be YYYY-MM-DD or an RFC 3339 time".into()))?;
+    // Dates are inclusive: the end date runs until the next local midnight.
+    Ok(local_midnight(
+        if end { day + Duration::days(1) } else { day },
+        tz,
+    ))
+}
+
+/// Every bucket label of `period`, formatted as ClickHouse formats the bucket
+/// expressions in `builder` (dates `YYYY-MM-DD`, hours `YYYY-MM-DD HH:00:00`).
+pub fn time_labels(period: Period, bucket: TimeBucket, tz: Tz) -> Result<Vec<String>, QueryError> {
+    let too_many = || {
+        QueryError::invalid(
+            "include.time_labels",
+            format!(
+                "more than {MAX_LABELS} buckets; pick a shorter period or a coarser time dimension"
+            ),
+        )
+    };
+    let mut labels: Vec<String> = Vec::new();
+    let first = period.from.with_timezone(&tz);
+    let last = (period.to - Duration::seconds(1)).with_timezone(&tz);
+    match bucket {
+        TimeBucket::Hour => {
+            use chrono::Timelike;
+            let mut t = period.from
+                - Duration::seconds(i64::from(first.minute()) * 60 + i64::from(first.second()));
+            while t < period.to {
+                let label = t.with_timezone(&tz).format("%Y-%m-%d %H:00:00").to_string();
+                if labels.last() != Some(&label) {
+                    labels.push(label);
+                }
+                if labels.len() > MAX_LABELS {
+                    return Err(too_many());
+                }
+                t += Duration::hours(1);
+            }
+        }
+        TimeBucket::Day | TimeBucket::Week | TimeBucket::Month => {
+            let mut day = first.date_naive();
+            let last_day = last.date_naive();
+            while day <= last_day {
+                let label_day = match bucket {
+                    TimeBucket::Week => {
+                        day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
+                    }
+                    TimeBucket::Month => day.with_day(1).expect("day 1 exists"),
+                    _ => day,
+                };
+                let label = label_day.format("%Y-%m-%d").to_string();
+                if labels.last() != Some(&label) {
+                    labels.push(label);
+                }
+                if labels.len() > MAX_LABELS {
+                    return Err(too_many());
+                }
+                day += Duration::days(1);
+            }
+        }
+    }
+    Ok(labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_across_the_spring_change_is_23_hours() {
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let range = DateRange::Custom("2026-03-29".into(), "2026-03-29".into());
+        let now = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap();
+        let p = resolve(&range, None, now, tz).unwrap();
+        assert_eq!(p.from, Utc.with_ymd_and_hms(2026, 3, 28, 23, 0, 0).unwrap());
+        assert_eq!(p.to, Utc.with_ymd_and_hms(2026, 3, 29, 22, 0, 0).unwrap());
+        assert_eq!(time_labels(p, TimeBucket::Hour, tz).unwrap().len(), 23);
+    }
+
+    #[test]
+    fn presets_follow_the_site_day() {
+        let tz: Tz = "America/New_York".parse().unwrap();
+        // 03:00 UTC on 10 June is still 9 June in New York.
+        let now = Utc.with_ymd_and_hms(2026, 6, 10, 3, 0, 0).unwrap();
+        let p = resolve(&DateRange::Preset(Preset::Day), None, now, tz).unwrap();
+        assert_eq!(p.from, Utc.with_ymd_and_hms(2026, 6, 9, 4, 0, 0).unwrap());
+        let p7 = resolve(&DateRange::Preset(Preset::Days(7)), None, now, tz).unwrap();
+        assert_eq!(
+            time_labels(p7, TimeBucket::Day, tz)
+                .unwrap()
+                .first()
+                .unwrap(),
+            "2026-06-03"
+        );
+        let prev = previous(p7, &DateRange::Preset(Preset::Days(7)), tz);
+        assert_eq!(prev.to, p7.from);
+        assert_eq!(
+            prev.from,
+            Utc.with_ymd_and_hms(2026, 5, 27, 4, 0, 0).unwrap()
+        );
+        let month = resolve(&DateRange::Preset(Preset::Month), None, now, tz).unwrap();
+        let prev_month = previous(month, &DateRange::Preset(Preset::Month), tz);
+        assert_eq!(
+            prev_month.from,
+            Utc.with_ymd_and_hms(2026, 5, 1, 4, 0, 0).unwrap()
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! Marketing queries: Plausible Stats API v2's shape (`POST /api/v2/query`),
+//! answered from the `events` table. The HTTP API, the `saltmark query` CLI
+//! and the dashboard all go through [`run::execute`], so they agree.
+//!
+//! - [`request`]: parse and validate (every bad field is a 400 naming it);
+//! - [`dates`]: periods in the site's time zone;
+//! - [`builder`]: SQL with bound values only;
+//! - [`run`]: execution, comparisons, percentages, zero-filled time labels;
+//! - [`keys`]: API keys, stored as hashes, scoped to sites;
+//! - [`seed`]: realistic synthetic traffic for demos, tests and the bench.
+
+pub mod builder;
+pub mod dates;
+pub mod keys;
+pub mod request;
+pub mod run;
+pub mod seed;
+
+use crate::clickhouse::StoreError;
+
+/// Why a query was not answered.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The request is malformed (400); names the field.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// Where in the request.
+        field: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+    /// No or an unknown API key (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The key does not cover this site (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// ClickHouse failed (503).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something that should not happen (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl QueryError {
+    /// A 400 for `field`.
+    pub fn invalid(field: &str, message: String) -> QueryError {
+        QueryError::Invalid {
+            field: field.to_string(),
+            message,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            QueryError::Invalid { .. } => 400,
+            QueryError::Unauthorized(_) => 401,
+            QueryError::Forbidden(_) => 403,
+            QueryError::Store(_) => 503,
+            QueryError::Internal(_) => 500,
+        }
+    }
+}
+
+impl From<clickhouse::error::Error> for QueryError {
+    fn from(e: clickhouse::error::Error) -> Self {
+        QueryError::Store(StoreError::Client(e))
+    }
+}

@@ -1,0 +1,886 @@
+//! The query request: Plausible Stats API v2's shape, parsed into closed,
+//! typed values. Anything not in the fixed lists below is a 400 naming the
+//! field and saying what is allowed; nothing from the request reaches SQL
+//! except as a bound value or as one of these enums' fixed expressions.
+
+use serde_json::Value;
+
+use super::QueryError;
+
+/// Largest page.
+pub const MAX_LIMIT: u64 = 10_000;
+/// Most filters (counting nested ones) per query.
+pub const MAX_FILTERS: usize = 30;
+/// Longest regular expression accepted in `matches` filters.
+pub const MAX_REGEX_LEN: usize = 500;
+
+/// A metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Unique visitors.
+    Visitors,
+    /// Sessions.
+    Visits,
+    /// Page views.
+    Pageviews,
+    /// Page views per visit.
+    ViewsPerVisit,
+    /// Share of visits with a single page view, in percent.
+    BounceRate,
+    /// Average visit length in seconds.
+    VisitDuration,
+    /// All events, page views included.
+    Events,
+    /// Share of the total visitors, in percent.
+    Percentage,
+    /// Converted visitors over all visitors, in percent (needs an `event:goal` filter).
+    ConversionRate,
+}
+
+impl Metric {
+    /// Every metric, for error messages.
+    pub const ALL: &'static [(&'static str, Metric)] = &[
+        ("visitors", Metric::Visitors),
+        ("visits", Metric::Visits),
+        ("pageviews", Metric::Pageviews),
+        ("views_per_visit", Metric::ViewsPerVisit),
+        ("bounce_rate", Metric::BounceRate),
+        ("visit_duration", Metric::VisitDuration),
+        ("events", Metric::Events),
+        ("percentage", Metric::Percentage),
+        ("conversion_rate", Metric::ConversionRate),
+    ];
+
+    /// The API name.
+    pub fn name(self) -> &'static str {
+        Metric::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
+    }
+}
+
+/// A time bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeBucket {
+    /// `time:hour`.
+    Hour,
+    /// `time:day`.
+    Day,
+    /// `time:week` (weeks start on Monday).
+    Week,
+    /// `time:month`.
+    Month,
+}
+
+/// A dimension (grouping key or filter target).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    /// A column of the event (`event:page`, `event:name`, `event:hostname`).
+    Event(&'static str),
+    /// `event:props:<key>`.
+    Prop(String),
+    /// `event:goal` (filters only): custom event names.
+    Goal,
+    /// An attribute of the visit, taken from its first event (`visit:source` …).
+    Visit(VisitAttr),
+    /// A time bucket in the site's time zone.
+    Time(TimeBucket),
+}
+
+/// Attributes of a visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VisitAttr {
+    /// First page of the visit.
+    EntryPage,
+    /// Last page of the visit.
+    ExitPage,
+    /// Any other attribute: the column of the visit's first event.
+    Column(&'static str),
+}
+
+const EVENT_DIMENSIONS: &[(&str, &str)] = &[
+    ("event:page", "pathname"),
+    ("event:name", "name"),
+    ("event:hostname", "hostname"),
+];
+
+const VISIT_DIMENSIONS: &[(&str, &str)] = &[
+    ("visit:source", "referrer_source"),
+    ("visit:referrer", "referrer"),
+    ("visit:utm_source", "utm_source"),
+    ("visit:utm_medium", "utm_medium"),
+    ("visit:utm_campaign", "utm_campaign"),
+    ("visit:utm_content", "utm_content"),
+    ("visit:utm_term", "utm_term"),
+    ("visit:country", "country_code"),
+    ("visit:region", "region"),
+    ("visit:city", "city"),
+    ("visit:browser", "browser"),
+    ("visit:browser_version", "browser_version"),
+    ("visit:os", "os"),
+    ("visit:os_version", "os_version"),
+    ("visit:device", "device"),
+];
+
+const ALLOWED_DIMENSIONS: &str = "event:page, event:name, event:hostname, event:props:<key>, \
+    visit:entry_page, visit:exit_page, visit:source, visit:referrer, visit:utm_source, visit:utm_medium, \
+    visit:utm_campaign, visit:utm_content, visit:utm_term, visit:country, visit:region, visit:city, \
+    visit:browser, visit:browser_version, visit:os, visit:os_version, visit:device, \
+    time:hour, time:day, time:week, time:month";
+
+impl Dimension {
+    /// Parses a dimension name; `field` names the place in the request.
+    pub fn parse(name: &str, field: &str) -> Result<Dimension, QueryError> {
+        if let Some((_, column)) = EVENT_DIMENSIONS.iter().find(|(n, _)| *n == name) {
+            return Ok(Dimension::Event(column));
+        }
+        if let Some((_, column)) = VISIT_DIMENSIONS.iter().find(|(n, _)| *n == name) {
+            return Ok(Dimension::Visit(VisitAttr::Column(column)));
+        }
+        match name {
+            "visit:entry_page" => return Ok(Dimension::Visit(VisitAttr::EntryPage)),
+            "visit:exit_page" => return Ok(Dimension::Visit(VisitAttr::ExitPage)),
+            "event:goal" => return Ok(Dimension::Goal),
+            "time:hour" => return Ok(Dimension::Time(TimeBucket::Hour)),
+            "time:day" | "time" => return Ok(Dimension::Time(TimeBucket::Day)),
+            "time:week" => return Ok(Dimension::Time(TimeBucket::Week)),
+            "time:month" => return Ok(Dimension::Time(TimeBucket::Month)),
+            _ => {}
+        }
+        if let Some(key) = name.strip_prefix("event:props:") {
+            if !key.is_empty() && key.len() <= 300 {
+                return Ok(Dimension::Prop(key.to_string()));
+            }
+        }
+        Err(QueryError::invalid(
+            field,
+            format!("unknown dimension {name:?}; allowed: {ALLOWED_DIMENSIONS}"),
+        ))
+    }
+
+    /// The API name.
+    pub fn name(&self) -> String {
+        match self {
+            Dimension::Event(column) => EVENT_DIMENSIONS
+                .iter()
+                .find(|(_, c)| c == column)
+                .map(|(n, _)| n.to_string())
+                .unwrap_or_default(),
+            Dimension::Prop(key) => format!("event:props:{key}"),
+            Dimension::Goal => "event:goal".into(),
+            Dimension::Visit(VisitAttr::EntryPage) => "visit:entry_page".into(),
+            Dimension::Visit(VisitAttr::ExitPage) => "visit:exit_page".into(),
+            Dimension::Visit(VisitAttr::Column(column)) => VISIT_DIMENSIONS
+                .iter()
+                .find(|(_, c)| c == column)
+                .map(|(n, _)| n.to_string())
+                .unwrap_or_default(),
+            Dimension::Time(TimeBucket::Hour) => "time:hour".into(),
+            Dimension::Time(TimeBucket::Day) => "time:day".into(),
+            Dimension::Time(TimeBucket::Week) => "time:week".into(),
+            Dimension::Time(TimeBucket::Month) => "time:month".into(),
+        }
+    }
+
+    /// Whether this needs the per-visit attributes.
+    pub fn is_visit(&self) -> bool {
+        matches!(self, Dimension::Visit(_))
+    }
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    /// Equal to one of the values.
+    Is,
+    /// Equal to none of them.
+    IsNot,
+    /// Contains one of the substrings.
+    Contains,
+    /// Contains none of them.
+    ContainsNot,
+    /// Matches one of the regular expressions (RE2 syntax).
+    Matches,
+    /// Matches none of them.
+    MatchesNot,
+}
+
+/// A filter tree.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    /// `[op, dimension, [values]]`.
+    Compare {
+        /// The operator.
+        op: Operator,
+        /// What is compared.
+        dimension: Dimension,
+        /// The values (at least one).
+        values: Vec<String>,
+    },
+    /// All of them.
+    And(Vec<Filter>),
+    /// Any of them.
+    Or(Vec<Filter>),
+    /// Not this one.
+    Not(Box<Filter>),
+}
+
+impl Filter {
+    /// Every dimension the filter touches.
+    pub fn dimensions(&self) -> Vec<&Dimension> {
+        match self {
+            Filter::Compare { dimension, .. } => vec![dimension],
+            Filter::And(parts) | Filter::Or(parts) => {
+                parts.iter().flat_map(|p| p.dimensions()).collect()
+            }
+            Filter::Not(inner) => inner.dimensions(),
+        }
+    }
+
+    fn size(&self) -> usize {
+        match self {
+            Filter::Compare { .. } => 1,
+            Filter::And(parts) | Filter::Or(parts) => {
+                1 + parts.iter().map(Filter::size).sum::<usize>()
+            }
+            Filter::Not(inner) => 1 + inner.size(),
+        }
+    }
+}
+
+/// A date range as requested.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DateRange {
+    /// A named period.
+    Preset(Preset),
+    /// `[from, to]`, dates inclusive (or RFC 3339 instants).
+    Custom(String, String),
+}
+
+/// Named periods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    /// Today.
+    Day,
+    /// The last N days, today included.
+    Days(u32),
+    /// This month.
+    Month,
+    /// The last N months, this one included.
+    Months(u32),
+    /// This year.
+    Year,
+    /// Everything.
+    All,
+    /// The last 5 minutes.
+    Realtime,
+}
+
+/// Ordering direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+/// What to order by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderKey {
+    /// A requested metric.
+    Metric(Metric),
+    /// A requested dimension.
+    Dimension(Dimension),
+}
+
+/// A validated query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryRequest {
+    /// The site (normalised).
+    pub site_id: String,
+    /// Metrics, in the requested order.
+    pub metrics: Vec<Metric>,
+    /// The period.
+    pub date_range: DateRange,
+    /// Anchor date for relative periods (`YYYY-MM-DD`), default today.
+    pub date: Option<String>,
+    /// Grouping.
+    pub dimensions: Vec<Dimension>,
+    /// Filters (implicitly AND-ed).
+    pub filters: Vec<Filter>,
+    /// Ordering.
+    pub order_by: Vec<(OrderKey, Direction)>,
+    /// Also compute the previous period.
+    pub compare_previous: bool,
+    /// Return all time buckets (and zero-fill a time-only breakdown).
+    pub time_labels: bool,
+    /// Return the number of result rows before pagination.
+    pub total_rows: bool,
+    /// Page size.
+    pub limit: u64,
+    /// Page start.
+    pub offset: u64,
+}
+
+impl QueryRequest {
+    /// Parses and validates a JSON body.
+    pub fn from_json(body: &[u8]) -> Result<QueryRequest, QueryError> {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| QueryError::invalid("body", format!("not valid JSON: {e}")))?;
+        QueryRequest::from_value(&value)
+    }
+
+    /// Parses and validates a JSON value.
+    pub fn from_value(value: &Value) -> Result<QueryRequest, QueryError> {
+        let object = value
+            .as_object()
+            .ok_or_else(|| QueryError::invalid("body", "must be a JSON object".into()))?;
+        const KNOWN: &[&str] = &[
+            "site_id",
+            "metrics",
+            "date_range",
+            "date",
+            "dimensions",
+            "filters",
+            "order_by",
+            "include",
+            "pagination",
+        ];
+        if let Some(unknown) = object.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(QueryError::invalid(
+                unknown,
+                format!("unknown field; allowed: {}", KNOWN.join(", ")),
+            ));
+        }
+        let site_id = object
+            .get("site_id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+            .map(crate::config::normalise_site)
+            .ok_or_else(|| QueryError::invalid("site_id", "required: the site's domain".into()))?;
+
+        let metrics_value = object
+            .get("metrics")
+            .and_then(Value::as_array)
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| {
+                QueryError::invalid(
+                    "metrics",
+                    format!("required: a non-empty list of {}", metric_names()),
+                )
+            })?;
+        let mut metrics = Vec::new();
+        for (i, m) in metrics_value.iter().enumerate() {
+            let field = format!("metrics[{i}]");
+            let name = m
+                .as_str()
+                .ok_or_else(|| QueryError::invalid(&field, "must be a string".into()))?;
+            let metric = Metric::ALL
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, m)| *m)
+                .ok_or_else(|| {
+                    QueryError::invalid(
+                        &field,
+                        format!("unknown metric {name:?}; allowed: {}", metric_names()),
+                    )
+                })?;
+            if metrics.contains(&metric) {
+                return Err(QueryError::invalid(
+                    &field,
+                    format!("{name} is listed twice"),
+                ));
+            }
+            metrics.push(metric);
+        }
+
+        let date_range = parse_date_range(object.get("date_range"))?;
+        let date = match object.get("date") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
+                Some(s.clone())
+            }
+            Some(_) => {
+                return Err(QueryError::invalid(
+                    "date",
+                    "must be a date YYYY-MM-DD".into(),
+                ))
+            }
+        };
+
+        let mut dimensions = Vec::new();
+        if let Some(value) = object.get("dimensions") {
+            let list = value
+                .as_array()
+                .ok_or_else(|| QueryError::invalid("dimensions", "must be a list".into()))?;
+            for (i, d) in list.iter().enumerate() {
+                let field = format!("dimensions[{i}]");
+                let name = d
+                    .as_str()
+                    .ok_or_else(|| QueryError::invalid(&field, "must be a string".into()))?;
+                let dimension = Dimension::parse(name, &field)?;
+                if dimension == Dimension::Goal {
+                    return Err(QueryError::invalid(
+                        &field,
+                        "event:goal is a filter, not a dimension; use event:name".into(),
+                    ));
+                }
+                if dimensions.contains(&dimension) {
+                    return Err(QueryError::invalid(
+                        &field,
+                        format!("{name} is listed twice"),
+                    ));
+                }
+                dimensions.push(dimension);
+            }
+            if dimensions
+                .iter()
+                .filter(|d| matches!(d, Dimension::Time(_)))
+                .count()
+                > 1
+            {
+                return Err(QueryError::invalid(
+                    "dimensions",
+                    "at most one time dimension".into(),
+                ));
+            }
+        }
+
+        let mut filters = Vec::new();
+        if let Some(value) = object.get("filters") {
+            let list = value.as_array().ok_or_else(|| {
+                QueryError::invalid("filters", "must be a list of filters".into())
+            })?;
+            for (i, f) in list.iter().enumerate() {
+                filters.push(parse_filter(f, &format!("filters[{i}]"), 0)?);
+            }
+            if filters.iter().map(Filter::size).sum::<usize>() > MAX_FILTERS {
+                return Err(QueryError::invalid(
+                    "filters",
+                    format!("at most {MAX_FILTERS} filters"),
+                ));
+            }
+        }
+        let has_goal = filters
+            .iter()
+            .flat_map(|f| f.dimensions())
+            .any(|d| *d == Dimension::Goal);
+        if metrics.contains(&Metric::ConversionRate) && !has_goal {
+            return Err(QueryError::invalid(
+                "metrics",
+                "conversion_rate needs a goal: add a filter [\"is\", \"event:goal\", [\"<event name>\"]]".into(),
+            ));
+        }
+        if metrics.contains(&Metric::Percentage) && dimensions.is_empty() {
+            return Err(QueryError::invalid(
+                "metrics",
+                "percentage needs at least one dimension".into(),
+            ));
+        }
+
+        let mut order_by = Vec::new();
+        if let Some(value) = object.get("order_by") {
+            let list = value.as_array().ok_or_else(|| {
+                QueryError::invalid(
+                    "order_by",
+                    "must be a list of [name, \"asc\"|\"desc\"]".into(),
+                )
+            })?;
+            for (i, entry) in list.iter().enumerate() {
+                let field = format!("order_by[{i}]");
+                let pair = entry.as_array().filter(|p| p.len() == 2).ok_or_else(|| {
+                    QueryError::invalid(
+                        &field,
+                        "must be [metric or dimension, \"asc\"|\"desc\"]".into(),
+                    )
+                })?;
+                let name = pair[0].as_str().unwrap_or("");
+                let direction = match pair[1].as_str() {
+                    Some("asc") => Direction::Asc,
+                    Some("desc") => Direction::Desc,
+                    _ => {
+                        return Err(QueryError::invalid(
+                            &field,
+                            "direction must be \"asc\" or \"desc\"".into(),
+                        ))
+                    }
+                };
+                let key = if let Some((_, metric)) = Metric::ALL.iter().find(|(n, _)| *n == name) {
+                    if !metrics.contains(metric) {
+                        return Err(QueryError::invalid(
+                            &field,
+                            format!("{name} is not among the requested metrics"),
+                        ));
+                    }
+                    OrderKey::Metric(*metric)
+                } else {
+                    let dimension = Dimension::parse(name, &field)?;
+                    if !dimensions.contains(&dimension) {
+                        return Err(QueryError::invalid(
+                            &field,
+                            format!("{name} is not among the requested dimensions"),
+                        ));
+                    }
+                    OrderKey::Dimension(dimension)
+                };
+                order_by.push((key, direction));
+            }
+        }
+
+        let (mut compare_previous, mut time_labels, mut total_rows) = (false, false, false);
+        if let Some(value) = object.get("include") {
+            let include = value
+                .as_object()
+                .ok_or_else(|| QueryError::invalid("include", "must be an object".into()))?;
+            for (key, v) in include {
+                match key.as_str() {
+                    "comparisons" => {
+                        compare_previous = match v {
+                            Value::Null | Value::Bool(false) => false,
+                            Value::Object(o) => match o.get("mode").and_then(Value::as_str) {
+                                Some("previous_period") => true,
+                                _ => {
+                                    return Err(QueryError::invalid(
+                                        "include.comparisons.mode",
+                                        "only \"previous_period\" is supported".into(),
+                                    ))
+                                }
+                            },
+                            _ => {
+                                return Err(QueryError::invalid(
+                                    "include.comparisons",
+                                    "must be {\"mode\": \"previous_period\"}".into(),
+                                ))
+                            }
+                        }
+                    }
+                    "time_labels" => time_labels = bool_field(v, "include.time_labels")?,
+                    "total_rows" => total_rows = bool_field(v, "include.total_rows")?,
+                    other => {
+                        return Err(QueryError::invalid(
+                            &format!("include.{other}"),
+                            "unknown; allowed: comparisons, time_labels, total_rows".into(),
+                        ))
+                    }
+                }
+            }
+        }
+        if time_labels && !dimensions.iter().any(|d| matches!(d, Dimension::Time(_))) {
+            return Err(QueryError::invalid(
+                "include.time_labels",
+                "needs a time dimension".into(),
+            ));
+        }
+
+        let (mut limit, mut offset) = (MAX_LIMIT, 0);
+        if let Some(value) = object.get("pagination") {
+            let pagination = value.as_object().ok_or_else(|| {
+                QueryError::invalid("pagination", "must be {\"limit\": n, \"offset\": n}".into())
+            })?;
+            if let Some(v) = pagination.get("limit") {
+                limit = v
+                    .as_u64()
+                    .filter(|l| (1..=MAX_LIMIT).contains(l))
+                    .ok_or_else(|| {
+                        QueryError::invalid("pagination.limit", format!("must be 1 to {MAX_LIMIT}"))
+                    })?;
+            }
+            if let Some(v) = pagination.get("offset") {
+                offset = v.as_u64().filter(|o| *o <= 1_000_000).ok_or_else(|| {
+                    QueryError::invalid("pagination.offset", "must be 0 to 1000000".into())
+                })?;
+            }
+        }
+
+        Ok(QueryRequest {
+            site_id,
+            metrics,
+            date_range,
+            date,
+            dimensions,
+            filters,
+            order_by,
+            compare_previous,
+            time_labels,
+            total_rows,
+            limit,
+            offset,
+        })
+    }
+
+    /// Whether the query needs per-visit attributes or visit-wide numbers.
+    pub fn needs_visits(&self) -> bool {
+        self.dimensions.iter().any(Dimension::is_visit)
+            || self
+                .filters
+                .iter()
+                .flat_map(|f| f.dimensions())
+                .any(Dimension::is_visit)
+            || self
+                .metrics
+                .iter()
+                .any(|m| matches!(m, Metric::BounceRate | Metric::VisitDuration))
+    }
+}
+
+fn metric_names() -> String {
+    Metric::ALL
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn bool_field(value: &Value, field: &str) -> Result<bool, QueryError> {
+    value
+        .as_bool()
+        .ok_or_else(|| QueryError::invalid(field, "must be true or false".into()))
+}
+
+fn parse_date_range(value: Option<&Value>) -> Result<DateRange, QueryError> {
+    const ALLOWED: &str = "day, 7d, 28d, 30d, 91d, month, 6mo, 12mo, year, all, realtime, or [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]";
+    match value {
+        Some(Value::String(name)) => {
+            let preset = match name.as_str() {
+                "day" => Preset::Day,
+                "7d" => Preset::Days(7),
+                "28d" => Preset::Days(28),
+                "30d" => Preset::Days(30),
+                "91d" => Preset::Days(91),
+                "month" => Preset::Month,
+                "6mo" => Preset::Months(6),
+                "12mo" => Preset::Months(12),
+                "year" => Preset::Year,
+                "all" => Preset::All,
+                "realtime" => Preset::Realtime,
+                other => {
+                    return Err(QueryError::invalid(
+                        "date_range",
+                        format!("unknown period {other:?}; allowed: {ALLOWED}"),
+                    ))
+                }
+            };
+            Ok(DateRange::Preset(preset))
+        }
+        Some(Value::Array(pair)) if pair.len() == 2 => {
+            let from = pair[0].as_str().unwrap_or("").to_string();
+            let to = pair[1].as_str().unwrap_or("").to_string();
+            for (text, field) in [(&from, "date_range[0]"), (&to, "date_range[1]")] {
+                let ok = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+                    || chrono::DateTime::parse_from_rfc3339(text).is_ok();
+                if !ok {
+                    return Err(QueryError::invalid(
+                        field,
+                        "must be YYYY-MM-DD or an RFC 3339 time".into(),
+                    ));
+                }
+            }
+            Ok(DateRange::Custom(from, to))
+        }
+        None => Err(QueryError::invalid(
+            "date_range",
+            format!("required; allowed: {ALLOWED}"),
+        )),
+        Some(_) => Err(QueryError::invalid(
+            "date_range",
+            format!("allowed: {ALLOWED}"),
+        )),
+    }
+}
+
+fn parse_filter(value: &Value, field: &str, depth: usize) -> Result<Filter, QueryError> {
+    const SHAPE: &str = "must be [operator, dimension, [values]], [\"and\"|\"or\", [filters]] or [\"not\", filter]; \
+        operators: is, is_not, contains, contains_not, matches, matches_not";
+    if depth > 5 {
+        return Err(QueryError::invalid(
+            field,
+            "filters nest at most 5 deep".into(),
+        ));
+    }
+    let list = value
+        .as_array()
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| QueryError::invalid(field, SHAPE.into()))?;
+    let op = list[0].as_str().unwrap_or("");
+    match (op, list.len()) {
+        ("and" | "or", 2) => {
+            let parts = list[1]
+                .as_array()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| {
+                    QueryError::invalid(
+                        &format!("{field}[1]"),
+                        "must be a non-empty list of filters".into(),
+                    )
+                })?;
+            let parsed = parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| parse_filter(p, &format!("{field}[1][{i}]"), depth + 1))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(if op == "and" {
+                Filter::And(parsed)
+            } else {
+                Filter::Or(parsed)
+            })
+        }
+        ("not", 2) => Ok(Filter::Not(Box::new(parse_filter(
+            &list[1],
+            &format!("{field}[1]"),
+            depth + 1,
+        )?))),
+        (_, 3) => {
+            let op = match op {
+                "is" => Operator::Is,
+                "is_not" => Operator::IsNot,
+                "contains" => Operator::Contains,
+                "contains_not" => Operator::ContainsNot,
+                "matches" => Operator::Matches,
+                "matches_not" => Operator::MatchesNot,
+                other => {
+                    return Err(QueryError::invalid(
+                        &format!("{field}[0]"),
+                        format!("unknown operator {other:?}; {SHAPE}"),
+                    ))
+                }
+            };
+            let name = list[1].as_str().ok_or_else(|| {
+                QueryError::invalid(&format!("{field}[1]"), "must be a dimension name".into())
+            })?;
+            let dimension = Dimension::parse(name, &format!("{field}[1]"))?;
+            if matches!(dimension, Dimension::Time(_)) {
+                return Err(QueryError::invalid(
+                    &format!("{field}[1]"),
+                    "time dimensions cannot be filtered; use date_range".into(),
+                ));
+            }
+            if dimension == Dimension::Goal && op != Operator::Is {
+                return Err(QueryError::invalid(
+                    &format!("{field}[0]"),
+                    "event:goal supports only \"is\"".into(),
+                ));
+            }
+            let values_field = format!("{field}[2]");
+            let values: Vec<String> = list[2]
+                .as_array()
+                .filter(|v| !v.is_empty() && v.len() <= 100)
+                .ok_or_else(|| {
+                    QueryError::invalid(&values_field, "must be a list of 1 to 100 strings".into())
+                })?
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) if s.len() <= 2_000 => Ok(s.clone()),
+                    Value::Number(n) => Ok(n.to_string()),
+                    _ => Err(QueryError::invalid(
+                        &values_field,
+                        "values must be strings of at most 2000 bytes".into(),
+                    )),
+                })
+                .collect::<Result<_, _>>()?;
+            if matches!(op, Operator::Matches | Operator::MatchesNot) {
+                for pattern in &values {
+                    check_regex(pattern, &values_field)?;
+                }
+            }
+            Ok(Filter::Compare {
+                op,
+                dimension,
+                values,
+            })
+        }
+        _ => Err(QueryError::invalid(field, SHAPE.into())),
+    }
+}
+
+/// Regular expressions are checked before they reach ClickHouse: RE2 syntax
+/// (Rust's `regex` accepts the same language: no backreferences, no
+/// look-around), bounded length and compiled size.
+fn check_regex(pattern: &str, field: &str) -> Result<(), QueryError> {
+    if pattern.len() > MAX_REGEX_LEN {
+        return Err(QueryError::invalid(
+            field,
+            format!("regular expressions are at most {MAX_REGEX_LEN} bytes"),
+        ));
+    }
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map(|_| ())
+        .map_err(|e| {
+            QueryError::invalid(
+                field,
+                format!("invalid regular expression {pattern:?}: {e}"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(value: Value) -> Result<QueryRequest, QueryError> {
+        QueryRequest::from_value(&value)
+    }
+
+    fn error(value: Value) -> String {
+        parse(value).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_full_query_parses() {
+        let q = parse(json!({
+            "site_id": "www.Example.com",
+            "metrics": ["visitors", "bounce_rate"],
+            "date_range": ["2026-01-01", "2026-01-31"],
+            "dimensions": ["visit:source", "time:day", "event:props:plan"],
+            "filters": [["is", "visit:country", ["DE"]], ["or", [["contains", "event:page", ["/blog"]], ["not", ["matches", "event:page", ["^/docs/.*"]]]]]],
+            "order_by": [["visitors", "desc"]],
+            "include": {"comparisons": {"mode": "previous_period"}, "time_labels": true, "total_rows": true},
+            "pagination": {"limit": 5, "offset": 10}
+        }))
+        .unwrap();
+        assert_eq!(q.site_id, "example.com");
+        assert_eq!(q.dimensions[2], Dimension::Prop("plan".into()));
+        assert!(q.compare_previous && q.time_labels && q.total_rows);
+        assert_eq!((q.limit, q.offset), (5, 10));
+        assert!(q.needs_visits());
+    }
+
+    #[test]
+    fn bad_queries_name_the_field_and_what_is_allowed() {
+        let base = || json!({"site_id": "a.example", "metrics": ["visitors"], "date_range": "7d"});
+        let with = |key: &str, value: Value| {
+            let mut q = base();
+            q[key] = value;
+            q
+        };
+        assert!(error(with("metrics", json!(["visitorz"]))).contains("metrics[0]"));
+        assert!(error(with("metrics", json!(["visitorz"]))).contains("allowed: visitors"));
+        assert!(error(with("date_range", json!("fortnight"))).contains("date_range"));
+        assert!(error(with("dimensions", json!(["visit:shoe_size"]))).contains("dimensions[0]"));
+        assert!(error(with(
+            "filters",
+            json!([["equals", "visit:country", ["DE"]]])
+        ))
+        .contains("filters[0][0]"));
+        assert!(
+            error(with("filters", json!([["matches", "event:page", ["(a"]]])))
+                .contains("invalid regular expression")
+        );
+        assert!(error(with(
+            "filters",
+            json!([["matches", "event:page", ["(a)\\1"]]])
+        ))
+        .contains("invalid regular expression"));
+        assert!(error(with("order_by", json!([["pageviews", "desc"]])))
+            .contains("not among the requested metrics"));
+        assert!(error(with("pagination", json!({"limit": 0}))).contains("pagination.limit"));
+        assert!(error(with("metrics", json!(["conversion_rate"]))).contains("needs a goal"));
+        assert!(error(with("surprise", json!(1))).contains("surprise"));
+        assert!(error(json!({"metrics": ["visitors"], "date_range": "7d"})).contains("site_id"));
+    }
+}

@@ -1,0 +1,346 @@
+//! Runs a validated query: the main statement, and where asked the previous
+//! period, the totals for `percentage`, the goal-less denominator for
+//! `conversion_rate`, the row count and zero-filled time labels. Every number
+//! the API, the CLI and the dashboard show comes from here.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde_json::{json, Value};
+
+use super::builder::{build, BuildOptions, Built};
+use super::dates::{self, Period};
+use super::request::{Dimension, Direction, Metric, OrderKey, QueryRequest};
+use super::QueryError;
+use crate::clickhouse::Store;
+
+/// One result row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Dimension values, in the requested order.
+    pub dimensions: Vec<String>,
+    /// Metric values, in the requested order.
+    pub metrics: Vec<f64>,
+}
+
+#[derive(serde::Deserialize)]
+struct JsonCompact {
+    data: Vec<Vec<Value>>,
+}
+
+async fn fetch(
+    store: &Store,
+    built: &Built,
+    dims: usize,
+) -> Result<Vec<(Vec<String>, Vec<f64>)>, QueryError> {
+    let mut cursor = built.sql.query(store.client()).fetch_bytes("JSONCompact")?;
+    let bytes = cursor.collect().await?;
+    let parsed: JsonCompact = serde_json::from_slice(&bytes)
+        .map_err(|e| QueryError::Internal(format!("unreadable answer from ClickHouse: {e}")))?;
+    Ok(parsed
+        .data
+        .into_iter()
+        .map(|row| {
+            let dimensions = row[..dims.min(row.len())]
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .collect();
+            let metrics = row[dims.min(row.len())..]
+                .iter()
+                .map(|v| match v {
+                    Value::Number(n) => n.as_f64().unwrap_or(0.0),
+                    Value::String(s) => s.parse().unwrap_or(0.0),
+                    _ => 0.0,
+                })
+                .map(|x: f64| if x.is_finite() { x } else { 0.0 })
+                .collect();
+            (dimensions, metrics)
+        })
+        .collect())
+}
+
+/// Metric values of one SQL row, in the request's order (post-computed
+/// metrics filled by the caller).
+fn pick(query: &QueryRequest, built: &Built, values: &[f64]) -> Vec<f64> {
+    query
+        .metrics
+        .iter()
+        .map(|m| {
+            built
+                .sql_metrics
+                .iter()
+                .position(|x| x == m)
+                .and_then(|i| values.get(i).copied())
+                .unwrap_or(0.0)
+        })
+        .collect()
+}
+
+fn visitors_of(built: &Built, values: &[f64]) -> f64 {
+    built
+        .sql_metrics
+        .iter()
+        .position(|m| *m == Metric::Visitors)
+        .and_then(|i| values.get(i).copied())
+        .unwrap_or(0.0)
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// Runs the query for one period.
+async fn rows_for(
+    store: &Store,
+    query: &QueryRequest,
+    period: Period,
+    tz: Tz,
+    paginate: bool,
+) -> Result<Vec<Row>, QueryError> {
+    let options = BuildOptions {
+        paginate,
+        without_goals: false,
+        without_dimensions: false,
+    };
+    let built = build(query, period, tz, options);
+    let dims = query.dimensions.len();
+    let raw = fetch(store, &built, dims).await?;
+    let mut rows: Vec<Row> = raw
+        .iter()
+        .map(|(d, v)| Row {
+            dimensions: d.clone(),
+            metrics: pick(query, &built, v),
+        })
+        .collect();
+    if let Some(index) = query.metrics.iter().position(|m| *m == Metric::Percentage) {
+        let totals = build(
+            query,
+            period,
+            tz,
+            BuildOptions {
+                without_dimensions: true,
+                ..options
+            },
+        );
+        let total = fetch(store, &totals, 0)
+            .await?
+            .first()
+            .map(|(_, v)| visitors_of(&totals, v))
+            .unwrap_or(0.0);
+        for (row, (_, v)) in rows.iter_mut().zip(&raw) {
+            row.metrics[index] = if total > 0.0 {
+                round1(100.0 * visitors_of(&built, v) / total)
+            } else {
+                0.0
+            };
+        }
+    }
+    if let Some(index) = query
+        .metrics
+        .iter()
+        .position(|m| *m == Metric::ConversionRate)
+    {
+        let base = build(
+            query,
+            period,
+            tz,
+            BuildOptions {
+                without_goals: true,
+                paginate: false,
+                ..options
+            },
+        );
+        let denominators: HashMap<Vec<String>, f64> = fetch(store, &base, dims)
+            .await?
+            .into_iter()
+            .map(|(d, v)| (d, visitors_of(&base, &v)))
+            .collect();
+        for (row, (_, v)) in rows.iter_mut().zip(&raw) {
+            let all = denominators.get(&row.dimensions).copied().unwrap_or(0.0);
+            row.metrics[index] = if all > 0.0 {
+                round1(100.0 * visitors_of(&built, v) / all)
+            } else {
+                0.0
+            };
+        }
+    }
+    Ok(rows)
+}
+
+/// Change from `previous` to `current` as the dashboard shows it: percent for
+/// counts, percentage points for rates.
+fn change(metric: Metric, current: f64, previous: f64) -> Value {
+    match metric {
+        Metric::BounceRate | Metric::Percentage | Metric::ConversionRate => {
+            json!(round1(current - previous))
+        }
+        _ if previous == 0.0 => {
+            if current == 0.0 {
+                json!(0)
+            } else {
+                json!(100)
+            }
+        }
+        _ => json!(((current - previous) / previous * 100.0).round()),
+    }
+}
+
+fn number(x: f64) -> Value {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        json!(x as i64)
+    } else {
+        json!(x)
+    }
+}
+
+/// Runs `query` for a site in time zone `tz` at `now`; returns the API answer.
+pub async fn execute(
+    store: &Store,
+    query: &QueryRequest,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<Value, QueryError> {
+    let anchor = query
+        .date
+        .as_deref()
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let period = dates::resolve(&query.date_range, anchor, now, tz)?;
+    let time_index = query
+        .dimensions
+        .iter()
+        .position(|d| matches!(d, Dimension::Time(_)));
+    let labels = match (query.time_labels, time_index) {
+        (true, Some(i)) => match &query.dimensions[i] {
+            Dimension::Time(bucket) => Some(dates::time_labels(period, *bucket, tz)?),
+            _ => None,
+        },
+        _ => None,
+    };
+    // A time-only breakdown with labels is zero-filled, then paginated here.
+    let zero_fill = labels.is_some() && query.dimensions.len() == 1;
+    let mut rows = rows_for(store, query, period, tz, !zero_fill).await?;
+    if zero_fill {
+        let labels = labels.as_ref().expect("checked");
+        let mut by_label: HashMap<String, Row> = rows
+            .drain(..)
+            .map(|r| (r.dimensions[0].clone(), r))
+            .collect();
+        rows = labels
+            .iter()
+            .map(|label| {
+                by_label.remove(label).unwrap_or_else(|| Row {
+                    dimensions: vec![label.clone()],
+                    metrics: vec![0.0; query.metrics.len()],
+                })
+            })
+            .collect();
+        if let Some((OrderKey::Metric(m), direction)) = query.order_by.first() {
+            let i = query.metrics.iter().position(|x| x == m).unwrap_or(0);
+            rows.sort_by(|a, b| {
+                let ord = a.metrics[i]
+                    .partial_cmp(&b.metrics[i])
+                    .unwrap_or(std::cmp::Ordering::Equal);
+                if *direction == Direction::Desc {
+                    ord.reverse()
+                } else {
+                    ord
+                }
+            });
+        } else if let Some((OrderKey::Dimension(_), Direction::Desc)) = query.order_by.first() {
+            rows.reverse();
+        }
+    }
+    let total_rows = if query.total_rows {
+        if zero_fill {
+            Some(rows.len() as u64)
+        } else {
+            let all = rows_for(store, query, period, tz, false).await?;
+            Some(all.len() as u64)
+        }
+    } else {
+        None
+    };
+    if zero_fill {
+        rows = rows
+            .into_iter()
+            .skip(query.offset as usize)
+            .take(query.limit as usize)
+            .collect();
+    }
+    let mut comparison_period = None;
+    // The previous period's rows, keyed by dimensions; a time bucket is
+    // matched with the bucket at the same position in the previous period.
+    let mut previous_rows: Option<HashMap<Vec<String>, Row>> = None;
+    let mut bucket_map: HashMap<String, String> = HashMap::new();
+    if query.compare_previous {
+        let previous = dates::previous(period, &query.date_range, tz);
+        comparison_period = Some(previous);
+        if let Some(Dimension::Time(bucket)) = time_index.map(|i| &query.dimensions[i]) {
+            let now_labels = dates::time_labels(period, *bucket, tz)?;
+            let then_labels = dates::time_labels(previous, *bucket, tz)?;
+            bucket_map = now_labels.into_iter().zip(then_labels).collect();
+        }
+        let mut unpaged = query.clone();
+        unpaged.order_by.clear();
+        let rows = rows_for(store, &unpaged, previous, tz, false).await?;
+        previous_rows = Some(
+            rows.into_iter()
+                .map(|r| (r.dimensions.clone(), r))
+                .collect(),
+        );
+    }
+    let results: Vec<Value> = rows
+        .iter()
+        .map(|row| {
+            let mut entry = json!({
+                "metrics": row.metrics.iter().map(|x| number(*x)).collect::<Vec<_>>(),
+                "dimensions": row.dimensions,
+            });
+            if let Some(previous) = &previous_rows {
+                let mut key = row.dimensions.clone();
+                if let Some(i) = time_index {
+                    key[i] = bucket_map.get(&key[i]).cloned().unwrap_or_default();
+                }
+                let before = previous
+                    .get(&key)
+                    .map(|r| r.metrics.clone())
+                    .unwrap_or_else(|| vec![0.0; query.metrics.len()]);
+                let mut comparison = json!({
+                    "metrics": before.iter().map(|x| number(*x)).collect::<Vec<_>>(),
+                    "change": query.metrics.iter().enumerate()
+                        .map(|(i, m)| change(*m, row.metrics[i], before[i]))
+                        .collect::<Vec<_>>(),
+                });
+                if time_index.is_some() {
+                    comparison["dimensions"] = json!(key);
+                }
+                entry["comparison"] = comparison;
+            }
+            entry
+        })
+        .collect();
+    let mut meta = json!({});
+    if let Some(labels) = labels {
+        meta["time_labels"] = json!(labels);
+    }
+    if let Some(total) = total_rows {
+        meta["total_rows"] = json!(total);
+    }
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).to_rfc3339();
+    let mut query_echo = json!({
+        "site_id": query.site_id,
+        "metrics": query.metrics.iter().map(|m| m.name()).collect::<Vec<_>>(),
+        "date_range": [local(period.from), local(period.to)],
+        "dimensions": query.dimensions.iter().map(|d| d.name()).collect::<Vec<_>>(),
+        "time_zone": tz.name(),
+    });
+    if let Some(previous) = comparison_period {
+        query_echo["comparison_date_range"] = json!([local(previous.from), local(previous.to)]);
+    }
+    Ok(json!({ "results": results, "meta": meta, "query": query_echo }))
+}

@@ -1,0 +1,269 @@
+//! `saltmark seed-demo`: realistic synthetic traffic for one site, for the
+//! demo, the tests and the bench. Deterministic for a given seed.
+//!
+//! The model: visitors (a fifth of them come back) make visits; a visit has
+//! one source (weighted: direct, search engines, social networks, an email
+//! campaign with UTM tags, AI assistants), one location and one device, a
+//! first page that depends on the source, 45 % of visits are bounces, the
+//! rest view 2–8 pages 20 s – 5 min apart, and some sign up or download
+//! (custom events with props). Visit starts follow a day/night curve.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::QueryError;
+use crate::clickhouse::Store;
+use crate::write::row::EventRow;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct SeedOptions {
+    /// The site.
+    pub site: String,
+    /// About this many events (the last visit may go a few over).
+    pub events: u64,
+    /// Spread over this many days before `end`.
+    pub days: u32,
+    /// PRNG seed.
+    pub seed: u64,
+    /// The end of the period (exclusive).
+    pub end: DateTime<Utc>,
+}
+
+/// What was generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedReport {
+    /// Rows inserted.
+    pub events: u64,
+    /// Visits.
+    pub visits: u64,
+}
+
+/// splitmix64: small, fast, good enough for synthetic data.
+struct Prng(u64);
+
+impl Prng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn weighted<'a, T>(&mut self, items: &'a [(u64, T)]) -> &'a T {
+        let total: u64 = items.iter().map(|(w, _)| w).sum();
+        let mut pick = self.below(total);
+        for (weight, item) in items {
+            if pick < *weight {
+                return item;
+            }
+            pick -= weight;
+        }
+        &items[items.len() - 1].1
+    }
+}
+
+/// Five labels of a synthetic visit, with a weight.
+type Weighted5 = (
+    u64,
+    (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    ),
+);
+
+// (weight, (source, referrer, utm_source, utm_medium, utm_campaign))
+const SOURCES: &[Weighted5] = &[
+    (35, ("", "", "", "", "")),
+    (28, ("Google", "google.com", "", "", "")),
+    (5, ("Bing", "bing.com", "", "", "")),
+    (3, ("DuckDuckGo", "duckduckgo.com", "", "", "")),
+    (5, ("Twitter", "t.co", "", "", "")),
+    (4, ("Facebook", "facebook.com", "", "", "")),
+    (3, ("LinkedIn", "linkedin.com", "", "", "")),
+    (5, ("newsletter", "", "newsletter", "email", "spring_sale")),
+    (
+        3,
+        ("newsletter", "", "newsletter", "email", "product_launch"),
+    ),
+    (3, ("Hacker News", "news.ycombinator.com", "", "", "")),
+    (2, ("ChatGPT", "chatgpt.com", "", "", "")),
+    (2, ("Google", "google.com", "google", "cpc", "brand_search")),
+    (
+        2,
+        (
+            "someblog.example.net",
+            "someblog.example.net/review",
+            "",
+            "",
+            "",
+        ),
+    ),
+];
+
+const PLACES: &[(u64, (&str, &str, &str))] = &[
+    (22, ("US", "California", "San Francisco")),
+    (10, ("US", "New York", "New York")),
+    (12, ("DE", "Berlin", "Berlin")),
+    (6, ("DE", "Bavaria", "Munich")),
+    (10, ("GB", "England", "London")),
+    (7, ("FR", "Île-de-France", "Paris")),
+    (5, ("NL", "North Holland", "Amsterdam")),
+    (8, ("IN", "Karnataka", "Bengaluru")),
+    (5, ("BR", "São Paulo", "São Paulo")),
+    (5, ("JP", "Tokyo", "Tokyo")),
+    (4, ("CA", "Ontario", "Toronto")),
+    (6, ("", "", "")),
+];
+
+// (browser, version, os, os_version, device)
+const AGENTS: &[Weighted5] = &[
+    (28, ("Chrome", "120", "Windows", "10", "desktop")),
+    (10, ("Safari", "17", "macOS", "10.15", "desktop")),
+    (6, ("Firefox", "121", "Windows", "10", "desktop")),
+    (6, ("Edge", "120", "Windows", "10", "desktop")),
+    (4, ("Chrome", "120", "Linux", "", "desktop")),
+    (20, ("Safari", "17", "iOS", "17.1", "mobile")),
+    (16, ("Chrome", "120", "Android", "14", "mobile")),
+    (5, ("Samsung Internet", "23", "Android", "14", "mobile")),
+    (5, ("Safari", "17", "iOS", "17.1", "tablet")),
+];
+
+const PAGES: &[&str] = &[
+    "/",
+    "/pricing",
+    "/features",
+    "/about",
+    "/contact",
+    "/signup",
+    "/blog",
+    "/blog/cookie-free-analytics",
+    "/blog/clickhouse-tips",
+    "/blog/privacy-by-design",
+    "/blog/launch-week",
+    "/docs",
+    "/docs/install",
+    "/docs/api",
+    "/docs/tracker",
+];
+
+/// Generates and inserts the traffic.
+pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedReport, QueryError> {
+    let mut rng = Prng(options.seed ^ 0x5EED);
+    let visitors_pool = (options.events / 6).max(10);
+    let span_secs = i64::from(options.days.max(1)) * 86_400;
+    let start = options.end - Duration::seconds(span_secs);
+    let mut batch: Vec<EventRow> = Vec::with_capacity(50_000);
+    let (mut events, mut visits) = (0u64, 0u64);
+    while events < options.events {
+        visits += 1;
+        let visitor_id = if rng.chance(20) {
+            rng.below(visitors_pool / 5 + 1) + 1
+        } else {
+            rng.below(visitors_pool) + 1
+        };
+        let session_id = rng.next() | 1;
+        // A day/night curve: more visits 8–22 h UTC.
+        let day = rng.below(u64::from(options.days.max(1))) as i64;
+        let hour = if rng.chance(80) {
+            8 + rng.below(14)
+        } else {
+            rng.below(24)
+        } as i64;
+        let mut at =
+            start + Duration::seconds(day * 86_400 + hour * 3_600 + rng.below(3_600) as i64);
+        let (source, referrer, utm_source, utm_medium, utm_campaign) = *rng.weighted(SOURCES);
+        let (country, region, city) = *rng.weighted(PLACES);
+        let (browser, browser_version, os, os_version, device) = *rng.weighted(AGENTS);
+        let pages = if rng.chance(45) { 1 } else { 2 + rng.below(7) };
+        let mut page = match source {
+            "Google" | "Bing" | "DuckDuckGo" | "ChatGPT" => PAGES[7 + rng.below(8) as usize],
+            "newsletter" => "/pricing",
+            _ => PAGES[rng.below(6) as usize],
+        };
+        for i in 0..pages {
+            if at >= options.end {
+                break;
+            }
+            let first = i == 0;
+            batch.push(EventRow {
+                site: options.site.clone(),
+                timestamp: at.timestamp() as u32,
+                name: "pageview".into(),
+                pathname: page.into(),
+                hostname: options.site.clone(),
+                referrer: if first {
+                    referrer.into()
+                } else {
+                    String::new()
+                },
+                referrer_source: if first { source.into() } else { String::new() },
+                utm_source: utm_source.into(),
+                utm_medium: utm_medium.into(),
+                utm_campaign: utm_campaign.into(),
+                country_code: country.into(),
+                region: region.into(),
+                city: city.into(),
+                browser: browser.into(),
+                browser_version: browser_version.into(),
+                os: os.into(),
+                os_version: os_version.into(),
+                device: device.into(),
+                visitor_id,
+                session_id,
+                ..EventRow::default()
+            });
+            events += 1;
+            if page == "/signup" || (i + 1 == pages && pages > 2 && rng.chance(25)) {
+                let plan = *rng.weighted(&[(60, "free"), (30, "pro"), (10, "team")]);
+                let mut signup = batch.last().cloned().unwrap_or_default();
+                signup.name = "Signup".into();
+                signup.referrer.clear();
+                signup.referrer_source.clear();
+                signup.prop_keys = vec!["plan".into()];
+                signup.prop_values = vec![plan.into()];
+                signup.timestamp += 5;
+                batch.push(signup);
+                events += 1;
+            } else if page.starts_with("/docs") && rng.chance(15) {
+                let mut download = batch.last().cloned().unwrap_or_default();
+                download.name = "File Download".into();
+                download.referrer.clear();
+                download.referrer_source.clear();
+                download.prop_keys = vec!["url".into()];
+                download.prop_values = vec!["/files/saltmark-linux-x86_64.tar.gz".into()];
+                download.timestamp += 3;
+                batch.push(download);
+                events += 1;
+            }
+            at += Duration::seconds(20 + rng.below(280) as i64);
+            page = PAGES[rng.below(PAGES.len() as u64) as usize];
+        }
+        if batch.len() >= 50_000 {
+            flush(store, &mut batch).await?;
+        }
+    }
+    flush(store, &mut batch).await?;
+    Ok(SeedReport { events, visits })
+}
+
+async fn flush(store: &Store, batch: &mut Vec<EventRow>) -> Result<(), QueryError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut insert = store.client().insert::<EventRow>("events").await?;
+    for row in batch.iter() {
+        insert.write(row).await?;
+    }
+    insert.end().await?;
+    batch.clear();
+    Ok(())
+}
