@@ -171,9 +171,10 @@ fn event_rows(query: &QueryRequest, period: Period) -> Sql {
     visits.text.push_str(" GROUP BY session_id");
     let mut joined = Sql::raw("SELECT * FROM (");
     joined.push(events);
-    joined.text.push_str(") ANY LEFT JOIN (");
+    // Aliases: modern servers require them on joined subqueries.
+    joined.text.push_str(") AS e ANY LEFT JOIN (");
     joined.push(visits);
-    joined.text.push_str(") USING session_id");
+    joined.text.push_str(") AS v USING session_id");
     joined
 }
 
