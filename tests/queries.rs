@@ -281,6 +281,21 @@ async fn metrics_breakdowns_filters_and_pagination_match_hand_counts() {
         count(json!([["is", "visit:source", ["Direct / None"]]])).await,
         vec![json!(1), json!(1)]
     );
+    // Event filter with visit metrics (the joined shape): visits that saw
+    // /pricing are V1 (3 pages, 305 s), V2 (1, 0 s), V5 (2, 605 s).
+    assert_eq!(
+        api.table(q(json!({"metrics": ["visits", "bounce_rate", "visit_duration"], "filters": [["is", "event:page", ["/pricing"]]]}))).await,
+        vec![vec![json!(3), json!(33), json!(303)]]
+    );
+    assert_eq!(
+        api.table(q(json!({"metrics": ["visitors", "bounce_rate"], "dimensions": ["visit:source"], "filters": [["is", "event:name", ["pageview"]]], "order_by": [["visit:source", "asc"]]}))).await,
+        vec![
+            vec![json!("Direct / None"), json!(1), json!(100)],
+            vec![json!("Google"), json!(2), json!(50)],
+            vec![json!("Twitter"), json!(1), json!(0)],
+            vec![json!("newsletter"), json!(1), json!(0)],
+        ]
+    );
     // and / or / not.
     assert_eq!(
         count(json!([[

@@ -1,13 +1,20 @@
-//! SQL for a query. The shape is the same for every query, so it is easy to
-//! reason about and to test on both server generations:
+//! SQL for a query, in one of three shapes, the cheapest that can answer it:
 //!
 //! ```text
-//! E  = the site's events in [from, to)                      (partition + key pruning)
-//!      [ANY LEFT JOIN per-visit attributes S USING session_id]  (only when needed)
-//! L1 = GROUP BY dimensions, session_id  — one row per visit per group,
-//!      after the filters: visitor, page views, events, the visit's totals
-//! L2 = GROUP BY dimensions              — the metrics
+//! Flat     — no visit attribute, no bounce rate or duration: one GROUP BY
+//!            over the site's events in [from, to) (partition + key pruning).
+//! Visits   — only visit-level dimensions and filters: one row per visit
+//!            (GROUP BY session_id, attributes from its first event), then
+//!            GROUP BY the dimensions.
+//! Joined   — event-level and visit-level together:
+//!            E  = events [ANY LEFT JOIN per-visit attributes USING session_id]
+//!            L1 = GROUP BY dimensions, session_id — one row per visit per group
+//!            L2 = GROUP BY dimensions             — the metrics
 //! ```
+//!
+//! All three count the same things (the correctness tests run every shape on
+//! the same hand-built data): visitors are distinct visitor ids, visits are
+//! distinct sessions among the matching events.
 //!
 //! Visit attributes (`visit:source`, `visit:country`, entry and exit page, …)
 //! come from the visit's first event (last, for the exit page), so a later page
@@ -132,6 +139,22 @@ fn visit_columns(query: &QueryRequest) -> Vec<VisitAttr> {
     columns
 }
 
+/// `, argMin(column, timestamp) AS v_column, …` for the visit attributes used.
+fn visit_attribute_columns(query: &QueryRequest) -> String {
+    visit_columns(query)
+        .into_iter()
+        .map(|attr| match attr {
+            VisitAttr::EntryPage => {
+                ", argMinIf(pathname, timestamp, name = 'pageview') AS v_entry_page".to_string()
+            }
+            VisitAttr::ExitPage => {
+                ", argMaxIf(pathname, timestamp, name = 'pageview') AS v_exit_page".to_string()
+            }
+            VisitAttr::Column(column) => format!(", argMin({column}, timestamp) AS v_{column}"),
+        })
+        .collect()
+}
+
 /// The joined event rows `E` (see the module comment).
 fn event_rows(query: &QueryRequest, period: Period) -> Sql {
     let range = |sql: &mut Sql| {
@@ -215,6 +238,60 @@ pub struct BuildOptions {
     pub without_dimensions: bool,
 }
 
+/// Which SQL shape answers a query (see the module comment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// One GROUP BY over events.
+    Flat,
+    /// Per visit, then per group.
+    Visits,
+    /// Events joined with visit attributes, per visit per group, then per group.
+    Joined,
+}
+
+/// The shape for a query with these dimensions and filters.
+pub fn shape(query: &QueryRequest, dimensions: &[Dimension], filters: &[&Filter]) -> Shape {
+    let touched: Vec<&Dimension> = dimensions
+        .iter()
+        .chain(filters.iter().flat_map(|f| f.dimensions()))
+        .collect();
+    let visit_level = touched.iter().any(|d| d.is_visit())
+        || query
+            .metrics
+            .iter()
+            .any(|m| matches!(m, Metric::BounceRate | Metric::VisitDuration));
+    let event_level = touched.iter().any(|d| !d.is_visit());
+    match (visit_level, event_level) {
+        (false, _) => Shape::Flat,
+        (true, false) => Shape::Visits,
+        (true, true) => Shape::Joined,
+    }
+}
+
+fn flat_metric_expr(metric: Metric) -> &'static str {
+    match metric {
+        Metric::Visitors => "toFloat64(uniqExact(visitor_id))",
+        Metric::Visits => "toFloat64(uniqExact(session_id))",
+        Metric::Pageviews => "toFloat64(countIf(name = 'pageview'))",
+        Metric::Events => "toFloat64(count())",
+        Metric::ViewsPerVisit => {
+            "if(uniqExact(session_id) = 0, 0, round(countIf(name = 'pageview') / uniqExact(session_id), 2))"
+        }
+        _ => "0",
+    }
+}
+
+fn site_range(query: &QueryRequest, period: Period) -> Sql {
+    Sql::new(
+        " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)",
+        vec![
+            Param::Str(query.site_id.clone()),
+            Param::I64(period.from.timestamp()),
+            Param::I64(period.to.timestamp()),
+        ],
+    )
+}
+
 /// Builds the statement for `query` over `period`.
 pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions) -> Built {
     let dimensions: Vec<Dimension> = if options.without_dimensions {
@@ -241,64 +318,101 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
     {
         sql_metrics.push(Metric::Visitors);
     }
-
-    // L1: one row per visit per group.
-    let mut level1 = Sql::raw("SELECT ");
-    for (i, d) in dimensions.iter().enumerate() {
-        level1.push(dimension_expr(d, tz));
-        level1.text.push_str(&format!(" AS d{i}, "));
-    }
-    level1.text.push_str(
-        "session_id, any(visitor_id) AS visitor, countIf(name = 'pageview') AS pv, count() AS ev",
-    );
-    if query.needs_visits() {
-        level1
-            .text
-            .push_str(", any(v_pageviews) AS spv, any(v_duration) AS sdur");
-    }
-    level1.text.push_str(" FROM (");
-    level1.push(event_rows(query, period));
-    level1.text.push(')');
-    if !filters.is_empty() {
-        level1.text.push_str(" WHERE ");
-        level1.push(Sql::join(
-            filters.iter().map(|f| filter_sql(f, tz)).collect(),
-            " AND ",
-        ));
-    }
-    level1.text.push_str(" GROUP BY ");
-    for i in 0..dimensions.len() {
-        level1.text.push_str(&format!("d{i}, "));
-    }
-    level1.text.push_str("session_id");
-
-    // L2: the metrics per group.
+    let shape = shape(query, &dimensions, &filters);
+    let where_filters = |sql: &mut Sql, joiner: &str| {
+        if !filters.is_empty() {
+            sql.text.push_str(joiner);
+            sql.push(Sql::join(
+                filters.iter().map(|f| filter_sql(f, tz)).collect(),
+                " AND ",
+            ));
+        }
+    };
     let dim_cols: Vec<String> = (0..dimensions.len()).map(|i| format!("d{i}")).collect();
-    let mut level2 = Sql::raw("SELECT ");
-    let mut columns: Vec<String> = dim_cols.clone();
-    for (i, metric) in sql_metrics.iter().enumerate() {
-        columns.push(format!("{} AS m{i}", metric_expr(*metric).unwrap_or("0")));
+    let mut statement = Sql::raw("SELECT ");
+    let dims_and_metrics = |statement: &mut Sql, metric_sql: &dyn Fn(Metric) -> String| {
+        for (i, d) in dimensions.iter().enumerate() {
+            statement.push(dimension_expr(d, tz));
+            statement.text.push_str(&format!(" AS d{i}, "));
+        }
+        let metrics: Vec<String> = sql_metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| format!("{} AS m{i}", metric_sql(*m)))
+            .collect();
+        statement.text.push_str(&metrics.join(", "));
+    };
+    match shape {
+        Shape::Flat => {
+            dims_and_metrics(&mut statement, &|m| flat_metric_expr(m).to_string());
+            statement.text.push_str(" FROM events");
+            statement.push(site_range(query, period));
+            where_filters(&mut statement, " AND ");
+        }
+        Shape::Visits => {
+            dims_and_metrics(&mut statement, &|m| {
+                metric_expr(m).unwrap_or("0").to_string()
+            });
+            let mut visits = Sql::raw(
+                "SELECT session_id, any(visitor_id) AS visitor, countIf(name = 'pageview') AS pv, \
+                 count() AS ev, countIf(name = 'pageview') AS spv, \
+                 toUInt32(max(timestamp)) - toUInt32(min(timestamp)) AS sdur",
+            );
+            visits.text.push_str(&visit_attribute_columns(query));
+            visits.text.push_str(" FROM events");
+            visits.push(site_range(query, period));
+            visits.text.push_str(" GROUP BY session_id");
+            statement.text.push_str(" FROM (");
+            statement.push(visits);
+            statement.text.push(')');
+            where_filters(&mut statement, " WHERE ");
+        }
+        Shape::Joined => {
+            // L1: one row per visit per group.
+            let mut level1 = Sql::raw("SELECT ");
+            for (i, d) in dimensions.iter().enumerate() {
+                level1.push(dimension_expr(d, tz));
+                level1.text.push_str(&format!(" AS d{i}, "));
+            }
+            level1.text.push_str(
+                "session_id, any(visitor_id) AS visitor, countIf(name = 'pageview') AS pv, count() AS ev, \
+                 any(v_pageviews) AS spv, any(v_duration) AS sdur FROM (",
+            );
+            level1.push(event_rows(query, period));
+            level1.text.push(')');
+            where_filters(&mut level1, " WHERE ");
+            level1.text.push_str(" GROUP BY ");
+            for col in &dim_cols {
+                level1.text.push_str(&format!("{col}, "));
+            }
+            level1.text.push_str("session_id");
+            // L2: the metrics per group.
+            let mut columns: Vec<String> = dim_cols.clone();
+            for (i, metric) in sql_metrics.iter().enumerate() {
+                columns.push(format!("{} AS m{i}", metric_expr(*metric).unwrap_or("0")));
+            }
+            statement.text.push_str(&columns.join(", "));
+            statement.text.push_str(" FROM (");
+            statement.push(level1);
+            statement.text.push(')');
+        }
     }
-    level2.text.push_str(&columns.join(", "));
-    level2.text.push_str(" FROM (");
-    level2.push(level1);
-    level2.text.push(')');
     if !dim_cols.is_empty() {
-        level2.text.push_str(" GROUP BY ");
-        level2.text.push_str(&dim_cols.join(", "));
+        statement.text.push_str(" GROUP BY ");
+        statement.text.push_str(&dim_cols.join(", "));
     }
     if options.paginate && !dim_cols.is_empty() {
-        level2.text.push_str(" ORDER BY ");
-        level2
+        statement.text.push_str(" ORDER BY ");
+        statement
             .text
             .push_str(&order_terms(query, &dimensions, &sql_metrics).join(", "));
-        level2.push(Sql::new(
+        statement.push(Sql::new(
             " LIMIT ?, ?",
             vec![Param::U64(query.offset), Param::U64(query.limit)],
         ));
     }
     Built {
-        sql: level2,
+        sql: statement,
         sql_metrics,
     }
 }
