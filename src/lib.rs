@@ -6,6 +6,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`server`] | HTTP: routes, limits, status codes, accept loop, graceful shutdown |
+//! | [`tracker`] | the tracker script (`/js/script.js`), built and precompressed by `build.rs` |
 //! | [`ingest`] | payload parsing, client-IP resolution, the stage pipeline |
 //! | [`enrich`] | geo (mmdb), user agent + bots, referrer source, page URL + UTM |
 //! | [`identify`] | daily salts, the visitor hash, sessions |
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod query;
 pub mod retention;
 pub mod server;
+pub mod tracker;
 pub mod write;
 
 use std::time::Duration;

@@ -159,6 +159,9 @@ async fn route(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -
                 .insert(header::ALLOW, HeaderValue::from_static("GET"));
             response
         }
+        (js, method) if js.starts_with("/js/") => {
+            crate::tracker::serve(js, method, request.headers())
+        }
         _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
     }
 }

@@ -1,0 +1,198 @@
+//! The tracker script in a real browser: Debian's chromium driven by
+//! playwright-core (`tests/browser/tracker.test.mjs`) against the real
+//! collector and a small page server, then the rows checked in ClickHouse.
+//! Needs `node`, `tests/browser/node_modules` (`npm ci --prefix
+//! tests/browser`) and `/usr/bin/chromium`; `.ci/install` provides them.
+//! Fails, rather than skips, when one is missing.
+
+mod common;
+
+use std::convert::Infallible;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use http_body_util::Full;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+const QUEUE_SNIPPET: &str = "window.saltmark = window.saltmark || function () { (window.saltmark.q = window.saltmark.q || []).push(arguments) };";
+
+/// The test site's pages; `{C}` is the collector's address.
+fn page(path: &str, collector: &str) -> Option<String> {
+    let script = |attrs: &str, file: &str| {
+        format!(
+            r#"<script defer data-domain="shop.test" {attrs} src="{collector}/js/{file}"></script>"#
+        )
+    };
+    let body = match path {
+        "/" | "/optout" => format!(
+            r#"<script>{QUEUE_SNIPPET} saltmark('Queued Before Load', {{props: {{early: 'yes'}}}});</script>
+{}
+<a id="out" href="https://partner.example/offer?x=1">partner</a>
+<a id="file" href="/files/report.pdf">report</a>
+<a id="internal" href="/about">about</a>
+<script>document.addEventListener('click', function (e) {{ e.preventDefault(); }});</script>"#,
+            script("data-outbound data-downloads", "script.js")
+        ),
+        "/tagged" => format!(
+            r##"{}
+<button id="signup" class="big saltmark-event-name=Signup saltmark-event-plan=pro+yearly"><span>Sign up</span></button>
+<a id="plain" data-saltmark-event="Newsletter" href="#news">newsletter</a>"##,
+            script("", "script.tagged-events.js")
+        ),
+        "/hash" => script("", "script.hash.js"),
+        "/gpc" => script("data-respect-gpc", "script.js"),
+        "/bye" | "/about" => "<p>bye</p>".to_string(),
+        _ => return None,
+    };
+    Some(format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>shop</title></head><body>\n{body}\n</body></html>\n"
+    ))
+}
+
+/// Serves `page()` on 127.0.0.1 until the test ends.
+async fn start_pages(collector: String) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let collector = collector.clone();
+            let service =
+                hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let html = page(request.uri().path(), &collector);
+                    async move {
+                        let response = match html {
+                            Some(html) => Response::builder()
+                                .header("content-type", "text/html; charset=utf-8")
+                                .body(Full::new(Bytes::from(html))),
+                            None => Response::builder()
+                                .status(404)
+                                .body(Full::new(Bytes::from_static(b"not found"))),
+                        };
+                        Ok::<_, Infallible>(response.unwrap())
+                    }
+                });
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+fn require_tools(dir: &Path) {
+    let node = std::process::Command::new("node").arg("--version").output();
+    let version = match node {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        _ => {
+            panic!("the browser test needs node (apt-get install nodejs npm; .ci/install does it)")
+        }
+    };
+    let major: u32 = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        major >= 20,
+        "the browser test needs node 20 or newer (playwright-core), found {version}"
+    );
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "the browser test needs playwright-core: npm ci --prefix tests/browser (.ci/install does it)"
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "the browser test needs /usr/bin/chromium (apt-get install chromium; .ci/install does it)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tracker_records_what_a_visitor_does_and_stores_nothing() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    require_tools(&dir);
+    let server = TestServer::start("browser", &[("SALTMARK_SITES", "shop.test")]).await;
+    let collector = format!("http://{}", server.addr);
+    let port = start_pages(collector.clone()).await;
+    let page_url = format!("http://shop.test:{port}");
+
+    let run = tokio::process::Command::new("node")
+        .arg(dir.join("tracker.test.mjs"))
+        .arg(&collector)
+        .arg(&page_url)
+        .current_dir(&dir)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(90), run)
+        .await
+        .expect("the browser test finishes within 90 s")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "tracker.test.mjs failed:\n{stdout}\n{stderr}"
+    );
+
+    // 14 events were sent; all of them are stored.
+    assert_eq!(
+        server.wait_count("SELECT count() FROM events", 14).await,
+        14
+    );
+    let pageviews = server
+        .query(
+            "SELECT hostname, pathname FROM events WHERE name = 'pageview' \
+             ORDER BY timestamp, pathname FORMAT TSV",
+        )
+        .await;
+    let mut pageviews: Vec<&str> = pageviews.lines().collect();
+    pageviews.sort_unstable();
+    assert_eq!(
+        pageviews,
+        [
+            "shop.test\t/",
+            "shop.test\t/",
+            "shop.test\t/app/settings",
+            "shop.test\t/hash",
+            "shop.test\t/hash#/pricing",
+            "shop.test\t/tagged",
+        ]
+    );
+    let events = server
+        .query(
+            "SELECT name, pathname, prop_keys, prop_values FROM events WHERE name != 'pageview' \
+             ORDER BY name FORMAT TSV",
+        )
+        .await;
+    assert_eq!(
+        events,
+        format!(
+            "Alias\t/\t[]\t[]\n\
+             Checkout\t/\t['step']\t['pay']\n\
+             File Download\t/\t['url']\t['http://shop.test:{port}/files/report.pdf']\n\
+             Newsletter\t/tagged\t[]\t[]\n\
+             Outbound Link: Click\t/\t['url']\t['https://partner.example/offer?x=1']\n\
+             Purchase\t/\t['amount','plan']\t['42','pro']\n\
+             Queued Before Load\t/\t['early']\t['yes']\n\
+             Signup\t/tagged\t['plan']\t['pro yearly']\n"
+        )
+    );
+    // Same browser, same day: one visitor.
+    assert_eq!(
+        server
+            .query("SELECT uniqExact(visitor_id) FROM events FORMAT TSV")
+            .await
+            .trim(),
+        "1"
+    );
+    server.stop().await;
+}
