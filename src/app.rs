@@ -26,6 +26,7 @@ use crate::ingest::Pipeline;
 use crate::metrics::Metrics;
 use crate::retention::erasure::erased_sites;
 use crate::retention::expiry::{self, ExpirySettings};
+use crate::write::spool::{Spool, SpoolSettings};
 use crate::write::writer::{self, WriterSettings, WriterTask};
 
 /// Why the collector could not start.
@@ -133,6 +134,21 @@ impl App {
             key: "client_ip_header".into(),
             detail: e.to_string(),
         })?;
+        let spool = if config.spool.max_bytes > 0 {
+            let settings = SpoolSettings {
+                dir: config.data_dir.join("spool"),
+                max_bytes: config.spool.max_bytes,
+                fsync: config.spool.fsync_policy(),
+            };
+            Some(Arc::new(Spool::open(settings, metrics.clone()).map_err(
+                |e| StartError::Config {
+                    key: "spool.max_bytes".into(),
+                    detail: e.to_string(),
+                },
+            )?))
+        } else {
+            None
+        };
         let (writer_handle, writer_task) = writer::spawn(
             store.clone(),
             WriterSettings {
@@ -143,6 +159,7 @@ impl App {
             },
             metrics.clone(),
             deps.random.clone(),
+            spool,
         );
         let erased =
             Arc::new(std::sync::RwLock::new(erased_sites(&store).await.map_err(

@@ -62,6 +62,8 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("writer.batch_age_ms", KeyKind::Scalar, "oldest row's age before a batch is sent"),
     ("writer.queue_capacity", KeyKind::Scalar, "events held in memory before ingest answers 503"),
     ("writer.shutdown_timeout_secs", KeyKind::Scalar, "how long shutdown keeps retrying ClickHouse"),
+    ("spool.max_bytes", KeyKind::Scalar, "disk spool bound (bytes) under data_dir/spool for ClickHouse outages and overload; 0 disables the spool"),
+    ("spool.fsync", KeyKind::Scalar, "spool durability: always (fdatasync before answering) or <N>ms (buffered, synced every N ms)"),
     ("sessions.timeout_minutes", KeyKind::Scalar, "inactivity that ends a visit"),
     ("retention.months", KeyKind::Scalar, "months events are kept"),
     ("retention.site_months", KeyKind::List, "per-site overrides as site=months, e.g. shop.example.org=6"),
@@ -104,6 +106,8 @@ pub struct Config {
     pub clickhouse: ClickHouseConfig,
     /// Batching of inserts.
     pub writer: WriterConfig,
+    /// The disk spool for outages.
+    pub spool: SpoolConfig,
     /// Visit grouping.
     pub sessions: SessionsConfig,
     /// How long events are kept.
@@ -148,6 +152,35 @@ pub struct WriterConfig {
     pub queue_capacity: usize,
     /// Shutdown keeps retrying a failing ClickHouse this long before giving up.
     pub shutdown_timeout_secs: u64,
+}
+
+/// The disk spool (see `write::spool`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConfig {
+    /// Bound of the segment files; only when it is reached does ingest
+    /// answer 503. 0 disables the spool (the memory queue alone).
+    pub max_bytes: u64,
+    /// `always` or `<N>ms`; validated at load time.
+    pub fsync: String,
+}
+
+impl SpoolConfig {
+    /// The parsed fsync policy (validated at load time).
+    pub fn fsync_policy(&self) -> crate::write::spool::FsyncPolicy {
+        self.fsync
+            .parse()
+            .unwrap_or(crate::write::spool::FsyncPolicy::Always)
+    }
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 1024 * 1024 * 1024,
+            fsync: "100ms".into(),
+        }
+    }
 }
 
 /// Visit grouping.
@@ -210,6 +243,7 @@ impl Default for Config {
             geo: GeoConfig::default(),
             clickhouse: ClickHouseConfig::default(),
             writer: WriterConfig::default(),
+            spool: SpoolConfig::default(),
             sessions: SessionsConfig::default(),
             retention: RetentionConfig::default(),
         }
@@ -380,6 +414,10 @@ impl Config {
                 "must be at least writer.batch_rows".into(),
             ));
         }
+        self.spool
+            .fsync
+            .parse::<crate::write::spool::FsyncPolicy>()
+            .map_err(|e| invalid("spool.fsync", e))?;
         if self.sessions.timeout_minutes == 0 {
             return Err(invalid(
                 "sessions.timeout_minutes",

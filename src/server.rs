@@ -417,12 +417,14 @@ async fn health(state: &AppState) -> Response<Body> {
     let clickhouse = state.store.ping().await;
     let writer = state.pipeline.writer.is_healthy();
     let salts = state.pipeline.salts.current().is_some();
-    let ok = clickhouse && writer && salts;
+    let spooling = state.pipeline.writer.is_spooling();
+    let ok = clickhouse && writer && salts && !spooling;
     let body = serde_json::json!({
         "status": if ok { "ok" } else { "degraded" },
         "clickhouse": clickhouse,
         "writer": writer,
         "salts": salts,
+        "spooling": spooling,
     });
     let status = if ok {
         StatusCode::OK
