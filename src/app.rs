@@ -5,7 +5,8 @@
 //! - salts: refresh every minute, and right away when the clock's UTC day
 //!   changes (checked every second), so rotation and destruction happen on time;
 //! - sessions: sweep idle visits every minute;
-//! - geo: reload the `.mmdb` when it changes.
+//! - geo: reload the `.mmdb` when it changes;
+//! - limits: forget idle rate-limit keys every minute.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,13 +16,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clickhouse::{Store, StoreError};
 use crate::clock::{Clock, OsRandom, RandomSource, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, LimitsConfig};
 use crate::enrich::geo::{GeoError, GeoLocator};
 use crate::enrich::referrer::ReferrerClassifier;
 use crate::enrich::useragent::AgentParser;
 use crate::identify::salts::SaltStore;
 use crate::identify::sessions::Sessions;
 use crate::ingest::client_ip::ClientIpResolver;
+use crate::ingest::limits::RateLimits;
 use crate::ingest::Pipeline;
 use crate::metrics::Metrics;
 use crate::retention::erasure::erased_sites;
@@ -85,6 +87,8 @@ pub struct AppState {
     pub demo_site: Option<String>,
     /// Expiry and erasure settings (the statement timeout bounds `/api/forget`).
     pub expiry: ExpirySettings,
+    /// Request size, time and connection limits.
+    pub limits: LimitsConfig,
 }
 
 /// A started collector: stages built, jobs running, not yet listening.
@@ -165,6 +169,10 @@ impl App {
             Arc::new(std::sync::RwLock::new(erased_sites(&store).await.map_err(
                 |e| StartError::Dataset(format!("reading site erasures: {e}")),
             )?));
+        let limits = Arc::new(RateLimits::new(
+            config.limits.visitor_events_per_minute,
+            config.limits.site_events_per_second,
+        ));
         let pipeline = Pipeline {
             sites: config.sites.iter().cloned().collect(),
             erased_sites: erased.clone(),
@@ -176,6 +184,7 @@ impl App {
             sessions: sessions.clone(),
             clock: deps.clock.clone(),
             random: deps.random.clone(),
+            limits: limits.clone(),
             writer: writer_handle,
             metrics: metrics.clone(),
         };
@@ -186,11 +195,13 @@ impl App {
             store,
             demo_site: config.demo.then(|| config.sites.first().cloned()).flatten(),
             expiry: ExpirySettings::from_config(&config.retention),
+            limits: config.limits.clone(),
         });
         let jobs = CancellationToken::new();
         let job_handles = vec![
             tokio::spawn(salt_job(salts, deps.clock.clone(), jobs.clone())),
             tokio::spawn(session_job(sessions, deps.clock.clone(), jobs.clone())),
+            tokio::spawn(limits_job(limits, jobs.clone())),
             tokio::spawn(erased_sites_job(state.store.clone(), erased, jobs.clone())),
             tokio::spawn(expiry_job(
                 state.clone(),
@@ -319,6 +330,16 @@ async fn session_job(sessions: Arc<Sessions>, clock: Arc<dyn Clock>, stop: Cance
         }
         let removed = sessions.sweep(clock.now().timestamp());
         tracing::debug!(removed, open = sessions.len(), "sessions swept");
+    }
+}
+
+async fn limits_job(limits: Arc<RateLimits>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        limits.sweep();
     }
 }
 
