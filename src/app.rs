@@ -5,7 +5,8 @@
 //! - salts: refresh every minute, and right away when the clock's UTC day
 //!   changes (checked every second), so rotation and destruction happen on time;
 //! - sessions: sweep idle visits every minute;
-//! - geo: reload the `.mmdb` when it changes.
+//! - geo: reload the `.mmdb` when it changes;
+//! - limits: forget idle rate-limit keys every minute.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,17 +16,19 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clickhouse::{Store, StoreError};
 use crate::clock::{Clock, OsRandom, RandomSource, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, LimitsConfig};
 use crate::enrich::geo::{GeoError, GeoLocator};
 use crate::enrich::referrer::ReferrerClassifier;
 use crate::enrich::useragent::AgentParser;
 use crate::identify::salts::SaltStore;
 use crate::identify::sessions::Sessions;
 use crate::ingest::client_ip::ClientIpResolver;
+use crate::ingest::limits::RateLimits;
 use crate::ingest::Pipeline;
 use crate::metrics::Metrics;
 use crate::retention::erasure::erased_sites;
 use crate::retention::expiry::{self, ExpirySettings};
+use crate::write::spool::{Spool, SpoolSettings};
 use crate::write::writer::{self, WriterSettings, WriterTask};
 
 /// Why the collector could not start.
@@ -86,6 +89,8 @@ pub struct AppState {
     pub expiry: ExpirySettings,
     /// Each site's time zone for the stats API.
     pub timezones: std::collections::HashMap<String, chrono_tz::Tz>,
+    /// Request size, time and connection limits.
+    pub limits: LimitsConfig,
 }
 
 impl AppState {
@@ -142,6 +147,21 @@ impl App {
             key: "client_ip_header".into(),
             detail: e.to_string(),
         })?;
+        let spool = if config.spool.max_bytes > 0 {
+            let settings = SpoolSettings {
+                dir: config.data_dir.join("spool"),
+                max_bytes: config.spool.max_bytes,
+                fsync: config.spool.fsync_policy(),
+            };
+            Some(Arc::new(Spool::open(settings, metrics.clone()).map_err(
+                |e| StartError::Config {
+                    key: "spool.max_bytes".into(),
+                    detail: e.to_string(),
+                },
+            )?))
+        } else {
+            None
+        };
         let (writer_handle, writer_task) = writer::spawn(
             store.clone(),
             WriterSettings {
@@ -152,11 +172,16 @@ impl App {
             },
             metrics.clone(),
             deps.random.clone(),
+            spool,
         );
         let erased =
             Arc::new(std::sync::RwLock::new(erased_sites(&store).await.map_err(
                 |e| StartError::Dataset(format!("reading site erasures: {e}")),
             )?));
+        let limits = Arc::new(RateLimits::new(
+            config.limits.visitor_events_per_minute,
+            config.limits.site_events_per_second,
+        ));
         let pipeline = Pipeline {
             sites: config.sites.iter().cloned().collect(),
             erased_sites: erased.clone(),
@@ -168,6 +193,7 @@ impl App {
             sessions: sessions.clone(),
             clock: deps.clock.clone(),
             random: deps.random.clone(),
+            limits: limits.clone(),
             writer: writer_handle,
             metrics: metrics.clone(),
         };
@@ -183,11 +209,13 @@ impl App {
                 .iter()
                 .map(|site| (site.clone(), config.timezone_of(site)))
                 .collect(),
+            limits: config.limits.clone(),
         });
         let jobs = CancellationToken::new();
         let job_handles = vec![
             tokio::spawn(salt_job(salts, deps.clock.clone(), jobs.clone())),
             tokio::spawn(session_job(sessions, deps.clock.clone(), jobs.clone())),
+            tokio::spawn(limits_job(limits, jobs.clone())),
             tokio::spawn(erased_sites_job(state.store.clone(), erased, jobs.clone())),
             tokio::spawn(expiry_job(
                 state.clone(),
@@ -316,6 +344,16 @@ async fn session_job(sessions: Arc<Sessions>, clock: Arc<dyn Clock>, stop: Cance
         }
         let removed = sessions.sweep(clock.now().timestamp());
         tracing::debug!(removed, open = sessions.len(), "sessions swept");
+    }
+}
+
+async fn limits_job(limits: Arc<RateLimits>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        limits.sweep();
     }
 }
 

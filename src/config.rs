@@ -63,6 +63,15 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("writer.batch_age_ms", KeyKind::Scalar, "oldest row's age before a batch is sent"),
     ("writer.queue_capacity", KeyKind::Scalar, "events held in memory before ingest answers 503"),
     ("writer.shutdown_timeout_secs", KeyKind::Scalar, "how long shutdown keeps retrying ClickHouse"),
+    ("spool.max_bytes", KeyKind::Scalar, "disk spool bound (bytes) under data_dir/spool for ClickHouse outages and overload; 0 disables the spool"),
+    ("spool.fsync", KeyKind::Scalar, "spool durability: always (fdatasync before answering) or <N>ms (buffered, synced every N ms)"),
+    ("limits.max_body_bytes", KeyKind::Scalar, "largest event body; larger is answered 413"),
+    ("limits.max_header_bytes", KeyKind::Scalar, "largest request line + headers (at least 8192); larger is answered 431"),
+    ("limits.header_read_timeout_secs", KeyKind::Scalar, "time a client has to send its request headers; then the connection is closed"),
+    ("limits.body_read_timeout_secs", KeyKind::Scalar, "time a client has to send its body; then 408"),
+    ("limits.max_connections", KeyKind::Scalar, "open connections at most; beyond, new ones get 503 and are closed"),
+    ("limits.visitor_events_per_minute", KeyKind::Scalar, "events per minute per visitor hash (burst of the same size); beyond, 429; 0 = unlimited"),
+    ("limits.site_events_per_second", KeyKind::Scalar, "events per second per site (burst of the same size); beyond, 429; 0 = unlimited"),
     ("sessions.timeout_minutes", KeyKind::Scalar, "inactivity that ends a visit"),
     ("retention.months", KeyKind::Scalar, "months events are kept"),
     ("retention.site_months", KeyKind::List, "per-site overrides as site=months, e.g. shop.example.org=6"),
@@ -107,6 +116,10 @@ pub struct Config {
     pub clickhouse: ClickHouseConfig,
     /// Batching of inserts.
     pub writer: WriterConfig,
+    /// The disk spool for outages.
+    pub spool: SpoolConfig,
+    /// Request limits and rate limits.
+    pub limits: LimitsConfig,
     /// Visit grouping.
     pub sessions: SessionsConfig,
     /// How long events are kept.
@@ -151,6 +164,71 @@ pub struct WriterConfig {
     pub queue_capacity: usize,
     /// Shutdown keeps retrying a failing ClickHouse this long before giving up.
     pub shutdown_timeout_secs: u64,
+}
+
+/// The disk spool (see `write::spool`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConfig {
+    /// Bound of the segment files; only when it is reached does ingest
+    /// answer 503. 0 disables the spool (the memory queue alone).
+    pub max_bytes: u64,
+    /// `always` or `<N>ms`; validated at load time.
+    pub fsync: String,
+}
+
+impl SpoolConfig {
+    /// The parsed fsync policy (validated at load time).
+    pub fn fsync_policy(&self) -> crate::write::spool::FsyncPolicy {
+        self.fsync
+            .parse()
+            .unwrap_or(crate::write::spool::FsyncPolicy::Always)
+    }
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 1024 * 1024 * 1024,
+            fsync: "100ms".into(),
+        }
+    }
+}
+
+/// Request limits and rate limits (see `server` and `ingest::limits`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest event body (413).
+    pub max_body_bytes: usize,
+    /// Largest request head (431, answered by hyper); hyper's floor is 8192.
+    pub max_header_bytes: usize,
+    /// Slow headers: the connection is closed without an answer.
+    pub header_read_timeout_secs: u64,
+    /// Slow body: 408.
+    pub body_read_timeout_secs: u64,
+    /// Open connections at most.
+    pub max_connections: usize,
+    /// Per visitor hash; 0 = unlimited.
+    pub visitor_events_per_minute: u32,
+    /// Per site; 0 = unlimited.
+    pub site_events_per_second: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16 * 1024,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 10,
+            max_connections: 10_000,
+            // Off by default: load tests and proxies without a trusted
+            // forwarding header would send every event as one visitor.
+            visitor_events_per_minute: 0,
+            site_events_per_second: 0,
+        }
+    }
 }
 
 /// Visit grouping.
@@ -214,6 +292,8 @@ impl Default for Config {
             geo: GeoConfig::default(),
             clickhouse: ClickHouseConfig::default(),
             writer: WriterConfig::default(),
+            spool: SpoolConfig::default(),
+            limits: LimitsConfig::default(),
             sessions: SessionsConfig::default(),
             retention: RetentionConfig::default(),
         }
@@ -407,6 +487,32 @@ impl Config {
                 "writer.queue_capacity",
                 "must be at least writer.batch_rows".into(),
             ));
+        }
+        self.spool
+            .fsync
+            .parse::<crate::write::spool::FsyncPolicy>()
+            .map_err(|e| invalid("spool.fsync", e))?;
+        if self.limits.max_header_bytes < 8192 {
+            return Err(invalid(
+                "limits.max_header_bytes",
+                "must be at least 8192 (hyper's smallest buffer)".into(),
+            ));
+        }
+        for (key, value) in [
+            ("limits.max_body_bytes", self.limits.max_body_bytes as u64),
+            (
+                "limits.header_read_timeout_secs",
+                self.limits.header_read_timeout_secs,
+            ),
+            (
+                "limits.body_read_timeout_secs",
+                self.limits.body_read_timeout_secs,
+            ),
+            ("limits.max_connections", self.limits.max_connections as u64),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1".into()));
+            }
         }
         if self.sessions.timeout_minutes == 0 {
             return Err(invalid(

@@ -39,6 +39,18 @@ pub struct Metrics {
     pub batches_deduplicated: Counter,
     /// Events given up at shutdown because ClickHouse stayed down.
     pub events_lost_at_shutdown: Counter,
+    /// Bytes of spool segment files on disk.
+    pub spool_bytes: Gauge,
+    /// Undelivered batches in the spool.
+    pub spool_records: Gauge,
+    /// Events written to the spool.
+    pub spool_appended: Counter,
+    /// Events replayed from the spool into ClickHouse (replay progress).
+    pub spool_replayed: Counter,
+    /// Corrupt or torn spool records skipped.
+    pub spool_corrupt_records: Counter,
+    /// Connections currently open.
+    pub connections_open: Gauge,
 }
 
 impl Default for Metrics {
@@ -61,6 +73,42 @@ impl Metrics {
         let insert_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let batches_deduplicated = Counter::default();
         let events_lost_at_shutdown = Counter::default();
+        let spool_bytes = Gauge::default();
+        let spool_records = Gauge::default();
+        let spool_appended = Counter::default();
+        let spool_replayed = Counter::default();
+        let spool_corrupt_records = Counter::default();
+        let connections_open = Gauge::default();
+        registry.register(
+            "spool_bytes",
+            "Bytes of spool segment files on disk",
+            spool_bytes.clone(),
+        );
+        registry.register(
+            "spool_records",
+            "Undelivered batches waiting in the spool",
+            spool_records.clone(),
+        );
+        registry.register(
+            "spool_appended_events",
+            "Events written to the disk spool",
+            spool_appended.clone(),
+        );
+        registry.register(
+            "spool_replayed_events",
+            "Events replayed from the disk spool into ClickHouse",
+            spool_replayed.clone(),
+        );
+        registry.register(
+            "spool_corrupt_records",
+            "Corrupt or torn spool records skipped",
+            spool_corrupt_records.clone(),
+        );
+        registry.register(
+            "connections_open",
+            "HTTP connections currently open",
+            connections_open.clone(),
+        );
         registry.register(
             "events_accepted",
             "Events accepted for storage",
@@ -119,6 +167,12 @@ impl Metrics {
             insert_seconds,
             batches_deduplicated,
             events_lost_at_shutdown,
+            spool_bytes,
+            spool_records,
+            spool_appended,
+            spool_replayed,
+            spool_corrupt_records,
+            connections_open,
         }
     }
 

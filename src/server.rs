@@ -28,7 +28,7 @@ use crate::app::{App, AppState};
 use crate::ingest::payload::{self, EventInput, PayloadError};
 use crate::ingest::{Outcome, Refusal};
 
-/// Largest accepted event body.
+/// Largest accepted event body by default (`limits.max_body_bytes`).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 type Body = Full<Bytes>;
@@ -42,11 +42,16 @@ pub async fn run(
     app: App,
 ) -> std::io::Result<()> {
     let state = app.state().clone();
+    let limits = state.limits.clone();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
+    // A request head larger than max_buf_size is answered 431 by hyper
+    // itself; headers not complete within the timeout close the connection
+    // (hyper sends nothing). Both surface as connection errors, counted below.
     http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10))
-        .max_buf_size(64 * 1024);
+        .header_read_timeout(Duration::from_secs(limits.header_read_timeout_secs))
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     tokio::pin!(shutdown);
     tracing::info!(address = %listener.local_addr()?, "listening");
     loop {
@@ -62,17 +67,31 @@ pub async fn run(
             },
             _ = &mut shutdown => break,
         };
-        let state = state.clone();
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            state.metrics.rejected("too_many_connections");
+            tokio::spawn(refuse_connection(stream));
+            continue;
+        };
+        let service_state = state.clone();
         let service = hyper::service::service_fn(move |request| {
-            let state = state.clone();
+            let state = service_state.clone();
             async move { Ok::<_, Infallible>(handle(&state, peer, request).await) }
         });
         let connection = http.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
+        let metrics = state.metrics.clone();
+        metrics.connections_open.inc();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
+                if e.is_parse_too_large() {
+                    metrics.rejected("headers_too_large");
+                } else if e.is_timeout() {
+                    metrics.rejected("header_timeout");
+                }
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+            metrics.connections_open.dec();
+            drop(permit);
         });
     }
     drop(listener);
@@ -86,6 +105,19 @@ pub async fn run(
     tracing::info!("draining the event queue");
     app.shutdown().await;
     Ok(())
+}
+
+/// Over `limits.max_connections`: a short, clear answer, then close.
+async fn refuse_connection(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        stream.write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        ),
+    )
+    .await;
+    let _ = stream.shutdown().await;
 }
 
 async fn handle(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -> Response<Body> {
@@ -176,7 +208,8 @@ async fn event_post(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared_len.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+    let max_body = state.limits.max_body_bytes;
+    if declared_len.is_some_and(|len| len > max_body as u64) {
         return too_large(state);
     }
     if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
@@ -197,7 +230,21 @@ async fn event_post(
         }
     }
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+    let read_timeout = Duration::from_secs(state.limits.body_read_timeout_secs);
+    let Ok(collected) =
+        tokio::time::timeout(read_timeout, Limited::new(body, max_body).collect()).await
+    else {
+        state.metrics.rejected("body_timeout");
+        let mut response = json_error(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body did not arrive in time",
+        );
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return cors(response);
+    };
+    let body = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -273,6 +320,18 @@ fn ingest(
         Outcome::Refused(Refusal::BadPage(message)) => {
             state.metrics.rejected("malformed");
             cors(json_error(StatusCode::BAD_REQUEST, &message))
+        }
+        Outcome::Refused(Refusal::RateLimited(kind, wait)) => {
+            state.metrics.rejected(kind.as_str());
+            let mut response = json_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many events; retry later",
+            );
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            cors(response)
         }
         Outcome::Refused(refusal) => {
             let (reason, message) = match refusal {
@@ -515,7 +574,10 @@ fn too_large(state: &AppState) -> Response<Body> {
     state.metrics.rejected("too_large");
     cors(json_error(
         StatusCode::PAYLOAD_TOO_LARGE,
-        &format!("request body larger than {MAX_BODY_BYTES} bytes"),
+        &format!(
+            "request body larger than {} bytes",
+            state.limits.max_body_bytes
+        ),
     ))
 }
 
@@ -523,12 +585,14 @@ async fn health(state: &AppState) -> Response<Body> {
     let clickhouse = state.store.ping().await;
     let writer = state.pipeline.writer.is_healthy();
     let salts = state.pipeline.salts.current().is_some();
-    let ok = clickhouse && writer && salts;
+    let spooling = state.pipeline.writer.is_spooling();
+    let ok = clickhouse && writer && salts && !spooling;
     let body = serde_json::json!({
         "status": if ok { "ok" } else { "degraded" },
         "clickhouse": clickhouse,
         "writer": writer,
         "salts": salts,
+        "spooling": spooling,
     });
     let status = if ok {
         StatusCode::OK

@@ -1,6 +1,6 @@
 //! The promise "no raw IP or user agent in any table or log line", checked
 //! after varied traffic: every table of the database is dumped as text and
-//! searched, and so is everything the server logged at debug level.
+//! searched, and so is everything the server logged at trace level.
 
 mod common;
 
@@ -33,7 +33,7 @@ async fn no_ip_or_user_agent_reaches_tables_or_logs() {
     let captured = Captured::default();
     let sink = captured.clone();
     tracing_subscriber::fmt()
-        .with_env_filter("debug")
+        .with_env_filter("trace")
         .with_ansi(false)
         .with_writer(move || sink.clone())
         .init();
@@ -149,8 +149,9 @@ async fn no_ip_or_user_agent_reaches_tables_or_logs() {
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("request"),
-        "debug logging really captured requests"
+        "trace logging really captured requests"
     );
+    assert!(logs.contains("TRACE"), "trace level really enabled");
 
     for ip in ips {
         assert!(!dump.contains(ip), "{ip} found in a table");

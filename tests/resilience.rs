@@ -139,6 +139,7 @@ async fn clickhouse_down_for_20s_mid_stream_loses_and_doubles_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_drains_everything_accepted() {
     let database = fresh_database("sigterm");
+    let data_dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -151,6 +152,7 @@ async fn sigterm_under_load_drains_everything_accepted() {
         .env("SALTMARK_SITES", "example.com")
         .env("SALTMARK_LISTEN", format!("127.0.0.1:{port}"))
         .env("SALTMARK_WRITER_BATCH_AGE_MS", "5000")
+        .env("SALTMARK_DATA_DIR", data_dir.path())
         .env("SALTMARK_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

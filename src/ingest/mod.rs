@@ -4,6 +4,7 @@
 //!
 //! - [`payload`]: parse and cap the client's fields;
 //! - [`client_ip`]: pick the client address, believing proxies only if trusted;
+//! - [`limits`]: rate limits per visitor hash and per site;
 //! - [`Pipeline`] (here): run the stages in order and hand the row to the writer.
 //!
 //! The raw IP and user agent enter [`Pipeline::process`] as arguments and are
@@ -12,6 +13,7 @@
 //! fields in this module name sites and reasons, never addresses or agents.
 
 pub mod client_ip;
+pub mod limits;
 pub mod payload;
 
 use std::collections::HashSet;
@@ -71,6 +73,8 @@ pub enum Refusal {
     NoSalt,
     /// Shutting down (503, retry elsewhere).
     ShuttingDown,
+    /// Over a rate limit (429, retry after the wait).
+    RateLimited(limits::LimitKind, std::time::Duration),
 }
 
 /// The outcome of one event.
@@ -107,6 +111,8 @@ pub struct Pipeline {
     pub clock: Arc<dyn Clock>,
     /// Randomness for session ids.
     pub random: Arc<dyn RandomSource>,
+    /// Rate limits, checked once the visitor hash is known.
+    pub limits: Arc<limits::RateLimits>,
     /// Where rows go.
     pub writer: WriterHandle,
     /// Counters.
@@ -159,6 +165,9 @@ impl Pipeline {
                 &site,
             );
             let today_id = visitor_id(&salts.today, &site, client_ip, user_agent);
+            if let Err((kind, wait)) = self.limits.check(&site, today_id) {
+                return Outcome::Refused(Refusal::RateLimited(kind, wait));
+            }
             let yesterday_id = salts
                 .yesterday
                 .as_ref()

@@ -2,7 +2,9 @@
 //! batches, into ClickHouse.
 //!
 //! - [`row`]: the stored row — what a table row may contain, and nothing else;
+//! - [`spool`]: the durable on-disk spool for outages and overload;
 //! - [`writer`]: the queue, batching, retry and drain-on-shutdown.
 
 pub mod row;
+pub mod spool;
 pub mod writer;

@@ -82,6 +82,8 @@ pub struct TestServer {
     pub database: String,
     pub ch_url: String,
     pub state: Arc<AppState>,
+    /// The collector's `data_dir` (spool) unless the test gave its own.
+    pub data_dir: Option<Arc<tempfile::TempDir>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     join: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -119,7 +121,21 @@ impl TestServer {
     ) -> TestServer {
         let database = database.to_string();
         let ch_url = ch_url.to_string();
-        let config = test_config(&database, &ch_url, overrides);
+        // Each collector gets its own data_dir (its spool is locked to it),
+        // unless the test names one (to restart on the same spool).
+        let data_dir = if overrides.iter().any(|(k, _)| *k == "SALTMARK_DATA_DIR") {
+            None
+        } else {
+            Some(Arc::new(tempfile::tempdir().expect("tempdir")))
+        };
+        let mut overrides = overrides.to_vec();
+        let data_dir_text = data_dir
+            .as_ref()
+            .map(|d| d.path().to_str().expect("utf-8 temp path").to_string());
+        if let Some(path) = &data_dir_text {
+            overrides.push(("SALTMARK_DATA_DIR", path));
+        }
+        let config = test_config(&database, &ch_url, &overrides);
         let (store, _) = saltmark::prepare_storage(&config)
             .await
             .expect("storage ready");
@@ -140,6 +156,7 @@ impl TestServer {
             database,
             ch_url,
             state,
+            data_dir,
             shutdown: Some(tx),
             join: Some(join),
         }
