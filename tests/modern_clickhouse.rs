@@ -95,11 +95,31 @@ fn migrations_and_statements_run_on_modern_clickhouse() {
             .unwrap_or("")
             .to_string()
     };
-    assert_eq!(answer_of("AND batch_id = 3"), "1", "the event row is there: {stdout}");
-    assert_eq!(answer_of("SELECT count() FROM saltmark.salts"), "0", "salt partition dropped: {stdout}");
-    assert_eq!(answer_of("HAVING argMax(status"), "gone.example", "due erasure found: {stdout}");
-    assert_eq!(answer_of("SELECT count() FROM saltmark.events"), "0", "lightweight delete: {stdout}");
-    assert_eq!(answer_of("ORDER BY min(taken), holder"), "7", "lock winner: {stdout}");
+    assert_eq!(
+        answer_of("AND batch_id = 3"),
+        "1",
+        "the event row is there: {stdout}"
+    );
+    assert_eq!(
+        answer_of("SELECT count() FROM saltmark.salts"),
+        "0",
+        "salt partition dropped: {stdout}"
+    );
+    assert_eq!(
+        answer_of("HAVING argMax(status"),
+        "gone.example",
+        "due erasure found: {stdout}"
+    );
+    assert_eq!(
+        answer_of("SELECT count() FROM saltmark.events"),
+        "0",
+        "lightweight delete: {stdout}"
+    );
+    assert_eq!(
+        answer_of("ORDER BY min(taken), holder"),
+        "7",
+        "lock winner: {stdout}"
+    );
     let engine = stdout.lines().next().unwrap_or("");
     let major: u32 = engine
         .trim_start_matches("engine ")
