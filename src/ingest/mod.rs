@@ -115,7 +115,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Runs one event through every stage.
-    pub fn process(&self, input: &EventInput, client_ip: IpAddr, user_agent: &str) -> Outcome {
+    pub fn process(&self, input: &EventInput<'_>, client_ip: IpAddr, user_agent: &str) -> Outcome {
         let sites: Vec<String> = input
             .domains
             .iter()
@@ -169,7 +169,7 @@ impl Pipeline {
             let row = EventRow {
                 site,
                 timestamp: u32::try_from(now).unwrap_or(0),
-                name: input.name.clone(),
+                name: input.name.to_string(),
                 pathname: page.pathname.clone(),
                 hostname: page.hostname.clone(),
                 referrer: referrer.referrer,
