@@ -144,11 +144,21 @@ const WALK_LIMIT: usize = 64;
 
 /// One opened database, immutable once opened.
 ///
-/// The whole file is read into memory rather than memory-mapped: operators
-/// (and `geo/fetch`) replace the file while the server runs, and a mapped file
-/// truncated underneath us is a crash (SIGBUS), not an error.
+/// The database is memory-mapped, but not the operator's file itself:
+/// operators (and `geo/fetch`) replace that file while the server runs, and a
+/// mapped file overwritten or truncated underneath us is wrong answers or a
+/// crash (SIGBUS), not an error. So [`GeoDatabase::open`] and reloads first
+/// copy the file into a private, unnamed file in the same directory
+/// (`O_TMPFILE`, or a new file unlinked at once), which no other process can
+/// reach, and map that. Its pages are file-backed: shared with the page
+/// cache, read in on demand and reclaimable, instead of 60–70 MB of heap per
+/// DB-IP file. The copy costs the file's size in disk space (freed when the
+/// database is replaced or the server exits) and, at start-up and each
+/// reload, one in-kernel file copy. Where no private file can be created (a
+/// read-only directory), the file is read into the heap as before.
 pub struct GeoDatabase {
-    reader: Reader<Vec<u8>>,
+    reader: Reader<DbBytes>,
+    mapped: bool,
     label: PathBuf,
     database_type: String,
     ip_version: u16,
@@ -173,22 +183,32 @@ impl GeoDatabase {
     /// we understand — so a bad file stops the server at start-up instead of
     /// silently producing empty locations.
     pub fn open(path: &Path) -> Result<GeoDatabase, GeoError> {
-        let bytes = fs::read(path).map_err(|source| GeoError::Open {
+        let open_error = |source| GeoError::Open {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let mut file = fs::File::open(path).map_err(open_error)?;
+        let len = file.metadata().map_err(open_error)?.len();
+        let bytes = DbBytes::load(&mut file, path, len).map_err(open_error)?;
         Self::from_bytes_at(bytes, path.to_path_buf())
     }
 
     /// Validate a database already in memory. `label` names it in errors and
     /// logs (tests, or a database embedded in the binary).
     pub fn from_bytes(bytes: Vec<u8>, label: &str) -> Result<GeoDatabase, GeoError> {
-        Self::from_bytes_at(bytes, PathBuf::from(label))
+        Self::from_bytes_at(DbBytes::Heap(bytes), PathBuf::from(label))
     }
 
-    fn from_bytes_at(bytes: Vec<u8>, label: PathBuf) -> Result<GeoDatabase, GeoError> {
+    /// True when the database is served from a private memory-mapped copy
+    /// (see [`GeoDatabase`]), false when it was read into the heap.
+    pub fn is_mapped(&self) -> bool {
+        self.mapped
+    }
+
+    fn from_bytes_at(bytes: DbBytes, label: PathBuf) -> Result<GeoDatabase, GeoError> {
         // `Reader::from_source` checks only the metadata and the section
         // layout; see `probe` for the rest.
+        let mapped = matches!(bytes, DbBytes::Mapped(_));
         let reader = match guard(|| Reader::from_source(bytes)) {
             Ok(Ok(reader)) => reader,
             Ok(Err(e)) => return Err(corrupt(&label, &e)),
@@ -207,6 +227,7 @@ impl GeoDatabase {
             database_type: metadata.database_type.clone(),
             ip_version: metadata.ip_version,
             reader,
+            mapped,
             label,
         };
         database.probe()?;
@@ -329,6 +350,114 @@ impl GeoDatabase {
             database_type: self.database_type.clone(),
             detail,
         })
+    }
+}
+
+/// The bytes behind a [`GeoDatabase`].
+enum DbBytes {
+    /// Read into memory (`from_bytes`, or no private copy could be made).
+    Heap(Vec<u8>),
+    /// A private copy of the file, mapped read-only.
+    Mapped(memmap2::Mmap),
+}
+
+impl AsRef<[u8]> for DbBytes {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            DbBytes::Heap(bytes) => bytes,
+            DbBytes::Mapped(map) => map,
+        }
+    }
+}
+
+impl DbBytes {
+    /// The contents of `file` (open at its start, `len` bytes long as far as
+    /// its metadata knew), mapped from a private copy next to `path` if one
+    /// can be made, else read into the heap.
+    fn load(file: &mut fs::File, path: &Path, len: u64) -> io::Result<DbBytes> {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        if len > 0 {
+            if let Some(mut copy) = private_file(dir) {
+                match io::copy(file, &mut copy) {
+                    Ok(copied) if copied > 0 => {
+                        // SAFETY: `copy` is an unnamed (or already unlinked)
+                        // file this process created: no other process has a
+                        // path to it, and nothing in saltmark writes to it
+                        // after this point, so the mapped bytes cannot change
+                        // or shrink underneath the reader.
+                        if let Ok(map) = unsafe { memmap2::Mmap::map(&copy) } {
+                            return Ok(DbBytes::Mapped(map));
+                        }
+                    }
+                    Ok(_) => {}
+                    // The source itself could not be read: that is the error.
+                    Err(e) if !is_copy_target_error(&e) => return Err(e),
+                    Err(_) => {}
+                }
+                // Fall back to reading the file from its start.
+                io::Seek::rewind(file)?;
+            }
+            tracing::info!(
+                path = %path.display(),
+                "cannot map a private copy of the geolocation database (directory not \
+                 writable?); reading it into memory instead"
+            );
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        file.read_to_end(&mut bytes)?;
+        Ok(DbBytes::Heap(bytes))
+    }
+}
+
+/// Errors of writing the private copy (a full disk), as opposed to reading
+/// the database, which decide between falling back to the heap and failing.
+fn is_copy_target_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull
+            | io::ErrorKind::QuotaExceeded
+            | io::ErrorKind::FileTooLarge
+            | io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+/// A new file in `dir` that no other process can open: unnamed
+/// (`O_TMPFILE`) where the file system supports it, else created under a
+/// unique name and unlinked at once. `None` if neither works (read-only or
+/// not writable directory).
+fn private_file(dir: &Path) -> Option<fs::File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let unnamed = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_TMPFILE)
+            .open(dir);
+        if let Ok(file) = unnamed {
+            return Some(file);
+        }
+    }
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = dir.join(format!(".saltmark-geo-{}-{n}.tmp", std::process::id()));
+    let mut options = fs::OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&name).ok()?;
+    // On Unix the open file outlives its name; elsewhere we cannot make it
+    // private, so do not use it.
+    match fs::remove_file(&name) {
+        Ok(()) if cfg!(unix) => Some(file),
+        _ => None,
     }
 }
 
@@ -728,8 +857,7 @@ impl Source {
         if state.loaded == Some(stamp) || state.failed == Some(stamp) {
             return Ok(false);
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(stamp.len).unwrap_or(0));
-        file.read_to_end(&mut bytes).map_err(open_error)?;
+        let bytes = DbBytes::load(&mut file, &self.path, stamp.len).map_err(open_error)?;
 
         match GeoDatabase::from_bytes_at(bytes, self.path.clone()) {
             Ok(db) => {
@@ -1053,6 +1181,41 @@ mod tests {
             geo.lookup(ip("2001:218::1")),
             loc("JP", "Tokyo", "Tokyo"),
             "still serving the old database"
+        );
+    }
+
+    #[test]
+    fn a_loaded_database_survives_its_file_being_overwritten_or_truncated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("geo.mmdb");
+        fs::copy(fixture("GeoIP2-City-Test.mmdb"), &path).unwrap();
+        let london = ip("81.2.69.142");
+        let db = GeoDatabase::open(&path).unwrap();
+        let geo = GeoLocator::open(Some(path.clone())).unwrap();
+        // Mapped, but from a private copy: no file appears in the directory.
+        assert!(db.is_mapped());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        // Overwritten in place with other bytes, then truncated to nothing:
+        // a mapping of the file itself would now answer garbage or SIGBUS.
+        fs::write(&path, vec![0xA5; 100]).unwrap();
+        assert_eq!(db.lookup(london).unwrap(), loc("GB", "England", "London"));
+        assert_eq!(geo.lookup(london), loc("GB", "England", "London"));
+        fs::File::create(&path).unwrap();
+        assert_eq!(db.lookup(london).unwrap(), loc("GB", "England", "London"));
+        assert_eq!(geo.lookup(london).city, "London");
+        assert!(geo.reload_if_changed().is_err());
+        assert_eq!(geo.lookup(london), loc("GB", "England", "London"));
+    }
+
+    #[test]
+    fn heap_databases_work_too() {
+        let bytes = fs::read(fixture("GeoIP2-City-Test.mmdb")).unwrap();
+        let db = GeoDatabase::from_bytes(bytes, "in-memory").unwrap();
+        assert!(!db.is_mapped());
+        assert_eq!(
+            db.lookup(ip("81.2.69.142")).unwrap(),
+            loc("GB", "England", "London")
         );
     }
 
