@@ -32,8 +32,11 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
 use maxminddb::{MaxMindDbError, Reader, WithinOptions};
+use quick_cache::sync::Cache;
 use serde::de::{self, value::MapAccessDeserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+
+use crate::write::shared::SharedStr;
 
 /// Longest value, in bytes, we store for any one field. Real names are far
 /// shorter; the cap bounds what a hostile or broken database can push into
@@ -60,6 +63,40 @@ impl Location {
         self.country_code.is_empty() && self.region.is_empty() && self.city.is_empty()
     }
 }
+
+/// A [`Location`] as the ingest path uses it: shared by every row from the
+/// same database record (see [`GeoLocator::lookup_shared`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SharedLocation {
+    /// See [`Location::country_code`].
+    pub country_code: SharedStr,
+    /// See [`Location::region`].
+    pub region: SharedStr,
+    /// See [`Location::city`].
+    pub city: SharedStr,
+}
+
+impl SharedLocation {
+    /// See [`Location::is_empty`].
+    pub fn is_empty(&self) -> bool {
+        self.country_code.is_empty() && self.region.is_empty() && self.city.is_empty()
+    }
+}
+
+impl From<Location> for SharedLocation {
+    fn from(location: Location) -> Self {
+        SharedLocation {
+            country_code: location.country_code.into(),
+            region: location.region.into(),
+            city: location.city.into(),
+        }
+    }
+}
+
+/// Decoded records remembered per database, keyed by the record's offset in
+/// the data section (many networks share one city record). The key is a
+/// position in the database, not an address: no client IP is kept.
+const RECORD_CACHE_ENTRIES: usize = 16_384;
 
 /// Why a geolocation database could not be used. Every message names the
 /// file, because the operator's fix is always "replace that file".
@@ -159,6 +196,7 @@ const WALK_LIMIT: usize = 64;
 pub struct GeoDatabase {
     reader: Reader<DbBytes>,
     mapped: bool,
+    records: Cache<usize, Arc<SharedLocation>>,
     label: PathBuf,
     database_type: String,
     ip_version: u16,
@@ -228,6 +266,7 @@ impl GeoDatabase {
             ip_version: metadata.ip_version,
             reader,
             mapped,
+            records: Cache::new(RECORD_CACHE_ENTRIES),
             label,
         };
         database.probe()?;
@@ -252,6 +291,40 @@ impl GeoDatabase {
             Ok(Err(e)) => Err(corrupt(&self.label, &e)),
             // The panic payload is deliberately not included: it could echo
             // the address being looked up, and client IPs are never logged.
+            Err(_) => Err(GeoError::Corrupt {
+                path: self.label.clone(),
+                detail: "the MaxMind DB parser panicked during a lookup".to_owned(),
+            }),
+        }
+    }
+
+    /// Like [`lookup`](Self::lookup), as a [`SharedLocation`] from the
+    /// record cache; `Ok(None)` when the database does not know `ip`.
+    pub fn lookup_shared(&self, ip: IpAddr) -> Result<Option<Arc<SharedLocation>>, GeoError> {
+        let ip = ip.to_canonical();
+        if ip.is_ipv6() && self.ip_version == 4 {
+            return Ok(None);
+        }
+        let found = guard(|| -> Result<_, MaxMindDbError> {
+            let result = self.reader.lookup(ip)?;
+            let Some(offset) = result.offset() else {
+                return Ok(None);
+            };
+            if let Some(hit) = self.records.get(&offset) {
+                return Ok(Some(hit));
+            }
+            let location = result
+                .decode::<RawRecord>()?
+                .map(RawRecord::into_location)
+                .unwrap_or_default();
+            let shared = Arc::new(SharedLocation::from(location));
+            self.records.insert(offset, Arc::clone(&shared));
+            Ok(Some(shared))
+        });
+        match found {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(e)) => Err(corrupt(&self.label, &e)),
+            // As in `lookup`: no panic payload, it could echo the address.
             Err(_) => Err(GeoError::Corrupt {
                 path: self.label.clone(),
                 detail: "the MaxMind DB parser panicked during a lookup".to_owned(),
@@ -770,6 +843,28 @@ impl GeoLocator {
         Location::default()
     }
 
+    /// Like [`lookup`](Self::lookup), but shared with every other lookup that
+    /// reached the same database record: no decoding and no allocation on a
+    /// cache hit. This is what the ingest path uses.
+    pub fn lookup_shared(&self, ip: IpAddr) -> Arc<SharedLocation> {
+        for source in &self.sources {
+            let current = source.current.load();
+            let Some(db) = current.as_deref() else {
+                continue;
+            };
+            match db.lookup_shared(ip) {
+                Ok(Some(location)) if !location.is_empty() => return location,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "geolocation lookup failed; no location recorded");
+                }
+            }
+        }
+        static UNKNOWN: std::sync::LazyLock<Arc<SharedLocation>> =
+            std::sync::LazyLock::new(Arc::default);
+        Arc::clone(&UNKNOWN)
+    }
+
     /// Re-open each file whose modification time, length or inode changed
     /// since it was last loaded, and swap it in. `Ok(true)` if at least one
     /// new database is now in use.
@@ -1203,7 +1298,7 @@ mod tests {
         assert_eq!(geo.lookup(london), loc("GB", "England", "London"));
         fs::File::create(&path).unwrap();
         assert_eq!(db.lookup(london).unwrap(), loc("GB", "England", "London"));
-        assert_eq!(geo.lookup(london).city, "London");
+        assert_eq!(geo.lookup_shared(london).city, "London");
         assert!(geo.reload_if_changed().is_err());
         assert_eq!(geo.lookup(london), loc("GB", "England", "London"));
     }
@@ -1217,6 +1312,51 @@ mod tests {
             db.lookup(ip("81.2.69.142")).unwrap(),
             loc("GB", "England", "London")
         );
+    }
+
+    #[test]
+    fn shared_lookups_agree_with_plain_lookups() {
+        let addrs = [
+            "81.2.69.142",
+            "81.2.69.141",
+            "216.160.83.56",
+            "216.160.83.60",
+            "2001:218::1",
+            "::ffff:81.2.69.142",
+            "198.51.100.7",
+            "203.0.113.9",
+            "10.0.0.1",
+            "::1",
+            "8.8.8.8",
+        ];
+        for name in [
+            "GeoIP2-City-Test.mmdb",
+            "GeoLite2-Country-Test.mmdb",
+            "dbip-city-flat-test.mmdb",
+            "dbip-city-flat-ipv4-test.mmdb",
+        ] {
+            let db = open(name);
+            for addr in addrs {
+                let plain = db.lookup(ip(addr)).unwrap();
+                // Twice: the second answer comes from the record cache.
+                for _ in 0..2 {
+                    let shared = db.lookup_shared(ip(addr)).unwrap();
+                    let shared = shared.as_deref().cloned().unwrap_or_default();
+                    assert_eq!(shared, SharedLocation::from(plain.clone()), "{name} {addr}");
+                }
+            }
+        }
+        let geo = GeoLocator::open_many(vec![
+            fixture("GeoIP2-City-Test.mmdb"),
+            fixture("dbip-city-flat-ipv6-test.mmdb"),
+        ])
+        .unwrap();
+        for addr in addrs {
+            let plain = SharedLocation::from(geo.lookup(ip(addr)));
+            assert_eq!(*geo.lookup_shared(ip(addr)), plain, "{addr}");
+        }
+        let first = geo.lookup_shared(ip("81.2.69.142"));
+        assert!(Arc::ptr_eq(&first, &geo.lookup_shared(ip("81.2.69.142"))));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! batches, into ClickHouse.
 //!
 //! - [`row`]: the stored row — what a table row may contain, and nothing else;
+//! - [`shared`]: the cheaply cloned string type of its repetitive columns;
 //! - [`writer`]: the queue, batching, retry and drain-on-shutdown.
 
 pub mod row;
+pub mod shared;
 pub mod writer;
