@@ -274,7 +274,8 @@ lines = [
     "# Benchmark results",
     "",
     "Written by `bench/run` (see `bench/README.md`); do not edit by hand — the",
-    "Profile section comes from `bench/profiles/summary.md` and `bench/profiles/notes.md`.",
+    "Profile section comes from `bench/profiles/summary.md` and `bench/profiles/notes.md`,",
+    "the Optimisations section from `bench/optimisations.md`.",
     "",
     f"- Date: {F['date']}; commit `{F['commit']}`"
     + (f" plus {dirty} uncommitted change(s) under src/ or Cargo.*" if dirty else ""),
@@ -328,6 +329,11 @@ if profile_parts:
     lines += ["\n\n".join(profile_parts), ""]
 else:
     lines += ["Not measured yet: run `bench/profile`.", ""]
+
+optimisations = os.path.join(BENCH, "optimisations.md")
+if os.path.exists(optimisations):
+    with open(optimisations) as f:
+        lines += [f.read().strip(), ""]
 
 with open(OUT, "w") as f:
     f.write("\n".join(lines))
