@@ -79,7 +79,8 @@ STAGES = [
         sum(incl(f"ua_parser::{part}::Extractor::extract") for part in ("user_agent", "os", "device")),
     ),
     ("··· of which bot matching on cache misses (`BotDetector::is_bot`)", incl("saltmark::enrich::bots::BotDetector::is_bot")),
-    ("·· geo lookup and decoding (`GeoLocator::lookup`)", incl("saltmark::enrich::geo::GeoLocator::lookup")),
+    # lookup_shared (record cache) since the ingest path shares decoded records.
+    ("·· geo lookup and decoding (`GeoLocator::lookup_shared`)", incl("saltmark::enrich::geo::GeoLocator::lookup_shared") or incl("saltmark::enrich::geo::GeoLocator::lookup")),
     ("·· referrer classification (`ReferrerClassifier::classify`)", incl("saltmark::enrich::referrer::ReferrerClassifier::classify")),
     ("·· page URL, UTM tags (`page::parse_page`)", incl("saltmark::enrich::page::parse_page")),
     ("·· visitor hash, blake3 (`visitor::visitor_id`)", incl("saltmark::identify::visitor::visitor_id")),

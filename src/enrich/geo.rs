@@ -32,8 +32,11 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
 use maxminddb::{MaxMindDbError, Reader, WithinOptions};
+use quick_cache::sync::Cache;
 use serde::de::{self, value::MapAccessDeserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+
+use crate::write::shared::SharedStr;
 
 /// Longest value, in bytes, we store for any one field. Real names are far
 /// shorter; the cap bounds what a hostile or broken database can push into
@@ -60,6 +63,40 @@ impl Location {
         self.country_code.is_empty() && self.region.is_empty() && self.city.is_empty()
     }
 }
+
+/// A [`Location`] as the ingest path uses it: shared by every row from the
+/// same database record (see [`GeoLocator::lookup_shared`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SharedLocation {
+    /// See [`Location::country_code`].
+    pub country_code: SharedStr,
+    /// See [`Location::region`].
+    pub region: SharedStr,
+    /// See [`Location::city`].
+    pub city: SharedStr,
+}
+
+impl SharedLocation {
+    /// See [`Location::is_empty`].
+    pub fn is_empty(&self) -> bool {
+        self.country_code.is_empty() && self.region.is_empty() && self.city.is_empty()
+    }
+}
+
+impl From<Location> for SharedLocation {
+    fn from(location: Location) -> Self {
+        SharedLocation {
+            country_code: location.country_code.into(),
+            region: location.region.into(),
+            city: location.city.into(),
+        }
+    }
+}
+
+/// Decoded records remembered per database, keyed by the record's offset in
+/// the data section (many networks share one city record). The key is a
+/// position in the database, not an address: no client IP is kept.
+const RECORD_CACHE_ENTRIES: usize = 16_384;
 
 /// Why a geolocation database could not be used. Every message names the
 /// file, because the operator's fix is always "replace that file".
@@ -144,11 +181,22 @@ const WALK_LIMIT: usize = 64;
 
 /// One opened database, immutable once opened.
 ///
-/// The whole file is read into memory rather than memory-mapped: operators
-/// (and `geo/fetch`) replace the file while the server runs, and a mapped file
-/// truncated underneath us is a crash (SIGBUS), not an error.
+/// The database is memory-mapped, but not the operator's file itself:
+/// operators (and `geo/fetch`) replace that file while the server runs, and a
+/// mapped file overwritten or truncated underneath us is wrong answers or a
+/// crash (SIGBUS), not an error. So [`GeoDatabase::open`] and reloads first
+/// copy the file into a private, unnamed file in the same directory
+/// (`O_TMPFILE`, or a new file unlinked at once), which no other process can
+/// reach, and map that. Its pages are file-backed: shared with the page
+/// cache, read in on demand and reclaimable, instead of 60–70 MB of heap per
+/// DB-IP file. The copy costs the file's size in disk space (freed when the
+/// database is replaced or the server exits) and, at start-up and each
+/// reload, one in-kernel file copy. Where no private file can be created (a
+/// read-only directory), the file is read into the heap as before.
 pub struct GeoDatabase {
-    reader: Reader<Vec<u8>>,
+    reader: Reader<DbBytes>,
+    mapped: bool,
+    records: Cache<usize, Arc<SharedLocation>>,
     label: PathBuf,
     database_type: String,
     ip_version: u16,
@@ -173,22 +221,32 @@ impl GeoDatabase {
     /// we understand — so a bad file stops the server at start-up instead of
     /// silently producing empty locations.
     pub fn open(path: &Path) -> Result<GeoDatabase, GeoError> {
-        let bytes = fs::read(path).map_err(|source| GeoError::Open {
+        let open_error = |source| GeoError::Open {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let mut file = fs::File::open(path).map_err(open_error)?;
+        let len = file.metadata().map_err(open_error)?.len();
+        let bytes = DbBytes::load(&mut file, path, len).map_err(open_error)?;
         Self::from_bytes_at(bytes, path.to_path_buf())
     }
 
     /// Validate a database already in memory. `label` names it in errors and
     /// logs (tests, or a database embedded in the binary).
     pub fn from_bytes(bytes: Vec<u8>, label: &str) -> Result<GeoDatabase, GeoError> {
-        Self::from_bytes_at(bytes, PathBuf::from(label))
+        Self::from_bytes_at(DbBytes::Heap(bytes), PathBuf::from(label))
     }
 
-    fn from_bytes_at(bytes: Vec<u8>, label: PathBuf) -> Result<GeoDatabase, GeoError> {
+    /// True when the database is served from a private memory-mapped copy
+    /// (see [`GeoDatabase`]), false when it was read into the heap.
+    pub fn is_mapped(&self) -> bool {
+        self.mapped
+    }
+
+    fn from_bytes_at(bytes: DbBytes, label: PathBuf) -> Result<GeoDatabase, GeoError> {
         // `Reader::from_source` checks only the metadata and the section
         // layout; see `probe` for the rest.
+        let mapped = matches!(bytes, DbBytes::Mapped(_));
         let reader = match guard(|| Reader::from_source(bytes)) {
             Ok(Ok(reader)) => reader,
             Ok(Err(e)) => return Err(corrupt(&label, &e)),
@@ -207,6 +265,8 @@ impl GeoDatabase {
             database_type: metadata.database_type.clone(),
             ip_version: metadata.ip_version,
             reader,
+            mapped,
+            records: Cache::new(RECORD_CACHE_ENTRIES),
             label,
         };
         database.probe()?;
@@ -231,6 +291,40 @@ impl GeoDatabase {
             Ok(Err(e)) => Err(corrupt(&self.label, &e)),
             // The panic payload is deliberately not included: it could echo
             // the address being looked up, and client IPs are never logged.
+            Err(_) => Err(GeoError::Corrupt {
+                path: self.label.clone(),
+                detail: "the MaxMind DB parser panicked during a lookup".to_owned(),
+            }),
+        }
+    }
+
+    /// Like [`lookup`](Self::lookup), as a [`SharedLocation`] from the
+    /// record cache; `Ok(None)` when the database does not know `ip`.
+    pub fn lookup_shared(&self, ip: IpAddr) -> Result<Option<Arc<SharedLocation>>, GeoError> {
+        let ip = ip.to_canonical();
+        if ip.is_ipv6() && self.ip_version == 4 {
+            return Ok(None);
+        }
+        let found = guard(|| -> Result<_, MaxMindDbError> {
+            let result = self.reader.lookup(ip)?;
+            let Some(offset) = result.offset() else {
+                return Ok(None);
+            };
+            if let Some(hit) = self.records.get(&offset) {
+                return Ok(Some(hit));
+            }
+            let location = result
+                .decode::<RawRecord>()?
+                .map(RawRecord::into_location)
+                .unwrap_or_default();
+            let shared = Arc::new(SharedLocation::from(location));
+            self.records.insert(offset, Arc::clone(&shared));
+            Ok(Some(shared))
+        });
+        match found {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(e)) => Err(corrupt(&self.label, &e)),
+            // As in `lookup`: no panic payload, it could echo the address.
             Err(_) => Err(GeoError::Corrupt {
                 path: self.label.clone(),
                 detail: "the MaxMind DB parser panicked during a lookup".to_owned(),
@@ -329,6 +423,114 @@ impl GeoDatabase {
             database_type: self.database_type.clone(),
             detail,
         })
+    }
+}
+
+/// The bytes behind a [`GeoDatabase`].
+enum DbBytes {
+    /// Read into memory (`from_bytes`, or no private copy could be made).
+    Heap(Vec<u8>),
+    /// A private copy of the file, mapped read-only.
+    Mapped(memmap2::Mmap),
+}
+
+impl AsRef<[u8]> for DbBytes {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            DbBytes::Heap(bytes) => bytes,
+            DbBytes::Mapped(map) => map,
+        }
+    }
+}
+
+impl DbBytes {
+    /// The contents of `file` (open at its start, `len` bytes long as far as
+    /// its metadata knew), mapped from a private copy next to `path` if one
+    /// can be made, else read into the heap.
+    fn load(file: &mut fs::File, path: &Path, len: u64) -> io::Result<DbBytes> {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        if len > 0 {
+            if let Some(mut copy) = private_file(dir) {
+                match io::copy(file, &mut copy) {
+                    Ok(copied) if copied > 0 => {
+                        // SAFETY: `copy` is an unnamed (or already unlinked)
+                        // file this process created: no other process has a
+                        // path to it, and nothing in saltmark writes to it
+                        // after this point, so the mapped bytes cannot change
+                        // or shrink underneath the reader.
+                        if let Ok(map) = unsafe { memmap2::Mmap::map(&copy) } {
+                            return Ok(DbBytes::Mapped(map));
+                        }
+                    }
+                    Ok(_) => {}
+                    // The source itself could not be read: that is the error.
+                    Err(e) if !is_copy_target_error(&e) => return Err(e),
+                    Err(_) => {}
+                }
+                // Fall back to reading the file from its start.
+                io::Seek::rewind(file)?;
+            }
+            tracing::info!(
+                path = %path.display(),
+                "cannot map a private copy of the geolocation database (directory not \
+                 writable?); reading it into memory instead"
+            );
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        file.read_to_end(&mut bytes)?;
+        Ok(DbBytes::Heap(bytes))
+    }
+}
+
+/// Errors of writing the private copy (a full disk), as opposed to reading
+/// the database, which decide between falling back to the heap and failing.
+fn is_copy_target_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull
+            | io::ErrorKind::QuotaExceeded
+            | io::ErrorKind::FileTooLarge
+            | io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+/// A new file in `dir` that no other process can open: unnamed
+/// (`O_TMPFILE`) where the file system supports it, else created under a
+/// unique name and unlinked at once. `None` if neither works (read-only or
+/// not writable directory).
+fn private_file(dir: &Path) -> Option<fs::File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let unnamed = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_TMPFILE)
+            .open(dir);
+        if let Ok(file) = unnamed {
+            return Some(file);
+        }
+    }
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = dir.join(format!(".saltmark-geo-{}-{n}.tmp", std::process::id()));
+    let mut options = fs::OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&name).ok()?;
+    // On Unix the open file outlives its name; elsewhere we cannot make it
+    // private, so do not use it.
+    match fs::remove_file(&name) {
+        Ok(()) if cfg!(unix) => Some(file),
+        _ => None,
     }
 }
 
@@ -641,6 +843,28 @@ impl GeoLocator {
         Location::default()
     }
 
+    /// Like [`lookup`](Self::lookup), but shared with every other lookup that
+    /// reached the same database record: no decoding and no allocation on a
+    /// cache hit. This is what the ingest path uses.
+    pub fn lookup_shared(&self, ip: IpAddr) -> Arc<SharedLocation> {
+        for source in &self.sources {
+            let current = source.current.load();
+            let Some(db) = current.as_deref() else {
+                continue;
+            };
+            match db.lookup_shared(ip) {
+                Ok(Some(location)) if !location.is_empty() => return location,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "geolocation lookup failed; no location recorded");
+                }
+            }
+        }
+        static UNKNOWN: std::sync::LazyLock<Arc<SharedLocation>> =
+            std::sync::LazyLock::new(Arc::default);
+        Arc::clone(&UNKNOWN)
+    }
+
     /// Re-open each file whose modification time, length or inode changed
     /// since it was last loaded, and swap it in. `Ok(true)` if at least one
     /// new database is now in use.
@@ -728,8 +952,7 @@ impl Source {
         if state.loaded == Some(stamp) || state.failed == Some(stamp) {
             return Ok(false);
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(stamp.len).unwrap_or(0));
-        file.read_to_end(&mut bytes).map_err(open_error)?;
+        let bytes = DbBytes::load(&mut file, &self.path, stamp.len).map_err(open_error)?;
 
         match GeoDatabase::from_bytes_at(bytes, self.path.clone()) {
             Ok(db) => {
@@ -1054,6 +1277,86 @@ mod tests {
             loc("JP", "Tokyo", "Tokyo"),
             "still serving the old database"
         );
+    }
+
+    #[test]
+    fn a_loaded_database_survives_its_file_being_overwritten_or_truncated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("geo.mmdb");
+        fs::copy(fixture("GeoIP2-City-Test.mmdb"), &path).unwrap();
+        let london = ip("81.2.69.142");
+        let db = GeoDatabase::open(&path).unwrap();
+        let geo = GeoLocator::open(Some(path.clone())).unwrap();
+        // Mapped, but from a private copy: no file appears in the directory.
+        assert!(db.is_mapped());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        // Overwritten in place with other bytes, then truncated to nothing:
+        // a mapping of the file itself would now answer garbage or SIGBUS.
+        fs::write(&path, vec![0xA5; 100]).unwrap();
+        assert_eq!(db.lookup(london).unwrap(), loc("GB", "England", "London"));
+        assert_eq!(geo.lookup(london), loc("GB", "England", "London"));
+        fs::File::create(&path).unwrap();
+        assert_eq!(db.lookup(london).unwrap(), loc("GB", "England", "London"));
+        assert_eq!(geo.lookup_shared(london).city, "London");
+        assert!(geo.reload_if_changed().is_err());
+        assert_eq!(geo.lookup(london), loc("GB", "England", "London"));
+    }
+
+    #[test]
+    fn heap_databases_work_too() {
+        let bytes = fs::read(fixture("GeoIP2-City-Test.mmdb")).unwrap();
+        let db = GeoDatabase::from_bytes(bytes, "in-memory").unwrap();
+        assert!(!db.is_mapped());
+        assert_eq!(
+            db.lookup(ip("81.2.69.142")).unwrap(),
+            loc("GB", "England", "London")
+        );
+    }
+
+    #[test]
+    fn shared_lookups_agree_with_plain_lookups() {
+        let addrs = [
+            "81.2.69.142",
+            "81.2.69.141",
+            "216.160.83.56",
+            "216.160.83.60",
+            "2001:218::1",
+            "::ffff:81.2.69.142",
+            "198.51.100.7",
+            "203.0.113.9",
+            "10.0.0.1",
+            "::1",
+            "8.8.8.8",
+        ];
+        for name in [
+            "GeoIP2-City-Test.mmdb",
+            "GeoLite2-Country-Test.mmdb",
+            "dbip-city-flat-test.mmdb",
+            "dbip-city-flat-ipv4-test.mmdb",
+        ] {
+            let db = open(name);
+            for addr in addrs {
+                let plain = db.lookup(ip(addr)).unwrap();
+                // Twice: the second answer comes from the record cache.
+                for _ in 0..2 {
+                    let shared = db.lookup_shared(ip(addr)).unwrap();
+                    let shared = shared.as_deref().cloned().unwrap_or_default();
+                    assert_eq!(shared, SharedLocation::from(plain.clone()), "{name} {addr}");
+                }
+            }
+        }
+        let geo = GeoLocator::open_many(vec![
+            fixture("GeoIP2-City-Test.mmdb"),
+            fixture("dbip-city-flat-ipv6-test.mmdb"),
+        ])
+        .unwrap();
+        for addr in addrs {
+            let plain = SharedLocation::from(geo.lookup(ip(addr)));
+            assert_eq!(*geo.lookup_shared(ip(addr)), plain, "{addr}");
+        }
+        let first = geo.lookup_shared(ip("81.2.69.142"));
+        assert!(Arc::ptr_eq(&first, &geo.lookup_shared(ip("81.2.69.142"))));
     }
 
     #[test]

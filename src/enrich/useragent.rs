@@ -12,6 +12,7 @@ use quick_cache::sync::Cache;
 use thiserror::Error;
 
 use super::bots::{BotDataError, BotDetector};
+use crate::write::shared::SharedStr;
 
 const UAP_REGEXES_YAML: &str = include_str!("data/uap-regexes.yaml");
 
@@ -115,18 +116,19 @@ impl Device {
     }
 }
 
-/// What we keep from a user agent.
+/// What we keep from a user agent. The names are [`SharedStr`]s so that
+/// every row of a cached agent shares them instead of copying them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ParsedAgent {
     pub is_bot: bool,
     /// "Chrome", "Safari", "Samsung Internet"…; empty when unknown.
-    pub browser: String,
+    pub browser: SharedStr,
     /// Major version only ("120"): finer versions identify people, not trends.
-    pub browser_version: String,
+    pub browser_version: SharedStr,
     /// "Windows", "macOS", "iOS", "Android", "Linux", "Chrome OS"…
-    pub os: String,
+    pub os: SharedStr,
     /// Major, or major.minor when the minor is not 0 ("10", "17.1", "14").
-    pub os_version: String,
+    pub os_version: SharedStr,
     /// `None` when the user agent alone does not decide.
     pub device: Option<Device>,
 }
@@ -187,10 +189,10 @@ impl AgentParser {
         let device = device_from_user_agent(user_agent, &os);
         ParsedAgent {
             is_bot: is_uap_spider || self.bots.is_bot(user_agent),
-            browser,
-            browser_version,
-            os,
-            os_version,
+            browser: browser.into(),
+            browser_version: browser_version.into(),
+            os: os.into(),
+            os_version: os_version.into(),
             device,
         }
     }

@@ -33,6 +33,7 @@ use crate::identify::sessions::Sessions;
 use crate::identify::visitor::visitor_id;
 use crate::metrics::Metrics;
 use crate::write::row::EventRow;
+use crate::write::shared::SharedStr;
 use crate::write::writer::{QueueError, WriterHandle};
 use payload::EventInput;
 
@@ -121,7 +122,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Runs one event through every stage.
-    pub fn process(&self, input: &EventInput, client_ip: IpAddr, user_agent: &str) -> Outcome {
+    pub fn process(&self, input: &EventInput<'_>, client_ip: IpAddr, user_agent: &str) -> Outcome {
         let sites: Vec<String> = input
             .domains
             .iter()
@@ -142,7 +143,7 @@ impl Pipeline {
         if agent.is_bot {
             return self.drop_event(DropReason::Bot);
         }
-        let page = match parse_page(&input.url, input.hash_mode) {
+        let mut page = match parse_page(&input.url, input.hash_mode) {
             Ok(page) => page,
             Err(e) => return Outcome::Refused(Refusal::BadPage(format!("u: {e}"))),
         };
@@ -152,12 +153,21 @@ impl Pipeline {
         let Some(salts) = self.salts.current() else {
             return Outcome::Refused(Refusal::NoSalt);
         };
-        let location = self.geo.lookup(client_ip);
-        let device = agent.device_class(input.screen_width);
+        let location = self.geo.lookup_shared(client_ip);
+        let device = SharedStr::from_static(agent.device_class(input.screen_width).as_str());
         let now = self.clock.now().timestamp();
-        let (prop_keys, prop_values): (Vec<String>, Vec<String>) =
-            input.props.iter().cloned().unzip();
-        for site in sites {
+        let site_count = sites.len();
+        for (index, site) in sites.into_iter().enumerate() {
+            // Several sites (`d` lists more than one) get a copy each; the
+            // last (usually the only) one takes the values.
+            let last = index + 1 == site_count;
+            let take = |value: &mut String| {
+                if last {
+                    std::mem::take(value)
+                } else {
+                    value.clone()
+                }
+            };
             let referrer = self.referrers.classify(
                 input.referrer.as_deref(),
                 &page.source_param,
@@ -175,19 +185,20 @@ impl Pipeline {
             let assigned = self
                 .sessions
                 .assign(today_id, yesterday_id, now, self.random.as_ref());
+            let (prop_keys, prop_values) = input.props.iter().cloned().unzip();
             let row = EventRow {
                 site,
                 timestamp: u32::try_from(now).unwrap_or(0),
-                name: input.name.clone(),
-                pathname: page.pathname.clone(),
-                hostname: page.hostname.clone(),
+                name: input.name.to_string(),
+                pathname: take(&mut page.pathname),
+                hostname: take(&mut page.hostname),
                 referrer: referrer.referrer,
                 referrer_source: referrer.source,
-                utm_source: page.utm_source.clone(),
-                utm_medium: page.utm_medium.clone(),
-                utm_campaign: page.utm_campaign.clone(),
-                utm_content: page.utm_content.clone(),
-                utm_term: page.utm_term.clone(),
+                utm_source: take(&mut page.utm_source),
+                utm_medium: take(&mut page.utm_medium),
+                utm_campaign: take(&mut page.utm_campaign),
+                utm_content: take(&mut page.utm_content),
+                utm_term: take(&mut page.utm_term),
                 country_code: location.country_code.clone(),
                 region: location.region.clone(),
                 city: location.city.clone(),
@@ -195,11 +206,11 @@ impl Pipeline {
                 browser_version: agent.browser_version.clone(),
                 os: agent.os.clone(),
                 os_version: agent.os_version.clone(),
-                device: device.as_str().to_string(),
+                device: device.clone(),
                 visitor_id: assigned.visitor_id,
                 session_id: assigned.session_id,
-                prop_keys: prop_keys.clone(),
-                prop_values: prop_values.clone(),
+                prop_keys,
+                prop_values,
                 batch_id: 0,
             };
             match self.writer.try_queue(row) {

@@ -6,6 +6,7 @@
 //! debugging a tracker sees `n: invalid type: integer, expected a string`),
 //! and props are limited in count and size.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -30,16 +31,19 @@ pub const MAX_DOMAINS: usize = 10;
 pub struct PayloadError(pub String);
 
 /// A validated event as the client described it (not yet enriched).
+///
+/// The text fields borrow from the request body when the JSON needs no
+/// unescaping (the usual case), so parsing a beacon copies nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventInput {
+pub struct EventInput<'a> {
     /// Event name; `pageview` for page views.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// Page URL.
-    pub url: String,
+    pub url: Cow<'a, str>,
     /// Site domains as sent (normalised later).
-    pub domains: Vec<String>,
+    pub domains: Vec<Cow<'a, str>>,
     /// `document.referrer`, if any.
-    pub referrer: Option<String>,
+    pub referrer: Option<Cow<'a, str>>,
     /// Screen (or window) width, a fallback for the device class.
     pub screen_width: Option<u32>,
     /// Hash-based routing: keep the URL fragment in the path.
@@ -49,15 +53,15 @@ pub struct EventInput {
 }
 
 #[derive(Debug, Deserialize)]
-struct RawEvent {
-    #[serde(alias = "name")]
-    n: Option<String>,
-    #[serde(alias = "url")]
-    u: Option<String>,
-    #[serde(alias = "domain")]
-    d: Option<String>,
-    #[serde(alias = "referrer")]
-    r: Option<Option<String>>,
+struct RawEvent<'a> {
+    #[serde(alias = "name", borrow)]
+    n: Option<Text<'a>>,
+    #[serde(alias = "url", borrow)]
+    u: Option<Text<'a>>,
+    #[serde(alias = "domain", borrow)]
+    d: Option<Text<'a>>,
+    #[serde(alias = "referrer", borrow)]
+    r: Option<Option<Text<'a>>>,
     #[serde(alias = "screen_width")]
     w: Option<Value>,
     #[serde(alias = "hash_mode")]
@@ -69,8 +73,36 @@ struct RawEvent {
     m: Option<Value>,
 }
 
+/// A JSON string, borrowed from the body when it has no escapes. (serde's
+/// own `Cow<str>` always copies when it sits inside an `Option`.)
+#[derive(Debug)]
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> serde::de::Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            // The same wording as `String`'s, so error messages are unchanged.
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_string(TextVisitor)
+    }
+}
+
 /// Parses a JSON body.
-pub fn from_json(body: &[u8]) -> Result<EventInput, PayloadError> {
+pub fn from_json(body: &[u8]) -> Result<EventInput<'_>, PayloadError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(PayloadError("empty body: expected a JSON object".into()));
     }
@@ -80,50 +112,81 @@ pub fn from_json(body: &[u8]) -> Result<EventInput, PayloadError> {
             "malformed JSON: expected a JSON object".into(),
         ));
     }
-    let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    let raw: RawEvent = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data if path != "." => {
-                PayloadError(format!("{path}: {inner}"))
-            }
-            serde_json::error::Category::Data => {
-                PayloadError(format!("expected a JSON object: {inner}"))
-            }
-            _ => PayloadError(format!("malformed JSON: {inner}")),
-        }
-    })?;
+    // Fast path: plain serde_json. `serde_path_to_error` tracks the path of
+    // every field (and allocates for it), which costs more than the parse
+    // itself; it is only needed to name the field in an error, so a body that
+    // fails is parsed a second time through it, giving the same message.
+    // Like the path-tracking parse below, this does not check for trailing
+    // bytes after the object (`Deserializer::end`): the same bodies pass.
+    let raw = match RawEvent::deserialize(&mut serde_json::Deserializer::from_slice(body)) {
+        Ok(raw) => raw,
+        Err(_) => return Err(explain_json_error(body)),
+    };
     validate(raw)
+}
+
+/// The error of a body that plain `serde_json` refused, with the path of the
+/// offending field (`n: invalid type: …`).
+#[cold]
+fn explain_json_error(body: &[u8]) -> PayloadError {
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    let e = match serde_path_to_error::deserialize::<_, RawEvent<'_>>(deserializer) {
+        Ok(_) => return PayloadError("malformed JSON".into()), // not reached: same parser
+        Err(e) => e,
+    };
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    match inner.classify() {
+        serde_json::error::Category::Data if path != "." => {
+            PayloadError(format!("{path}: {inner}"))
+        }
+        serde_json::error::Category::Data => {
+            PayloadError(format!("expected a JSON object: {inner}"))
+        }
+        _ => PayloadError(format!("malformed JSON: {inner}")),
+    }
 }
 
 /// Parses the pixel's query string. `referer_header` stands in for `u` when the
 /// page did not say its URL (an `<img>` sends the page as Referer).
-pub fn from_query(query: &str, referer_header: Option<&str>) -> Result<EventInput, PayloadError> {
+pub fn from_query(
+    query: &str,
+    referer_header: Option<&str>,
+) -> Result<EventInput<'static>, PayloadError> {
     let mut fields: BTreeMap<String, String> = BTreeMap::new();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         fields
             .entry(key.into_owned())
             .or_insert_with(|| value.into_owned());
     }
-    let take = |short: &str, long: &str| fields.get(short).or_else(|| fields.get(long)).cloned();
+    let take = |short: &str, long: &str| -> Option<Cow<'static, str>> {
+        fields
+            .get(short)
+            .or_else(|| fields.get(long))
+            .cloned()
+            .map(Cow::Owned)
+    };
     let props = take("p", "props")
         .or_else(|| take("m", "meta"))
-        .map(Value::String);
+        .map(|v| Value::String(v.into_owned()));
     let raw = RawEvent {
-        n: take("n", "name").or_else(|| Some("pageview".into())),
-        u: take("u", "url").or_else(|| referer_header.map(String::from)),
-        d: take("d", "domain"),
-        r: take("r", "referrer").map(Some),
-        w: take("w", "screen_width").map(Value::String),
-        h: take("h", "hash_mode").map(Value::String),
+        n: take("n", "name")
+            .or_else(|| Some("pageview".into()))
+            .map(Text),
+        u: take("u", "url")
+            .or_else(|| referer_header.map(|r| Cow::Owned(r.to_owned())))
+            .map(Text),
+        d: take("d", "domain").map(Text),
+        r: take("r", "referrer").map(|r| Some(Text(r))),
+        w: take("w", "screen_width").map(|v| Value::String(v.into_owned())),
+        h: take("h", "hash_mode").map(|v| Value::String(v.into_owned())),
         p: props,
         m: None,
     };
     validate(raw)
 }
 
-fn validate(raw: RawEvent) -> Result<EventInput, PayloadError> {
+fn validate(raw: RawEvent<'_>) -> Result<EventInput<'_>, PayloadError> {
     let name = required(raw.n, "n", "event name")?;
     if name.len() > MAX_NAME {
         return Err(PayloadError(format!(
@@ -137,19 +200,27 @@ fn validate(raw: RawEvent) -> Result<EventInput, PayloadError> {
         )));
     }
     let domain_list = required(raw.d, "d", "site domain")?;
-    let domains: Vec<String> = domain_list
-        .split(',')
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(String::from)
-        .collect();
+    let domains: Vec<Cow<'_, str>> = match domain_list {
+        Cow::Borrowed(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(Cow::Borrowed)
+            .collect(),
+        Cow::Owned(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| Cow::Owned(d.to_owned()))
+            .collect(),
+    };
     if domains.is_empty() {
         return Err(PayloadError("d: missing site domain".into()));
     }
     if domains.len() > MAX_DOMAINS {
         return Err(PayloadError(format!("d: more than {MAX_DOMAINS} domains")));
     }
-    let referrer = raw.r.flatten().filter(|r| !r.is_empty());
+    let referrer = raw.r.flatten().map(|r| r.0).filter(|r| !r.is_empty());
     if referrer.as_ref().is_some_and(|r| r.len() > MAX_URL) {
         return Err(PayloadError(format!(
             "r: referrer longer than {MAX_URL} bytes"
@@ -197,10 +268,23 @@ fn validate(raw: RawEvent) -> Result<EventInput, PayloadError> {
     })
 }
 
-fn required(value: Option<String>, field: &str, what: &str) -> Result<String, PayloadError> {
-    match value.map(|v| v.trim().to_string()) {
+fn required<'a>(
+    value: Option<Text<'a>>,
+    field: &str,
+    what: &str,
+) -> Result<Cow<'a, str>, PayloadError> {
+    match value.map(|v| trim(v.0)) {
         Some(v) if !v.is_empty() => Ok(v),
         _ => Err(PayloadError(format!("{field}: missing {what}"))),
+    }
+}
+
+/// `str::trim` for a `Cow`, copying only an owned value that changes.
+fn trim(value: Cow<'_, str>) -> Cow<'_, str> {
+    match value {
+        Cow::Borrowed(v) => Cow::Borrowed(v.trim()),
+        Cow::Owned(v) if v.trim().len() == v.len() => Cow::Owned(v),
+        Cow::Owned(v) => Cow::Owned(v.trim().to_owned()),
     }
 }
 
@@ -283,6 +367,21 @@ mod tests {
         assert!(err(br#"{"n":"x","u":"https://a/","d":"a","p":{"k":{"deep":1}}}"#).contains("p.k"));
         assert!(err(br#"{"n":"x","u":"https://a/","d":"a","w":"wide"}"#).contains("w:"));
         assert!(err(br#"[1,2]"#).contains("expected a JSON object"));
+    }
+
+    #[test]
+    fn strings_borrow_from_the_body_unless_escaped() {
+        let body = br#"{"n":"page\u0076iew","u":" https://a.example/x ","d":"a.example, b.example","r":"https:\/\/t.co\/"}"#;
+        let event = from_json(body).unwrap();
+        assert_eq!(event.name, "pageview");
+        assert!(matches!(event.name, Cow::Owned(_)));
+        assert_eq!(event.url, "https://a.example/x");
+        assert!(matches!(event.url, Cow::Borrowed(_)));
+        assert_eq!(event.domains, vec!["a.example", "b.example"]);
+        assert!(event.domains.iter().all(|d| matches!(d, Cow::Borrowed(_))));
+        assert_eq!(event.referrer.as_deref(), Some("https://t.co/"));
+        // As before the fast path: bytes after the object are not examined.
+        assert!(from_json(br#"{"n":"x","u":"https://a/","d":"a"} trailing"#).is_ok());
     }
 
     #[test]

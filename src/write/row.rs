@@ -4,7 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::shared::SharedStr;
+
 /// One event, enriched and anonymised.
+///
+/// The low-cardinality columns that come from caches (location, browser, OS,
+/// device) are [`SharedStr`]s: a row shares them with the cache instead of
+/// copying them. They serialise exactly like `String`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clickhouse::Row, Serialize, Deserialize)]
 pub struct EventRow {
     /// Site domain (normalised).
@@ -32,21 +38,21 @@ pub struct EventRow {
     /// UTM tags.
     pub utm_term: String,
     /// ISO 3166-1 alpha-2.
-    pub country_code: String,
+    pub country_code: SharedStr,
     /// First subdivision name.
-    pub region: String,
+    pub region: SharedStr,
     /// City name.
-    pub city: String,
+    pub city: SharedStr,
     /// Browser family.
-    pub browser: String,
+    pub browser: SharedStr,
     /// Browser major version.
-    pub browser_version: String,
+    pub browser_version: SharedStr,
     /// Operating system family.
-    pub os: String,
+    pub os: SharedStr,
     /// Operating system version.
-    pub os_version: String,
+    pub os_version: SharedStr,
     /// desktop / mobile / tablet.
-    pub device: String,
+    pub device: SharedStr,
     /// Daily-salted visitor hash.
     pub visitor_id: u64,
     /// Visit id.
