@@ -28,6 +28,9 @@ fn modern_statements() -> Vec<String> {
             // The writer's exactly-once check.
             "SELECT count() AS rows FROM saltmark.events WHERE timestamp >= toDateTime(0) \
              AND timestamp <= toDateTime(4000000000) AND batch_id = 3",
+            // The spool replay's exactly-once check.
+            "SELECT batch_id, count() AS rows FROM saltmark.events WHERE timestamp >= toDateTime(0) \
+             AND timestamp <= toDateTime(4000000000) AND has([3, 4], batch_id) GROUP BY batch_id",
             // Salts: create, agree, destroy.
             "INSERT INTO saltmark.salts (day, salt, created) SELECT toDate('2026-01-01'), 'ab', now()",
             "SELECT min(salt) AS salt FROM saltmark.salts WHERE day = toDate('2026-01-01') HAVING count() > 0",

@@ -457,11 +457,16 @@ async fn one_job_at_a_time_and_a_dead_holders_lease_expires() {
             .is_none()
     );
     held.release().await.unwrap();
-    let again = saltmark::retention::lock::try_acquire(&store, "job", Duration::from_secs(4), &r2)
+    // A short lease, timed from just before the claim, so a slow machine
+    // cannot make the test expect more than the lease allows.
+    let short = Duration::from_secs(8);
+    let claimed_at = std::time::Instant::now();
+    let again = saltmark::retention::lock::try_acquire(&store, "job", short, &r2)
         .await
         .unwrap()
         .expect("free after release");
-    // The holder "dies" (never releases): after its 4 s lease others may run.
+    // The holder "dies" (never releases): while its lease runs nobody else
+    // gets the lock; after it, others may run.
     drop(again);
     assert!(
         saltmark::retention::lock::try_acquire(&store, "job", lease, &r1)
@@ -469,7 +474,8 @@ async fn one_job_at_a_time_and_a_dead_holders_lease_expires() {
             .unwrap()
             .is_none()
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let expired_at = claimed_at + short + Duration::from_secs(2);
+    tokio::time::sleep(expired_at.saturating_duration_since(std::time::Instant::now())).await;
     assert!(
         saltmark::retention::lock::try_acquire(&store, "job", lease, &r1)
             .await
