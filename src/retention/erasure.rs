@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::expiry::delete_where;
+use super::expiry::{count, delete_where};
 use super::{timed, RetentionError};
 use crate::clickhouse::sql::{Param, Sql};
 use crate::clickhouse::Store;
@@ -38,11 +38,6 @@ struct SiteRow {
     site: String,
 }
 
-#[derive(clickhouse::Row, serde::Deserialize)]
-struct Count {
-    n: u64,
-}
-
 /// Records a site erasure; with `after_days == 0` deletes the site's events now.
 pub async fn forget_site(
     store: &Store,
@@ -52,21 +47,7 @@ pub async fn forget_site(
     limit: Duration,
 ) -> Result<SiteErasure, RetentionError> {
     let due = as_of + chrono::Duration::days(i64::from(after_days));
-    timed(
-        "recording the site erasure",
-        limit,
-        store
-            .client()
-            .query(
-                "INSERT INTO site_erasures (site, requested, due, status, updated) \
-                 SELECT ?, toDateTime(?), toDateTime(?), 'pending', now()",
-            )
-            .bind(site)
-            .bind(as_of.timestamp())
-            .bind(due.timestamp())
-            .execute(),
-    )
-    .await?;
+    record_status(store, site, as_of, due, "pending", limit).await?;
     tracing::info!(site, due = %due, "site erasure recorded; the site is no longer accepted");
     if after_days > 0 {
         return Ok(SiteErasure {
@@ -76,32 +57,8 @@ pub async fn forget_site(
         });
     }
     let predicate = Sql::new("site = ?", vec![Param::Str(site.to_string())]);
-    let rows = count(store, &predicate, limit).await?;
-    if rows > 0 {
-        delete_where(store, &predicate, limit).await?;
-        let remaining = count(store, &predicate, limit).await?;
-        if remaining > 0 {
-            return Err(RetentionError::Incomplete {
-                step: "the site erasure".into(),
-                remaining,
-            });
-        }
-    }
-    timed(
-        "marking the site erasure done",
-        limit,
-        store
-            .client()
-            .query(
-                "INSERT INTO site_erasures (site, requested, due, status, updated) \
-                 SELECT ?, toDateTime(?), toDateTime(?), 'done', now()",
-            )
-            .bind(site)
-            .bind(as_of.timestamp())
-            .bind(due.timestamp())
-            .execute(),
-    )
-    .await?;
+    let rows = delete_verified(store, &predicate, "the site erasure", limit).await?;
+    record_status(store, site, as_of, due, "done", limit).await?;
     tracing::info!(site, rows, "site erased");
     Ok(SiteErasure {
         site: site.to_string(),
@@ -131,29 +88,55 @@ pub async fn forget_visitor(
 ) -> Result<u64, RetentionError> {
     let mut predicate = Sql::new("site = ? AND ", vec![Param::Str(site.to_string())]);
     predicate.push(Sql::has_u64(visitor_ids, "visitor_id"));
-    let rows = count(store, &predicate, limit).await?;
     // No rows, no mutation: probing costs ClickHouse nothing but a count.
+    delete_verified(store, &predicate, "the visitor erasure", limit).await
+}
+
+/// Appends a state row for a site erasure.
+async fn record_status(
+    store: &Store,
+    site: &str,
+    requested: DateTime<Utc>,
+    due: DateTime<Utc>,
+    status: &str,
+    limit: Duration,
+) -> Result<(), RetentionError> {
+    timed(
+        "recording the site erasure",
+        limit,
+        store
+            .client()
+            .query(
+                "INSERT INTO site_erasures (site, requested, due, status, updated) \
+                 SELECT ?, toDateTime(?), toDateTime(?), ?, now()",
+            )
+            .bind(site)
+            .bind(requested.timestamp())
+            .bind(due.timestamp())
+            .bind(status)
+            .execute(),
+    )
+    .await
+}
+
+/// Counts the matching rows, deletes them if there are any, and checks that
+/// none is left; returns how many were removed.
+async fn delete_verified(
+    store: &Store,
+    predicate: &Sql,
+    step: &str,
+    limit: Duration,
+) -> Result<u64, RetentionError> {
+    let rows = count(store, predicate, limit).await?;
     if rows > 0 {
-        delete_where(store, &predicate, limit).await?;
-        let remaining = count(store, &predicate, limit).await?;
+        delete_where(store, predicate, limit).await?;
+        let remaining = count(store, predicate, limit).await?;
         if remaining > 0 {
             return Err(RetentionError::Incomplete {
-                step: "the visitor erasure".into(),
+                step: step.to_string(),
                 remaining,
             });
         }
     }
     Ok(rows)
-}
-
-async fn count(store: &Store, predicate: &Sql, limit: Duration) -> Result<u64, RetentionError> {
-    let mut sql = Sql::raw("SELECT count() AS n FROM events WHERE ");
-    sql.push(predicate.clone());
-    let row: Count = timed(
-        "counting rows",
-        limit,
-        sql.query(store.client()).fetch_one(),
-    )
-    .await?;
-    Ok(row.n)
 }

@@ -520,7 +520,12 @@ fn expired_predicate(cutoff: DateTime<Utc>, site_cutoffs: &[(String, DateTime<Ut
     Sql::join(parts, " OR ")
 }
 
-async fn count(store: &Store, predicate: &Sql, limit: Duration) -> Result<u64, RetentionError> {
+/// `SELECT count()` of the events matching `predicate`.
+pub(crate) async fn count(
+    store: &Store,
+    predicate: &Sql,
+    limit: Duration,
+) -> Result<u64, RetentionError> {
     let mut sql = Sql::raw("SELECT count() AS n FROM events WHERE ");
     sql.push(predicate.clone());
     let row: Count = timed(
