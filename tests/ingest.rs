@@ -150,14 +150,7 @@ async fn bots_unknown_sites_and_excluded_paths_are_dropped_with_a_reason() {
     assert_eq!(server.wait_count("SELECT count() FROM events", 1).await, 1);
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert_eq!(server.query("SELECT count() FROM events").await.trim(), "1");
-    let metrics = common::client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("saltmark_events_dropped_total{reason=\"bot\"} 4"),
         "{metrics}"
@@ -283,14 +276,7 @@ async fn malformed_requests_get_clear_statuses() {
             .await,
         "/no-js\tDuckDuckGo\tmobile\tSafari\n"
     );
-    let metrics = http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("saltmark_requests_rejected_total{reason=\"too_large\"} 2"),
         "{metrics}"
@@ -342,14 +328,7 @@ async fn health_and_metrics_answer() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().contains("\"status\":\"ok\""));
-    let metrics = common::client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     for name in [
         "saltmark_events_accepted_total",
         "saltmark_queue_depth",

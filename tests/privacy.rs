@@ -4,24 +4,8 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::*;
 use serde_json::json;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn ipv4_as_number(ip: &str) -> Option<String> {
     let v4: std::net::Ipv4Addr = ip.parse().ok()?;
@@ -30,7 +14,7 @@ fn ipv4_as_number(ip: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_ip_or_user_agent_reaches_tables_or_logs() {
-    let captured = Captured::default();
+    let captured = CapturedLog::default();
     let sink = captured.clone();
     tracing_subscriber::fmt()
         .with_env_filter("trace")
@@ -117,14 +101,7 @@ async fn no_ip_or_user_agent_reaches_tables_or_logs() {
         accepted
     );
     let salts_hex = server.query("SELECT salt FROM salts FORMAT TSV").await;
-    let metrics = common::client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     let (ch_url, database) = (server.ch_url.clone(), server.database.clone());
     server.stop().await;
 
@@ -146,7 +123,7 @@ async fn no_ip_or_user_agent_reaches_tables_or_logs() {
         );
     }
     assert!(dump.contains("London"), "the dump really holds the events");
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("request"),
         "trace logging really captured requests"

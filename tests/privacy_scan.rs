@@ -5,28 +5,14 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use saltmark::app::Deps;
 use saltmark::clickhouse::managed::ManagedClickHouse;
 use serde_json::json;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -41,7 +27,7 @@ fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_ip_or_user_agent_in_data_dir_spool_or_trace_logs() {
-    let captured = Captured::default();
+    let captured = CapturedLog::default();
     let sink = captured.clone();
     tracing_subscriber::fmt()
         .with_env_filter("saltmark=trace,hyper=trace,info")
@@ -167,7 +153,7 @@ async fn no_ip_or_user_agent_in_data_dir_spool_or_trace_logs() {
         }
     }
     let everything = String::from_utf8_lossy(&everything);
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("TRACE"), "trace level really captured");
     assert!(logs.contains("corrupt") || logs.contains("spool"), "{logs}");
     for ip in ips {

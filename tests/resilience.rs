@@ -108,14 +108,7 @@ async fn clickhouse_down_for_20s_mid_stream_loses_and_doubles_nothing() {
         format!("{accepted}\t{accepted}\n"),
         "every 202 stored exactly once ({stored} seen while waiting)"
     );
-    let metrics = common::client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     let errors_line = metrics
         .lines()
         .find(|l| l.starts_with("saltmark_insert_errors_total"))
@@ -160,16 +153,7 @@ async fn sigterm_under_load_drains_everything_accepted() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = common::client().get(format!("{base}/healthz")).send().await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "collector did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_until_ok(&format!("{base}/healthz")).await;
     let accepted = Arc::new(AtomicU64::new(0));
     let next = Arc::new(AtomicU64::new(0));
     let mut senders = Vec::new();

@@ -280,16 +280,7 @@ async fn spawn_collector(
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = common::client().get(format!("{base}/metrics")).send().await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "collector did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_until_ok(&format!("{base}/metrics")).await;
     Collector { child, base }
 }
 

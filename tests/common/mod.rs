@@ -192,6 +192,18 @@ impl TestServer {
         request.send().await.expect("request sent")
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        client()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// A query against this server's database, TSV out.
     pub async fn query(&self, sql: &str) -> String {
         ch_query(&self.ch_url, &self.database, sql).await
@@ -207,6 +219,46 @@ impl TestServer {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// Waits (at most 60 s) until `url` answers 200: a collector started as a
+/// child process is ready.
+pub async fn wait_until_ok(url: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client().get(url).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "collector did not start: {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A log sink for `tracing_subscriber::fmt().with_writer(..)` that keeps
+/// everything written, so a test can search the log.
+#[derive(Clone, Default)]
+pub struct CapturedLog(pub Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLog {
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
 
