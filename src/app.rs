@@ -91,6 +91,8 @@ pub struct AppState {
     pub timezones: std::collections::HashMap<String, chrono_tz::Tz>,
     /// Request size, time and connection limits.
     pub limits: LimitsConfig,
+    /// Dashboard logins.
+    pub dashboard: crate::dashboard::Dashboard,
 }
 
 impl AppState {
@@ -210,6 +212,10 @@ impl App {
                 .map(|site| (site.clone(), config.timezone_of(site)))
                 .collect(),
             limits: config.limits.clone(),
+            dashboard: crate::dashboard::Dashboard::new(
+                config.dashboard.secure_cookie,
+                config.dashboard.session_days,
+            ),
         });
         let jobs = CancellationToken::new();
         let job_handles = vec![

@@ -73,6 +73,8 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("limits.visitor_events_per_minute", KeyKind::Scalar, "events per minute per visitor hash (burst of the same size); beyond, 429; 0 = unlimited"),
     ("limits.site_events_per_second", KeyKind::Scalar, "events per second per site (burst of the same size); beyond, 429; 0 = unlimited"),
     ("sessions.timeout_minutes", KeyKind::Scalar, "inactivity that ends a visit"),
+    ("dashboard.secure_cookie", KeyKind::Scalar, "mark the dashboard's login cookie Secure (set true when served over HTTPS)"),
+    ("dashboard.session_days", KeyKind::Scalar, "days a dashboard login lasts"),
     ("retention.months", KeyKind::Scalar, "months events are kept"),
     ("retention.site_months", KeyKind::List, "per-site overrides as site=months, e.g. shop.example.org=6"),
     ("retention.expire_hour_utc", KeyKind::Scalar, "UTC hour at which serve runs the daily expiry job"),
@@ -122,8 +124,30 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Visit grouping.
     pub sessions: SessionsConfig,
+    /// The dashboard's logins.
+    pub dashboard: DashboardConfig,
     /// How long events are kept.
     pub retention: RetentionConfig,
+}
+
+/// The dashboard's logins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardConfig {
+    /// `Secure` on the session cookie; off by default so the plain-HTTP
+    /// demo on a LAN address works; set it when a TLS proxy fronts us.
+    pub secure_cookie: bool,
+    /// Login lifetime in days.
+    pub session_days: u32,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        Self {
+            secure_cookie: false,
+            session_days: 14,
+        }
+    }
 }
 
 /// Geolocation settings.
@@ -295,6 +319,7 @@ impl Default for Config {
             spool: SpoolConfig::default(),
             limits: LimitsConfig::default(),
             sessions: SessionsConfig::default(),
+            dashboard: DashboardConfig::default(),
             retention: RetentionConfig::default(),
         }
     }
@@ -513,6 +538,12 @@ impl Config {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1".into()));
             }
+        }
+        if !(1..=366).contains(&self.dashboard.session_days) {
+            return Err(invalid(
+                "dashboard.session_days",
+                "must be between 1 and 366".into(),
+            ));
         }
         if self.sessions.timeout_minutes == 0 {
             return Err(invalid(

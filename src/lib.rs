@@ -25,6 +25,7 @@ pub mod app;
 pub mod clickhouse;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod enrich;
 pub mod identify;
 pub mod ingest;

@@ -101,6 +101,16 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage dashboard logins.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Manage read-only dashboard share links.
+    Share {
+        #[command(subcommand)]
+        command: ShareCommand,
+    },
     /// Fill a site with realistic synthetic traffic.
     SeedDemo {
         /// The site.
@@ -158,6 +168,65 @@ enum KeysCommand {
         /// The id shown by `keys list`.
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Create a user, or set an existing user's password and sites. The
+    /// password is asked for on a terminal, or read as one line from
+    /// standard input; only its argon2id hash is stored.
+    Set {
+        /// The login name.
+        user: String,
+        /// A site the user may read (repeat for several).
+        #[arg(long = "site", required = true)]
+        sites: Vec<String>,
+    },
+    /// List users and their sites.
+    List,
+    /// Remove a user; their sessions end at once.
+    Remove {
+        /// The login name.
+        user: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ShareCommand {
+    /// Create a read-only link to one site's dashboard; printed once.
+    Create {
+        /// The site.
+        #[arg(long)]
+        site: String,
+        /// A note to recognise the link by.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// The collector's public address, to print a whole URL.
+        #[arg(long, default_value = "")]
+        base_url: String,
+    },
+    /// List links (ids, sites, state; never the tokens).
+    List,
+    /// Revoke a link by its id.
+    Revoke {
+        /// The id shown by `share list`.
+        id: String,
+    },
+}
+
+/// A new password: asked twice on a terminal, else one line of stdin.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("password: ")?;
+        let second = rpassword::prompt_password("again: ")?;
+        anyhow::ensure!(first == second, "the two passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -308,6 +377,83 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                         tracing::info!(key_id = %id, "API key revoked");
                     } else {
                         anyhow::bail!("no key with id {id}");
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Users { command } => {
+            use saltmark::dashboard::users;
+            let (store, _managed) = saltmark::prepare_storage(&config).await?;
+            match command {
+                UsersCommand::Set { user, sites } => {
+                    let sites: Vec<String> = sites
+                        .iter()
+                        .map(|s| saltmark::config::normalise_site(s))
+                        .collect();
+                    let password = read_password()?;
+                    users::set(&store, &user, &password, &sites, Utc::now(), &OsRandom).await?;
+                    println!("user {user} can read {}", sites.join(", "));
+                }
+                UsersCommand::List => {
+                    println!("{:<24} sites", "user");
+                    for user in users::list(&store).await? {
+                        println!("{:<24} {}", user.user, user.user_sites.join(","));
+                    }
+                }
+                UsersCommand::Remove { user } => {
+                    if users::remove(&store, &user, Utc::now()).await? {
+                        println!("user {user} removed");
+                    } else {
+                        anyhow::bail!("no user {user}");
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Share { command } => {
+            use saltmark::dashboard::shares;
+            let (store, _managed) = saltmark::prepare_storage(&config).await?;
+            match command {
+                ShareCommand::Create {
+                    site,
+                    label,
+                    base_url,
+                } => {
+                    let link = shares::create(&store, &site, &label, Utc::now(), &OsRandom).await?;
+                    println!("{}/share#{}", base_url.trim_end_matches('/'), link.token);
+                    eprintln!(
+                        "share link {} for {} — shown once; revoke with `saltmark share revoke {}`",
+                        link.id, link.site, link.id
+                    );
+                }
+                ShareCommand::List => {
+                    println!(
+                        "{:<10} {:<8} {:<20} {:<24} label",
+                        "id", "state", "created", "site"
+                    );
+                    for link in shares::list(&store, None).await? {
+                        let created = DateTime::from_timestamp(i64::from(link.first_created), 0)
+                            .unwrap_or_default();
+                        println!(
+                            "{:<10} {:<8} {:<20} {:<24} {}",
+                            link.link_id,
+                            if link.is_revoked == 1 {
+                                "revoked"
+                            } else {
+                                "active"
+                            },
+                            created.format("%Y-%m-%d %H:%M:%S"),
+                            link.link_site,
+                            link.link_label
+                        );
+                    }
+                }
+                ShareCommand::Revoke { id } => {
+                    if shares::revoke(&store, &id, None, Utc::now()).await? {
+                        println!("share link {id} revoked");
+                    } else {
+                        anyhow::bail!("no active share link with id {id}");
                     }
                 }
             }

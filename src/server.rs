@@ -191,6 +191,9 @@ async fn route(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -
                 .insert(header::ALLOW, HeaderValue::from_static("GET"));
             response
         }
+        (dashboard, _) if crate::dashboard::owns(dashboard) => {
+            crate::dashboard::route(state, request).await
+        }
         (js, method) if js.starts_with("/js/") => {
             crate::tracker::serve(js, method, request.headers())
         }
@@ -473,17 +476,6 @@ fn site_from_form(form: &str) -> Option<String> {
 
 const FORGET_HTML: &str = include_str!("forget.html");
 
-fn bearer(headers: &hyper::HeaderMap) -> Option<String> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(|v| v.trim().to_string())
-}
-
 fn query_error(e: crate::query::QueryError) -> Response<Body> {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if status.is_server_error() {
@@ -492,32 +484,28 @@ fn query_error(e: crate::query::QueryError) -> Response<Body> {
     json_error(status, &e.to_string())
 }
 
-/// Checks the key and that it covers `site`; the same answer for an unknown
-/// site and a site of another tenant, so keys learn nothing about other sites.
-async fn authorize_site(
+/// The request's credential (API key, share link or dashboard session).
+async fn authorize(
     state: &AppState,
     headers: &hyper::HeaderMap,
-    site: &str,
-) -> Result<(), crate::query::QueryError> {
-    let sites = crate::query::keys::authorize(&state.store, bearer(headers).as_deref()).await?;
-    if sites.iter().any(|s| s == site) {
-        Ok(())
-    } else {
-        Err(crate::query::QueryError::Forbidden(format!(
-            "this API key has no access to site {site:?}"
-        )))
-    }
+) -> Result<crate::query::access::Access, crate::query::QueryError> {
+    use crate::query::access;
+    access::authorize(
+        &state.store,
+        access::credential(headers),
+        state.pipeline.clock.now(),
+    )
+    .await
 }
 
 /// `POST /api/v2/query` (Plausible Stats API v2 shape).
 async fn stats_query(state: &AppState, request: Request<Incoming>) -> Response<Body> {
     let (parts, body) = request.into_parts();
     // Authenticate before looking at the query: strangers learn nothing.
-    if let Err(e) =
-        crate::query::keys::authorize(&state.store, bearer(&parts.headers).as_deref()).await
-    {
-        return query_error(e);
-    }
+    let access = match authorize(state, &parts.headers).await {
+        Ok(access) => access,
+        Err(e) => return query_error(e),
+    };
     let body = match Limited::new(body, 64 * 1024).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => return json_error(StatusCode::PAYLOAD_TOO_LARGE, "query larger than 64 KiB"),
@@ -526,7 +514,7 @@ async fn stats_query(state: &AppState, request: Request<Incoming>) -> Response<B
         Ok(query) => query,
         Err(e) => return query_error(e),
     };
-    if let Err(e) = authorize_site(state, &parts.headers, &query.site_id).await {
+    if let Err(e) = access.site(&query.site_id) {
         return query_error(e);
     }
     let tz = state.timezone_of(&query.site_id);
@@ -548,7 +536,10 @@ async fn realtime(state: &AppState, request: Request<Incoming>) -> Response<Body
                 .map(|(_, v)| crate::config::normalise_site(&v))
         })
         .unwrap_or_default();
-    if let Err(e) = authorize_site(state, request.headers(), &site).await {
+    if let Err(e) = authorize(state, request.headers())
+        .await
+        .and_then(|access| access.site(&site))
+    {
         return query_error(e);
     }
     let query = crate::query::request::QueryRequest::from_value(&serde_json::json!({

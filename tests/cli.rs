@@ -126,7 +126,7 @@ fn migrate_is_safe_to_run_twice() {
         &database,
         "SELECT count(), uniqExact(version) FROM schema_migrations FORMAT TSV",
     ));
-    assert_eq!(applied, "4\t4\n", "each migration recorded once");
+    assert_eq!(applied, "5\t5\n", "each migration recorded once");
     let tables = runtime.block_on(ch_query(
         &url,
         &database,
@@ -136,7 +136,7 @@ fn migrate_is_safe_to_run_twice() {
     ));
     assert_eq!(
         tables,
-        "api_keys\nevents\nexpiry_log\njob_locks\nsalts\nschema_migrations\nsite_erasures\n"
+        "api_keys\ndashboard_sessions\ndashboard_users\nevents\nexpiry_log\njob_locks\nsalts\nschema_migrations\nshare_links\nsite_erasures\n"
     );
 }
 

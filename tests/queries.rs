@@ -333,6 +333,30 @@ async fn metrics_breakdowns_filters_and_pagination_match_hand_counts() {
         api.table(q(json!({"metrics": ["visitors", "events"], "dimensions": ["event:props:plan"], "filters": [["is", "event:goal", ["Signup"]]], "order_by": [["event:props:plan", "asc"]]}))).await,
         vec![vec![json!("free"), json!(1), json!(1)], vec![json!("pro"), json!(1), json!(1)]]
     );
+    // Property names, for a dashboard that does not know them in advance:
+    // two Signup events carry `plan`; the joined shape (a visit filter) agrees.
+    assert_eq!(
+        api.table(q(
+            json!({"metrics": ["visitors", "events"], "dimensions": ["event:prop_key"]})
+        ))
+        .await,
+        vec![vec![json!("plan"), json!(2), json!(2)]]
+    );
+    assert_eq!(
+        api.table(q(json!({"metrics": ["visitors", "visits"], "dimensions": ["event:prop_key"], "filters": [["is", "visit:country", ["DE"]]]}))).await,
+        vec![vec![json!("plan"), json!(2), json!(2)]]
+    );
+    let key = api.key.clone();
+    assert_eq!(
+        api.query_with(
+            Some(&key),
+            q(json!({"metrics": ["visitors"], "filters": [["is", "event:prop_key", ["plan"]]]}))
+        )
+        .await
+        .0,
+        400,
+        "a property name is a grouping key, not a filter"
+    );
     // Pagination: pages by page views — /pricing 3, then /, /blog, /signup with 2.
     let answer = api
         .query(q(json!({"metrics": ["pageviews"], "dimensions": ["event:page"], "filters": [["is", "event:name", ["pageview"]]],

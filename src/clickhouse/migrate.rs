@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "api_keys",
         sql: include_str!("../../schema/0004_api_keys.sql"),
     },
+    Migration {
+        version: 5,
+        name: "dashboard",
+        sql: include_str!("../../schema/0005_dashboard.sql"),
+    },
 ];
 
 /// What the templates need to know about the target.

@@ -38,6 +38,9 @@ pub fn dimension_expr(dimension: &Dimension, tz: Tz) -> Sql {
             "prop_values[indexOf(prop_keys, ?)]",
             vec![Param::Str(key.clone())],
         ),
+        // Only ever a grouping key (the parser refuses it in filters): the
+        // array join must not multiply rows inside a WHERE clause.
+        Dimension::PropKey => Sql::raw("arrayJoin(prop_keys)"),
         Dimension::Goal => Sql::raw("name"),
         Dimension::Visit(VisitAttr::EntryPage) => Sql::raw("v_entry_page"),
         Dimension::Visit(VisitAttr::ExitPage) => Sql::raw("v_exit_page"),

@@ -9,6 +9,7 @@
 //! - [`keys`]: API keys, stored as hashes, scoped to sites;
 //! - [`seed`]: realistic synthetic traffic for demos, tests and the bench.
 
+pub mod access;
 pub mod builder;
 pub mod dates;
 pub mod keys;

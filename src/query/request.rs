@@ -81,6 +81,10 @@ pub enum Dimension {
     Event(&'static str),
     /// `event:props:<key>`.
     Prop(String),
+    /// `event:prop_key` (dimension only): the names of the properties sent
+    /// with events, so a dashboard can offer a breakdown per property without
+    /// knowing the keys in advance. An event counts once under each of its keys.
+    PropKey,
     /// `event:goal` (filters only): custom event names.
     Goal,
     /// An attribute of the visit, taken from its first event (`visit:source` …).
@@ -124,7 +128,7 @@ const VISIT_DIMENSIONS: &[(&str, &str)] = &[
     ("visit:device", "device"),
 ];
 
-const ALLOWED_DIMENSIONS: &str = "event:page, event:name, event:hostname, event:props:<key>, \
+const ALLOWED_DIMENSIONS: &str = "event:page, event:name, event:hostname, event:props:<key>, event:prop_key, \
     visit:entry_page, visit:exit_page, visit:source, visit:referrer, visit:utm_source, visit:utm_medium, \
     visit:utm_campaign, visit:utm_content, visit:utm_term, visit:country, visit:region, visit:city, \
     visit:browser, visit:browser_version, visit:os, visit:os_version, visit:device, \
@@ -143,6 +147,7 @@ impl Dimension {
             "visit:entry_page" => return Ok(Dimension::Visit(VisitAttr::EntryPage)),
             "visit:exit_page" => return Ok(Dimension::Visit(VisitAttr::ExitPage)),
             "event:goal" => return Ok(Dimension::Goal),
+            "event:prop_key" => return Ok(Dimension::PropKey),
             "time:hour" => return Ok(Dimension::Time(TimeBucket::Hour)),
             "time:day" | "time" => return Ok(Dimension::Time(TimeBucket::Day)),
             "time:week" => return Ok(Dimension::Time(TimeBucket::Week)),
@@ -169,6 +174,7 @@ impl Dimension {
                 .map(|(n, _)| n.to_string())
                 .unwrap_or_default(),
             Dimension::Prop(key) => format!("event:props:{key}"),
+            Dimension::PropKey => "event:prop_key".into(),
             Dimension::Goal => "event:goal".into(),
             Dimension::Visit(VisitAttr::EntryPage) => "visit:entry_page".into(),
             Dimension::Visit(VisitAttr::ExitPage) => "visit:exit_page".into(),
@@ -755,6 +761,13 @@ fn parse_filter(value: &Value, field: &str, depth: usize) -> Result<Filter, Quer
                 return Err(QueryError::invalid(
                     &format!("{field}[1]"),
                     "time dimensions cannot be filtered; use date_range".into(),
+                ));
+            }
+            if dimension == Dimension::PropKey {
+                return Err(QueryError::invalid(
+                    &format!("{field}[1]"),
+                    "event:prop_key is a dimension only; filter on event:props:<key> instead"
+                        .into(),
                 ));
             }
             if dimension == Dimension::Goal && op != Operator::Is {

@@ -1,0 +1,478 @@
+// saltmark dashboard. Every number on the page is an answer of the stats
+// API (POST /api/v2/query, GET /api/v2/realtime), rendered as given: the
+// page computes nothing but the bar widths. The view (site, period,
+// filters, property) lives in the URL's query string, so any view can be
+// bookmarked and shared; a share link's token lives in the fragment, which
+// browsers never send to a server. Text from the data is only ever set with
+// textContent.
+'use strict';
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, attrs, ...children) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === 'text') node.textContent = v;
+      else if (k === 'on') for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
+      else node.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const child of children) if (child) node.append(child);
+    return node;
+  };
+  const SVG = 'http://www.w3.org/2000/svg';
+  const svg = (tag, attrs) => {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+    return node;
+  };
+
+  const PERIODS = ['day', '7d', '30d', 'month', '12mo', 'custom'];
+  const LIST_LIMIT = 10;
+  const DIMENSION_NAMES = {
+    'event:page': 'Page', 'event:name': 'Event', 'event:goal': 'Goal',
+    'visit:entry_page': 'Entry page', 'visit:exit_page': 'Exit page',
+    'visit:source': 'Source', 'visit:referrer': 'Referrer',
+    'visit:utm_campaign': 'UTM campaign', 'visit:utm_source': 'UTM source', 'visit:utm_medium': 'UTM medium',
+    'visit:country': 'Country', 'visit:region': 'Region', 'visit:city': 'City',
+    'visit:browser': 'Browser', 'visit:os': 'Operating system', 'visit:device': 'Device',
+  };
+  const METRIC_NAMES = {
+    visitors: 'Unique visitors', visits: 'Total visits', pageviews: 'Total pageviews',
+    bounce_rate: 'Bounce rate', visit_duration: 'Visit duration', events: 'Total events',
+  };
+  // Panels: each tab is one stats API query grouped by one dimension.
+  const nonEmpty = (dim) => [['is_not', dim, ['']]];
+  const PANELS = [
+    { id: 'pages', title: 'Pages', tabs: [
+      { label: 'Top pages', dim: 'event:page', metrics: ['visitors', 'pageviews'] },
+      { label: 'Entry pages', dim: 'visit:entry_page', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:entry_page') },
+      { label: 'Exit pages', dim: 'visit:exit_page', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:exit_page') },
+    ] },
+    { id: 'sources', title: 'Sources', tabs: [
+      { label: 'Sources', dim: 'visit:source', metrics: ['visitors', 'visits'] },
+      { label: 'Referrers', dim: 'visit:referrer', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:referrer') },
+      { label: 'Campaigns', dim: 'visit:utm_campaign', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:utm_campaign') },
+      { label: 'UTM sources', dim: 'visit:utm_source', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:utm_source') },
+      { label: 'UTM mediums', dim: 'visit:utm_medium', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:utm_medium') },
+    ] },
+    { id: 'locations', title: 'Locations', tabs: [
+      { label: 'Countries', dim: 'visit:country', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:country') },
+      { label: 'Regions', dim: 'visit:region', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:region') },
+      { label: 'Cities', dim: 'visit:city', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:city') },
+    ] },
+    { id: 'devices', title: 'Devices', tabs: [
+      { label: 'Browsers', dim: 'visit:browser', metrics: ['visitors', 'visits'] },
+      { label: 'Operating systems', dim: 'visit:os', metrics: ['visitors', 'visits'] },
+      { label: 'Devices', dim: 'visit:device', metrics: ['visitors', 'visits'] },
+    ] },
+    { id: 'events', title: 'Custom events', tabs: [
+      { label: 'Events', dim: 'event:name', filterDim: 'event:goal', metrics: ['visitors', 'events'], filters: [['is_not', 'event:name', ['pageview']]] },
+    ] },
+  ];
+
+  // ---- state: the URL is the source of truth -------------------------------
+  const auth = { mode: null, token: null, sites: [] };
+  function readView() {
+    const params = new URLSearchParams(location.search);
+    const filters = [];
+    for (const [key, value] of params) {
+      if (key.includes(':') && DIMENSION_NAMES[key] !== undefined || key.startsWith('event:props:')) {
+        filters.push({ dim: key, value });
+      }
+    }
+    let period = params.get('period') || '30d';
+    if (!PERIODS.includes(period)) period = '30d';
+    return {
+      site: params.get('site') || '',
+      period,
+      from: params.get('from') || '',
+      to: params.get('to') || '',
+      prop: params.get('prop') || '',
+      tabs: Object.fromEntries(PANELS.map((p) => [p.id, Number(params.get('tab_' + p.id) || 0)])),
+      filters,
+    };
+  }
+  function writeView(view, replace) {
+    const params = new URLSearchParams();
+    params.set('site', view.site);
+    params.set('period', view.period);
+    if (view.period === 'custom') { params.set('from', view.from); params.set('to', view.to); }
+    for (const f of view.filters) params.append(f.dim, f.value);
+    for (const [id, tab] of Object.entries(view.tabs)) if (tab) params.set('tab_' + id, tab);
+    if (view.prop) params.set('prop', view.prop);
+    const url = location.pathname + '?' + params.toString() + location.hash;
+    if (replace) history.replaceState(null, '', url); else history.pushState(null, '', url);
+  }
+  let view = readView();
+
+  // ---- API -----------------------------------------------------------------
+  class ApiError extends Error { constructor(status, message) { super(message); this.status = status; } }
+  async function api(path, options) {
+    const headers = Object.assign({}, (options && options.headers) || {});
+    if (auth.token) headers.Authorization = 'Bearer ' + auth.token;
+    const response = await fetch(path, Object.assign({ credentials: 'same-origin' }, options, { headers }));
+    let body = null;
+    try { body = await response.json(); } catch (e) { body = null; }
+    if (!response.ok) throw new ApiError(response.status, (body && body.error) || response.statusText);
+    return body;
+  }
+  const postJson = (path, body) => api(path, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  function dateRange() {
+    return view.period === 'custom' ? [view.from, view.to] : view.period;
+  }
+  function apiFilters() {
+    return view.filters.map((f) => ['is', f.dim, [f.value]]);
+  }
+  /** The stats API request for the current view plus `extra`. */
+  function queryBody(extra) {
+    const body = Object.assign({ site_id: view.site, date_range: dateRange() }, extra);
+    body.filters = apiFilters().concat(extra.filters || []);
+    return body;
+  }
+  const query = (extra) => postJson('/api/v2/query', queryBody(extra));
+
+  // ---- formatting ----------------------------------------------------------
+  const integer = new Intl.NumberFormat('en-US');
+  let regionNames = null;
+  try { regionNames = new Intl.DisplayNames(['en'], { type: 'region' }); } catch (e) { regionNames = null; }
+  function formatMetric(metric, value) {
+    if (value === null || value === undefined) return '–';
+    if (metric === 'bounce_rate') return integer.format(value) + '%';
+    if (metric === 'visit_duration') {
+      const s = Math.round(value); const m = Math.floor(s / 60);
+      return m ? `${m}m ${s % 60}s` : `${s}s`;
+    }
+    return integer.format(value);
+  }
+  function formatValue(dim, value) {
+    if (value === '') return '(none)';
+    if (dim === 'visit:country' && regionNames && /^[A-Z]{2}$/.test(value)) {
+      try { return `${regionNames.of(value)} (${value})`; } catch (e) { return value; }
+    }
+    return value;
+  }
+
+  // ---- rendering -----------------------------------------------------------
+  function setStatus(text) { $('status').textContent = text; }
+
+  function renderChips() {
+    const chips = $('chips');
+    chips.replaceChildren();
+    for (const f of view.filters) {
+      const name = f.dim.startsWith('event:props:') ? 'Property ' + f.dim.slice(12) : (DIMENSION_NAMES[f.dim] || f.dim);
+      const text = `${name} is ${formatValue(f.dim, f.value)}`;
+      chips.append(el('button', {
+        type: 'button', class: 'chip', 'data-dim': f.dim, 'data-value': f.value,
+        'aria-label': `Remove filter: ${text}`,
+        on: { click: () => { view.filters = view.filters.filter((x) => x !== f); navigate(); } },
+      }, el('span', { text }), el('span', { 'aria-hidden': 'true', class: 'x', text: '×' })));
+    }
+    chips.hidden = view.filters.length === 0;
+  }
+
+  function addFilter(dim, value) {
+    view.filters = view.filters.filter((f) => f.dim !== dim).concat([{ dim, value }]);
+    navigate();
+  }
+
+  async function renderHeadline() {
+    const metrics = ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration'];
+    const answer = await query({ metrics, include: { comparisons: { mode: 'previous_period' } } });
+    const row = answer.results[0] || { metrics: metrics.map(() => 0) };
+    const list = $('headline');
+    list.replaceChildren();
+    metrics.forEach((metric, i) => {
+      const value = row.metrics[i];
+      const item = el('li', { class: 'stat' },
+        el('span', { class: 'stat-label', text: METRIC_NAMES[metric] }),
+        el('strong', { class: 'stat-value', 'data-metric': metric, 'data-value': value, text: formatMetric(metric, value) }));
+      const change = row.comparison ? row.comparison.change[i] : null;
+      if (change !== null && change !== undefined) {
+        const better = metric === 'bounce_rate' ? change < 0 : change > 0;
+        const arrow = change > 0 ? '↑' : change < 0 ? '↓' : '→';
+        item.append(el('span', {
+          class: 'change ' + (change === 0 ? 'same' : better ? 'good' : 'bad'),
+          'data-change': change,
+          text: `${arrow} ${integer.format(Math.abs(change))}${metric === 'bounce_rate' ? ' pts' : '%'}`,
+          title: 'Change against the previous period',
+        }));
+      }
+      list.append(item);
+    });
+  }
+
+  function timeDimension() {
+    if (view.period === 'day') return 'time:hour';
+    if (view.period === '12mo') return 'time:month';
+    if (view.period === 'custom' && view.from && view.to) {
+      const days = (Date.parse(view.to) - Date.parse(view.from)) / 86400000;
+      if (days > 92) return 'time:month';
+      if (days < 1) return 'time:hour';
+    }
+    return 'time:day';
+  }
+
+  async function renderChart() {
+    const dim = timeDimension();
+    const answer = await query({ metrics: ['visitors', 'pageviews'], dimensions: [dim], include: { time_labels: true } });
+    const points = answer.results.map((r) => ({ label: r.dimensions[0], visitors: r.metrics[0], pageviews: r.metrics[1] }));
+    const box = $('chart-svg');
+    box.replaceChildren();
+    const width = 800; const height = 200; const pad = 24;
+    const max = Math.max(1, ...points.map((p) => p.visitors));
+    const x = (i) => pad + (points.length <= 1 ? 0 : (i * (width - 2 * pad)) / (points.length - 1));
+    const y = (v) => height - pad - (v * (height - 2 * pad)) / max;
+    const peak = points.reduce((a, p) => Math.max(a, p.visitors), 0);
+    const first = points.length ? points[0].label : '';
+    const last = points.length ? points[points.length - 1].label : '';
+    const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'chart-caption', preserveAspectRatio: 'none' });
+    chart.append(svg('line', { x1: pad, y1: height - pad, x2: width - pad, y2: height - pad, class: 'axis' }));
+    if (points.length) {
+      const line = points.map((p, i) => `${x(i).toFixed(1)},${y(p.visitors).toFixed(1)}`).join(' ');
+      chart.append(svg('polygon', { points: `${x(0)},${height - pad} ${line} ${x(points.length - 1)},${height - pad}`, class: 'area' }));
+      chart.append(svg('polyline', { points: line, class: 'line' }));
+      points.forEach((p, i) => {
+        const dot = svg('circle', { cx: x(i).toFixed(1), cy: y(p.visitors).toFixed(1), r: 3, class: 'dot' });
+        const title = svg('title', {}); title.textContent = `${p.label}: ${p.visitors} visitors, ${p.pageviews} pageviews`;
+        dot.append(title); chart.append(dot);
+      });
+      const top = svg('text', { x: pad, y: 14, class: 'tick' }); top.textContent = integer.format(max); chart.append(top);
+    }
+    box.append(chart);
+    $('chart-caption').textContent = points.length
+      ? `Visitors per ${dim.slice(5)} from ${first} to ${last}; peak ${integer.format(peak)}`
+      : 'Visitors: no data';
+    const body = $('chart-table').tBodies[0];
+    body.replaceChildren(...points.map((p) => el('tr', {},
+      el('th', { scope: 'row', text: p.label }),
+      el('td', { 'data-value': p.visitors, text: integer.format(p.visitors) }),
+      el('td', { 'data-value': p.pageviews, text: integer.format(p.pageviews) }))));
+  }
+
+  /** A table of one breakdown; each row's label is a button that filters. */
+  function breakdownTable(caption, dim, filterDim, metrics, results) {
+    const total = results.reduce((a, r) => Math.max(a, r.metrics[0]), 0) || 1;
+    const table = el('table', { class: 'breakdown', 'data-dimension': dim },
+      el('caption', { class: 'visually-hidden', text: caption }),
+      el('thead', {}, el('tr', {},
+        el('th', { scope: 'col', text: DIMENSION_NAMES[dim] || (dim.startsWith('event:props:') ? dim.slice(12) : dim) }),
+        ...metrics.map((m) => el('th', { scope: 'col', class: 'num', text: METRIC_NAMES[m].replace(/^(Unique|Total) /, '') })))));
+    const body = el('tbody');
+    if (!results.length) {
+      body.append(el('tr', {}, el('td', { colspan: metrics.length + 1, class: 'empty', text: 'No data for this period' })));
+    }
+    for (const r of results) {
+      const value = r.dimensions[0];
+      const active = view.filters.some((f) => f.dim === filterDim && f.value === value);
+      const bar = el('span', { class: 'bar', 'aria-hidden': 'true' });
+      bar.style.width = `${(100 * r.metrics[0]) / total}%`;
+      const label = el('button', {
+        type: 'button', class: 'row-filter', 'data-value': value, 'aria-pressed': active ? 'true' : 'false',
+        title: `Filter by ${DIMENSION_NAMES[filterDim] || filterDim} ${value}`,
+        on: { click: () => addFilter(filterDim, value) },
+      }, el('span', { text: formatValue(dim, value) }));
+      body.append(el('tr', { 'data-value': value },
+        el('th', { scope: 'row' }, bar, label),
+        ...metrics.map((m, i) => el('td', { class: 'num', 'data-metric': m, 'data-value': r.metrics[i], text: formatMetric(m, r.metrics[i]) }))));
+    }
+    table.append(body);
+    return table;
+  }
+
+  function panelShell(id, title, tabs, active, onTab) {
+    const section = el('section', { class: 'panel', id: 'panel-' + id, 'aria-labelledby': `panel-${id}-title` });
+    const head = el('div', { class: 'panel-head' }, el('h2', { id: `panel-${id}-title`, text: title }));
+    if (tabs.length > 1) {
+      const list = el('div', { class: 'tabs', role: 'group', 'aria-label': `${title}: breakdown` });
+      tabs.forEach((t, i) => list.append(el('button', {
+        type: 'button', class: 'tab', 'aria-pressed': i === active ? 'true' : 'false', 'data-tab': i,
+        text: t.label, on: { click: () => onTab(i) },
+      })));
+      head.append(list);
+    }
+    section.append(head);
+    return section;
+  }
+
+  async function renderPanel(panel) {
+    const active = Math.min(view.tabs[panel.id] || 0, panel.tabs.length - 1);
+    const tab = panel.tabs[active];
+    const section = panelShell(panel.id, panel.title, panel.tabs, active, (i) => {
+      view.tabs[panel.id] = i; writeView(view, false); renderPanel(panel).catch(showError);
+    });
+    const body = queryBody({ metrics: tab.metrics, dimensions: [tab.dim], filters: tab.filters || [], pagination: { limit: LIST_LIMIT } });
+    section.dataset.query = JSON.stringify(body);
+    const answer = await postJson('/api/v2/query', body);
+    section.append(breakdownTable(`${panel.title}: ${tab.label}`, tab.dim, tab.filterDim || tab.dim, tab.metrics, answer.results));
+    $('panel-' + panel.id).replaceWith(section);
+  }
+
+  async function renderProperties() {
+    const keys = await query({ metrics: ['visitors', 'events'], dimensions: ['event:prop_key'], pagination: { limit: 20 } });
+    const names = keys.results.map((r) => r.dimensions[0]);
+    const key = names.includes(view.prop) ? view.prop : names[0];
+    const section = el('section', { class: 'panel', id: 'panel-props', 'aria-labelledby': 'panel-props-title' });
+    const head = el('div', { class: 'panel-head' }, el('h2', { id: 'panel-props-title', text: 'Event properties' }));
+    if (names.length) {
+      const select = el('select', { id: 'prop-key', 'aria-label': 'Property', on: { change: (e) => {
+        view.prop = e.target.value; writeView(view, false); renderProperties().catch(showError);
+      } } }, ...names.map((n) => el('option', { value: n, text: n })));
+      select.value = key;
+      head.append(select);
+    }
+    section.append(head);
+    if (key) {
+      const dim = 'event:props:' + key;
+      const body = queryBody({ metrics: ['visitors', 'events'], dimensions: [dim], filters: nonEmpty(dim), pagination: { limit: LIST_LIMIT } });
+      section.dataset.query = JSON.stringify(body);
+      const answer = await postJson('/api/v2/query', body);
+      section.append(breakdownTable(`Property ${key}`, dim, dim, ['visitors', 'events'], answer.results));
+    } else {
+      section.append(el('p', { class: 'empty', text: 'No event properties in this period' }));
+    }
+    $('panel-props').replaceWith(section);
+  }
+
+  let liveTimer = null;
+  async function renderLive() {
+    try {
+      const answer = await api('/api/v2/realtime?site_id=' + encodeURIComponent(view.site));
+      const n = answer.visitors;
+      const live = $('live');
+      live.dataset.value = n;
+      live.textContent = `● ${integer.format(n)} current visitor${n === 1 ? '' : 's'}`;
+    } catch (e) { /* the next tick tries again */ }
+  }
+
+  async function renderShares() {
+    const section = $('shares');
+    section.hidden = auth.mode !== 'user';
+    if (auth.mode !== 'user') return;
+    const answer = await api('/api/dashboard/shares');
+    const list = $('share-list');
+    list.replaceChildren(...answer.links.filter((l) => l.link_site === view.site).map((l) => el('li', { 'data-id': l.link_id },
+      el('span', { text: `${l.link_id}${l.link_label ? ' · ' + l.link_label : ''} · ${l.is_revoked ? 'revoked' : 'active'}` }),
+      l.is_revoked ? null : el('button', { type: 'button', text: 'Revoke', 'aria-label': `Revoke share link ${l.link_id}`, on: { click: async () => {
+        await postJson('/api/dashboard/shares/revoke', { id: l.link_id }); renderShares().catch(showError);
+      } } }))));
+  }
+
+  // ---- page flow -----------------------------------------------------------
+  let generation = 0;
+  function showError(e) {
+    if (e instanceof ApiError && e.status === 401 && auth.mode !== 'share') { showLogin(); return; }
+    setStatus('Could not load: ' + e.message);
+  }
+
+  /** Empty panels in their fixed order, filled as their answers arrive. */
+  function placeholders() {
+    for (const id of PANELS.map((p) => p.id).concat(['props'])) {
+      if (!$('panel-' + id)) $('panels').append(el('section', { class: 'panel', id: 'panel-' + id, 'aria-busy': 'true' }));
+    }
+  }
+
+  async function render() {
+    const mine = ++generation;
+    placeholders();
+    const board = $('board');
+    board.dataset.state = 'loading';
+    setStatus('Loading…');
+    renderChips();
+    $('site').value = view.site;
+    $('period').value = view.period;
+    $('custom').hidden = view.period !== 'custom';
+    $('from').value = view.from; $('to').value = view.to;
+    if (view.period === 'custom' && !(view.from && view.to)) {
+      board.dataset.state = 'ready'; setStatus('Pick a date range'); return;
+    }
+    const work = [renderHeadline(), renderChart(), ...PANELS.map(renderPanel), renderProperties(), renderLive(), renderShares()];
+    const results = await Promise.allSettled(work);
+    if (mine !== generation) return;
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) { showError(failed.reason); board.dataset.state = 'error'; return; }
+    board.dataset.state = 'ready';
+    board.dataset.generation = String(mine);
+    setStatus('');
+  }
+
+  function navigate() { writeView(view, false); render(); }
+
+  function showLogin() {
+    $('board').hidden = true; $('controls').hidden = true; $('login').hidden = false;
+    if (liveTimer) { clearInterval(liveTimer); liveTimer = null; }
+    setStatus('');
+    $('user').focus();
+  }
+
+  function showBoard(me) {
+    auth.mode = me.mode; auth.sites = me.sites;
+    $('login').hidden = true; $('board').hidden = false; $('controls').hidden = false;
+    $('logout').hidden = me.mode !== 'user';
+    $('readonly').hidden = me.mode !== 'share';
+    $('site').replaceChildren(...me.sites.map((s) => el('option', { value: s, text: s })));
+    $('site').disabled = me.sites.length < 2;
+    if (!me.sites.includes(view.site)) view.site = me.sites[0] || '';
+    writeView(view, true);
+    if (!liveTimer) liveTimer = setInterval(renderLive, 30000);
+    render();
+  }
+
+  async function start() {
+    if (location.pathname === '/share') {
+      const token = location.hash.replace(/^#/, '');
+      if (!token) { setStatus('This share link is incomplete.'); return; }
+      auth.token = token;
+    }
+    try {
+      showBoard(await api('/api/dashboard/me'));
+    } catch (e) {
+      if (auth.token) setStatus('This share link is unknown or was revoked.');
+      else if (e.status === 401) showLogin();
+      else setStatus('Could not load: ' + e.message);
+    }
+  }
+
+  $('login-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    $('login-error').textContent = '';
+    try {
+      await postJson('/api/dashboard/login', { user: $('user').value, password: $('password').value });
+      $('password').value = '';
+      showBoard(await api('/api/dashboard/me'));
+      $('main').focus();
+    } catch (e) {
+      $('login-error').textContent = e.status === 401 ? 'Wrong user name or password.' : e.message;
+    }
+  });
+  $('logout').addEventListener('click', async () => {
+    try { await postJson('/api/dashboard/logout', {}); } finally { showLogin(); }
+  });
+  $('site').addEventListener('change', (e) => { view.site = e.target.value; view.filters = []; view.prop = ''; navigate(); });
+  $('period').addEventListener('change', (e) => {
+    view.period = e.target.value;
+    if (view.period === 'custom' && !(view.from && view.to)) {
+      const today = new Date().toISOString().slice(0, 10);
+      view.to = today;
+      view.from = new Date(Date.now() - 6 * 86400000).toISOString().slice(0, 10);
+    }
+    navigate();
+  });
+  $('custom').addEventListener('submit', (e) => {
+    e.preventDefault();
+    view.from = $('from').value; view.to = $('to').value;
+    if (view.from && view.to && view.from <= view.to) navigate(); else setStatus('The start must not be after the end.');
+  });
+  $('share-create').addEventListener('click', async () => {
+    try {
+      const link = await postJson('/api/dashboard/shares', { site: view.site, label: '' });
+      $('share-url').value = location.origin + link.path;
+      $('share-new').hidden = false;
+      $('share-url').select();
+      renderShares().catch(showError);
+    } catch (e) { showError(e); }
+  });
+  window.addEventListener('popstate', () => { view = readView(); render(); });
+  start();
+})();
