@@ -196,3 +196,114 @@ async fn the_tracker_records_what_a_visitor_does_and_stores_nothing() {
     );
     server.stop().await;
 }
+
+/// The dashboard in a real browser (`tests/browser/dashboard.test.mjs`):
+/// login, every number equal to the stats API's, click-to-filter with chips
+/// in the URL, a read-only share link that reaches no other site. Saves
+/// screenshots under `target/tmp/dashboard-screenshots/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
+    use saltmark::clock::OsRandom;
+    use saltmark::query::seed::{seed_demo, SeedOptions};
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    require_tools(&dir);
+    let server =
+        TestServer::start("dashboard", &[("SALTMARK_SITES", "shop.test,other.test")]).await;
+    let store = server.state.store.clone();
+    let now = chrono::Utc::now();
+    for (site, events, seed) in [("shop.test", 4_000, 3), ("other.test", 800, 4)] {
+        seed_demo(
+            &store,
+            &SeedOptions {
+                site: site.into(),
+                events,
+                days: 40,
+                seed,
+                end: now,
+            },
+        )
+        .await
+        .expect("seeded");
+    }
+    let password = "correct horse battery staple";
+    saltmark::dashboard::users::set(
+        &store,
+        "alice",
+        password,
+        &["shop.test".to_string()],
+        now,
+        &OsRandom,
+    )
+    .await
+    .expect("user created");
+    let key = saltmark::query::keys::create(&store, &["shop.test".to_string()], "test", &OsRandom)
+        .await
+        .expect("key")
+        .key;
+    let link = saltmark::dashboard::shares::create(&store, "shop.test", "board", now, &OsRandom)
+        .await
+        .expect("share link");
+    // The stored rows hold hashes, never the secrets.
+    let stored = server
+        .query(
+            "SELECT concat(password_hash, arrayStringConcat(sites)) FROM dashboard_users \
+             UNION ALL SELECT token_hash FROM share_links FORMAT TSV",
+        )
+        .await;
+    assert!(stored.contains("$argon2id$"), "{stored}");
+    assert!(!stored.contains(password) && !stored.contains(&link.token));
+
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
+    let collector = format!("http://{}", server.addr);
+    let run = tokio::process::Command::new("node")
+        .arg(dir.join("dashboard.test.mjs"))
+        .args([&collector, &key, &link.token, "alice", password])
+        .arg(&shots)
+        .current_dir(&dir)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(150), run)
+        .await
+        .expect("the dashboard test finishes within 150 s")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "dashboard.test.mjs failed:\n{stdout}\n{stderr}"
+    );
+    let screenshot = shots.join("dashboard.png");
+    let size = std::fs::metadata(&screenshot).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        size > 10_000,
+        "a real screenshot at {}",
+        screenshot.display()
+    );
+    println!("dashboard screenshot: {}", screenshot.display());
+
+    // Revoking the link ends its access at once.
+    let share_query = |token: String| {
+        let url = server.url("/api/v2/query");
+        async move {
+            common::client()
+                .post(url)
+                .header("authorization", format!("Bearer {token}"))
+                .body(r#"{"site_id":"shop.test","metrics":["visitors"],"date_range":"30d"}"#)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(share_query(link.token.clone()).await, 200);
+    assert!(
+        saltmark::dashboard::shares::revoke(&store, &link.id, None, chrono::Utc::now())
+            .await
+            .unwrap()
+    );
+    assert_eq!(share_query(link.token.clone()).await, 401);
+    server.stop().await;
+}

@@ -1,0 +1,213 @@
+// Drives Debian's chromium (playwright-core) through the dashboard that
+// tests/browser.rs serves: log in, compare every number on the page with
+// the stats API's answer to the same question (asked here with an API key),
+// filter by clicking, remove the filter, reload a bookmarked view, open a
+// share link read-only and try to reach another site with it.
+// Usage: node dashboard.test.mjs <collector url> <api key> <share token> <user> <password> <screenshot dir>
+// Exits non-zero with a message on the first failed expectation.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [collector, apiKey, shareToken, user, password, shots] = process.argv.slice(2);
+if (!shots) {
+  console.error('usage: node dashboard.test.mjs <collector> <api key> <share token> <user> <password> <screenshot dir>');
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+const SITE = 'shop.test';
+const OTHER = 'other.test';
+
+function check(ok, message) {
+  if (!ok) throw new Error('expectation failed: ' + message);
+}
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+async function api(body) {
+  const response = await fetch(collector + '/api/v2/query', {
+    method: 'POST',
+    headers: { Authorization: 'Bearer ' + apiKey, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json();
+  check(response.ok, `API ${JSON.stringify(body)}: ${response.status} ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+// What each panel must ask, written out here rather than read from the page.
+const nonEmpty = (dim) => [['is_not', dim, ['']]];
+const PANELS = {
+  pages: { metrics: ['visitors', 'pageviews'], dimensions: ['event:page'], filters: [] },
+  sources: { metrics: ['visitors', 'visits'], dimensions: ['visit:source'], filters: [] },
+  locations: { metrics: ['visitors', 'visits'], dimensions: ['visit:country'], filters: nonEmpty('visit:country') },
+  devices: { metrics: ['visitors', 'visits'], dimensions: ['visit:browser'], filters: [] },
+  events: { metrics: ['visitors', 'events'], dimensions: ['event:name'], filters: [['is_not', 'event:name', ['pageview']]] },
+};
+const HEADLINE = ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration'];
+
+const waitReady = (page) => page.waitForFunction(() => {
+  const board = document.querySelector('#board');
+  return board && !board.hidden && board.dataset.state === 'ready';
+}, null, { timeout: 30000 });
+
+/** Checks every number on the page against the API under `filters`. */
+async function compareWithApi(page, filters, what) {
+  const headline = await api({ site_id: SITE, date_range: '30d', metrics: HEADLINE, filters, include: { comparisons: { mode: 'previous_period' } } });
+  const shown = await page.$$eval('#headline [data-metric]', (nodes) => nodes.map((n) => [n.dataset.metric, n.dataset.value]));
+  const row = headline.results[0];
+  check(same(shown, HEADLINE.map((m, i) => [m, String(row.metrics[i])])), `${what}: headline ${JSON.stringify(shown)} vs API ${JSON.stringify(row.metrics)}`);
+  const changes = await page.$$eval('#headline [data-change]', (nodes) => nodes.map((n) => n.dataset.change));
+  check(same(changes, row.comparison.change.filter((c) => c !== null).map(String)), `${what}: changes ${JSON.stringify(changes)} vs ${JSON.stringify(row.comparison.change)}`);
+
+  const series = await api({ site_id: SITE, date_range: '30d', metrics: ['visitors', 'pageviews'], dimensions: ['time:day'], filters, include: { time_labels: true } });
+  const chart = await page.$$eval('#chart-table tbody tr', (rows) => rows.map((r) => [r.querySelector('th').textContent, ...[...r.querySelectorAll('td')].map((td) => Number(td.dataset.value))]));
+  check(same(chart, series.results.map((r) => [r.dimensions[0], ...r.metrics])), `${what}: chart differs from the API`);
+  check(chart.length >= 30, `${what}: a point per day (${chart.length})`);
+
+  // The property panel shows the most used property name first.
+  const keys = await api({ site_id: SITE, date_range: '30d', metrics: ['visitors', 'events'], dimensions: ['event:prop_key'], filters, pagination: { limit: 20 } });
+  const panels = Object.assign({}, PANELS);
+  if (keys.results.length) {
+    const dim = 'event:props:' + keys.results[0].dimensions[0];
+    panels.props = { metrics: ['visitors', 'events'], dimensions: [dim], filters: nonEmpty(dim) };
+    const options = await page.$$eval('#prop-key option', (o) => o.map((x) => x.value));
+    check(same(options, keys.results.map((r) => r.dimensions[0])), `${what}: property names ${JSON.stringify(options)}`);
+  }
+  for (const [id, spec] of Object.entries(panels)) {
+    const body = { site_id: SITE, date_range: '30d', metrics: spec.metrics, dimensions: spec.dimensions, filters: filters.concat(spec.filters), pagination: { limit: 10 } };
+    const asked = JSON.parse(await page.$eval(`#panel-${id}`, (n) => n.dataset.query));
+    check(same(asked, body), `${what}: panel ${id} asked ${JSON.stringify(asked)}, expected ${JSON.stringify(body)}`);
+    const answer = await api(body);
+    const rows = await page.$$eval(`#panel-${id} tbody tr[data-value]`, (trs) => trs.map((tr) => [tr.dataset.value, ...[...tr.querySelectorAll('td[data-metric]')].map((td) => Number(td.dataset.value))]));
+    const expected = answer.results.map((r) => [r.dimensions[0], ...r.metrics]);
+    check(same(rows, expected), `${what}: panel ${id} shows ${JSON.stringify(rows)}, API says ${JSON.stringify(expected)}`);
+  }
+  const live = await (await fetch(`${collector}/api/v2/realtime?site_id=${SITE}`, { headers: { Authorization: 'Bearer ' + apiKey } })).json();
+  const shownLive = await page.$eval('#live', (n) => n.dataset.value);
+  check(shownLive === String(live.visitors), `${what}: live ${shownLive} vs ${live.visitors}`);
+  return row.metrics;
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--no-first-run'],
+});
+const summary = {};
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+
+  // Log in: a wrong password is refused with a message, the right one opens the board.
+  await page.goto(collector + '/dashboard');
+  await page.waitForSelector('#login-form', { state: 'visible' });
+  await page.fill('#user', user);
+  await page.fill('#password', password + 'x');
+  await page.click('#login-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#login-error').textContent.length > 0);
+  check(await page.isHidden('#board'), 'board hidden after a wrong password');
+  await page.fill('#password', password);
+  await page.click('#login-form button[type=submit]');
+  await waitReady(page);
+  check(page.url().includes('site=shop.test') && page.url().includes('period=30d'), 'the view is in the URL: ' + page.url());
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === 'saltmark_session');
+  check(session && session.httpOnly && session.sameSite === 'Strict', 'session cookie HttpOnly, SameSite=Strict: ' + JSON.stringify(cookies));
+  check(!(await page.evaluate(() => document.cookie)).includes('saltmark_session'), 'scripts cannot read the session');
+
+  // Every number equals the API's.
+  const unfiltered = await compareWithApi(page, [], 'unfiltered');
+  summary.visitors = unfiltered[0];
+  check(unfiltered[0] > 0, 'the seeded site has visitors');
+  await page.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true });
+
+  // Another site is out of reach for this user, in the page's own session.
+  const otherStatus = await page.evaluate(async (site) => (await fetch('/api/v2/query', {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ site_id: site, metrics: ['visitors'], date_range: '30d' }),
+  })).status, OTHER);
+  check(otherStatus === 403, 'user session on another site: ' + otherStatus);
+
+  // Clicking a country filters the whole page; the chip and the URL show it.
+  const country = await page.$eval('#panel-locations tbody tr[data-value]', (tr) => tr.dataset.value);
+  await page.click(`#panel-locations tbody tr[data-value="${country}"] .row-filter`);
+  await page.waitForFunction((c) => location.search.includes('visit%3Acountry=' + c) && document.querySelector('#board').dataset.state === 'ready', country);
+  const chips = await page.$$eval('#chips .chip', (nodes) => nodes.map((n) => [n.dataset.dim, n.dataset.value, n.getAttribute('aria-label')]));
+  check(chips.length === 1 && chips[0][0] === 'visit:country' && chips[0][1] === country && chips[0][2].startsWith('Remove filter'), 'chip: ' + JSON.stringify(chips));
+  const byCountry = [['is', 'visit:country', [country]]];
+  const filtered = await compareWithApi(page, byCountry, 'country filter');
+  check(filtered[0] < unfiltered[0] && filtered[2] < unfiltered[2], `the filter narrows: ${filtered} < ${unfiltered}`);
+  // Every panel now lists only that country (the locations panel itself included).
+  const countries = await page.$$eval('#panel-locations tbody tr[data-value]', (trs) => trs.map((tr) => tr.dataset.value));
+  check(same(countries, [country]), 'locations narrowed to the filter: ' + JSON.stringify(countries));
+
+  // A second filter by keyboard: focus a browser row and press Enter.
+  const browserName = await page.$eval('#panel-devices tbody tr[data-value]', (tr) => tr.dataset.value);
+  await page.focus(`#panel-devices tbody tr[data-value="${browserName}"] .row-filter`);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => location.search.includes('visit%3Abrowser=') && document.querySelector('#board').dataset.state === 'ready');
+  const both = byCountry.concat([['is', 'visit:browser', [browserName]]]);
+  await compareWithApi(page, both, 'country and browser');
+
+  // The view is bookmarkable: a fresh load of the URL shows the same.
+  const bookmarked = page.url();
+  await page.goto('about:blank');
+  await page.goto(bookmarked);
+  await waitReady(page);
+  check((await page.$$('#chips .chip')).length === 2, 'both chips after reload');
+  await compareWithApi(page, both, 'bookmarked view');
+
+  // Removing the chips returns to the whole site.
+  await page.click('#chips .chip[data-dim="visit:browser"]');
+  await page.waitForFunction(() => !location.search.includes('visit%3Abrowser') && document.querySelector('#board').dataset.state === 'ready');
+  await compareWithApi(page, byCountry, 'browser chip removed');
+  await page.click('#chips .chip[data-dim="visit:country"]');
+  await page.waitForFunction(() => !location.search.includes('visit%3A') && document.querySelector('#board').dataset.state === 'ready');
+  check(same(await compareWithApi(page, [], 'all chips removed'), unfiltered), 'back to the unfiltered numbers');
+
+  // Phone width: nothing wider than the screen.
+  await page.setViewportSize({ width: 360, height: 780 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(overflow <= 360, 'no horizontal scrolling at 360 px: ' + overflow);
+  await page.screenshot({ path: join(shots, 'dashboard-phone.png') });
+  check(errors.length === 0, 'no page errors: ' + errors.join('; '));
+
+  // The share link: read-only, one site, no session.
+  const guest = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const shared = await guest.newPage();
+  shared.on('pageerror', (e) => errors.push(String(e)));
+  const shareRequests = [];
+  shared.on('request', (r) => shareRequests.push(r.url()));
+  await shared.goto(`${collector}/share#${shareToken}`);
+  await waitReady(shared);
+  check(await shared.isVisible('#readonly'), 'the read-only badge shows');
+  check(await shared.isHidden('#logout') && await shared.isHidden('#shares'), 'no logout, no share management');
+  check(same(await shared.$$eval('#site option', (o) => o.map((x) => x.value)), [SITE]), 'only the shared site');
+  check(same(await compareWithApi(shared, [], 'share link'), unfiltered), 'the share link shows the same numbers');
+  check(shareRequests.every((u) => !u.includes(shareToken)), 'the token never travels in a URL');
+  check((await guest.cookies()).length === 0, 'a share link sets no cookie');
+  const reach = await shared.evaluate(async ([token, other]) => {
+    const headers = { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' };
+    const query = await fetch('/api/v2/query', { method: 'POST', headers, body: JSON.stringify({ site_id: other, metrics: ['visitors'], date_range: '30d' }) });
+    const live = await fetch('/api/v2/realtime?site_id=' + other, { headers });
+    const create = await fetch('/api/dashboard/shares', { method: 'POST', headers, body: JSON.stringify({ site: 'shop.test' }) });
+    const list = await fetch('/api/dashboard/shares', { headers });
+    return [query.status, live.status, create.status, list.status];
+  }, [shareToken, OTHER]);
+  check(same(reach, [403, 403, 403, 403]), 'share link: other site and management refused: ' + JSON.stringify(reach));
+  check(errors.length === 0, 'no page errors: ' + errors.join('; '));
+
+  // Logging out ends the session on the server, not only in the browser.
+  const before = (await context.cookies()).find((c) => c.name === 'saltmark_session').value;
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.click('#logout');
+  await page.waitForSelector('#login-form', { state: 'visible' });
+  const replay = await fetch(collector + '/api/dashboard/me', { headers: { Cookie: 'saltmark_session=' + before } });
+  check(replay.status === 401, 'the old session is dead after logout: ' + replay.status);
+  summary.country = country;
+  summary.browser = browserName;
+  console.log(JSON.stringify(summary));
+} finally {
+  await browser.close();
+}
