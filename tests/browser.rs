@@ -197,6 +197,13 @@ async fn the_tracker_records_what_a_visitor_does_and_stores_nothing() {
     server.stop().await;
 }
 
+/// Must appear as text, never as markup (dashboard.test.mjs has the same).
+const HOSTILE: &str = "<img src=x onerror=\"window.__pwned=1\">";
+
+fn url_escape(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
 /// The dashboard in a real browser (`tests/browser/dashboard.test.mjs`):
 /// login, every number equal to the stats API's, click-to-filter with chips
 /// in the URL, a read-only share link that reaches no other site. Saves
@@ -226,6 +233,21 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
         .await
         .expect("seeded");
     }
+    // A campaign name built to run script if anything rendered it as HTML.
+    let hostile = serde_json::json!({
+        "n": "pageview", "d": "shop.test",
+        "u": format!("http://shop.test/landing?utm_campaign={}", url_escape(HOSTILE)),
+    });
+    let response = server
+        .post(&hostile, &[("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36")])
+        .await;
+    assert_eq!(response.status(), 202);
+    server
+        .wait_count(
+            "SELECT count() FROM events WHERE utm_campaign LIKE '%onerror%'",
+            1,
+        )
+        .await;
     let password = "correct horse battery staple";
     saltmark::dashboard::users::set(
         &store,

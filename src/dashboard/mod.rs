@@ -43,7 +43,7 @@ const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 
-/// Failed-login budget per user name (a burst of this many, refilled per minute).
+/// Login attempts per user name (a burst of this many, refilled over a minute).
 pub const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 10;
 
 /// Dashboard settings and state.

@@ -16,6 +16,8 @@ if (!shots) {
 }
 mkdirSync(shots, { recursive: true });
 const SITE = 'shop.test';
+// Stored by tests/browser.rs as a campaign name: must show as text.
+const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 const OTHER = 'other.test';
 
 function check(ok, message) {
@@ -157,6 +159,17 @@ try {
   await waitReady(page);
   check((await page.$$('#chips .chip')).length === 2, 'both chips after reload');
   await compareWithApi(page, both, 'bookmarked view');
+
+  // Data is text, never markup: a hostile campaign name as a filter chip and a row.
+  await page.goto(`${collector}/dashboard?site=${SITE}&period=30d&tab_sources=2&visit:utm_campaign=${encodeURIComponent(HOSTILE)}`);
+  await waitReady(page);
+  const chip = await page.$eval('#chips .chip', (n) => [n.dataset.value, n.textContent]);
+  check(chip[0] === HOSTILE && chip[1].includes(HOSTILE), 'hostile chip shown as text: ' + JSON.stringify(chip));
+  const campaignRows = await page.$$eval('#panel-sources tbody tr[data-value]', (trs) => trs.map((tr) => [tr.dataset.value, tr.querySelector('.row-filter').textContent]));
+  check(same(campaignRows, [[HOSTILE, HOSTILE]]), 'hostile campaign row as text: ' + JSON.stringify(campaignRows));
+  check(await page.evaluate(() => window.__pwned === undefined && document.querySelectorAll('main img').length === 0), 'no markup from data ran');
+  await page.goto(bookmarked);
+  await waitReady(page);
 
   // Removing the chips returns to the whole site.
   await page.click('#chips .chip[data-dim="visit:browser"]');
