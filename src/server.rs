@@ -641,8 +641,12 @@ fn text(status: StatusCode, content_type: &'static str, body: String) -> Respons
 }
 
 fn demo_page(site: &str) -> Response<Body> {
-    let site_json = serde_json::to_string(site).unwrap_or_else(|_| "\"\"".into());
-    let html = DEMO_HTML.replace("{{SITE_JSON}}", &site_json);
+    // Sites are validated domain names, but escape anyway: this is HTML.
+    let site: String = site
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+        .collect();
+    let html = DEMO_HTML.replace("{{SITE}}", &site);
     text(StatusCode::OK, "text/html; charset=utf-8", html)
 }
 
