@@ -11,7 +11,8 @@
 //! | [`enrich`] | geo (mmdb), user agent + bots, referrer source, page URL + UTM |
 //! | [`identify`] | daily salts, the visitor hash, sessions |
 //! | [`write`] | the stored row, the bounded queue and batched inserts |
-//! | [`query`] | the stats API: request validation, SQL builder, keys, demo data |
+//! | [`query`] | the stats API: request validation, SQL builder, credentials, demo data |
+//! | [`dashboard`] | the dashboard page (embedded), logins, sessions, share links |
 //! | [`retention`] | the expiry job, erasure, export |
 //! | [`clickhouse`] | connection, migrations, the managed `clickhouse-server` child |
 //! | [`app`] | builds all stages from the config and runs the background jobs |
