@@ -226,7 +226,7 @@ async fn expiry_removes_exactly_what_is_past_each_cutoff() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn site_erasure_now_and_after_a_grace_period() {
     let url = clickhouse_url();
-    let (db, _store) = migrated("forgetsite", &url, &[]).await;
+    let (db, store) = migrated("forgetsite", &url, &[]).await;
     let now = Utc::now();
     for (site, n) in [
         ("gone.example", 3),
@@ -250,6 +250,15 @@ async fn site_erasure_now_and_after_a_grace_period() {
         ("SALTMARK_CLICKHOUSE_DATABASE", db.as_str()),
         ("SALTMARK_SITES", "gone.example,later.example,kept.example"),
     ];
+    // Share links of an erased site end with the request, even with a grace period.
+    let mut links = Vec::new();
+    for site in ["gone.example", "later.example", "kept.example"] {
+        let link =
+            saltmark::dashboard::shares::create(&store, site, "", now, &saltmark::clock::OsRandom)
+                .await
+                .unwrap();
+        links.push(link.token);
+    }
     let out = saltmark(&["forget-site", "gone.example", "--yes"], &env);
     assert!(
         out.status.success(),
@@ -257,6 +266,12 @@ async fn site_erasure_now_and_after_a_grace_period() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("erased 3 events"));
+    assert_eq!(
+        saltmark::dashboard::shares::site_of(&store, &links[0])
+            .await
+            .unwrap(),
+        None
+    );
     let out = saltmark(
         &[
             "forget-site",
@@ -268,6 +283,20 @@ async fn site_erasure_now_and_after_a_grace_period() {
         &env,
     );
     assert!(out.status.success());
+    assert_eq!(
+        saltmark::dashboard::shares::site_of(&store, &links[1])
+            .await
+            .unwrap(),
+        None,
+        "revoked at the request, not after the grace period"
+    );
+    assert_eq!(
+        saltmark::dashboard::shares::site_of(&store, &links[2])
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("kept.example")
+    );
     assert_eq!(
         ch_query(
             &url,

@@ -48,6 +48,7 @@ pub async fn forget_site(
 ) -> Result<SiteErasure, RetentionError> {
     let due = as_of + chrono::Duration::days(i64::from(after_days));
     record_status(store, site, as_of, due, "pending", limit).await?;
+    revoke_share_links(store, site, as_of, limit).await?;
     tracing::info!(site, due = %due, "site erasure recorded; the site is no longer accepted");
     if after_days > 0 {
         return Ok(SiteErasure {
@@ -65,6 +66,28 @@ pub async fn forget_site(
         due,
         rows_deleted: Some(rows),
     })
+}
+
+/// A forgotten site is shown to nobody: its dashboard share links end with
+/// the request, not when the events are deleted.
+async fn revoke_share_links(
+    store: &Store,
+    site: &str,
+    as_of: DateTime<Utc>,
+    limit: Duration,
+) -> Result<(), RetentionError> {
+    let statement = store
+        .client()
+        .query(
+            "INSERT INTO share_links (token_hash, link_id, site, label, created, revoked, updated) \
+             SELECT any(token_hash), link_id, any(site), any(label), min(created), 1, toDateTime(?) \
+             FROM share_links WHERE site = ? GROUP BY link_id HAVING max(revoked) = 0",
+        )
+        .bind(as_of.timestamp().max(0))
+        .bind(site)
+        .execute();
+    timed("revoking the site's share links", limit, statement).await?;
+    Ok(())
 }
 
 /// Every site with an erasure request (pending or done): none of them is
