@@ -9,7 +9,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use quick_cache::sync::Cache;
 use thiserror::Error;
 use url::Url;
 
@@ -22,6 +24,13 @@ const REFERRERS_EXTRA_YML: &str = include_str!("data/referrers-extra.yml");
 pub const MAX_REFERRER_BYTES: usize = 2000;
 /// Cap for a site-supplied `utm_source` / `ref` / `source` value.
 pub const MAX_SOURCE_BYTES: usize = 256;
+
+/// Classified referrers kept, keyed by the referrer without its query
+/// string and fragment. Real traffic repeats a few hundred referrers; the
+/// cap bounds what junk referrers can take (~0.5 KB each).
+const CACHE_ENTRIES: usize = 2048;
+/// Longer keys are classified without the cache.
+const MAX_CACHED_KEY_BYTES: usize = 512;
 
 /// Brand fallback (`google.<tld>` → Google) only for labels at least this long:
 /// one- and two-letter labels (t.co, fb.me) would claim t.me or fb.gg.
@@ -71,7 +80,8 @@ pub struct Referrer {
 }
 
 /// Maps referrer hosts and campaign values to source names. Built once at
-/// startup; lookups are plain hash-map probes.
+/// startup; lookups are plain hash-map probes, and each referrer's parsed
+/// host, path and source are cached (the own-site check runs per event).
 pub struct ReferrerClassifier {
     /// Host without "www." → name. Domains with a path in the dataset
     /// ("google.de/imgres") are skipped: we classify by host only.
@@ -84,6 +94,29 @@ pub struct ReferrerClassifier {
     /// Name reduced to lowercase ASCII alphanumerics ("producthunt") →
     /// canonical name, so `?ref=producthunt` finds "Product Hunt".
     name_by_compact: HashMap<String, String>,
+    /// Referrer up to its `?` / `#` → what it classifies as, whatever the
+    /// page and site (neither the query nor the fragment changes the host,
+    /// the path or the source).
+    cache: Cache<String, Arc<Classified>>,
+}
+
+/// What a referrer classifies as before the own-site check.
+#[derive(Debug)]
+struct Classified {
+    /// Normalised host; empty unless an http(s) referrer.
+    host: String,
+    /// `comparable_registrable_domain(host)`, as the start of that suffix.
+    host_domain_start: Option<usize>,
+    /// `Referrer::referrer` when the referrer is external.
+    host_and_path: String,
+    /// `Referrer::source` when external and no source parameter is given.
+    source: String,
+}
+
+impl Classified {
+    fn host_domain(&self) -> Option<&str> {
+        self.host_domain_start.map(|start| &self.host[start..])
+    }
 }
 
 impl ReferrerClassifier {
@@ -101,6 +134,7 @@ impl ReferrerClassifier {
             name_by_brand: brand_index(sources),
             name_by_lowercase: HashMap::new(),
             name_by_compact: HashMap::new(),
+            cache: Cache::new(CACHE_ENTRIES),
         };
         for source in sources {
             classifier.index_source(source);
@@ -140,22 +174,47 @@ impl ReferrerClassifier {
         page_host: &str,
         site: &str,
     ) -> Referrer {
-        let external = referrer_url
+        let classified = referrer_url
             .map(str::trim)
             .filter(|url| !url.is_empty())
-            .map(parse_referrer)
-            .filter(|parsed| !is_own_site(parsed.host(), page_host, site));
+            .map(|url| self.classified(url));
+        let external = classified
+            .as_deref()
+            .filter(|c| !is_own_site(&c.host, c.host_domain(), page_host, site));
         let referrer = external
-            .as_ref()
-            .map(ParsedReferrer::host_and_path)
+            .map(|c| c.host_and_path.clone())
             .unwrap_or_default();
         let source = match source_param.trim() {
-            "" => external
-                .map(|parsed| self.source_of(&parsed))
-                .unwrap_or_default(),
+            "" => external.map(|c| c.source.clone()).unwrap_or_default(),
             param => self.canonical_source_param(param),
         };
         Referrer { referrer, source }
+    }
+
+    /// The cached classification of a (trimmed, non-empty) referrer.
+    fn classified(&self, url: &str) -> Arc<Classified> {
+        let key = url.split(['?', '#']).next().unwrap_or(url);
+        if key.len() > MAX_CACHED_KEY_BYTES {
+            return Arc::new(self.classify_uncached(key));
+        }
+        if let Some(hit) = self.cache.get(key) {
+            return hit;
+        }
+        let classified = Arc::new(self.classify_uncached(key));
+        self.cache.insert(key.to_owned(), classified.clone());
+        classified
+    }
+
+    fn classify_uncached(&self, url: &str) -> Classified {
+        let parsed = parse_referrer(url);
+        let host = parsed.host().to_owned();
+        let host_domain_start = comparable_registrable_domain(&host).map(|d| host.len() - d.len());
+        Classified {
+            host_and_path: parsed.host_and_path(),
+            source: self.source_of(&parsed),
+            host,
+            host_domain_start,
+        }
     }
 
     fn source_of(&self, parsed: &ParsedReferrer) -> String {
@@ -383,30 +442,30 @@ fn android_app_referrer(url: &Url) -> ParsedReferrer {
 }
 
 /// True when `host` is the page's own host, the site, a subdomain of the
-/// site, or shares the site's / page's registrable domain.
-fn is_own_site(host: &str, page_host: &str, site: &str) -> bool {
+/// site, or shares the site's / page's registrable domain. `host_domain` is
+/// `comparable_registrable_domain(host)`.
+fn is_own_site(host: &str, host_domain: Option<&str>, page_host: &str, site: &str) -> bool {
     if host.is_empty() {
         return false;
     }
-    let is_subdomain_of = |parent: &str| {
-        !parent.is_empty() && (host == parent || host.ends_with(&format!(".{parent}")))
+    if is_same_or_subdomain(host, page_host) || is_same_or_subdomain(host, site) {
+        return true;
+    }
+    // IP addresses and single-label hosts have no registrable domain worth
+    // comparing (psl would call "0.1" the domain of 10.0.0.1).
+    let Some(host_domain) = host_domain else {
+        return false;
     };
-    is_subdomain_of(page_host)
-        || is_subdomain_of(site)
-        || shares_registrable_domain(host, site)
-        || shares_registrable_domain(host, page_host)
+    let shares = |other: &str| comparable_registrable_domain(other) == Some(host_domain);
+    shares(site) || (page_host != site && shares(page_host))
 }
 
-/// IP addresses and single-label hosts have no registrable domain worth
-/// comparing (psl would call "0.1" the domain of 10.0.0.1).
-fn shares_registrable_domain(a: &str, b: &str) -> bool {
-    match (
-        comparable_registrable_domain(a),
-        comparable_registrable_domain(b),
-    ) {
-        (Some(a), Some(b)) => a == b,
-        _ => false,
-    }
+/// `host` is `parent` or ends with `.parent`.
+fn is_same_or_subdomain(host: &str, parent: &str) -> bool {
+    !parent.is_empty()
+        && host
+            .strip_suffix(parent)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
 }
 
 fn comparable_registrable_domain(host: &str) -> Option<&str> {
@@ -661,6 +720,66 @@ mod tests {
         assert_eq!(c.name_for_host("beta.de"), None);
         assert_eq!(c.name_for_host("gamma.it"), None);
         assert_eq!(c.name_for_host("gamma.fr"), Some("Gamma"));
+    }
+
+    #[test]
+    fn cached_referrers_are_still_checked_against_each_site() {
+        let c = classifier();
+        let url = "https://blog.example.com/post?utm=1";
+        let own = c.classify(Some(url), "", SITE, SITE);
+        assert_eq!(own, Referrer::default());
+        // Same referrer (now cached, other query string) on another site.
+        let other = c.classify(
+            Some("https://blog.example.com/post#top"),
+            "",
+            "shop.test",
+            "shop.test",
+        );
+        assert_eq!(other.referrer, "blog.example.com/post");
+        assert_eq!(other.source, "blog.example.com");
+        // And back: still own-site for example.com, on either argument.
+        assert_eq!(
+            c.classify(Some(url), "", SITE, "other.test"),
+            Referrer::default()
+        );
+        assert_eq!(
+            c.classify(Some(url), "", "x.test", SITE),
+            Referrer::default()
+        );
+    }
+
+    #[test]
+    fn cached_and_uncached_classifications_agree() {
+        let c = classifier();
+        let fresh = classifier();
+        for url in [
+            "https://www.google.de/search?q=a",
+            "https://t.co/abc123",
+            "android-app://com.google.android.gm",
+            "not a url",
+            "http://10.0.0.1/admin",
+            "https://news.ycombinator.com/item?id=1",
+            "https://user@host.example.net:8080/a%20b/?x#y",
+        ] {
+            c.classify(Some(url), "", "warm.test", "warm.test");
+            for site in [SITE, "host.example.net", "127.0.0.1", ""] {
+                fresh.cache.clear();
+                assert_eq!(
+                    c.classify(Some(url), "", site, site),
+                    fresh.classify(Some(url), "", site, site),
+                    "{url} on {site}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn subdomain_check_needs_a_dot_boundary() {
+        assert!(is_same_or_subdomain("example.com", "example.com"));
+        assert!(is_same_or_subdomain("blog.example.com", "example.com"));
+        assert!(!is_same_or_subdomain("notexample.com", "example.com"));
+        assert!(!is_same_or_subdomain("example.com", ""));
+        assert!(!is_same_or_subdomain("com", "example.com"));
     }
 
     #[test]
