@@ -184,4 +184,88 @@ mod tests {
         assert_eq!(sessions.sweep(3_000), 100);
         assert_eq!(sessions.len(), 1);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::HashMap;
+
+        /// One event: which of a few visitors, how many seconds after the
+        /// previous event, and whether it arrives just after midnight (a new
+        /// salt, so a new "today" id while yesterday's is still offered).
+        #[derive(Debug, Clone)]
+        struct Event {
+            person: u8,
+            gap_secs: i64,
+            midnight: bool,
+        }
+
+        fn event() -> impl Strategy<Value = Event> {
+            (
+                0u8..4,
+                prop_oneof![0i64..120, 1_700i64..1_900, 1_790i64..1_810],
+                prop::bool::weighted(0.1),
+            )
+                .prop_map(|(person, gap_secs, midnight)| Event {
+                    person,
+                    gap_secs,
+                    midnight,
+                })
+        }
+
+        proptest! {
+            /// Against a plain model (per person: last event time, current
+            /// visit number): an event continues the person's visit exactly
+            /// when it comes at most `timeout` after their previous event;
+            /// different people never share a visit; a visit across midnight
+            /// keeps its visitor id and session.
+            #[test]
+            fn visits_follow_the_inactivity_model(events in proptest::collection::vec(event(), 1..120), sweep_every in 1usize..20) {
+                let sessions = Sessions::new(30);
+                let random = SeededRandom::new(42);
+                let mut day = 0u64;
+                let mut now = 1_000i64;
+                // Model per person: (time of last event, visit id seen, visitor id stored).
+                let mut model: HashMap<u8, (i64, u64, u64)> = HashMap::new();
+                let mut seen_sessions: HashMap<u64, u8> = HashMap::new();
+                // Entries the tracker should hold: visitor id -> last event.
+                // (A person's visit begun under an older id stays until it
+                // times out, beside the new one.)
+                let mut entries: HashMap<u64, i64> = HashMap::new();
+                let id = |day: u64, person: u8| day * 1_000 + u64::from(person) + 1;
+                for (i, e) in events.iter().enumerate() {
+                    now += e.gap_secs;
+                    if e.midnight {
+                        day += 1;
+                    }
+                    let today = id(day, e.person);
+                    let yesterday = day.checked_sub(1).map(|d| id(d, e.person));
+                    let got = sessions.assign(today, yesterday, now, &random);
+                    match model.get(&e.person) {
+                        Some(&(last, session, visitor)) if now - last <= 30 * 60
+                            && (visitor == today || Some(visitor) == yesterday) => {
+                            prop_assert_eq!(got.session_id, session, "continues the visit");
+                            prop_assert_eq!(got.visitor_id, visitor, "keeps the visitor across midnight");
+                        }
+                        Some(&(_, session, _)) => {
+                            prop_assert_ne!(got.session_id, session, "a new visit");
+                            prop_assert_eq!(got.visitor_id, today);
+                        }
+                        None => prop_assert_eq!(got.visitor_id, today),
+                    }
+                    if let Some(owner) = seen_sessions.insert(got.session_id, e.person) {
+                        prop_assert_eq!(owner, e.person, "visits are never shared");
+                    }
+                    model.insert(e.person, (now, got.session_id, got.visitor_id));
+                    entries.insert(got.visitor_id, now);
+                    if i % sweep_every == 0 {
+                        sessions.sweep(now);
+                        entries.retain(|_, last| now - *last <= 30 * 60);
+                        let open = entries.len();
+                        prop_assert_eq!(sessions.len(), open, "sweep keeps exactly the open visits");
+                    }
+                }
+            }
+        }
+    }
 }

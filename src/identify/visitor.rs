@@ -77,4 +77,67 @@ mod tests {
             visitor_id(&salt(1), "example.co", ip, "mMozilla")
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use std::net::Ipv6Addr;
+
+        fn ip() -> impl Strategy<Value = IpAddr> {
+            prop_oneof![
+                any::<[u8; 4]>().prop_map(IpAddr::from),
+                any::<[u8; 16]>().prop_map(|o| IpAddr::from(Ipv6Addr::from(o))),
+            ]
+        }
+
+        proptest! {
+            /// Deterministic for fixed inputs: the same person on the same
+            /// site and day is one visitor.
+            #[test]
+            fn deterministic(key in any::<[u8; 32]>(), site in ".{0,40}", ip in ip(), ua in ".{0,80}") {
+                let salt = Salt::from_bytes(key);
+                prop_assert_eq!(visitor_id(&salt, &site, ip, &ua), visitor_id(&salt, &site, ip, &ua));
+            }
+
+            /// Moving bytes between the site and the user agent (the
+            /// concatenation mistake) never yields the same id, and neither
+            /// does another day's salt: 64-bit outputs collide with
+            /// probability 2^-64, so any equality here is a framing or
+            /// keying bug.
+            #[test]
+            fn framing_and_salt_separate_inputs(
+                key in any::<[u8; 32]>(),
+                other_key in any::<[u8; 32]>(),
+                site in "[a-z.]{1,20}",
+                ua in "[ -~]{1,40}",
+                cut in 0usize..20,
+                ip in ip(),
+            ) {
+                let salt = Salt::from_bytes(key);
+                let joined = format!("{site}{ua}");
+                let cut = cut.min(joined.len());
+                let (a, b) = joined.split_at(cut);
+                if a != site {
+                    prop_assert_ne!(visitor_id(&salt, &site, ip, &ua), visitor_id(&salt, a, ip, b));
+                }
+                if other_key != key {
+                    prop_assert_ne!(
+                        visitor_id(&salt, &site, ip, &ua),
+                        visitor_id(&Salt::from_bytes(other_key), &site, ip, &ua)
+                    );
+                }
+            }
+
+            /// An IPv4 client and the IPv6 address that embeds the same
+            /// bytes are different inputs (the caller folds mapped addresses
+            /// to IPv4 first, so only genuinely different clients get here).
+            #[test]
+            fn families_do_not_collide(key in any::<[u8; 32]>(), octets in any::<[u8; 4]>()) {
+                let salt = Salt::from_bytes(key);
+                let v4 = IpAddr::from(octets);
+                let v6 = IpAddr::from(std::net::Ipv4Addr::from(octets).to_ipv6_compatible());
+                prop_assert_ne!(visitor_id(&salt, "s", v4, "ua"), visitor_id(&salt, "s", v6, "ua"));
+            }
+        }
+    }
 }
