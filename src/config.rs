@@ -54,11 +54,12 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("log", KeyKind::Scalar, "log filter (tracing EnvFilter syntax), e.g. info or saltmark=debug"),
     ("geo.database", KeyKind::List, "MaxMind-format .mmdb path(s), comma-separated, first match wins (DB-IP ships IPv4 and IPv6 apart); empty disables location"),
     ("geo.reload_secs", KeyKind::Scalar, "how often the .mmdb file is checked for changes"),
-    ("clickhouse.url", KeyKind::Scalar, "ClickHouse HTTP URL; empty starts a managed clickhouse-server"),
+    ("clickhouse.url", KeyKind::Scalar, "ClickHouse HTTP URL, or several comma-separated (replicas or cluster nodes: the writer fails over between them); empty starts a managed clickhouse-server"),
     ("clickhouse.database", KeyKind::Scalar, "database holding saltmark's tables"),
     ("clickhouse.user", KeyKind::Scalar, "ClickHouse user"),
     ("clickhouse.password", KeyKind::Scalar, "ClickHouse password"),
     ("clickhouse.server_binary", KeyKind::Scalar, "clickhouse-server executable for the managed mode"),
+    ("clickhouse.profile", KeyKind::Scalar, "memory profile of the managed clickhouse-server: standard, or small for a 1-2 GB machine (`saltmark clickhouse-config` prints it for a self-run server)"),
     ("writer.batch_rows", KeyKind::Scalar, "rows per insert at most"),
     ("writer.batch_age_ms", KeyKind::Scalar, "oldest row's age before a batch is sent"),
     ("writer.queue_capacity", KeyKind::Scalar, "events held in memory before ingest answers 503"),
@@ -174,6 +175,8 @@ pub struct ClickHouseConfig {
     pub password: String,
     /// Server executable for the managed mode.
     pub server_binary: String,
+    /// Memory profile of the managed server.
+    pub profile: crate::clickhouse::managed::ServerProfile,
 }
 
 /// Insert batching.
@@ -342,6 +345,7 @@ impl Default for ClickHouseConfig {
             user: "default".into(),
             password: String::new(),
             server_binary: "clickhouse-server".into(),
+            profile: Default::default(),
         }
     }
 }
@@ -479,12 +483,14 @@ impl Config {
         if self.clickhouse.url.as_deref() == Some("") {
             self.clickhouse.url = None;
         }
-        if let Some(url) = &self.clickhouse.url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(invalid(
-                    "clickhouse.url",
-                    format!("{url:?} must start with http:// or https://"),
-                ));
+        if let Some(urls) = &self.clickhouse.url {
+            for url in crate::clickhouse::node_urls(urls) {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(invalid(
+                        "clickhouse.url",
+                        format!("{url:?} must start with http:// or https://"),
+                    ));
+                }
             }
         }
         self.geo.database.retain(|p| !p.as_os_str().is_empty());

@@ -65,6 +65,7 @@ pub async fn prepare_storage(
         Some(url) => (url.clone(), None),
         None => {
             let binary = config.clickhouse.server_binary.clone();
+            let profile = config.clickhouse.profile;
             let dir = config.data_dir.join("clickhouse");
             if let Some(url) = clickhouse::managed::already_running(&dir) {
                 tracing::info!(url = %url, "using the managed clickhouse-server already running");
@@ -75,7 +76,12 @@ pub async fn prepare_storage(
                 return Ok((store, None));
             }
             let managed = tokio::task::spawn_blocking(move || {
-                ManagedClickHouse::start_in(&binary, &dir, Duration::from_secs(60))
+                ManagedClickHouse::start_with_profile(
+                    &binary,
+                    &dir,
+                    profile,
+                    Duration::from_secs(60),
+                )
             })
             .await
             .expect("start task panicked")?;

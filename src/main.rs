@@ -33,6 +33,14 @@ enum Command {
     Migrate,
     /// Print the effective configuration (secrets hidden) and exit.
     CheckConfig,
+    /// Print the memory settings of a ClickHouse profile (the configured
+    /// `clickhouse.profile` unless given) as two files for a server you run
+    /// yourself: one for `config.d/`, one for `users.d/`.
+    ClickhouseConfig {
+        /// standard, or small (a 1–2 GB machine).
+        #[arg(long)]
+        profile: Option<saltmark::clickhouse::managed::ServerProfile>,
+    },
     /// Remove events older than the retention period, carry out due site
     /// erasures and destroy salts older than yesterday (for cron / systemd).
     Expire {
@@ -483,6 +491,14 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                 days,
                 started.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        Command::ClickhouseConfig { profile } => {
+            let (server, users) = profile
+                .unwrap_or(config.clickhouse.profile)
+                .standalone_files();
+            println!("<!-- /etc/clickhouse-server/config.d/saltmark-memory.xml -->\n{server}");
+            println!("<!-- /etc/clickhouse-server/users.d/saltmark-memory.xml -->\n{users}");
             Ok(())
         }
         Command::CheckConfig => {

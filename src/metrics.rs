@@ -33,6 +33,8 @@ pub struct Metrics {
     pub batch_rows: Histogram,
     /// Failed insert attempts (each retry counts).
     pub insert_errors: Counter,
+    /// Switches of the writer to the next configured ClickHouse node.
+    pub clickhouse_failovers: Counter,
     /// Seconds per successful insert.
     pub insert_seconds: Histogram,
     /// Batches found already stored when retrying after an ambiguous failure.
@@ -70,6 +72,7 @@ impl Metrics {
         let events_written = Counter::default();
         let batch_rows = Histogram::new(exponential_buckets(1.0, 4.0, 10));
         let insert_errors = Counter::default();
+        let clickhouse_failovers = Counter::default();
         let insert_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let batches_deduplicated = Counter::default();
         let events_lost_at_shutdown = Counter::default();
@@ -141,6 +144,11 @@ impl Metrics {
             insert_errors.clone(),
         );
         registry.register(
+            "clickhouse_failovers",
+            "Switches to the next configured ClickHouse node after a failure",
+            clickhouse_failovers.clone(),
+        );
+        registry.register(
             "insert_seconds",
             "Seconds per successful insert",
             insert_seconds.clone(),
@@ -164,6 +172,7 @@ impl Metrics {
             events_written,
             batch_rows,
             insert_errors,
+            clickhouse_failovers,
             insert_seconds,
             batches_deduplicated,
             events_lost_at_shutdown,

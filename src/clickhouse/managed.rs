@@ -46,6 +46,98 @@ pub enum ManagedError {
     NotReady { seconds: u64, log: PathBuf },
 }
 
+/// How much memory the managed server may use. The XML for both is also
+/// printed by `saltmark clickhouse-config` for a server run by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerProfile {
+    /// Roomy caches and a 4 GB per-query limit: a machine with memory to spare.
+    #[default]
+    Standard,
+    /// A 1–2 GB server: small caches, per-query memory limit with external
+    /// GROUP BY / ORDER BY instead of failing, two query threads, fewer
+    /// background threads, no query log. The whole of saltmark (collector
+    /// plus this server) stays under [`SMALL_PROFILE_FLOOR_MIB`] of resident
+    /// memory under the bench load (bench/floor measures it; README states it).
+    Small,
+}
+
+/// The resident-memory floor stated for the small profile: collector plus
+/// ClickHouse peak, in MiB, under the load of `bench/floor` (and of the
+/// smaller `tests/small_profile.rs`). Measured, not guessed: see the README's
+/// "Small machines" section for the run it comes from.
+pub const SMALL_PROFILE_FLOOR_MIB: u64 = 768;
+
+impl std::str::FromStr for ServerProfile {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "standard" => Ok(ServerProfile::Standard),
+            "small" => Ok(ServerProfile::Small),
+            other => Err(format!(
+                "unknown ClickHouse profile {other:?} (standard or small)"
+            )),
+        }
+    }
+}
+
+impl ServerProfile {
+    /// Server-level settings (`config.xml`, or a file in `config.d/`).
+    /// Keys a server does not know are ignored by it, so the modern-only
+    /// `max_server_memory_usage` is harmless on 18.16.
+    pub fn server_settings_xml(self) -> &'static str {
+        match self {
+            ServerProfile::Standard => {
+                "  <mark_cache_size>268435456</mark_cache_size>
+  <uncompressed_cache_size>268435456</uncompressed_cache_size>
+  <max_concurrent_queries>100</max_concurrent_queries>
+"
+            }
+            ServerProfile::Small => {
+                "  <!-- saltmark small-machine profile (1-2 GB server) -->
+  <mark_cache_size>67108864</mark_cache_size>
+  <uncompressed_cache_size>16777216</uncompressed_cache_size>
+  <max_concurrent_queries>16</max_concurrent_queries>
+  <max_server_memory_usage>805306368</max_server_memory_usage>
+  <background_pool_size>2</background_pool_size>
+  <background_schedule_pool_size>4</background_schedule_pool_size>
+"
+            }
+        }
+    }
+
+    /// Per-query settings (the `default` user profile, or `users.d/`).
+    pub fn user_settings_xml(self) -> &'static str {
+        match self {
+            ServerProfile::Standard => {
+                "<max_memory_usage>4000000000</max_memory_usage><log_queries>0</log_queries>"
+            }
+            ServerProfile::Small => {
+                "<max_memory_usage>400000000</max_memory_usage>\
+<max_bytes_before_external_group_by>150000000</max_bytes_before_external_group_by>\
+<max_bytes_before_external_sort>150000000</max_bytes_before_external_sort>\
+<max_threads>2</max_threads>\
+<background_pool_size>2</background_pool_size>\
+<background_schedule_pool_size>4</background_schedule_pool_size>\
+<log_queries>0</log_queries>"
+            }
+        }
+    }
+
+    /// Files for a ClickHouse server saltmark does not manage: drop the
+    /// first into `/etc/clickhouse-server/config.d/` and the second into
+    /// `users.d/`.
+    pub fn standalone_files(self) -> (String, String) {
+        (
+            format!("<yandex>\n{}</yandex>\n", self.server_settings_xml()),
+            format!(
+                "<yandex>\n  <profiles><default>{}</default></profiles>\n</yandex>\n",
+                self.user_settings_xml()
+            ),
+        )
+    }
+}
+
 struct Shared {
     /// Whether the child is supposed to be running (false during stop()).
     want_running: AtomicBool,
@@ -80,6 +172,16 @@ impl ManagedClickHouse {
         dir: &Path,
         ready_timeout: Duration,
     ) -> Result<ManagedClickHouse, ManagedError> {
+        Self::start_with_profile(binary, dir, ServerProfile::Standard, ready_timeout)
+    }
+
+    /// As [`ManagedClickHouse::start_in`], with the given memory profile.
+    pub fn start_with_profile(
+        binary: &str,
+        dir: &Path,
+        profile: ServerProfile,
+        ready_timeout: Duration,
+    ) -> Result<ManagedClickHouse, ManagedError> {
         let binary = find_binary(binary).ok_or_else(|| ManagedError::MissingBinary {
             binary: binary.to_string(),
         })?;
@@ -90,7 +192,7 @@ impl ManagedClickHouse {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let dir = dir.canonicalize().map_err(io(dir))?;
         let (http_port, tcp_port) = read_or_pick_ports(&dir)?;
-        write_config(&dir, http_port, tcp_port)?;
+        write_config(&dir, http_port, tcp_port, profile)?;
         kill_leftover(&dir);
         let server = ManagedClickHouse {
             binary,
@@ -352,7 +454,14 @@ fn read_or_pick_ports(dir: &Path) -> Result<(u16, u16), ManagedError> {
     Ok((http, tcp))
 }
 
-fn write_config(dir: &Path, http_port: u16, tcp_port: u16) -> Result<(), ManagedError> {
+fn write_config(
+    dir: &Path,
+    http_port: u16,
+    tcp_port: u16,
+    profile: ServerProfile,
+) -> Result<(), ManagedError> {
+    let server_settings = profile.server_settings_xml();
+    let user_settings = profile.user_settings_xml();
     let d = dir.display();
     let config = format!(
         r#"<yandex>
@@ -373,18 +482,16 @@ fn write_config(dir: &Path, http_port: u16, tcp_port: u16) -> Result<(), Managed
   <users_config>{d}/users.xml</users_config>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
-  <mark_cache_size>268435456</mark_cache_size>
-  <uncompressed_cache_size>268435456</uncompressed_cache_size>
-  <max_concurrent_queries>100</max_concurrent_queries>
-  <merge_tree>
+{server_settings}  <merge_tree>
     <!-- Dropped parts (old salts, expired months) leave the disk within a minute. -->
     <old_parts_lifetime>60</old_parts_lifetime>
   </merge_tree>
 </yandex>
 "#
     );
-    let users = r#"<yandex>
-  <profiles><default><max_memory_usage>4000000000</max_memory_usage><log_queries>0</log_queries></default></profiles>
+    let users = format!(
+        r#"<yandex>
+  <profiles><default>{user_settings}</default></profiles>
   <users>
     <default>
       <password></password>
@@ -395,8 +502,12 @@ fn write_config(dir: &Path, http_port: u16, tcp_port: u16) -> Result<(), Managed
   </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
-"#;
-    for (name, text) in [("config.xml", config.as_str()), ("users.xml", users)] {
+"#
+    );
+    for (name, text) in [
+        ("config.xml", config.as_str()),
+        ("users.xml", users.as_str()),
+    ] {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|source| ManagedError::Io { path, source })?;
     }

@@ -12,6 +12,8 @@ pub mod migrate;
 pub mod sql;
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::ClickHouseConfig;
@@ -71,57 +73,101 @@ impl fmt::Display for ServerVersion {
 }
 
 /// A connection to the events database plus what we learnt about the server.
+///
+/// `clickhouse.url` may name several nodes (comma-separated): replicas of
+/// one shard, or nodes of a cluster that each hold the Distributed tables.
+/// One node is *active* and serves every statement; when an insert fails the
+/// writer calls [`Store::fail_over`] and retries on the next node, so one
+/// stopped node costs a retry, not an outage. Clones share the active node.
 #[derive(Clone)]
 pub struct Store {
-    client: clickhouse::Client,
-    server_client: clickhouse::Client,
+    nodes: Arc<[Node]>,
+    active: Arc<AtomicUsize>,
     database: String,
     version: ServerVersion,
+}
+
+struct Node {
     url: String,
+    client: clickhouse::Client,
+    server_client: clickhouse::Client,
 }
 
 impl fmt::Debug for Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Store")
-            .field("url", &self.url)
+            .field("url", &self.url())
+            .field("nodes", &self.nodes.len())
             .field("database", &self.database)
             .field("version", &self.version)
             .finish()
     }
 }
 
+/// The node URLs of a `clickhouse.url` value: comma-separated, trimmed.
+pub fn node_urls(urls: &str) -> Vec<&str> {
+    urls.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect()
+}
+
 impl Store {
-    /// Connects to `url`, reads the server version. Does not create the
-    /// database: that is [`migrate::run`]'s job.
-    pub async fn connect(url: &str, cfg: &ClickHouseConfig) -> Result<Store, StoreError> {
-        let server_client = clickhouse::Client::default()
-            .with_url(url)
-            .with_user(&cfg.user)
-            .with_password(&cfg.password)
-            .with_validation(false);
-        let client = server_client.clone().with_database(&cfg.database);
-        let version_text: String = server_client.query("SELECT version()").fetch_one().await?;
-        let version =
-            ServerVersion::parse(&version_text).ok_or(StoreError::Version(version_text))?;
-        Ok(Store {
-            client,
-            server_client,
-            database: cfg.database.clone(),
-            version,
-            url: url.to_string(),
-        })
+    /// Connects to the first of `urls` (comma-separated) that answers, and
+    /// reads its version. Does not create the database: that is
+    /// [`migrate::run`]'s job.
+    pub async fn connect(urls: &str, cfg: &ClickHouseConfig) -> Result<Store, StoreError> {
+        let nodes: Arc<[Node]> = node_urls(urls)
+            .into_iter()
+            .map(|url| {
+                let server_client = clickhouse::Client::default()
+                    .with_url(url)
+                    .with_user(&cfg.user)
+                    .with_password(&cfg.password)
+                    .with_validation(false);
+                Node {
+                    url: url.to_string(),
+                    client: server_client.clone().with_database(&cfg.database),
+                    server_client,
+                }
+            })
+            .collect();
+        let mut last_error = None;
+        for (index, node) in nodes.iter().enumerate() {
+            match node
+                .server_client
+                .query("SELECT version()")
+                .fetch_one::<String>()
+                .await
+            {
+                Ok(version_text) => {
+                    let version = ServerVersion::parse(&version_text)
+                        .ok_or(StoreError::Version(version_text))?;
+                    return Ok(Store {
+                        nodes: nodes.clone(),
+                        active: Arc::new(AtomicUsize::new(index)),
+                        database: cfg.database.clone(),
+                        version,
+                    });
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(StoreError::Client(last_error.unwrap_or_else(|| {
+            clickhouse::error::Error::Custom("no ClickHouse URL given".into())
+        })))
     }
 
     /// Connects, retrying until `deadline` passes: the managed server and
     /// containers often need a moment after the process starts.
     pub async fn connect_with_retry(
-        url: &str,
+        urls: &str,
         cfg: &ClickHouseConfig,
         deadline: Duration,
     ) -> Result<Store, StoreError> {
         let started = tokio::time::Instant::now();
         loop {
-            match Store::connect(url, cfg).await {
+            match Store::connect(urls, cfg).await {
                 Ok(store) => return Ok(store),
                 Err(e) if started.elapsed() < deadline => {
                     tracing::debug!(error = %e, "clickhouse not ready yet");
@@ -132,14 +178,38 @@ impl Store {
         }
     }
 
+    fn node(&self) -> &Node {
+        &self.nodes[self.active.load(Ordering::Relaxed) % self.nodes.len()]
+    }
+
+    /// Makes the next configured node active; returns its URL, or `None`
+    /// when there is only one node. Called after a failed statement: the
+    /// next attempt goes elsewhere. (Round robin: a node that comes back is
+    /// used again once the others fail.)
+    pub fn fail_over(&self) -> Option<&str> {
+        if self.nodes.len() < 2 {
+            return None;
+        }
+        let next = (self.active.load(Ordering::Relaxed) + 1) % self.nodes.len();
+        self.active.store(next, Ordering::Relaxed);
+        let url = self.nodes[next].url.as_str();
+        tracing::warn!(node = url, "clickhouse: failing over to the next node");
+        Some(url)
+    }
+
+    /// How many nodes are configured.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// The client bound to saltmark's database.
     pub fn client(&self) -> &clickhouse::Client {
-        &self.client
+        &self.node().client
     }
 
     /// A client with no default database (for `CREATE DATABASE`).
     pub fn server_client(&self) -> &clickhouse::Client {
-        &self.server_client
+        &self.node().server_client
     }
 
     /// The database name (a validated identifier, see `config::is_identifier`).
@@ -152,14 +222,14 @@ impl Store {
         self.version
     }
 
-    /// The HTTP URL.
+    /// The HTTP URL of the active node.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.node().url
     }
 
     /// Whether the server answers a trivial query now.
     pub async fn ping(&self) -> bool {
-        self.server_client
+        self.server_client()
             .query("SELECT 1")
             .fetch_one::<u8>()
             .await

@@ -18,6 +18,9 @@
 //!   has no insert deduplication for plain MergeTree.
 //! - Failures are retried with exponential backoff (100 ms → 5 s). While the
 //!   writer retries, the channel fills and ingest pushes back with 503s.
+//!   With several ClickHouse nodes configured, each failure also moves the
+//!   store to the next node ([`crate::clickhouse::Store::fail_over`]), so
+//!   the retry — including the count-by-`batch_id` check — goes there.
 //! - With the disk spool (`spool.max_bytes` > 0, see [`super::spool`]): a
 //!   batch whose insert fails is appended to the spool with its `batch_id`
 //!   instead of being retried in memory, and from then on — while the spool
@@ -479,7 +482,12 @@ impl Delivery {
                         pending = missing;
                         maybe_stored = false;
                     }
-                    Err(e) => tracing::warn!(error = %e, "cannot check batch yet"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot check batch yet");
+                        if self.store.fail_over().is_some() {
+                            self.metrics.clickhouse_failovers.inc();
+                        }
+                    }
                 }
             }
             if !maybe_stored {
@@ -510,6 +518,9 @@ impl Delivery {
 
     fn failed(&self, e: &StoreError, retry_in: Option<Duration>) {
         self.metrics.insert_errors.inc();
+        if self.store.fail_over().is_some() {
+            self.metrics.clickhouse_failovers.inc();
+        }
         self.healthy.store(false, Ordering::Relaxed);
         match retry_in {
             Some(backoff) => {
