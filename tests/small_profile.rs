@@ -246,3 +246,48 @@ async fn the_small_profile_holds_its_memory_floor_while_ingesting_and_querying()
     );
     drop(collector);
 }
+
+/// The files `saltmark clickhouse-config --profile small` prints for a
+/// server saltmark does not manage work on this ClickHouse: dropped into
+/// `config.d/` and `users.d/` next to a roomy base configuration, they win.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_printed_small_profile_files_configure_a_self_run_server() {
+    use saltmark::clickhouse::managed::{ManagedClickHouse, ServerProfile};
+    let dir = tempfile::tempdir().unwrap();
+    let ch_dir = dir.path().join("clickhouse");
+    let (server_xml, users_xml) = ServerProfile::Small.standalone_files();
+    for (sub, text) in [("config.d", &server_xml), ("users.d", &users_xml)] {
+        std::fs::create_dir_all(ch_dir.join(sub)).unwrap();
+        std::fs::write(ch_dir.join(sub).join("saltmark-memory.xml"), text).unwrap();
+    }
+    // The base is the standard profile (4 GB per query, 256 MiB caches).
+    let server = tokio::task::spawn_blocking(move || {
+        ManagedClickHouse::start_in("clickhouse-server", &ch_dir, Duration::from_secs(60))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let settings = ch_query(
+        &server.url(),
+        "system",
+        "SELECT name, value FROM system.settings WHERE name IN ('max_threads', 'max_memory_usage') ORDER BY name FORMAT TSV",
+    )
+    .await;
+    assert_eq!(settings, "max_memory_usage\t400000000\nmax_threads\t2\n");
+    // No query log: the profile's log_queries = 0 holds for every query
+    // that does not ask for logging itself.
+    client()
+        .post(server.url())
+        .body("SELECT 1")
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(8_500)).await;
+    let logs = ch_query(
+        &server.url(),
+        "system",
+        "SELECT count() FROM system.tables WHERE database = 'system' AND name IN ('query_log', 'query_thread_log') FORMAT TSV",
+    )
+    .await;
+    assert_eq!(logs, "0\n");
+}

@@ -127,9 +127,31 @@ impl ServerProfile {
     /// Files for a ClickHouse server saltmark does not manage: drop the
     /// first into `/etc/clickhouse-server/config.d/` and the second into
     /// `users.d/`.
+    /// The small profile also turns the system logs off: `log_queries = 0`
+    /// in the user profile (18.16 keeps `query_log` even when its config
+    /// section is gone, but writes nothing to it then), and `remove="1"` for
+    /// the log tables newer servers keep on their own (metrics, traces,
+    /// parts), which grow without bound and compete for memory and disk.
     pub fn standalone_files(self) -> (String, String) {
+        let logs_off = match self {
+            ServerProfile::Standard => "",
+            ServerProfile::Small => {
+                "  <query_log remove=\"1\"/>
+  <query_thread_log remove=\"1\"/>
+  <part_log remove=\"1\"/>
+  <trace_log remove=\"1\"/>
+  <metric_log remove=\"1\"/>
+  <asynchronous_metric_log remove=\"1\"/>
+  <text_log remove=\"1\"/>
+  <processors_profile_log remove=\"1\"/>
+"
+            }
+        };
         (
-            format!("<yandex>\n{}</yandex>\n", self.server_settings_xml()),
+            format!(
+                "<yandex>\n{}{logs_off}</yandex>\n",
+                self.server_settings_xml()
+            ),
             format!(
                 "<yandex>\n  <profiles><default>{}</default></profiles>\n</yandex>\n",
                 self.user_settings_xml()
