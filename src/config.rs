@@ -59,6 +59,7 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("clickhouse.user", KeyKind::Scalar, "ClickHouse user"),
     ("clickhouse.password", KeyKind::Scalar, "ClickHouse password"),
     ("clickhouse.server_binary", KeyKind::Scalar, "clickhouse-server executable for the managed mode"),
+    ("clickhouse.cluster", KeyKind::Scalar, "name of a cluster in the servers' remote_servers: migrations create ReplicatedMergeTree tables ON CLUSTER plus a Distributed events table sharded by visitor; empty = one server"),
     ("clickhouse.profile", KeyKind::Scalar, "memory profile of the managed clickhouse-server: standard, or small for a 1-2 GB machine (`saltmark clickhouse-config` prints it for a self-run server)"),
     ("writer.batch_rows", KeyKind::Scalar, "rows per insert at most"),
     ("writer.batch_age_ms", KeyKind::Scalar, "oldest row's age before a batch is sent"),
@@ -177,6 +178,9 @@ pub struct ClickHouseConfig {
     pub server_binary: String,
     /// Memory profile of the managed server.
     pub profile: crate::clickhouse::managed::ServerProfile,
+    /// Cluster mode: the cluster's name in `remote_servers` (validated as an
+    /// identifier, since it is spliced into DDL).
+    pub cluster: Option<String>,
 }
 
 /// Insert batching.
@@ -346,6 +350,7 @@ impl Default for ClickHouseConfig {
             password: String::new(),
             server_binary: "clickhouse-server".into(),
             profile: Default::default(),
+            cluster: None,
         }
     }
 }
@@ -494,6 +499,23 @@ impl Config {
             }
         }
         self.geo.database.retain(|p| !p.as_os_str().is_empty());
+        if self.clickhouse.cluster.as_deref() == Some("") {
+            self.clickhouse.cluster = None;
+        }
+        if let Some(cluster) = &self.clickhouse.cluster {
+            if !is_identifier(cluster) {
+                return Err(invalid(
+                    "clickhouse.cluster",
+                    "must be letters, digits and underscores, not starting with a digit".into(),
+                ));
+            }
+            if self.clickhouse.url.is_none() {
+                return Err(invalid(
+                    "clickhouse.cluster",
+                    "needs clickhouse.url: the managed server is a single node".into(),
+                ));
+            }
+        }
         if !is_identifier(&self.clickhouse.database) {
             return Err(invalid(
                 "clickhouse.database",

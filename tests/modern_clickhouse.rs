@@ -11,6 +11,7 @@ fn modern_statements() -> Vec<String> {
         low_cardinality: true,
         ttl: true,
         retention_months: 24,
+        cluster: None,
     };
     let mut statements = vec!["CREATE DATABASE IF NOT EXISTS saltmark".to_string()];
     for migration in MIGRATIONS {
@@ -147,6 +148,7 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
         low_cardinality: true,
         ttl: true,
         retention_months: 24,
+        cluster: None,
     };
     let mut statements = vec!["CREATE DATABASE IF NOT EXISTS saltmark".to_string()];
     for migration in MIGRATIONS {

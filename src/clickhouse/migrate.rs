@@ -5,6 +5,17 @@
 //! collectors at once, is harmless. The SQL is templated for the server
 //! generation (see [`render`]): modern servers get LowCardinality and TTL,
 //! 18.16 gets plain types and relies on the expiry job.
+//!
+//! Cluster mode (`clickhouse.cluster`): every statement runs `ON CLUSTER`.
+//! The event rows live in `events_local`, a ReplicatedMergeTree per shard
+//! (`/clickhouse/tables/{shard}/<db>/events_local`, replica `{replica}` —
+//! the servers' macros), under a Distributed table named `events` that
+//! shards by `visitor_id` (a visitor's rows share a shard, and visitor_id is
+//! already a uniform hash). Every other table (salts, keys, locks, erasure
+//! requests, dashboard users…) is small and needed everywhere, so it is one
+//! ReplicatedMergeTree dataset with *every* node as a replica
+//! (`/clickhouse/tables/all/<db>/<table>`). The templates stay single-node
+//! SQL; [`render`] rewrites them.
 
 use super::{Store, StoreError};
 
@@ -59,6 +70,51 @@ pub struct Target<'a> {
     pub ttl: bool,
     /// Retention for the TTL clause.
     pub retention_months: u32,
+    /// Cluster mode: the cluster's name.
+    pub cluster: Option<&'a str>,
+}
+
+/// The ZooKeeper path of a replicated table: sharded for events, one
+/// dataset across all nodes for everything else.
+fn replicated_engine(database: &str, table: &str) -> String {
+    let shard = if table == "events_local" {
+        "{shard}"
+    } else {
+        "all"
+    };
+    format!("ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{{replica}}')")
+}
+
+/// Rewrites one single-node `CREATE TABLE` for a cluster; other statements
+/// pass through with ON CLUSTER where they are DDL.
+fn for_cluster(statement: String, database: &str, cluster: &str) -> Vec<String> {
+    let prefix = format!("CREATE TABLE IF NOT EXISTS {database}.");
+    let Some(rest) = statement.strip_prefix(&prefix) else {
+        return vec![statement];
+    };
+    let name_end = rest
+        .find(|c: char| c.is_whitespace() || c == '(')
+        .unwrap_or(rest.len());
+    let (name, body) = rest.split_at(name_end);
+    let storage = if name == "events" {
+        "events_local"
+    } else {
+        name
+    };
+    let body = body.replacen(
+        "ENGINE = MergeTree",
+        &format!("ENGINE = {}", replicated_engine(database, storage)),
+        1,
+    );
+    let mut out = vec![format!("{prefix}{storage} ON CLUSTER {cluster}{body}")];
+    if name == "events" {
+        out.push(format!(
+            "CREATE TABLE IF NOT EXISTS {database}.events ON CLUSTER {cluster} \
+             AS {database}.events_local \
+             ENGINE = Distributed({cluster}, {database}, events_local, visitor_id)"
+        ));
+    }
+    out
 }
 
 /// Fills in a migration template for `target`. Comment lines are dropped.
@@ -81,11 +137,17 @@ pub fn render(sql: &str, target: Target<'_>) -> Vec<String> {
         .replace("{{db}}", target.database)
         .replace("{{lc}}", lc)
         .replace("{{events_ttl}}", &ttl);
-    text.split(';')
+    let statements = text
+        .split(';')
         .map(str::trim)
         .filter(|statement| !statement.is_empty())
-        .map(String::from)
-        .collect()
+        .map(String::from);
+    match target.cluster {
+        None => statements.collect(),
+        Some(cluster) => statements
+            .flat_map(|s| for_cluster(s, target.database, cluster))
+            .collect(),
+    }
 }
 
 /// Applies whatever is missing; returns the versions applied by this call.
@@ -98,18 +160,24 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
         low_cardinality: version.has_low_cardinality(),
         ttl: version.has_ttl(),
         retention_months,
+        cluster: store.cluster(),
+    };
+    let on_cluster = store.on_cluster();
+    store
+        .server_client()
+        .query(&format!("CREATE DATABASE IF NOT EXISTS {db}{on_cluster}"))
+        .execute()
+        .await?;
+    let migrations_engine = match target.cluster {
+        Some(_) => replicated_engine(db, "schema_migrations"),
+        None => "MergeTree".to_string(),
     };
     store
         .server_client()
-        .query(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
-        .execute()
-        .await?;
-    store
-        .server_client()
         .query(&format!(
-            "CREATE TABLE IF NOT EXISTS {db}.schema_migrations \
+            "CREATE TABLE IF NOT EXISTS {db}.schema_migrations{on_cluster} \
              (version UInt32, name String, applied_at DateTime) \
-             ENGINE = MergeTree ORDER BY version"
+             ENGINE = {migrations_engine} ORDER BY version"
         ))
         .execute()
         .await?;
@@ -154,7 +222,8 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
         store
             .client()
             .query(&format!(
-                "ALTER TABLE events MODIFY TTL timestamp + INTERVAL {retention_months} MONTH"
+                "ALTER TABLE {}{on_cluster} MODIFY TTL timestamp + INTERVAL {retention_months} MONTH",
+                store.events_storage()
             ))
             .execute()
             .await?;
@@ -173,6 +242,7 @@ mod tests {
             low_cardinality: false,
             ttl: false,
             retention_months: 24,
+            cluster: None,
         };
         let sql = render(MIGRATIONS[0].sql, target).join("\n");
         assert!(!sql.contains("LowCardinality") && !sql.contains("TTL"));
@@ -187,9 +257,37 @@ mod tests {
             low_cardinality: true,
             ttl: true,
             retention_months: 13,
+            cluster: None,
         };
         let sql = render(MIGRATIONS[0].sql, target).join("\n");
         assert!(sql.contains("country_code LowCardinality(String)"));
         assert!(sql.contains("TTL timestamp + INTERVAL 13 MONTH"));
+    }
+
+    #[test]
+    fn cluster_mode_replicates_every_table_and_distributes_events() {
+        let target = Target {
+            database: "sm",
+            low_cardinality: false,
+            ttl: false,
+            retention_months: 24,
+            cluster: Some("c1"),
+        };
+        let events = render(MIGRATIONS[0].sql, target);
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(events[0].starts_with("CREATE TABLE IF NOT EXISTS sm.events_local ON CLUSTER c1 ("));
+        assert!(events[0].contains(
+            "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/sm/events_local', '{replica}')"
+        ));
+        assert!(events[1].contains("ENGINE = Distributed(c1, sm, events_local, visitor_id)"));
+        for migration in &MIGRATIONS[1..] {
+            for statement in render(migration.sql, target) {
+                assert!(statement.contains(" ON CLUSTER c1 "), "{statement}");
+                assert!(
+                    statement.contains("ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/sm/"),
+                    "{statement}"
+                );
+            }
+        }
     }
 }

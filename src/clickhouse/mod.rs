@@ -85,6 +85,7 @@ pub struct Store {
     active: Arc<AtomicUsize>,
     database: String,
     version: ServerVersion,
+    cluster: Option<String>,
 }
 
 struct Node {
@@ -120,11 +121,18 @@ impl Store {
         let nodes: Arc<[Node]> = node_urls(urls)
             .into_iter()
             .map(|url| {
-                let server_client = clickhouse::Client::default()
+                let mut server_client = clickhouse::Client::default()
                     .with_url(url)
                     .with_user(&cfg.user)
                     .with_password(&cfg.password)
                     .with_validation(false);
+                if cfg.cluster.is_some() {
+                    // An insert into the Distributed table returns only once
+                    // every shard has its rows: a 200 means stored, as on
+                    // one server, and a retry after a failure meets the
+                    // replicas' block deduplication.
+                    server_client = server_client.with_setting("insert_distributed_sync", "1");
+                }
                 Node {
                     url: url.to_string(),
                     client: server_client.clone().with_database(&cfg.database),
@@ -148,6 +156,7 @@ impl Store {
                         active: Arc::new(AtomicUsize::new(index)),
                         database: cfg.database.clone(),
                         version,
+                        cluster: cfg.cluster.clone(),
                     });
                 }
                 Err(e) => last_error = Some(e),
@@ -195,6 +204,32 @@ impl Store {
         let url = self.nodes[next].url.as_str();
         tracing::warn!(node = url, "clickhouse: failing over to the next node");
         Some(url)
+    }
+
+    /// The cluster name in cluster mode.
+    pub fn cluster(&self) -> Option<&str> {
+        self.cluster.as_deref()
+    }
+
+    /// The table that holds the event rows: `events` on one server,
+    /// `events_local` (each node's shard) in cluster mode, where `events` is
+    /// the Distributed table over them. Reads and inserts use `events`;
+    /// partition drops and deletes must name this one.
+    pub fn events_storage(&self) -> &'static str {
+        if self.cluster.is_some() {
+            "events_local"
+        } else {
+            "events"
+        }
+    }
+
+    /// ` ON CLUSTER <name>` in cluster mode, else empty: DDL and mutations
+    /// then reach every node.
+    pub fn on_cluster(&self) -> String {
+        match &self.cluster {
+            Some(name) => format!(" ON CLUSTER {name}"),
+            None => String::new(),
+        }
     }
 
     /// How many nodes are configured.

@@ -226,9 +226,15 @@ pub async fn plan(
         .min()
         .unwrap_or(cutoff);
 
-    let parts: Vec<PartitionRows> = timed(
-        "listing partitions",
-        limit,
+    // One server: the partition list is metadata. A cluster: this node's
+    // system.parts shows only its own shard, so count through the
+    // Distributed table instead (a scan of one column, once a day).
+    let listing = if store.cluster().is_some() {
+        store.client().query(
+            "SELECT toString(toYYYYMM(timestamp)) AS partition, count() AS rows FROM events \
+             GROUP BY partition ORDER BY partition",
+        )
+    } else {
         store
             .server_client()
             .query(
@@ -236,9 +242,8 @@ pub async fn plan(
                  WHERE database = ? AND table = 'events' AND active GROUP BY partition ORDER BY partition",
             )
             .bind(store.database())
-            .fetch_all(),
-    )
-    .await?;
+    };
+    let parts: Vec<PartitionRows> = timed("listing partitions", limit, listing.fetch_all()).await?;
     let partitions: Vec<PartitionToDrop> = parts
         .iter()
         .filter_map(|p| {
@@ -328,7 +333,11 @@ pub async fn execute(
             limit,
             store
                 .client()
-                .query("ALTER TABLE events DROP PARTITION ?")
+                .query(&format!(
+                    "ALTER TABLE {}{} DROP PARTITION ?",
+                    store.events_storage(),
+                    store.on_cluster()
+                ))
                 .bind(partition.partition)
                 .execute(),
         )
@@ -546,14 +555,34 @@ pub(crate) async fn delete_where(
 ) -> Result<(), RetentionError> {
     let version = store.version();
     let lightweight = version.major > 23 || (version.major == 23 && version.minor >= 3);
+    let table = store.events_storage();
+    let on_cluster = store.on_cluster();
     let mut sql = if lightweight {
-        Sql::raw("DELETE FROM events WHERE ")
+        Sql::raw(format!("DELETE FROM {table}{on_cluster} WHERE "))
     } else {
-        Sql::raw("ALTER TABLE events DELETE WHERE ")
+        Sql::raw(format!("ALTER TABLE {table}{on_cluster} DELETE WHERE "))
     };
     sql.push(predicate.clone());
     timed("deleting rows", limit, sql.query(store.client()).execute()).await?;
-    wait_for_mutations(store, "events", limit).await
+    if store.cluster().is_none() {
+        return wait_for_mutations(store, table, limit).await;
+    }
+    // A cluster: this node's system.mutations knows only its own shard, so
+    // wait until no matching row is left anywhere (read through the
+    // Distributed table).
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if count(store, predicate, limit).await? == 0 {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(RetentionError::Timeout {
+                step: "the delete on every shard".into(),
+                seconds: limit.as_secs(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// `as_of` minus whole calendar months (the 31st clamps to the month's end).

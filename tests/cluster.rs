@@ -1,0 +1,524 @@
+//! Cluster mode on a real cluster on loopback: ZooKeeper from Debian's
+//! `zookeeper` package and two clickhouse-server processes (started with the
+//! same code as the managed server, plus a `config.d/cluster.xml`), first as
+//! one shard with two replicas, then as two shards.
+//!
+//! Shown here: migrations ON CLUSTER (ReplicatedMergeTree + Distributed);
+//! two collectors fed alternating events from the same visitors give the same
+//! totals and visitors through either node; a replica stopped during ingest
+//! loses nothing and catches up; expiry and erasure reach every node.
+
+mod common;
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use common::*;
+use saltmark::clickhouse::managed::ManagedClickHouse;
+use serde_json::json;
+
+const CLUSTER: &str = "saltmark_test";
+const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A standalone ZooKeeper (QuorumPeerMain with its own zoo.cfg).
+struct ZooKeeper {
+    child: Child,
+    port: u16,
+}
+
+impl ZooKeeper {
+    fn start(dir: &Path) -> ZooKeeper {
+        assert!(
+            Path::new(ZOOKEEPER_JAR).exists(),
+            "ZooKeeper is needed for the cluster tests: apt-get install zookeeper (.ci/install does)"
+        );
+        let port = free_port();
+        let data = dir.join("zookeeper");
+        std::fs::create_dir_all(&data).unwrap();
+        let cfg = dir.join("zoo.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={port}\n\
+                 clientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxClientCnxns=0\n\
+                 4lw.commands.whitelist=srvr\n",
+                data.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("java")
+            .args(["-Xmx256m", "-cp"])
+            .arg(format!(
+                "{ZOOKEEPER_JAR}:/usr/share/java/slf4j-simple.jar:/etc/zookeeper/conf"
+            ))
+            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("zookeeper.log")).unwrap())
+            .spawn()
+            .expect("java runs ZooKeeper");
+        // Ready when `srvr` reports a mode (an open port, or even `ruok`,
+        // comes before the server serves sessions, and 18.16's DDL worker
+        // crashes on a refused handshake).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !serving(port) {
+            assert!(Instant::now() < deadline, "ZooKeeper did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        ZooKeeper { child, port }
+    }
+}
+
+fn serving(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut answer = String::new();
+    stream.write_all(b"srvr").is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.contains("Mode: standalone")
+}
+
+impl Drop for ZooKeeper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where a node sits: its shard and replica names (the `{shard}` and
+/// `{replica}` macros).
+struct Placement {
+    shard: &'static str,
+    replica: &'static str,
+}
+
+struct Cluster {
+    nodes: Vec<ManagedClickHouse>,
+    _zookeeper: ZooKeeper,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts ZooKeeper and one clickhouse-server per placement; nodes with
+    /// the same shard are replicas of it.
+    async fn start(placements: Vec<Placement>) -> Cluster {
+        tokio::task::spawn_blocking(move || {
+            let dir = tempfile::tempdir().unwrap();
+            eprintln!("cluster under {}", dir.path().display());
+            let zookeeper = ZooKeeper::start(dir.path());
+            let ports: Vec<(u16, u16, u16)> = placements
+                .iter()
+                .map(|_| (free_port(), free_port(), free_port()))
+                .collect();
+            let mut shards: Vec<(&str, Vec<u16>)> = Vec::new();
+            for (placement, (_, tcp, _)) in placements.iter().zip(&ports) {
+                match shards.iter_mut().find(|(s, _)| *s == placement.shard) {
+                    Some((_, tcps)) => tcps.push(*tcp),
+                    None => shards.push((placement.shard, vec![*tcp])),
+                }
+            }
+            let remote_servers: String = shards
+                .iter()
+                .map(|(_, tcps)| {
+                    let replicas: String = tcps
+                        .iter()
+                        .map(|tcp| format!("<replica><host>127.0.0.1</host><port>{tcp}</port></replica>"))
+                        .collect();
+                    format!("<shard><internal_replication>true</internal_replication>{replicas}</shard>")
+                })
+                .collect();
+            let nodes = placements
+                .iter()
+                .zip(&ports)
+                .enumerate()
+                .map(|(i, (placement, (http, tcp, interserver)))| {
+                    let node_dir: PathBuf = dir.path().join(format!("node{i}"));
+                    std::fs::create_dir_all(node_dir.join("config.d")).unwrap();
+                    std::fs::write(node_dir.join("ports"), format!("{http} {tcp}\n")).unwrap();
+                    std::fs::write(
+                        node_dir.join("config.d/cluster.xml"),
+                        format!(
+                            "<yandex>\n\
+                             <interserver_http_port>{interserver}</interserver_http_port>\n\
+                             <interserver_http_host>127.0.0.1</interserver_http_host>\n\
+                             <zookeeper><node index=\"1\"><host>127.0.0.1</host><port>{zk}</port></node>\
+                             <session_timeout_ms>15000</session_timeout_ms></zookeeper>\n\
+                             <macros><shard>{shard}</shard><replica>{replica}</replica></macros>\n\
+                             <remote_servers><{CLUSTER}>{remote_servers}</{CLUSTER}></remote_servers>\n\
+                             <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>\n\
+                             </yandex>\n",
+                            zk = zookeeper.port,
+                            shard = placement.shard,
+                            replica = placement.replica,
+                        ),
+                    )
+                    .unwrap();
+                    ManagedClickHouse::start_in("clickhouse-server", &node_dir, Duration::from_secs(60))
+                        .expect("cluster node starts")
+                })
+                .collect();
+            Cluster {
+                nodes,
+                _zookeeper: zookeeper,
+                _dir: dir,
+            }
+        })
+        .await
+        .unwrap()
+    }
+
+    fn url(&self, i: usize) -> String {
+        self.nodes[i].url()
+    }
+}
+
+impl Drop for Cluster {
+    /// On a failed test, the nodes' error logs say why.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let zk =
+                std::fs::read_to_string(self._dir.path().join("zookeeper.log")).unwrap_or_default();
+            eprintln!("--- zookeeper.log (last lines)");
+            for line in zk
+                .lines()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+            {
+                eprintln!("{line}");
+            }
+            for node in &self.nodes {
+                let log = node.dir().join("log/clickhouse-server.err.log");
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                eprintln!("--- {} (last lines, newest first)", log.display());
+                for line in tail {
+                    eprintln!("{line}");
+                }
+            }
+        }
+    }
+}
+
+fn cluster_overrides() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("SALTMARK_CLICKHOUSE_CLUSTER", CLUSTER),
+        ("SALTMARK_SITES", "example.com,other.example"),
+        ("SALTMARK_TRUSTED_PROXIES", "127.0.0.1/32"),
+        ("SALTMARK_WRITER_BATCH_AGE_MS", "100"),
+    ]
+}
+
+async fn number(url: &str, database: &str, sql: &str) -> u64 {
+    let text = ch_query(url, database, &format!("{sql} FORMAT TSV")).await;
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{sql} on {url}: {text}"))
+}
+
+/// Waits until `sql` gives `want` on the node (replication is asynchronous).
+async fn wait_for(url: &str, database: &str, sql: &str, want: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = number(url, database, sql).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{sql} on {url}: {got}, want {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn visitor_ip(visitor: u64) -> String {
+    format!("81.2.{}.{}", 69 + visitor / 200, 10 + visitor % 200)
+}
+
+/// Posts `rounds` page views for each visitor, alternating between the
+/// collectors event by event.
+async fn alternate(collectors: &[&TestServer], visitors: u64, rounds: u64, site: &str, tag: &str) {
+    let mut n = 0usize;
+    for round in 0..rounds {
+        for visitor in 0..visitors {
+            let collector = collectors[n % collectors.len()];
+            n += 1;
+            let body =
+                json!({"n": "pageview", "u": format!("https://{site}/{tag}/{round}"), "d": site});
+            let ip = visitor_ip(visitor);
+            let response = collector
+                .post(
+                    &body,
+                    &[
+                        ("user-agent", CHROME_WINDOWS),
+                        ("x-forwarded-for", ip.as_str()),
+                    ],
+                )
+                .await;
+            assert_eq!(response.status(), 202);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_shard_two_replicas_two_collectors_an_outage_expiry_and_erasure() {
+    let cluster = Cluster::start(vec![
+        Placement {
+            shard: "01",
+            replica: "r1",
+        },
+        Placement {
+            shard: "01",
+            replica: "r2",
+        },
+    ])
+    .await;
+    let (a_url, b_url) = (cluster.url(0), cluster.url(1));
+    let database = fresh_database("cluster_replicas");
+    let overrides = cluster_overrides();
+    // Collector one prefers node a, collector two node b; both fail over.
+    let one =
+        TestServer::start_on_database(&database, &format!("{a_url},{b_url}"), &overrides).await;
+    let two =
+        TestServer::start_on_database(&database, &format!("{b_url},{a_url}"), &overrides).await;
+
+    // The schema is on both nodes, replicated, with a Distributed `events`.
+    for url in [&a_url, &b_url] {
+        let engines = ch_query(
+            url,
+            &database,
+            &format!("SELECT name, engine FROM system.tables WHERE database = '{database}' AND name IN ('events', 'events_local', 'salts') ORDER BY name FORMAT TSV"),
+        )
+        .await;
+        assert_eq!(
+            engines,
+            "events\tDistributed\nevents_local\tReplicatedMergeTree\nsalts\tReplicatedMergeTree\n",
+            "{url}"
+        );
+    }
+
+    // 30 visitors, 4 page views each, alternating collectors event by event.
+    alternate(&[&one, &two], 30, 4, "example.com", "p").await;
+    for url in [&a_url, &b_url] {
+        wait_for(
+            url,
+            &database,
+            "SELECT count() FROM events WHERE site = 'example.com'",
+            120,
+        )
+        .await;
+        assert_eq!(
+            number(
+                url,
+                &database,
+                "SELECT uniqExact(visitor_id) FROM events WHERE site = 'example.com'"
+            )
+            .await,
+            30,
+            "one visitor per person through {url}, whichever collector saw them"
+        );
+        // Each replica holds every row itself.
+        wait_for(
+            url,
+            &database,
+            "SELECT count() FROM events_local WHERE site = 'example.com'",
+            120,
+        )
+        .await;
+    }
+
+    // Replica b stops during ingest: collectors keep accepting (collector
+    // two fails over to a); b catches up when it is back.
+    cluster.nodes[1].stop();
+    alternate(&[&one, &two], 30, 2, "example.com", "during-outage").await;
+    wait_for(
+        &a_url,
+        &database,
+        "SELECT count() FROM events WHERE pathname LIKE '/during-outage/%'",
+        60,
+    )
+    .await;
+    cluster.nodes[1].start(Duration::from_secs(60)).unwrap();
+    wait_for(
+        &b_url,
+        &database,
+        "SELECT count() FROM events_local WHERE pathname LIKE '/during-outage/%'",
+        60,
+    )
+    .await;
+    assert_eq!(
+        number(&b_url, &database, "SELECT count() FROM events").await,
+        number(&a_url, &database, "SELECT count() FROM events").await,
+        "the replica caught up"
+    );
+
+    // Expiry: rows from 30 months ago are dropped on every replica.
+    let old = Utc::now() - chrono::Duration::days(30 * 31);
+    ch_query(
+        &a_url,
+        &database,
+        &format!(
+            "INSERT INTO events (site, timestamp, name, pathname, visitor_id, session_id, batch_id) \
+             SELECT 'example.com', toDateTime({}) + number, 'pageview', '/old', number, number, 1 FROM system.numbers LIMIT 10",
+            old.timestamp()
+        ),
+    )
+    .await;
+    wait_for(
+        &b_url,
+        &database,
+        "SELECT count() FROM events_local WHERE pathname = '/old'",
+        10,
+    )
+    .await;
+    let settings = saltmark::retention::expiry::ExpirySettings::from_config(
+        &test_config(&database, &a_url, &overrides).retention,
+    );
+    let report =
+        saltmark::retention::expiry::execute(&one.state.store, &settings, Utc::now(), false)
+            .await
+            .expect("expiry runs on a cluster");
+    assert!(!report.plan.partitions.is_empty(), "{:?}", report.plan);
+    for url in [&a_url, &b_url] {
+        wait_for(
+            url,
+            &database,
+            "SELECT count() FROM events_local WHERE pathname = '/old'",
+            0,
+        )
+        .await;
+    }
+
+    // Erasure of a site reaches every replica.
+    alternate(&[&one, &two], 5, 2, "other.example", "x").await;
+    wait_for(
+        &b_url,
+        &database,
+        "SELECT count() FROM events_local WHERE site = 'other.example'",
+        10,
+    )
+    .await;
+    saltmark::retention::erasure::forget_site(
+        &two.state.store,
+        "other.example",
+        Utc.timestamp_opt(Utc::now().timestamp(), 0).unwrap(),
+        0,
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("erasure runs on a cluster");
+    for url in [&a_url, &b_url] {
+        wait_for(
+            url,
+            &database,
+            "SELECT count() FROM events_local WHERE site = 'other.example'",
+            0,
+        )
+        .await;
+    }
+    assert_eq!(
+        number(
+            &a_url,
+            &database,
+            "SELECT count() FROM events WHERE site = 'example.com'"
+        )
+        .await,
+        180,
+        "the other site's rows are untouched"
+    );
+    one.stop().await;
+    two.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shards_split_visitors_and_answer_alike_through_either_node() {
+    let cluster = Cluster::start(vec![
+        Placement {
+            shard: "01",
+            replica: "s1",
+        },
+        Placement {
+            shard: "02",
+            replica: "s2",
+        },
+    ])
+    .await;
+    let (a_url, b_url) = (cluster.url(0), cluster.url(1));
+    let database = fresh_database("cluster_shards");
+    let overrides = cluster_overrides();
+    let one =
+        TestServer::start_on_database(&database, &format!("{a_url},{b_url}"), &overrides).await;
+    let two =
+        TestServer::start_on_database(&database, &format!("{b_url},{a_url}"), &overrides).await;
+
+    alternate(&[&one, &two], 40, 3, "example.com", "p").await;
+    let local_a = {
+        wait_for(&a_url, &database, "SELECT count() FROM events", 120).await;
+        number(&a_url, &database, "SELECT count() FROM events_local").await
+    };
+    let local_b = number(&b_url, &database, "SELECT count() FROM events_local").await;
+    assert_eq!(local_a + local_b, 120, "each row on exactly one shard");
+    assert!(local_a > 0 && local_b > 0, "sharded: {local_a} + {local_b}");
+    // A visitor's rows live on one shard (sharding key visitor_id).
+    for url in [&a_url, &b_url] {
+        assert_eq!(
+            number(url, &database, "SELECT count() FROM (SELECT visitor_id FROM events_local GROUP BY visitor_id HAVING count() != 3)").await,
+            0
+        );
+        assert_eq!(
+            number(url, &database, "SELECT count() FROM events").await,
+            120
+        );
+        assert_eq!(
+            number(url, &database, "SELECT uniqExact(visitor_id) FROM events").await,
+            40
+        );
+    }
+    // Salts are one replicated dataset: every node has the same ones.
+    assert_eq!(
+        ch_query(
+            &a_url,
+            &database,
+            "SELECT day, salt FROM salts ORDER BY day, salt FORMAT TSV"
+        )
+        .await,
+        ch_query(
+            &b_url,
+            &database,
+            "SELECT day, salt FROM salts ORDER BY day, salt FORMAT TSV"
+        )
+        .await,
+    );
+
+    saltmark::retention::erasure::forget_site(
+        &one.state.store,
+        "example.com",
+        Utc::now(),
+        0,
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("erasure runs on two shards");
+    for url in [&a_url, &b_url] {
+        wait_for(url, &database, "SELECT count() FROM events_local", 0).await;
+    }
+    one.stop().await;
+    two.stop().await;
+}
