@@ -320,18 +320,28 @@ async fn expiry_job(state: Arc<AppState>, deps: Deps, hour: u32, stop: Cancellat
                 deps.random.as_ref(),
             )
             .await;
-            match outcome {
-                Ok(report) => tracing::info!(
-                    rows = report.plan.total_rows(),
-                    salts = report.plan.salts_to_destroy.len(),
-                    "expiry job done"
-                ),
-                Err(crate::retention::RetentionError::Locked(_)) => {
-                    tracing::info!("expiry job running on another collector")
+            let settled = match outcome {
+                Ok(report) => {
+                    tracing::info!(
+                        rows = report.plan.total_rows(),
+                        salts = report.plan.salts_to_destroy.len(),
+                        "expiry job done"
+                    );
+                    true
                 }
-                Err(e) => tracing::error!(error = %e, "expiry job failed; it will run again"),
-            }
-            if chrono::Timelike::hour(&now) >= hour {
+                Err(crate::retention::RetentionError::Locked(_)) => {
+                    tracing::info!("expiry job running on another collector");
+                    true
+                }
+                Err(e) => {
+                    // Retried next minute, on the next ClickHouse node when
+                    // several are configured (this one may be the trouble).
+                    state.store.fail_over();
+                    tracing::error!(error = %e, "expiry job failed; it will run again");
+                    false
+                }
+            };
+            if settled && chrono::Timelike::hour(&now) >= hour {
                 last_run_day = Some(now.date_naive());
             }
         }

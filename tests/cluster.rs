@@ -391,11 +391,60 @@ async fn one_shard_two_replicas_two_collectors_an_outage_expiry_and_erasure() {
     let settings = saltmark::retention::expiry::ExpirySettings::from_config(
         &test_config(&database, &a_url, &overrides).retention,
     );
-    let report =
-        saltmark::retention::expiry::execute(&one.state.store, &settings, Utc::now(), false)
-            .await
-            .expect("expiry runs on a cluster");
-    assert!(!report.plan.partitions.is_empty(), "{:?}", report.plan);
+    // Both collectors start the job at once, each through its own node: the
+    // replicated lock lets exactly one run. (First, the start-up runs'
+    // claims must be gone: one that met the stopped replica failed without
+    // releasing, and its lease runs out by design.)
+    wait_for(
+        &a_url,
+        &database,
+        "SELECT count() FROM (SELECT holder FROM job_locks GROUP BY holder \
+         HAVING max(released) = 0 AND max(expires) > now())",
+        0,
+    )
+    .await;
+    let (random_one, random_two) = (
+        saltmark::clock::SeededRandom::new(1),
+        saltmark::clock::SeededRandom::new(2),
+    );
+    let (first, second) = tokio::join!(
+        saltmark::retention::expiry::run(
+            &one.state.store,
+            &settings,
+            Utc::now(),
+            false,
+            &random_one,
+        ),
+        saltmark::retention::expiry::run(
+            &two.state.store,
+            &settings,
+            Utc::now(),
+            false,
+            &random_two,
+        ),
+    );
+    let (ran, refused) = match (first, second) {
+        (Ok(report), Err(e)) | (Err(e), Ok(report)) => (report, e),
+        (a, b) => panic!(
+            "exactly one expiry run should take the lock: {a:?} / {b:?}; claims on a: {}; on b: {}",
+            ch_query(&a_url, &database, "SELECT * FROM job_locks FORMAT TSV").await,
+            ch_query(&b_url, &database, "SELECT * FROM job_locks FORMAT TSV").await,
+        ),
+    };
+    assert!(
+        matches!(refused, saltmark::retention::RetentionError::Locked(_)),
+        "{refused}"
+    );
+    assert!(!ran.plan.partitions.is_empty(), "{:?}", ran.plan);
+    for url in [&a_url, &b_url] {
+        wait_for(
+            url,
+            &database,
+            "SELECT count() FROM expiry_log WHERE length(partitions_dropped) > 0",
+            1,
+        )
+        .await;
+    }
     for url in [&a_url, &b_url] {
         wait_for(
             url,
