@@ -540,6 +540,62 @@ async fn two_shards_split_visitors_and_answer_alike_through_either_node() {
             40
         );
     }
+    // Block deduplication: a batch inserted twice through the Distributed
+    // table with synchronous inserts (what a retry after an ambiguous
+    // failure does) is stored once — each shard's part of it is the same
+    // block both times.
+    let batch = format!(
+        "INSERT INTO events (site, timestamp, name, pathname, visitor_id, session_id, batch_id) VALUES {}",
+        (0..10)
+            .map(|i| format!("('example.com', toDateTime('2026-11-01 10:00:00'), 'pageview', '/retried', {}, 1, 777)", 1_000_000 + i * 7_919))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for _ in 0..2 {
+        let response = client()
+            .post(format!(
+                "{a_url}/?database={database}&insert_distributed_sync=1"
+            ))
+            .body(batch.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+    for url in [&a_url, &b_url] {
+        assert_eq!(
+            number(
+                url,
+                &database,
+                "SELECT count() FROM events WHERE batch_id = 777"
+            )
+            .await,
+            10,
+            "the retried batch is stored once"
+        );
+    }
+    assert!(
+        number(
+            &a_url,
+            &database,
+            "SELECT count() FROM events_local WHERE batch_id = 777"
+        )
+        .await
+            > 0
+            && number(
+                &b_url,
+                &database,
+                "SELECT count() FROM events_local WHERE batch_id = 777"
+            )
+            .await
+                > 0,
+        "the batch spans both shards"
+    );
+
     // Salts are one replicated dataset: every node has the same ones.
     assert_eq!(
         ch_query(
