@@ -184,6 +184,22 @@ impl App {
             config.limits.visitor_events_per_minute,
             config.limits.site_events_per_second,
         ));
+        let peers = if config.sessions.peers.is_empty() {
+            None
+        } else {
+            Some(Arc::new(
+                crate::identify::peers::Peers::new(
+                    &config.sessions.peers,
+                    &config.sessions.self_url,
+                    &config.sessions.peer_secret,
+                    metrics.clone(),
+                )
+                .map_err(|e| StartError::Config {
+                    key: "sessions.self_url".into(),
+                    detail: e.to_string(),
+                })?,
+            ))
+        };
         let pipeline = Pipeline {
             sites: config.sites.iter().cloned().collect(),
             erased_sites: erased.clone(),
@@ -193,6 +209,7 @@ impl App {
             referrers,
             salts: salts.clone(),
             sessions: sessions.clone(),
+            peers,
             clock: deps.clock.clone(),
             random: deps.random.clone(),
             limits: limits.clone(),

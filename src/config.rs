@@ -75,6 +75,9 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("limits.visitor_events_per_minute", KeyKind::Scalar, "events per minute per visitor hash (burst of the same size); beyond, 429; 0 = unlimited"),
     ("limits.site_events_per_second", KeyKind::Scalar, "events per second per site (burst of the same size); beyond, 429; 0 = unlimited"),
     ("sessions.timeout_minutes", KeyKind::Scalar, "inactivity that ends a visit"),
+    ("sessions.peers", KeyKind::List, "base URLs of every collector sharing open visits, this one included (each visitor's visits are decided by one owner); empty = this collector alone"),
+    ("sessions.self_url", KeyKind::Scalar, "this collector's entry in sessions.peers"),
+    ("sessions.peer_secret", KeyKind::Scalar, "shared secret (at least 16 characters) for the collectors' /internal/visit calls"),
     ("dashboard.secure_cookie", KeyKind::Scalar, "mark the dashboard's login cookie Secure (set true when served over HTTPS)"),
     ("dashboard.session_days", KeyKind::Scalar, "days a dashboard login lasts"),
     ("retention.months", KeyKind::Scalar, "months events are kept"),
@@ -268,6 +271,12 @@ impl Default for LimitsConfig {
 pub struct SessionsConfig {
     /// Minutes of inactivity after which the next event starts a new visit.
     pub timeout_minutes: u32,
+    /// Every collector sharing open visits (base URLs), this one included.
+    pub peers: Vec<String>,
+    /// This collector's entry in `peers`.
+    pub self_url: String,
+    /// Bearer secret of `/internal/visit`.
+    pub peer_secret: String,
 }
 
 /// Retention.
@@ -369,6 +378,9 @@ impl Default for WriterConfig {
 impl Default for SessionsConfig {
     fn default() -> Self {
         Self {
+            peers: Vec::new(),
+            self_url: String::new(),
+            peer_secret: String::new(),
             timeout_minutes: 30,
         }
     }
@@ -499,6 +511,27 @@ impl Config {
             }
         }
         self.geo.database.retain(|p| !p.as_os_str().is_empty());
+        self.sessions.peers.retain(|p| !p.trim().is_empty());
+        if !self.sessions.peers.is_empty() {
+            let listed = |url: &str| url.trim().trim_end_matches('/').to_string();
+            if !self
+                .sessions
+                .peers
+                .iter()
+                .any(|p| listed(p) == listed(&self.sessions.self_url))
+            {
+                return Err(invalid(
+                    "sessions.self_url",
+                    "must be one of sessions.peers".into(),
+                ));
+            }
+            if self.sessions.peer_secret.len() < 16 {
+                return Err(invalid(
+                    "sessions.peer_secret",
+                    "needs at least 16 characters when sessions.peers is set".into(),
+                ));
+            }
+        }
         if self.clickhouse.cluster.as_deref() == Some("") {
             self.clickhouse.cluster = None;
         }

@@ -35,6 +35,10 @@ pub struct Metrics {
     pub insert_errors: Counter,
     /// Switches of the writer to the next configured ClickHouse node.
     pub clickhouse_failovers: Counter,
+    /// Visits decided by the visitor's owner collector (sessions.peers).
+    pub visits_asked_owner: Counter,
+    /// Visits decided locally because the owner did not answer in time.
+    pub visit_owner_unreachable: Counter,
     /// Seconds per successful insert.
     pub insert_seconds: Histogram,
     /// Batches found already stored when retrying after an ambiguous failure.
@@ -73,6 +77,8 @@ impl Metrics {
         let batch_rows = Histogram::new(exponential_buckets(1.0, 4.0, 10));
         let insert_errors = Counter::default();
         let clickhouse_failovers = Counter::default();
+        let visits_asked_owner = Counter::default();
+        let visit_owner_unreachable = Counter::default();
         let insert_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let batches_deduplicated = Counter::default();
         let events_lost_at_shutdown = Counter::default();
@@ -144,6 +150,16 @@ impl Metrics {
             insert_errors.clone(),
         );
         registry.register(
+            "visits_asked_owner",
+            "Visits decided by the visitor's owner collector",
+            visits_asked_owner.clone(),
+        );
+        registry.register(
+            "visit_owner_unreachable",
+            "Visits decided locally because the owner collector did not answer in time",
+            visit_owner_unreachable.clone(),
+        );
+        registry.register(
             "clickhouse_failovers",
             "Switches to the next configured ClickHouse node after a failure",
             clickhouse_failovers.clone(),
@@ -173,6 +189,8 @@ impl Metrics {
             batch_rows,
             insert_errors,
             clickhouse_failovers,
+            visits_asked_owner,
+            visit_owner_unreachable,
             insert_seconds,
             batches_deduplicated,
             events_lost_at_shutdown,

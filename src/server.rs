@@ -143,7 +143,8 @@ async fn route(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -
     let path = request.uri().path().to_string();
     match (path.as_str(), request.method()) {
         ("/api/event", &Method::POST) => event_post(state, peer, request).await,
-        ("/api/event", &Method::GET) => event_pixel(state, peer, request),
+        ("/api/event", &Method::GET) => event_pixel(state, peer, request).await,
+        ("/internal/visit", &Method::POST) => internal_visit(state, request).await,
         ("/api/event", &Method::OPTIONS) => cors(preflight()),
         ("/api/event", _) => {
             state.metrics.rejected("method");
@@ -264,24 +265,28 @@ async fn event_post(
         }
     };
     let parsed = payload::from_json(&body);
-    ingest(state, peer, &parts.headers, parsed, false)
+    ingest(state, peer, &parts.headers, parsed, false).await
 }
 
-fn event_pixel(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -> Response<Body> {
+async fn event_pixel(
+    state: &AppState,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<Body> {
     let query = request.uri().query().unwrap_or("");
     let referer = request
         .headers()
         .get(header::REFERER)
         .and_then(|v| v.to_str().ok());
     let parsed = payload::from_query(query, referer);
-    ingest(state, peer, request.headers(), parsed, true)
+    ingest(state, peer, request.headers(), parsed, true).await
 }
 
-fn ingest(
+async fn ingest(
     state: &AppState,
     peer: SocketAddr,
     headers: &hyper::HeaderMap,
-    parsed: Result<EventInput, PayloadError>,
+    parsed: Result<EventInput<'_>, PayloadError>,
     pixel: bool,
 ) -> Response<Body> {
     let input = match parsed {
@@ -296,7 +301,7 @@ fn ingest(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let outcome = state.pipeline.process(&input, client_ip, user_agent);
+    let outcome = state.pipeline.process(&input, client_ip, user_agent).await;
     let accepted = |dropped: Option<&'static str>| {
         let mut response = if pixel {
             Response::builder()
@@ -358,6 +363,48 @@ fn ingest(
 /// `POST /api/forget`: erase the caller's own rows on one site. The only
 /// input besides the site is the request itself (IP and user agent), hashed
 /// with today's and yesterday's salts — see `retention::erasure`.
+/// `POST /internal/visit`: another collector asks this one, the owner of a
+/// visitor, to decide the visit (see `identify::peers`). Only with
+/// `sessions.peers` configured, and only with the shared secret.
+async fn internal_visit(state: &AppState, request: Request<Incoming>) -> Response<Body> {
+    let Some(peers) = &state.pipeline.peers else {
+        return text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into());
+    };
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !peers.authorised(bearer) {
+        state.metrics.rejected("peer_unauthorised");
+        return json_error(StatusCode::UNAUTHORIZED, "unknown peer secret");
+    }
+    let body = match Limited::new(request.into_body(), 256).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return too_large(state),
+    };
+    let Ok(question) = serde_json::from_slice::<crate::identify::peers::VisitQuestion>(&body)
+    else {
+        return json_error(StatusCode::BAD_REQUEST, "expected {today, yesterday, now}");
+    };
+    let assigned = state.pipeline.sessions.assign(
+        question.today,
+        question.yesterday,
+        question.now,
+        state.pipeline.random.as_ref(),
+    );
+    let answer = crate::identify::peers::VisitAnswer {
+        visitor_id: assigned.visitor_id,
+        session_id: assigned.session_id,
+    };
+    text(
+        StatusCode::OK,
+        "application/json",
+        serde_json::to_string(&answer).unwrap_or_default(),
+    )
+}
+
 async fn forget_post(
     state: &AppState,
     peer: SocketAddr,

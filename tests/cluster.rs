@@ -216,6 +216,11 @@ impl Drop for Cluster {
     }
 }
 
+/// A test-lifetime string for the `&'static str` overrides.
+fn leak(text: &str) -> &'static str {
+    Box::leak(text.to_string().into_boxed_str())
+}
+
 fn cluster_overrides() -> Vec<(&'static str, &'static str)> {
     vec![
         ("SALTMARK_CLICKHOUSE_CLUSTER", CLUSTER),
@@ -294,10 +299,38 @@ async fn one_shard_two_replicas_two_collectors_an_outage_expiry_and_erasure() {
     let database = fresh_database("cluster_replicas");
     let overrides = cluster_overrides();
     // Collector one prefers node a, collector two node b; both fail over.
-    let one =
-        TestServer::start_on_database(&database, &format!("{a_url},{b_url}"), &overrides).await;
-    let two =
-        TestServer::start_on_database(&database, &format!("{b_url},{a_url}"), &overrides).await;
+    // They share open visits: each visitor has one owner collector.
+    let (listen_one, listen_two) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let peers = format!("http://{listen_one},http://{listen_two}");
+    let (self_one, self_two) = (
+        format!("http://{listen_one}"),
+        format!("http://{listen_two}"),
+    );
+    let with_peers = |listen: &'static str, me: &'static str| {
+        let mut o = overrides.clone();
+        o.extend([
+            ("SALTMARK_LISTEN", listen),
+            ("SALTMARK_SESSIONS_PEERS", leak(&peers)),
+            ("SALTMARK_SESSIONS_SELF_URL", me),
+            ("SALTMARK_SESSIONS_PEER_SECRET", "cluster-test-peer-secret"),
+        ]);
+        o
+    };
+    let one = TestServer::start_on_database(
+        &database,
+        &format!("{a_url},{b_url}"),
+        &with_peers(leak(&listen_one), leak(&self_one)),
+    )
+    .await;
+    let two = TestServer::start_on_database(
+        &database,
+        &format!("{b_url},{a_url}"),
+        &with_peers(leak(&listen_two), leak(&self_two)),
+    )
+    .await;
 
     // The schema is on both nodes, replicated, with a Distributed `events`.
     for url in [&a_url, &b_url] {
@@ -334,6 +367,16 @@ async fn one_shard_two_replicas_two_collectors_an_outage_expiry_and_erasure() {
             30,
             "one visitor per person through {url}, whichever collector saw them"
         );
+        assert_eq!(
+            number(
+                url,
+                &database,
+                "SELECT uniqExact(session_id) FROM events WHERE site = 'example.com'"
+            )
+            .await,
+            30,
+            "one visit per person through {url}, though their events alternated between collectors"
+        );
         // Each replica holds every row itself.
         wait_for(
             url,
@@ -343,6 +386,31 @@ async fn one_shard_two_replicas_two_collectors_an_outage_expiry_and_erasure() {
         )
         .await;
     }
+
+    let mut asked = 0.0;
+    for collector in [&one, &two] {
+        asked += collector
+            .metrics()
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix("saltmark_visits_asked_owner_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+    }
+    assert!(
+        asked >= 60.0,
+        "about half the events asked the other collector: {asked}"
+    );
+
+    // The internal endpoint answers only to the shared secret.
+    let refused = client()
+        .post(one.url("/internal/visit"))
+        .header("authorization", "Bearer not-the-secret")
+        .body(r#"{"today":1,"yesterday":null,"now":0}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
 
     // Replica b stops during ingest: collectors keep accepting (collector
     // two fails over to a); b catches up when it is back.

@@ -108,6 +108,8 @@ pub struct Pipeline {
     pub salts: Arc<SaltStore>,
     /// Visit tracking.
     pub sessions: Arc<Sessions>,
+    /// The collectors sharing open visits, when several do.
+    pub peers: Option<Arc<crate::identify::peers::Peers>>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Randomness for session ids.
@@ -122,7 +124,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Runs one event through every stage.
-    pub fn process(&self, input: &EventInput<'_>, client_ip: IpAddr, user_agent: &str) -> Outcome {
+    pub async fn process(
+        &self,
+        input: &EventInput<'_>,
+        client_ip: IpAddr,
+        user_agent: &str,
+    ) -> Outcome {
         let sites: Vec<String> = input
             .domains
             .iter()
@@ -182,9 +189,22 @@ impl Pipeline {
                 .yesterday
                 .as_ref()
                 .map(|salt| visitor_id(salt, &site, client_ip, user_agent));
-            let assigned = self
-                .sessions
-                .assign(today_id, yesterday_id, now, self.random.as_ref());
+            let assigned = match &self.peers {
+                None => self
+                    .sessions
+                    .assign(today_id, yesterday_id, now, self.random.as_ref()),
+                Some(peers) => {
+                    let key = peers.routing_key(&site, client_ip, user_agent);
+                    let question = crate::identify::peers::VisitQuestion {
+                        today: today_id,
+                        yesterday: yesterday_id,
+                        now,
+                    };
+                    peers
+                        .assign(&self.sessions, self.random.as_ref(), key, question)
+                        .await
+                }
+            };
             let (prop_keys, prop_values) = input.props.iter().cloned().unzip();
             let row = EventRow {
                 site,

@@ -141,7 +141,14 @@ impl TestServer {
             .expect("storage ready");
         let app = App::start(&config, store, deps).await.expect("app starts");
         let state = app.state().clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        // Port 0 unless the test fixed the address (collectors that must
+        // know each other's URLs before they start).
+        let listen = overrides
+            .iter()
+            .find(|(k, _)| *k == "SALTMARK_LISTEN")
+            .map_or("127.0.0.1:0", |(_, v)| *v)
+            .to_string();
+        let listener = tokio::net::TcpListener::bind(&listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let join = tokio::spawn(saltmark::server::run(
