@@ -680,6 +680,65 @@ async fn two_shards_split_visitors_and_answer_alike_through_either_node() {
         .await,
     );
 
+    // Expiry on two shards: rows from 30 months ago, spread over both
+    // shards by visitor, are dropped from each.
+    let old = Utc::now() - chrono::Duration::days(30 * 31);
+    let response = client()
+        .post(format!(
+            "{a_url}/?database={database}&insert_distributed_sync=1"
+        ))
+        .body(format!(
+            "INSERT INTO events (site, timestamp, name, pathname, visitor_id, session_id, batch_id) \
+             SELECT 'example.com', toDateTime({}) + number, 'pageview', '/old', number * 7919, number, 2 \
+             FROM system.numbers LIMIT 20",
+            old.timestamp()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
+    assert!(
+        number(
+            &a_url,
+            &database,
+            "SELECT count() FROM events_local WHERE pathname = '/old'"
+        )
+        .await
+            > 0
+            && number(
+                &b_url,
+                &database,
+                "SELECT count() FROM events_local WHERE pathname = '/old'"
+            )
+            .await
+                > 0,
+        "old rows on both shards"
+    );
+    let settings = saltmark::retention::expiry::ExpirySettings::from_config(
+        &test_config(&database, &a_url, &overrides).retention,
+    );
+    let report =
+        saltmark::retention::expiry::execute(&two.state.store, &settings, Utc::now(), false)
+            .await
+            .expect("expiry runs on two shards");
+    assert_eq!(
+        report.plan.partitions.iter().map(|p| p.rows).sum::<u64>(),
+        20
+    );
+    for url in [&a_url, &b_url] {
+        wait_for(
+            url,
+            &database,
+            "SELECT count() FROM events_local WHERE pathname = '/old'",
+            0,
+        )
+        .await;
+    }
+
     saltmark::retention::erasure::forget_site(
         &one.state.store,
         "example.com",
