@@ -18,14 +18,6 @@ const SITE: &str = "floor.example";
 const SEEDED: u64 = 300_000;
 const POSTED: u64 = 4_000;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn command(data_dir: &std::path::Path, listen: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_saltmark"));
     for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("SALTMARK_")) {

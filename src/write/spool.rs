@@ -747,6 +747,17 @@ mod tests {
         }
     }
 
+    /// The batch ids of the valid records among `items`.
+    fn record_ids(items: &[SegmentItem]) -> Vec<u64> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                SegmentItem::Record { batch, .. } => Some(batch.batch_id),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn segments(dir: &Path) -> Vec<PathBuf> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.join("spool"))
             .unwrap()
@@ -886,13 +897,7 @@ mod tests {
         let flip = records[0].len() + HEADER_BYTES + 10;
         bytes[flip] ^= 0x04;
         let items: Vec<SegmentItem> = SegmentReader::new(&bytes, 0).collect();
-        let ids: Vec<u64> = items
-            .iter()
-            .filter_map(|i| match i {
-                SegmentItem::Record { batch, .. } => Some(batch.batch_id),
-                _ => None,
-            })
-            .collect();
+        let ids = record_ids(&items);
         assert_eq!(ids, vec![1, 3]);
         assert!(items.iter().any(|i| matches!(
             i,
@@ -940,13 +945,7 @@ mod tests {
         bytes.extend_from_slice(&hasher.finalize().to_le_bytes());
         bytes.extend_from_slice(&payload);
         let items: Vec<SegmentItem> = SegmentReader::new(&bytes, 0).collect();
-        let ids: Vec<u64> = items
-            .iter()
-            .filter_map(|i| match i {
-                SegmentItem::Record { batch, .. } => Some(batch.batch_id),
-                _ => None,
-            })
-            .collect();
+        let ids = record_ids(&items);
         assert_eq!(ids, vec![1, 2]);
         assert!(matches!(
             items.last(),

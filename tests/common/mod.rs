@@ -292,3 +292,13 @@ pub async fn ch_query(url: &str, database: &str, sql: &str) -> String {
 pub fn pageview(url: &str, referrer: Option<&str>) -> serde_json::Value {
     serde_json::json!({ "n": "pageview", "u": url, "d": "example.com", "r": referrer, "w": 1440 })
 }
+
+/// A free loopback port (bound, then released) for a server that must know
+/// its address before it starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
