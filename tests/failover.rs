@@ -65,7 +65,10 @@ async fn the_writer_fails_over_to_the_next_node_and_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    // The active node goes away; events keep being accepted and reach the other.
+    // The active node goes away; events keep being accepted and reach the
+    // other. (Whichever part of the collector meets the stopped node first —
+    // the writer, or the start-up expiry run if it is still going — moves
+    // the shared store on; the metric counts either.)
     a.stop();
     post_numbered(&server, "/after/", 40).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
