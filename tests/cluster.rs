@@ -485,19 +485,24 @@ async fn one_shard_two_replicas_two_collectors_an_outage_expiry_and_erasure() {
             &random_two,
         ),
     );
-    let (ran, refused) = match (first, second) {
-        (Ok(report), Err(e)) | (Err(e), Ok(report)) => (report, e),
+    // Never both; a refused one was refused by the lock. (Normally one of
+    // the two runs; on a slow machine a collector's own retry of its failed
+    // start-up run may be the third contender and win — then neither of
+    // these runs, and the audit log below still shows exactly one run.)
+    let locked = |r: &Result<_, saltmark::retention::RetentionError>| {
+        matches!(r, Err(saltmark::retention::RetentionError::Locked(_)))
+    };
+    match (&first, &second) {
+        (Ok(report), other) | (other, Ok(report)) if locked(other) => {
+            assert!(!report.plan.partitions.is_empty(), "{:?}", report.plan)
+        }
+        (a, b) if locked(a) && locked(b) => {}
         (a, b) => panic!(
-            "exactly one expiry run should take the lock: {a:?} / {b:?}; claims on a: {}; on b: {}",
+            "one expiry run at a time: {a:?} / {b:?}; claims on a: {}; on b: {}",
             ch_query(&a_url, &database, "SELECT * FROM job_locks FORMAT TSV").await,
             ch_query(&b_url, &database, "SELECT * FROM job_locks FORMAT TSV").await,
         ),
-    };
-    assert!(
-        matches!(refused, saltmark::retention::RetentionError::Locked(_)),
-        "{refused}"
-    );
-    assert!(!ran.plan.partitions.is_empty(), "{:?}", ran.plan);
+    }
     wait_everywhere(
         &[&a_url, &b_url],
         &database,
