@@ -353,9 +353,7 @@ async fn expiry_job(state: Arc<AppState>, deps: Deps, hour: u32, stop: Cancellat
                 Err(e) => {
                     // Retried next minute, on the next ClickHouse node when
                     // several are configured (this one may be the trouble).
-                    if state.store.fail_over().is_some() {
-                        state.metrics.clickhouse_failovers.inc();
-                    }
+                    state.store.fail_over_counted(&state.metrics);
                     tracing::error!(error = %e, "expiry job failed; it will run again");
                     false
                 }

@@ -513,12 +513,12 @@ impl Config {
         self.geo.database.retain(|p| !p.as_os_str().is_empty());
         self.sessions.peers.retain(|p| !p.trim().is_empty());
         if !self.sessions.peers.is_empty() {
-            let listed = |url: &str| url.trim().trim_end_matches('/').to_string();
+            use crate::identify::peers::normalise;
             if !self
                 .sessions
                 .peers
                 .iter()
-                .any(|p| listed(p) == listed(&self.sessions.self_url))
+                .any(|p| normalise(p) == normalise(&self.sessions.self_url))
             {
                 return Err(invalid(
                     "sessions.self_url",

@@ -144,7 +144,6 @@ async fn route(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -
     match (path.as_str(), request.method()) {
         ("/api/event", &Method::POST) => event_post(state, peer, request).await,
         ("/api/event", &Method::GET) => event_pixel(state, peer, request).await,
-        ("/internal/visit", &Method::POST) => internal_visit(state, request).await,
         ("/api/event", &Method::OPTIONS) => cors(preflight()),
         ("/api/event", _) => {
             state.metrics.rejected("method");
@@ -169,6 +168,7 @@ async fn route(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -
             );
             cors(response)
         }
+        ("/internal/visit", &Method::POST) => internal_visit(state, request).await,
         ("/api/v2/query", &Method::POST) => stats_query(state, request).await,
         ("/api/v2/realtime", &Method::GET) => realtime(state, request).await,
         ("/api/v2/query" | "/api/v2/realtime", _) => json_error(
@@ -360,9 +360,6 @@ async fn ingest(
     }
 }
 
-/// `POST /api/forget`: erase the caller's own rows on one site. The only
-/// input besides the site is the request itself (IP and user agent), hashed
-/// with today's and yesterday's salts — see `retention::erasure`.
 /// `POST /internal/visit`: another collector asks this one, the owner of a
 /// visitor, to decide the visit (see `identify::peers`). Only with
 /// `sessions.peers` configured, and only with the shared secret.
@@ -388,16 +385,9 @@ async fn internal_visit(state: &AppState, request: Request<Incoming>) -> Respons
     else {
         return json_error(StatusCode::BAD_REQUEST, "expected {today, yesterday, now}");
     };
-    let assigned = state.pipeline.sessions.assign(
-        question.today,
-        question.yesterday,
-        question.now,
-        state.pipeline.random.as_ref(),
+    let answer = crate::identify::peers::VisitAnswer::from(
+        question.decide_locally(&state.pipeline.sessions, state.pipeline.random.as_ref()),
     );
-    let answer = crate::identify::peers::VisitAnswer {
-        visitor_id: assigned.visitor_id,
-        session_id: assigned.session_id,
-    };
     text(
         StatusCode::OK,
         "application/json",
@@ -405,6 +395,9 @@ async fn internal_visit(state: &AppState, request: Request<Incoming>) -> Respons
     )
 }
 
+/// `POST /api/forget`: erase the caller's own rows on one site. The only
+/// input besides the site is the request itself (IP and user agent), hashed
+/// with today's and yesterday's salts — see `retention::erasure`.
 async fn forget_post(
     state: &AppState,
     peer: SocketAddr,

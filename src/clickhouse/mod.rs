@@ -232,9 +232,12 @@ impl Store {
         }
     }
 
-    /// How many nodes are configured.
-    pub fn node_count(&self) -> usize {
-        self.nodes.len()
+    /// [`Store::fail_over`], counted in `saltmark_clickhouse_failovers_total`
+    /// when it switched: what every component that meets a failed node calls.
+    pub fn fail_over_counted(&self, metrics: &crate::metrics::Metrics) {
+        if self.fail_over().is_some() {
+            metrics.clickhouse_failovers.inc();
+        }
     }
 
     /// The client bound to saltmark's database.

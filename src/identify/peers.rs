@@ -56,6 +56,14 @@ pub struct VisitQuestion {
     pub now: i64,
 }
 
+impl VisitQuestion {
+    /// Decides the visit in this collector's own tracker: what the owner
+    /// does when asked, and what a receiver falls back to.
+    pub fn decide_locally(self, sessions: &Sessions, random: &dyn RandomSource) -> Assigned {
+        sessions.assign(self.today, self.yesterday, self.now, random)
+    }
+}
+
 /// The owner's answer.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct VisitAnswer {
@@ -65,14 +73,25 @@ pub struct VisitAnswer {
     pub session_id: u64,
 }
 
+impl From<Assigned> for VisitAnswer {
+    fn from(assigned: Assigned) -> VisitAnswer {
+        VisitAnswer {
+            visitor_id: assigned.visitor_id,
+            session_id: assigned.session_id,
+        }
+    }
+}
+
 /// The collectors sharing open visits, and how to reach them.
 pub struct Peers {
     /// Sorted base URLs, without a trailing slash.
     peers: Vec<String>,
     /// This collector's index in `peers`.
     me: usize,
-    /// Bearer secret for `/internal/visit`.
+    /// Bearer secret for `/internal/visit` (sent to the owners).
     secret: String,
+    /// Its hash, what incoming secrets are compared with.
+    secret_hash: blake3::Hash,
     /// Key of the routing hash (derived from the secret).
     routing_key: [u8; 32],
     client: Client<HttpConnector, Full<Bytes>>,
@@ -97,7 +116,9 @@ pub enum PeersError {
     SelfMissing(String),
 }
 
-fn normalise(url: &str) -> String {
+/// A peer URL as compared: trimmed, without a trailing slash (config
+/// validation uses the same rule).
+pub fn normalise(url: &str) -> String {
     url.trim().trim_end_matches('/').to_string()
 }
 
@@ -125,6 +146,7 @@ impl Peers {
             peers,
             me,
             secret: secret.to_string(),
+            secret_hash: blake3::hash(secret.as_bytes()),
             routing_key,
             client: Client::builder(TokioExecutor::new()).build(connector),
             metrics,
@@ -156,16 +178,10 @@ impl Peers {
         owner_of(routing_key, &self.peers)
     }
 
-    /// Whether this collector owns the key.
-    pub fn is_mine(&self, routing_key: u64) -> bool {
-        self.owner(routing_key) == self.me
-    }
-
     /// Checks the bearer secret of an internal request, in constant time.
     pub fn authorised(&self, bearer: &str) -> bool {
-        let a = blake3::hash(bearer.as_bytes());
-        let b = blake3::hash(self.secret.as_bytes());
-        a == b // blake3::Hash's PartialEq is constant-time
+        // blake3::Hash's PartialEq is constant-time.
+        blake3::hash(bearer.as_bytes()) == self.secret_hash
     }
 
     /// Assigns the event's visit: locally when this collector owns it (or
@@ -179,7 +195,7 @@ impl Peers {
     ) -> Assigned {
         let owner = self.owner(routing_key);
         if owner == self.me {
-            return sessions.assign(question.today, question.yesterday, question.now, random);
+            return question.decide_locally(sessions, random);
         }
         match tokio::time::timeout(ASK_TIMEOUT, self.ask(owner, question)).await {
             Ok(Ok(answer)) => {
@@ -196,7 +212,7 @@ impl Peers {
                 };
                 tracing::warn!(owner = %self.peers[owner], reason, "visit owner unreachable; deciding locally");
                 self.metrics.visit_owner_unreachable.inc();
-                sessions.assign(question.today, question.yesterday, question.now, random)
+                question.decide_locally(sessions, random)
             }
         }
     }

@@ -189,17 +189,15 @@ impl Pipeline {
                 .yesterday
                 .as_ref()
                 .map(|salt| visitor_id(salt, &site, client_ip, user_agent));
+            let question = crate::identify::peers::VisitQuestion {
+                today: today_id,
+                yesterday: yesterday_id,
+                now,
+            };
             let assigned = match &self.peers {
-                None => self
-                    .sessions
-                    .assign(today_id, yesterday_id, now, self.random.as_ref()),
+                None => question.decide_locally(&self.sessions, self.random.as_ref()),
                 Some(peers) => {
                     let key = peers.routing_key(&site, client_ip, user_agent);
-                    let question = crate::identify::peers::VisitQuestion {
-                        today: today_id,
-                        yesterday: yesterday_id,
-                        now,
-                    };
                     peers
                         .assign(&self.sessions, self.random.as_ref(), key, question)
                         .await

@@ -484,9 +484,7 @@ impl Delivery {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot check batch yet");
-                        if self.store.fail_over().is_some() {
-                            self.metrics.clickhouse_failovers.inc();
-                        }
+                        self.store.fail_over_counted(&self.metrics);
                     }
                 }
             }
@@ -518,9 +516,7 @@ impl Delivery {
 
     fn failed(&self, e: &StoreError, retry_in: Option<Duration>) {
         self.metrics.insert_errors.inc();
-        if self.store.fail_over().is_some() {
-            self.metrics.clickhouse_failovers.inc();
-        }
+        self.store.fail_over_counted(&self.metrics);
         self.healthy.store(false, Ordering::Relaxed);
         match retry_in {
             Some(backoff) => {
