@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use common::*;
 use saltmark::clickhouse::managed::ManagedClickHouse;
 use serde_json::json;
@@ -251,6 +251,50 @@ async fn wait_for(url: &str, database: &str, sql: &str, want: u64) {
     }
 }
 
+/// Inserts `rows` page views from 30 months ago through the Distributed
+/// `events` of the node at `url`, synchronously (as the writer does), with
+/// visitor ids spread so that two shards both get some.
+async fn insert_old_rows(url: &str, database: &str, rows: u64, batch_id: u64) {
+    let old = Utc::now() - chrono::Duration::days(30 * 31);
+    let response = client()
+        .post(format!(
+            "{url}/?database={database}&insert_distributed_sync=1"
+        ))
+        .body(format!(
+            "INSERT INTO events (site, timestamp, name, pathname, visitor_id, session_id, batch_id) \
+             SELECT 'example.com', toDateTime({}) + number, 'pageview', '/old', number * 7919, number, {batch_id} \
+             FROM system.numbers LIMIT {rows}",
+            old.timestamp()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
+}
+
+/// Erases `site` now, through `store`, then waits until no node holds a row of it.
+async fn erase_site_everywhere(
+    store: &saltmark::clickhouse::Store,
+    site: &str,
+    urls: &[&String],
+    database: &str,
+) {
+    saltmark::retention::erasure::forget_site(store, site, Utc::now(), 0, Duration::from_secs(60))
+        .await
+        .expect("erasure runs on a cluster");
+    wait_everywhere(
+        urls,
+        database,
+        &format!("SELECT count() FROM events_local WHERE site = '{site}'"),
+        0,
+    )
+    .await;
+}
+
 /// [`wait_for`] on every node.
 async fn wait_everywhere(urls: &[&String], database: &str, sql: &str, want: u64) {
     for url in urls {
@@ -432,17 +476,7 @@ async fn one_shard_two_replicas_two_collectors_an_outage_expiry_and_erasure() {
     );
 
     // Expiry: rows from 30 months ago are dropped on every replica.
-    let old = Utc::now() - chrono::Duration::days(30 * 31);
-    ch_query(
-        &a_url,
-        &database,
-        &format!(
-            "INSERT INTO events (site, timestamp, name, pathname, visitor_id, session_id, batch_id) \
-             SELECT 'example.com', toDateTime({}) + number, 'pageview', '/old', number, number, 1 FROM system.numbers LIMIT 10",
-            old.timestamp()
-        ),
-    )
-    .await;
+    insert_old_rows(&a_url, &database, 10, 1).await;
     wait_for(
         &b_url,
         &database,
@@ -527,20 +561,11 @@ async fn one_shard_two_replicas_two_collectors_an_outage_expiry_and_erasure() {
         10,
     )
     .await;
-    saltmark::retention::erasure::forget_site(
+    erase_site_everywhere(
         &two.state.store,
         "other.example",
-        Utc.timestamp_opt(Utc::now().timestamp(), 0).unwrap(),
-        0,
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("erasure runs on a cluster");
-    wait_everywhere(
         &[&a_url, &b_url],
         &database,
-        "SELECT count() FROM events_local WHERE site = 'other.example'",
-        0,
     )
     .await;
     assert_eq!(
@@ -665,25 +690,7 @@ async fn two_shards_split_visitors_and_answer_alike_through_either_node() {
 
     // Expiry on two shards: rows from 30 months ago, spread over both
     // shards by visitor, are dropped from each.
-    let old = Utc::now() - chrono::Duration::days(30 * 31);
-    let response = client()
-        .post(format!(
-            "{a_url}/?database={database}&insert_distributed_sync=1"
-        ))
-        .body(format!(
-            "INSERT INTO events (site, timestamp, name, pathname, visitor_id, session_id, batch_id) \
-             SELECT 'example.com', toDateTime({}) + number, 'pageview', '/old', number * 7919, number, 2 \
-             FROM system.numbers LIMIT 20",
-            old.timestamp()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{}",
-        response.text().await.unwrap()
-    );
+    insert_old_rows(&a_url, &database, 20, 2).await;
     assert!(
         number(
             &a_url,
@@ -720,22 +727,19 @@ async fn two_shards_split_visitors_and_answer_alike_through_either_node() {
     )
     .await;
 
-    saltmark::retention::erasure::forget_site(
+    erase_site_everywhere(
         &one.state.store,
         "example.com",
-        Utc::now(),
-        0,
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("erasure runs on two shards");
-    wait_everywhere(
         &[&a_url, &b_url],
         &database,
-        "SELECT count() FROM events_local",
-        0,
     )
     .await;
+    for url in [&a_url, &b_url] {
+        assert_eq!(
+            number(url, &database, "SELECT count() FROM events_local").await,
+            0
+        );
+    }
     one.stop().await;
     two.stop().await;
 }
