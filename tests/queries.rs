@@ -202,6 +202,14 @@ async fn metrics_breakdowns_filters_and_pagination_match_hand_counts() {
         api.table(q(json!({"metrics": ["visitors", "visits", "pageviews", "events", "views_per_visit", "bounce_rate", "visit_duration"]}))).await,
         vec![vec![json!(4), json!(5), json!(9), json!(11), json!(1.8), json!(40), json!(206)]]
     );
+    // Audit finding 15: a range from the year 1 to 9999 used to answer zeros
+    // (instants outside DateTime wrapped); clamped, it covers everything:
+    // the 4 visitors of 10 May plus visitor 9 the day before.
+    assert_eq!(
+        api.table(q(json!({"date_range": ["0001-01-01", "9999-12-31"], "metrics": ["visitors", "pageviews"]})))
+            .await,
+        vec![vec![json!(5), json!(10)]]
+    );
     // Sources: Google {1,3}, then 1 each, ties in name order.
     assert_eq!(
         api.table(q(

@@ -223,6 +223,72 @@ async fn expiry_removes_exactly_what_is_past_each_cutoff() {
     );
 }
 
+/// Audit finding 15: `retention.months = 1000` put the cutoff in 1943; bound
+/// as a negative number, 18.16 wrapped it to 2063 and the expiry deleted
+/// every row. Clamped, a cutoff before 1970 matches nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retention_longer_than_clickhouse_time_expires_nothing() {
+    let url = clickhouse_url();
+    let (db, _store) = migrated("expiry_long", &url, &[]).await;
+    let as_of = Utc.with_ymd_and_hms(2026, 6, 15, 12, 0, 0).unwrap();
+    for (site, at, path) in [
+        (
+            "example.com",
+            Utc.with_ymd_and_hms(1970, 1, 2, 0, 0, 0).unwrap(),
+            "/1970",
+        ),
+        (
+            "example.com",
+            Utc.with_ymd_and_hms(2001, 3, 4, 0, 0, 0).unwrap(),
+            "/2001",
+        ),
+        (
+            "example.com",
+            Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap(),
+            "/recent",
+        ),
+        (
+            "long.example",
+            Utc.with_ymd_and_hms(2026, 6, 2, 0, 0, 0).unwrap(),
+            "/long",
+        ),
+    ] {
+        insert_event(&url, &db, site, at, path, 1).await;
+    }
+    let env = [
+        ("SALTMARK_CLICKHOUSE_URL", url.as_str()),
+        ("SALTMARK_CLICKHOUSE_DATABASE", db.as_str()),
+        ("SALTMARK_RETENTION_MONTHS", "1000"),
+        ("SALTMARK_RETENTION_SITE_MONTHS", "long.example=1200"),
+    ];
+    let run = saltmark(&["expire", "--yes", "--now", &as_of.to_rfc3339()], &env);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        ch_query(
+            &url,
+            &db,
+            "SELECT pathname FROM events ORDER BY pathname FORMAT TSV"
+        )
+        .await,
+        "/1970\n/2001\n/long\n/recent\n",
+        "every row is younger than 1000 months"
+    );
+    assert_eq!(
+        ch_query(
+            &url,
+            &db,
+            "SELECT toUInt32(cutoff), rows_deleted, outcome FROM expiry_log FORMAT TSV"
+        )
+        .await,
+        "0\t0\tok\n",
+        "the audit row records the clamped cutoff, not a wrapped one"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn site_erasure_now_and_after_a_grace_period() {
     let url = clickhouse_url();

@@ -36,7 +36,7 @@ struct SessionState {
 }
 
 fn secs(t: DateTime<Utc>) -> u32 {
-    t.timestamp().clamp(0, u32::MAX as i64) as u32
+    crate::clickhouse::sql::datetime_secs(t)
 }
 
 /// Starts a session for `user`; returns the token for the cookie.

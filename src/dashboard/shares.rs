@@ -61,7 +61,7 @@ struct Grant {
 }
 
 fn secs(t: DateTime<Utc>) -> u32 {
-    t.timestamp().clamp(0, u32::MAX as i64) as u32
+    crate::clickhouse::sql::datetime_secs(t)
 }
 
 /// Creates a link to `site`.

@@ -165,8 +165,8 @@ fn event_rows(query: &QueryRequest, period: Period) -> Sql {
             " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)",
             vec![
                 Param::Str(query.site_id.clone()),
-                Param::I64(period.from.timestamp()),
-                Param::I64(period.to.timestamp()),
+                Param::time(period.from),
+                Param::time(period.to),
             ],
         ))
     };
@@ -289,8 +289,8 @@ fn site_range(query: &QueryRequest, period: Period) -> Sql {
         " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)",
         vec![
             Param::Str(query.site_id.clone()),
-            Param::I64(period.from.timestamp()),
-            Param::I64(period.to.timestamp()),
+            Param::time(period.from),
+            Param::time(period.to),
         ],
     )
 }

@@ -25,6 +25,20 @@ pub struct Period {
     pub to: DateTime<Utc>,
 }
 
+impl Period {
+    /// The part of the period a ClickHouse `DateTime` can express: a range
+    /// from the year 1 to 9999 means "everything stored", never a wrapped
+    /// instant (see [`crate::clickhouse::sql::datetime_secs`]).
+    pub fn clamped(self) -> Period {
+        use crate::clickhouse::sql::clamp_datetime;
+        let from = clamp_datetime(self.from);
+        Period {
+            from,
+            to: clamp_datetime(self.to).max(from),
+        }
+    }
+}
+
 /// Local midnight of `day` in `tz` (the first valid instant if midnight is
 /// skipped by a daylight-saving jump).
 pub fn local_midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
@@ -52,7 +66,7 @@ pub fn resolve(
     };
     let tomorrow = today + Duration::days(1);
     let month_start = today.with_day(1).expect("day 1 exists");
-    Ok(match range {
+    let period = match range {
         DateRange::Preset(Preset::Day) => span(today, tomorrow),
         DateRange::Preset(Preset::Days(n)) => {
             span(today - Duration::days(i64::from(*n) - 1), tomorrow)
@@ -88,14 +102,15 @@ pub fn resolve(
                 to: end,
             }
         }
-    })
+    };
+    Ok(period.clamped())
 }
 
 /// The period of equal length right before.
 pub fn previous(period: Period, range: &DateRange, tz: Tz) -> Period {
     // Calendar periods compare with the previous calendar period.
     let local_from = period.from.with_timezone(&tz).date_naive();
-    match range {
+    let previous = match range {
         DateRange::Preset(Preset::Month) => Period {
             from: local_midnight(local_from - Months::new(1), tz),
             to: period.from,
@@ -123,7 +138,8 @@ pub fn previous(period: Period, range: &DateRange, tz: Tz) -> Period {
                 }
             }
         }
-    }
+    };
+    previous.clamped()
 }
 
 fn instant(text: &str, tz: Tz, end: bool, field: &str) -> Result<DateTime<Utc>, QueryError> {
@@ -197,6 +213,19 @@ pub fn time_labels(period: Period, bucket: TimeBucket, tz: Tz) -> Result<Vec<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_beyond_the_datetime_range_are_clamped() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        let range = DateRange::Custom("0001-01-01".into(), "9999-12-31".into());
+        let p = resolve(&range, None, now, chrono_tz::UTC).unwrap();
+        assert_eq!(p.from.timestamp(), 0);
+        assert_eq!(p.to.timestamp(), i64::from(u32::MAX));
+        // The period before "everything" is empty, not a wrapped instant.
+        let before = previous(p, &range, chrono_tz::UTC);
+        assert_eq!(before.from.timestamp(), 0);
+        assert_eq!(before.to.timestamp(), 0);
+    }
 
     #[test]
     fn a_day_across_the_spring_change_is_23_hours() {

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 
 use super::expiry::{count, delete_where};
 use super::{timed, RetentionError};
-use crate::clickhouse::sql::{Param, Sql};
+use crate::clickhouse::sql::{datetime_secs, Param, Sql};
 use crate::clickhouse::Store;
 
 /// The state of a site after `forget-site`.
@@ -83,7 +83,7 @@ async fn revoke_share_links(
              SELECT any(token_hash), link_id, any(site), any(label), min(created), 1, toDateTime(?) \
              FROM share_links WHERE site = ? GROUP BY link_id HAVING max(revoked) = 0",
         )
-        .bind(as_of.timestamp().max(0))
+        .bind(datetime_secs(as_of))
         .bind(site)
         .execute();
     timed("revoking the site's share links", limit, statement).await?;
@@ -134,8 +134,8 @@ async fn record_status(
                  SELECT ?, toDateTime(?), toDateTime(?), ?, now()",
             )
             .bind(site)
-            .bind(requested.timestamp())
-            .bind(due.timestamp())
+            .bind(datetime_secs(requested))
+            .bind(datetime_secs(due))
             .bind(status)
             .execute(),
     )

@@ -30,7 +30,7 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Utc};
 
 use super::mutations::wait_for_mutations;
 use super::{timed, RetentionError};
-use crate::clickhouse::sql::{Param, Sql};
+use crate::clickhouse::sql::{datetime_secs, Param, Sql};
 use crate::clickhouse::Store;
 use crate::clock::RandomSource;
 use crate::config::RetentionConfig;
@@ -267,7 +267,7 @@ pub async fn plan(
                  AND argMax(due, (updated, status = 'done')) <= toDateTime(?) \
                  ORDER BY site",
             )
-            .bind(as_of.timestamp())
+            .bind(datetime_secs(as_of))
             .fetch_all::<SiteRow>(),
     )
     .await?
@@ -434,7 +434,7 @@ pub async fn run(
                 "failed",
                 e.to_string(),
             );
-            row.cutoff = cutoff.timestamp() as u32;
+            row.cutoff = datetime_secs(cutoff);
             row
         }
     };
@@ -473,10 +473,10 @@ fn audit_row(
 ) -> AuditRow {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     AuditRow {
-        started: started.timestamp() as u32,
-        finished: Utc::now().timestamp() as u32,
-        run_as_of: as_of.timestamp() as u32,
-        cutoff: plan.cutoff.timestamp() as u32,
+        started: datetime_secs(started),
+        finished: datetime_secs(Utc::now()),
+        run_as_of: datetime_secs(as_of),
+        cutoff: datetime_secs(plan.cutoff),
         partitions_dropped: plan
             .partitions
             .iter()
@@ -514,16 +514,13 @@ fn expired_predicate(cutoff: DateTime<Utc>, site_cutoffs: &[(String, DateTime<Ut
     default.push(Sql::has_str(&override_sites, "site"));
     default.push(Sql::new(
         " AND timestamp < toDateTime(?)",
-        vec![Param::I64(cutoff.timestamp())],
+        vec![Param::time(cutoff)],
     ));
     let mut parts = vec![default];
     for (site, site_cutoff) in site_cutoffs {
         parts.push(Sql::new(
             "site = ? AND timestamp < toDateTime(?)",
-            vec![
-                Param::Str(site.clone()),
-                Param::I64(site_cutoff.timestamp()),
-            ],
+            vec![Param::Str(site.clone()), Param::time(*site_cutoff)],
         ));
     }
     Sql::join(parts, " OR ")

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::RetentionError;
+use crate::clickhouse::sql::datetime_secs;
 use crate::clickhouse::Store;
 
 /// Output format.
@@ -47,12 +48,8 @@ pub async fn export_site(
         .client()
         .query(&sql)
         .bind(site)
-        .bind(from.map(|t| t.timestamp()).unwrap_or(0).max(0))
-        .bind(
-            to.map(|t| t.timestamp())
-                .unwrap_or(i64::from(u32::MAX))
-                .min(i64::from(u32::MAX)),
-        )
+        .bind(from.map_or(0, datetime_secs))
+        .bind(to.map_or(u32::MAX, datetime_secs))
         .fetch_bytes(format.clickhouse_format())?;
     let mut written = 0u64;
     while let Some(chunk) = cursor.next().await? {
