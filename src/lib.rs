@@ -17,6 +17,7 @@
 //! | [`clickhouse`] | connection, migrations, the managed `clickhouse-server` child |
 //! | [`app`] | builds all stages from the config and runs the background jobs |
 //! | [`config`] | TOML file + `SALTMARK_*` environment |
+//! | [`escape`] | escaping for HTML, CSV and the terminal |
 //! | [`metrics`] | Prometheus counters |
 //! | [`clock`] | injected time and randomness |
 //!
@@ -28,6 +29,7 @@ pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod enrich;
+pub mod escape;
 pub mod identify;
 pub mod ingest;
 pub mod metrics;

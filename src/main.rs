@@ -587,8 +587,10 @@ fn print_answer(
     if compare {
         header.extend(query.metrics.iter().map(|m| format!("{}_change", m.name())));
     }
+    // Stored text may come from before ingest cleaned it: never let it
+    // drive the operator's terminal.
     let cell = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::String(s) => saltmark::escape::terminal(s).into_owned(),
         other => other.to_string(),
     };
     let rows: Vec<Vec<String>> = answer["results"]
@@ -609,16 +611,16 @@ fn print_answer(
         })
         .unwrap_or_default();
     if let OutputFormat::Csv = format {
-        let quote = |s: &String| {
-            if s.contains([',', '"', '\n']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.clone()
-            }
+        let line = |cells: &[String]| {
+            cells
+                .iter()
+                .map(|c| saltmark::escape::csv_field(c))
+                .collect::<Vec<_>>()
+                .join(",")
         };
-        println!("{}", header.iter().map(quote).collect::<Vec<_>>().join(","));
+        println!("{}", line(&header));
         for row in &rows {
-            println!("{}", row.iter().map(quote).collect::<Vec<_>>().join(","));
+            println!("{}", line(row));
         }
         return;
     }

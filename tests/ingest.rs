@@ -318,6 +318,70 @@ async fn props_utm_and_hash_mode_are_stored() {
     server.stop().await;
 }
 
+/// Audit findings 12–14: control characters from a page reached the
+/// operator's terminal, a repeated domain multiplied rows, and a secret in
+/// a hash-mode fragment was stored as the path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_text_repeated_domains_and_fragment_secrets_are_cleaned() {
+    let server = TestServer::start(
+        "hostile_text",
+        &[("SALTMARK_SITES", "example.com,shop.example")],
+    )
+    .await;
+    let body = json!({
+        "n": "Sign\u{1b}[31mup\u{7}", "d": "example.com,example.com,www.example.com,EXAMPLE.COM",
+        "u": "https://example.com/a%1B%5D0;x%07b\u{202e}?utm_campaign=sp%E2%80%AEring", "r": null,
+        "p": {"pl\u{0}an": "pro\u{9b}1m\u{2066}"}
+    });
+    assert_eq!(
+        server
+            .post(&body, &[("user-agent", FIREFOX_LINUX)])
+            .await
+            .status(),
+        202
+    );
+    let secret = json!({
+        "n": "pageview", "d": "example.com", "h": 1,
+        "u": "https://example.com/signin#access_token=s3cr3t-t0ken&expires_in=3600"
+    });
+    assert_eq!(
+        server
+            .post(&secret, &[("user-agent", FIREFOX_LINUX)])
+            .await
+            .status(),
+        202
+    );
+    let route = json!({
+        "n": "pageview", "d": "example.com", "h": 1, "u": "https://example.com/app#/orders?id_token=s3cr3t"
+    });
+    assert_eq!(
+        server
+            .post(&route, &[("user-agent", FIREFOX_LINUX)])
+            .await
+            .status(),
+        202
+    );
+    assert_eq!(server.wait_count("SELECT count() FROM events", 3).await, 3);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        server
+            .query("SELECT site, name, pathname, utm_campaign, prop_keys, prop_values FROM events ORDER BY timestamp, name FORMAT TSV")
+            .await,
+        "example.com\tSign[31mup\t/a]0;xb\tspring\t['plan']\t['pro1m']\n\
+         example.com\tpageview\t/signin\t\t[]\t[]\n\
+         example.com\tpageview\t/app#/orders\t\t[]\t[]\n",
+        "one row for four spellings of one site, no control or bidi character, no secret"
+    );
+    assert_eq!(
+        server
+            .query("SELECT count() FROM events WHERE pathname LIKE '%s3cr3t%'")
+            .await
+            .trim(),
+        "0"
+    );
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_metrics_answer() {
     let server = TestServer::start("health", &[]).await;

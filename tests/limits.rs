@@ -193,5 +193,32 @@ async fn rate_limit_per_site_answers_429() {
     let response = server.post(&other, &[("user-agent", FIREFOX_LINUX)]).await;
     assert_eq!(response.status(), 202, "another site has its own budget");
     assert_eq!(rejected(&server, "rate_limited_site").await, 1);
+    // Audit finding 13: an event for both sites, refused for example.com
+    // (its budget is spent), is stored for neither: a client retrying the
+    // refused event must not store it twice for shop.example.org.
+    let both = serde_json::json!({"n": "Both", "u": "https://shop.example.org/x", "d": "shop.example.org,example.com"});
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        server
+            .post(
+                &pageview("https://example.com/", None),
+                &[("user-agent", SAFARI_IPHONE)]
+            )
+            .await
+            .status(),
+        202
+    );
+    let response = server.post(&both, &[("user-agent", SAFARI_IPHONE)]).await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(server.wait_count("SELECT count() FROM events", 3).await, 3);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        server
+            .query("SELECT count() FROM events WHERE name = 'Both'")
+            .await
+            .trim(),
+        "0",
+        "a refused multi-site event is stored for no site"
+    );
     server.stop().await;
 }

@@ -420,6 +420,54 @@ async fn metrics_breakdowns_filters_and_pagination_match_hand_counts() {
         .query(q(json!({"metrics": ["visitors", "pageviews"], "dimensions": ["visit:source"], "filters": [["is", "visit:country", ["DE", "US"]]]})))
         .await;
     assert_eq!(cli["results"], via_api["results"]);
+
+    // Audit finding 12: a stored event name with an escape sequence (rows
+    // from before ingest cleaned them) does not reach the terminal, and a
+    // CSV cell never starts a formula.
+    ch_query(
+        &api.server.ch_url,
+        &api.server.database,
+        "INSERT INTO events (site, timestamp, name, pathname, visitor_id, session_id) VALUES \
+         ('shop.example', '2026-05-10 20:00:00', 'Evil\\x1b]0;pwned\\x07', '/', 77, 771), \
+         ('shop.example', '2026-05-10 20:00:01', '=cmd|calc', '/', 77, 771)",
+    )
+    .await;
+    let cli_format = |format: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_saltmark"))
+            .args([
+                "query",
+                "--site",
+                "shop.example",
+                "--metrics",
+                "events",
+                "--by",
+                "event:name",
+                "--from",
+                "2026-05-10",
+                "--to",
+                "2026-05-10",
+                "--format",
+                format,
+            ])
+            .env("SALTMARK_CLICKHOUSE_URL", &api.server.ch_url)
+            .env("SALTMARK_CLICKHOUSE_DATABASE", &api.server.database)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let table = cli_format("table");
+    assert!(table.contains("Evil]0;pwned"), "{table}");
+    assert!(
+        !table.contains('\u{1b}') && !table.contains('\u{7}'),
+        "{table:?}"
+    );
+    let csv = cli_format("csv");
+    assert!(csv.lines().any(|l| l == "'=cmd|calc,1"), "{csv}");
     api.server.stop().await;
 }
 

@@ -727,6 +727,16 @@ async fn export_streams_a_sites_events_as_ndjson_and_csv() {
         .await;
     }
     insert_event(&url, &db, "other.example", base, "/secret", 6).await;
+    // A page crafted as a spreadsheet formula (audit finding 12).
+    insert_event(
+        &url,
+        &db,
+        "example.com",
+        base + chrono::Duration::days(5),
+        "=HYPERLINK(\\'http://evil.example\\')",
+        5,
+    )
+    .await;
     let env = [
         ("SALTMARK_CLICKHOUSE_URL", url.as_str()),
         ("SALTMARK_CLICKHOUSE_DATABASE", db.as_str()),
@@ -734,6 +744,8 @@ async fn export_streams_a_sites_events_as_ndjson_and_csv() {
     let out = saltmark(
         &[
             "export",
+            "--to",
+            "2026-01-14",
             "--site",
             "example.com",
             "--from",
@@ -766,5 +778,10 @@ async fn export_streams_a_sites_events_as_ndjson_and_csv() {
         csv.starts_with("\"site\",\"timestamp\",\"name\",\"pathname\""),
         "{csv}"
     );
-    assert_eq!(csv.lines().count(), 4);
+    assert_eq!(csv.lines().count(), 5);
+    assert!(
+        csv.contains("\"'=HYPERLINK('http://evil.example')\""),
+        "the formula is neutralised: {csv}"
+    );
+    assert!(!csv.contains(",\"=HYPERLINK"), "{csv}");
 }

@@ -93,12 +93,22 @@ fn build_pathname(url: &Url, hash_mode: bool) -> String {
     if pathname.is_empty() {
         pathname.push('/');
     }
-    let fragment = url.fragment().filter(|fragment| !fragment.is_empty());
-    if let (true, Some(fragment)) = (hash_mode, fragment) {
+    if let (true, Some(route)) = (hash_mode, url.fragment().and_then(route_fragment)) {
         pathname.push('#');
-        pathname.push_str(&percent_decode(fragment));
+        pathname.push_str(&percent_decode(route));
     }
     pathname
+}
+
+/// The route in a URL fragment, for hash-routed single-page apps: `#/settings`
+/// and `#!/item/3` are routes; a fragment that is not (`#access_token=…`
+/// from an OAuth redirect, `#section-2`) is dropped, and so is whatever
+/// follows a `?` or `&` inside a route (`#/callback?code=…`). Fragments are
+/// where sign-in flows put secrets, so only what looks like a path is kept.
+fn route_fragment(fragment: &str) -> Option<&str> {
+    let route = fragment.split(['?', '&']).next().unwrap_or("");
+    let is_route = (route.starts_with('/') || route.starts_with("!/")) && !route.contains('=');
+    is_route.then_some(route)
 }
 
 /// Decodes `%XX` escapes; invalid UTF-8 after decoding is replaced rather
@@ -255,6 +265,23 @@ mod tests {
                 .pathname,
             "/app"
         );
+    }
+
+    #[test]
+    fn hash_mode_keeps_only_route_like_fragments() {
+        let path = |url: &str| parse_page(url, true).unwrap().pathname;
+        assert_eq!(
+            path("https://example.com/cb#access_token=s3cret&x=1"),
+            "/cb"
+        );
+        assert_eq!(path("https://example.com/#section-2"), "/");
+        assert_eq!(
+            path("https://example.com/app#/callback?code=s3cret"),
+            "/app#/callback"
+        );
+        assert_eq!(path("https://example.com/app#/a&token=s3cret"), "/app#/a");
+        assert_eq!(path("https://example.com/app#/id_token=s3cret"), "/app");
+        assert_eq!(path("https://example.com/app#!/item/3"), "/app#!/item/3");
     }
 
     #[test]

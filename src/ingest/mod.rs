@@ -5,6 +5,7 @@
 //! - [`payload`]: parse and cap the client's fields;
 //! - [`client_ip`]: pick the client address, believing proxies only if trusted;
 //! - [`limits`]: rate limits per visitor hash and per site;
+//! - [`text`]: control and bidi-formatting characters out of every stored text;
 //! - [`Pipeline`] (here): run the stages in order and hand the row to the writer.
 //!
 //! The raw IP and user agent enter [`Pipeline::process`] as arguments and are
@@ -15,6 +16,7 @@
 pub mod client_ip;
 pub mod limits;
 pub mod payload;
+pub mod text;
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -124,18 +126,27 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Runs one event through every stage.
+    ///
+    /// An event naming several sites (`d` lists more than one) is stored
+    /// once per distinct site after normalisation (`example.com`,
+    /// `WWW.example.com` and `EXAMPLE.COM` are one site), and for all of them
+    /// or none: every site's rate limit is checked before anything is
+    /// queued, and the rows are queued in one step. A client that retries a
+    /// refused event therefore never stores it twice for the sites that had
+    /// accepted it the first time.
     pub async fn process(
         &self,
         input: &EventInput<'_>,
         client_ip: IpAddr,
         user_agent: &str,
     ) -> Outcome {
-        let sites: Vec<String> = input
-            .domains
-            .iter()
-            .map(|d| normalise_site(d))
-            .filter(|d| self.sites.contains(d))
-            .collect();
+        let mut sites: Vec<String> = Vec::with_capacity(input.domains.len());
+        for domain in &input.domains {
+            let site = normalise_site(domain);
+            if self.sites.contains(&site) && !sites.contains(&site) {
+                sites.push(site);
+            }
+        }
         if sites.is_empty() {
             return self.drop_event(DropReason::UnknownSite);
         }
@@ -160,13 +171,38 @@ impl Pipeline {
         let Some(salts) = self.salts.current() else {
             return Outcome::Refused(Refusal::NoSalt);
         };
+        // Every site's budget first: nothing is queued unless all pass.
+        let mut visitors = Vec::with_capacity(sites.len());
+        for site in &sites {
+            let today_id = visitor_id(&salts.today, site, client_ip, user_agent);
+            if let Err((kind, wait)) = self.limits.check(site, today_id) {
+                return Outcome::Refused(Refusal::RateLimited(kind, wait));
+            }
+            visitors.push(today_id);
+        }
+        for text in [
+            &mut page.pathname,
+            &mut page.utm_source,
+            &mut page.utm_medium,
+            &mut page.utm_campaign,
+            &mut page.utm_content,
+            &mut page.utm_term,
+        ] {
+            text::clean(text);
+        }
+        let mut name = text::strip_controls(&input.name).into_owned();
+        let (mut prop_keys, mut prop_values): (Vec<String>, Vec<String>) =
+            input.props.iter().cloned().unzip();
+        text::clean_all(&mut prop_keys);
+        text::clean_all(&mut prop_values);
         let location = self.geo.lookup_shared(client_ip);
         let device = SharedStr::from_static(agent.device_class(input.screen_width).as_str());
         let now = self.clock.now().timestamp();
         let site_count = sites.len();
-        for (index, site) in sites.into_iter().enumerate() {
-            // Several sites (`d` lists more than one) get a copy each; the
-            // last (usually the only) one takes the values.
+        let mut rows = Vec::with_capacity(site_count);
+        for (index, (site, today_id)) in sites.into_iter().zip(visitors).enumerate() {
+            // Each site gets a copy; the last (usually the only) one takes
+            // the values instead of cloning them.
             let last = index + 1 == site_count;
             let take = |value: &mut String| {
                 if last {
@@ -175,16 +211,14 @@ impl Pipeline {
                     value.clone()
                 }
             };
-            let referrer = self.referrers.classify(
+            let mut referrer = self.referrers.classify(
                 input.referrer.as_deref(),
                 &page.source_param,
                 &page.hostname,
                 &site,
             );
-            let today_id = visitor_id(&salts.today, &site, client_ip, user_agent);
-            if let Err((kind, wait)) = self.limits.check(&site, today_id) {
-                return Outcome::Refused(Refusal::RateLimited(kind, wait));
-            }
+            text::clean(&mut referrer.referrer);
+            text::clean(&mut referrer.source);
             let yesterday_id = salts
                 .yesterday
                 .as_ref()
@@ -203,11 +237,10 @@ impl Pipeline {
                         .await
                 }
             };
-            let (prop_keys, prop_values) = input.props.iter().cloned().unzip();
-            let row = EventRow {
+            rows.push(EventRow {
                 site,
                 timestamp: u32::try_from(now).unwrap_or(0),
-                name: input.name.to_string(),
+                name: take(&mut name),
                 pathname: take(&mut page.pathname),
                 hostname: take(&mut page.hostname),
                 referrer: referrer.referrer,
@@ -227,17 +260,28 @@ impl Pipeline {
                 device: device.clone(),
                 visitor_id: assigned.visitor_id,
                 session_id: assigned.session_id,
-                prop_keys,
-                prop_values,
+                prop_keys: if last {
+                    std::mem::take(&mut prop_keys)
+                } else {
+                    prop_keys.clone()
+                },
+                prop_values: if last {
+                    std::mem::take(&mut prop_values)
+                } else {
+                    prop_values.clone()
+                },
                 batch_id: 0,
-            };
-            match self.writer.try_queue(row) {
-                Ok(()) => self.metrics.events_accepted.inc(),
-                Err(QueueError::Full) => return Outcome::Refused(Refusal::QueueFull),
-                Err(QueueError::Closed) => return Outcome::Refused(Refusal::ShuttingDown),
-            };
+            });
         }
-        Outcome::Accepted
+        let accepted = rows.len() as u64;
+        match self.writer.try_queue_all(rows) {
+            Ok(()) => {
+                self.metrics.events_accepted.inc_by(accepted);
+                Outcome::Accepted
+            }
+            Err(QueueError::Full) => Outcome::Refused(Refusal::QueueFull),
+            Err(QueueError::Closed) => Outcome::Refused(Refusal::ShuttingDown),
+        }
     }
 
     fn drop_event(&self, reason: DropReason) -> Outcome {

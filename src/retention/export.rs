@@ -31,6 +31,55 @@ pub const EXPORT_COLUMNS: &str = "site, timestamp, name, pathname, hostname, ref
     utm_source, utm_medium, utm_campaign, utm_content, utm_term, country_code, region, city, \
     browser, browser_version, os, os_version, device, visitor_id, session_id, prop_keys, prop_values";
 
+/// Text columns that strangers wrote (a page, a campaign tag…): in CSV each
+/// gets a leading `'` when a spreadsheet would read it as a formula, the
+/// same rule as [`crate::escape::csv_field`], applied by ClickHouse while it
+/// streams.
+const CSV_TEXT_COLUMNS: &[&str] = &[
+    "name",
+    "pathname",
+    "hostname",
+    "referrer",
+    "referrer_source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "city",
+    "region",
+];
+
+fn csv_safe_columns() -> String {
+    EXPORT_COLUMNS
+        .split(',')
+        .map(str::trim)
+        .map(|column| {
+            if CSV_TEXT_COLUMNS.contains(&column) {
+                format!(
+                    "if(substring({column}, 1, 1) IN ('=', '+', '-', '@', '\\t', '\\r'), \
+                     concat('\\'', {column}), {column}) AS {column}"
+                )
+            } else {
+                column.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The export statement: site, from and to are bound (`?`).
+pub fn export_sql(format: ExportFormat) -> String {
+    let columns = match format {
+        ExportFormat::Ndjson => EXPORT_COLUMNS.to_string(),
+        ExportFormat::Csv => csv_safe_columns(),
+    };
+    format!(
+        "SELECT {columns} FROM events WHERE site = ? \
+         AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?) ORDER BY timestamp"
+    )
+}
+
 /// Streams the site's events in `[from, to)` to `out`; returns bytes written.
 pub async fn export_site(
     store: &Store,
@@ -40,13 +89,9 @@ pub async fn export_site(
     format: ExportFormat,
     out: &mut (impl AsyncWrite + Unpin),
 ) -> Result<u64, RetentionError> {
-    let sql = format!(
-        "SELECT {EXPORT_COLUMNS} FROM events WHERE site = ? \
-         AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?) ORDER BY timestamp"
-    );
     let mut cursor = store
         .client()
-        .query(&sql)
+        .query(&export_sql(format))
         .bind(site)
         .bind(from.map_or(0, datetime_secs))
         .bind(to.map_or(u32::MAX, datetime_secs))

@@ -92,35 +92,38 @@ impl std::fmt::Debug for WriterHandle {
 }
 
 impl WriterHandle {
-    /// Queues a row without waiting: into memory, or — while the spool is
-    /// in use or the memory queue is full — onto the disk spool.
-    pub fn try_queue(&self, row: EventRow) -> Result<(), QueueError> {
+    /// Queues the rows of one event without waiting, all or none: into
+    /// memory, or — while the spool is in use or the memory queue is full —
+    /// onto the disk spool as one record.
+    pub fn try_queue_all(&self, rows: Vec<EventRow>) -> Result<(), QueueError> {
         if self.is_spooling() {
-            return self.spool_row(row);
+            return self.spool_rows(rows);
         }
-        match self.sender.try_send(row) {
-            Ok(()) => {
-                self.metrics.queue_depth.inc();
+        match self.sender.try_reserve_many(rows.len()) {
+            Ok(permits) => {
+                self.metrics.queue_depth.inc_by(rows.len() as i64);
+                for (permit, row) in permits.zip(rows) {
+                    permit.send(row);
+                }
                 Ok(())
             }
-            Err(mpsc::error::TrySendError::Full(row)) if self.spool.is_some() => {
-                self.spool_row(row)
+            Err(mpsc::error::TrySendError::Full(())) if self.spool.is_some() => {
+                self.spool_rows(rows)
             }
-            Err(mpsc::error::TrySendError::Full(_)) => Err(QueueError::Full),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(QueueError::Closed),
+            Err(mpsc::error::TrySendError::Full(())) => Err(QueueError::Full),
+            Err(mpsc::error::TrySendError::Closed(())) => Err(QueueError::Closed),
         }
     }
 
-    fn spool_row(&self, mut row: EventRow) -> Result<(), QueueError> {
+    fn spool_rows(&self, mut rows: Vec<EventRow>) -> Result<(), QueueError> {
         let Some(spool) = &self.spool else {
             return Err(QueueError::Full);
         };
         let batch_id = self.random.next_u64();
-        row.batch_id = batch_id;
-        match spool.append(&SpooledBatch {
-            batch_id,
-            rows: vec![row],
-        }) {
+        for row in &mut rows {
+            row.batch_id = batch_id;
+        }
+        match spool.append(&SpooledBatch { batch_id, rows }) {
             Ok(()) => Ok(()),
             Err(SpoolError::Full) => Err(QueueError::Full),
             Err(e) => {
