@@ -6,7 +6,10 @@
 //!   changes (checked every second), so rotation and destruction happen on time;
 //! - sessions: sweep idle visits every minute;
 //! - geo: reload the `.mmdb` when it changes;
-//! - limits: forget idle rate-limit keys every minute.
+//! - limits: forget idle rate-limit keys every minute;
+//! - site erasures: reload the list of erased sites every minute;
+//! - expiry: at start-up and daily (under the shared lock);
+//! - visitor erasures: one delete per round for every waiting request.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +29,7 @@ use crate::ingest::client_ip::ClientIpResolver;
 use crate::ingest::limits::RateLimits;
 use crate::ingest::Pipeline;
 use crate::metrics::Metrics;
-use crate::retention::erasure::erased_sites;
+use crate::retention::erasure::{erased_sites, VisitorErasures};
 use crate::retention::expiry::{self, ExpirySettings};
 use crate::write::spool::{Spool, SpoolSettings};
 use crate::write::writer::{self, WriterSettings, WriterTask};
@@ -47,6 +50,13 @@ pub enum StartError {
     /// A configuration value that only fails when used.
     #[error("invalid config key `{key}`: {detail}")]
     Config { key: String, detail: String },
+    /// The metrics listener's address cannot be bound.
+    #[error("cannot listen for /metrics on {address} (metrics.listen)")]
+    MetricsListen {
+        address: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// What behaviour depends on besides the configuration: time and randomness.
@@ -93,6 +103,10 @@ pub struct AppState {
     pub limits: LimitsConfig,
     /// Dashboard logins.
     pub dashboard: crate::dashboard::Dashboard,
+    /// Visitor erasures (`POST /api/forget`), carried out in rounds.
+    pub erasures: Arc<VisitorErasures>,
+    /// Where `/metrics` is served (the separate listener), if anywhere.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl AppState {
@@ -105,6 +119,7 @@ impl AppState {
 /// A started collector: stages built, jobs running, not yet listening.
 pub struct App {
     state: Arc<AppState>,
+    metrics_listener: Option<tokio::net::TcpListener>,
     writer_task: WriterTask,
     jobs: CancellationToken,
     job_handles: Vec<JoinHandle<()>>,
@@ -216,6 +231,24 @@ impl App {
             writer: writer_handle,
             metrics: metrics.clone(),
         };
+        let metrics_listener = match config.metrics.listen {
+            Some(address) => Some(
+                tokio::net::TcpListener::bind(address)
+                    .await
+                    .map_err(|source| StartError::MetricsListen { address, source })?,
+            ),
+            None => None,
+        };
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+        if let Some(address) = metrics_addr {
+            tracing::info!(address = %address, "metrics on their own listener");
+        }
+        let erasures = Arc::new(VisitorErasures::new(
+            store.clone(),
+            deps.clock.clone(),
+            Duration::from_secs(config.retention.erasure_round_secs),
+            Duration::from_secs(config.retention.statement_timeout_secs),
+        ));
         let state = Arc::new(AppState {
             pipeline,
             client_ip: ClientIpResolver::new(config.trusted_proxies.clone(), header),
@@ -233,6 +266,8 @@ impl App {
                 config.dashboard.secure_cookie,
                 config.dashboard.session_days,
             ),
+            erasures: erasures.clone(),
+            metrics_addr,
         });
         let jobs = CancellationToken::new();
         let job_handles = vec![
@@ -251,9 +286,14 @@ impl App {
                 Duration::from_secs(config.geo.reload_secs.max(1)),
                 jobs.clone(),
             )),
+            tokio::spawn({
+                let stop = jobs.clone();
+                async move { erasures.run(stop).await }
+            }),
         ];
         Ok(App {
             state,
+            metrics_listener,
             writer_task,
             jobs,
             job_handles,
@@ -263,6 +303,11 @@ impl App {
     /// The shared state (tests reach the salts and metrics through it).
     pub fn state(&self) -> &Arc<AppState> {
         &self.state
+    }
+
+    /// The bound `/metrics` listener, for the server to serve (once).
+    pub fn take_metrics_listener(&mut self) -> Option<tokio::net::TcpListener> {
+        self.metrics_listener.take()
     }
 
     /// Stops the jobs and drains the writer: every queued row is written

@@ -52,6 +52,7 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("data_dir", KeyKind::Scalar, "directory for the managed ClickHouse and local state"),
     ("demo", KeyKind::Scalar, "serve a demo page at /demo that sends page views for the first site"),
     ("log", KeyKind::Scalar, "log filter (tracing EnvFilter syntax), e.g. info or saltmark=debug"),
+    ("metrics.listen", KeyKind::Scalar, "address of the separate /metrics listener (loopback by default, never the public port); empty turns metrics off"),
     ("geo.database", KeyKind::List, "MaxMind-format .mmdb path(s), comma-separated, first match wins (DB-IP ships IPv4 and IPv6 apart); empty disables location"),
     ("geo.reload_secs", KeyKind::Scalar, "how often the .mmdb file is checked for changes"),
     ("clickhouse.url", KeyKind::Scalar, "ClickHouse HTTP URL, or several comma-separated (replicas or cluster nodes: the writer fails over between them); empty starts a managed clickhouse-server"),
@@ -84,6 +85,7 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("retention.site_months", KeyKind::List, "per-site overrides as site=months, e.g. shop.example.org=6"),
     ("retention.expire_hour_utc", KeyKind::Scalar, "UTC hour at which serve runs the daily expiry job"),
     ("retention.statement_timeout_secs", KeyKind::Scalar, "longest the expiry and erasure jobs wait for ClickHouse per step"),
+    ("retention.erasure_round_secs", KeyKind::Scalar, "visitor erasures (POST /api/forget) are carried out together, at most one delete per this many seconds"),
 ];
 
 /// Short aliases documented in the issue tracker and README (`SALTMARK_GEO_DB`).
@@ -117,6 +119,8 @@ pub struct Config {
     pub demo: bool,
     /// Log filter.
     pub log: String,
+    /// The `/metrics` listener.
+    pub metrics: MetricsConfig,
     /// Geolocation settings.
     pub geo: GeoConfig,
     /// Where events are stored.
@@ -133,6 +137,41 @@ pub struct Config {
     pub dashboard: DashboardConfig,
     /// How long events are kept.
     pub retention: RetentionConfig,
+}
+
+/// The `/metrics` listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Where `/metrics` is served; `None` turns it off. Never the public
+    /// listener: the counters describe every tenant, and the ingest port is
+    /// open to the whole internet.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+        }
+    }
+}
+
+/// An optional value where the empty string (as an environment variable
+/// can only say it) means "none".
+fn empty_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let text = String::deserialize(deserializer)?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(serde::de::Error::custom)
 }
 
 /// The dashboard's logins.
@@ -291,6 +330,8 @@ pub struct RetentionConfig {
     pub expire_hour_utc: u32,
     /// Longest wait per step of the expiry and erasure jobs.
     pub statement_timeout_secs: u64,
+    /// Visitor erasures are done in rounds at least this far apart.
+    pub erasure_round_secs: u64,
 }
 
 impl RetentionConfig {
@@ -329,6 +370,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             demo: false,
             log: "info".into(),
+            metrics: MetricsConfig::default(),
             geo: GeoConfig::default(),
             clickhouse: ClickHouseConfig::default(),
             writer: WriterConfig::default(),
@@ -393,6 +435,7 @@ impl Default for RetentionConfig {
             site_months: Vec::new(),
             expire_hour_utc: 3,
             statement_timeout_secs: 300,
+            erasure_round_secs: 15,
         }
     }
 }
@@ -625,6 +668,12 @@ impl Config {
             return Err(invalid(
                 "retention.expire_hour_utc",
                 "must be 0 to 23".into(),
+            ));
+        }
+        if self.retention.erasure_round_secs == 0 {
+            return Err(invalid(
+                "retention.erasure_round_secs",
+                "must be at least 1".into(),
             ));
         }
         if self.retention.statement_timeout_secs == 0 {

@@ -43,6 +43,18 @@ fn page(path: &str, collector: &str) -> Option<String> {
             script("", "script.tagged-events.js")
         ),
         "/hash" => script("", "script.hash.js"),
+        // Another site's page trying to erase its visitor's data on the
+        // collector (forget.test.mjs): a no-cors fetch, a fetch with the
+        // erasure page's header (needs a preflight that is never granted),
+        // then a text/plain form, which navigates to the collector's answer.
+        "/evil" => format!(
+            r#"<form id="f" method="POST" action="{collector}/api/forget" enctype="text/plain"><input name='{{"d":"shop.test","x":"' value='"}}'></form>
+<script>
+fetch('{collector}/api/forget', {{method: 'POST', mode: 'no-cors', headers: {{'Content-Type': 'text/plain'}}, body: JSON.stringify({{d: 'shop.test'}})}}).catch(function () {{}});
+fetch('{collector}/api/forget', {{method: 'POST', headers: {{'Content-Type': 'application/json', 'Saltmark-Erase': 'this-browser'}}, body: JSON.stringify({{d: 'shop.test'}})}}).catch(function () {{}});
+setTimeout(function () {{ document.getElementById('f').submit(); }}, 500);
+</script>"#
+        ),
         "/gpc" => script("data-respect-gpc", "script.js"),
         "/bye" | "/about" => "<p>bye</p>".to_string(),
         _ => return None,
@@ -193,6 +205,91 @@ async fn the_tracker_records_what_a_visitor_does_and_stores_nothing() {
             .await
             .trim(),
         "1"
+    );
+    server.stop().await;
+}
+
+/// Audit findings 1 and 5 in a real browser (`tests/browser/forget.test.mjs`):
+/// another origin's page cannot erase its visitor's rows; a script payload
+/// in the erasure page's address runs nothing (strict CSP, data shown as
+/// text); the page itself erases the rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_erasure_page_runs_no_injected_script_and_other_sites_cannot_use_it() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    require_tools(&dir);
+    let server = TestServer::start(
+        "browser_forget",
+        &[
+            ("SALTMARK_SITES", "shop.test"),
+            ("SALTMARK_RETENTION_ERASURE_ROUND_SECS", "1"),
+        ],
+    )
+    .await;
+    let collector = format!("http://127.0.0.1:{}", server.addr.port());
+    let port = start_pages(collector.clone()).await;
+    // The browser's own visits (same address and user agent as chromium's).
+    let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    for path in ["/a", "/b", "/c"] {
+        let event = serde_json::json!({"n": "pageview", "d": "shop.test", "u": format!("https://shop.test{path}")});
+        assert_eq!(
+            server
+                .post(&event, &[("user-agent", chrome)])
+                .await
+                .status(),
+            202
+        );
+    }
+    assert_eq!(server.wait_count("SELECT count() FROM events", 3).await, 3);
+
+    let mut child = tokio::process::Command::new("node")
+        .arg(dir.join("forget.test.mjs"))
+        .arg(&collector)
+        .arg(format!("http://evil.test:{port}/evil"))
+        .arg("shop.test")
+        .current_dir(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let attacked = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = stdout.next_line().await {
+            if line == "cross-site done" {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(
+        attacked,
+        "forget.test.mjs did not finish the cross-site part"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        server.query("SELECT count() FROM events").await.trim(),
+        "3",
+        "another site's page erased nothing"
+    );
+    stdin.write_all(b"go\n").await.unwrap();
+    let mut rest = String::new();
+    while let Ok(Ok(Some(line))) =
+        tokio::time::timeout(Duration::from_secs(90), stdout.next_line()).await
+    {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "forget.test.mjs failed:\n{rest}");
+    assert!(rest.contains("erased:"), "{rest}");
+    assert_eq!(
+        server.query("SELECT count() FROM events").await.trim(),
+        "0",
+        "the erasure page erased the browser's rows"
     );
     server.stop().await;
 }

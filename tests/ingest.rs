@@ -402,7 +402,27 @@ async fn health_and_metrics_answer() {
     ] {
         assert!(metrics.contains(name), "{name} missing");
     }
+    // Audit finding 11: the public port serves no counters of any tenant.
+    let public = common::client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+    assert!(!public.text().await.unwrap().contains("saltmark_"));
+    let metrics_addr = server.state.metrics_addr.unwrap();
+    assert!(metrics_addr.ip().is_loopback());
+    assert_ne!(metrics_addr.port(), server.addr.port());
     server.stop().await;
+    // Turned off with an empty address.
+    let quiet = TestServer::start("no_metrics", &[("SALTMARK_METRICS_LISTEN", "")]).await;
+    assert!(quiet.state.metrics_addr.is_none());
+    quiet.stop().await;
+    assert_eq!(
+        saltmark::config::Config::default().metrics.listen,
+        Some("127.0.0.1:9464".parse().unwrap()),
+        "loopback by default"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,7 +20,11 @@ async fn rejected(server: &TestServer, reason: &str) -> u64 {
 
 /// Sends raw bytes, then reads until the server closes or `wait` passes.
 async fn raw(server: &TestServer, bytes: &[u8], wait: Duration) -> (String, bool) {
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    raw_to(server.addr, bytes, wait).await
+}
+
+async fn raw_to(addr: std::net::SocketAddr, bytes: &[u8], wait: Duration) -> (String, bool) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
     stream.write_all(bytes).await.unwrap();
     let mut answer = Vec::new();
     let closed = tokio::time::timeout(wait, async {
@@ -99,6 +103,94 @@ async fn size_and_time_limits_answer_clearly() {
     server.stop().await;
 }
 
+/// Audit finding 4: every endpoint that reads a body answers a slow one
+/// with 408 within the read timeout (connections trickling one byte held
+/// their slots for 80 s), and a large one with 413 naming its own limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_body_reading_endpoint_times_out_and_names_its_limit() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let me = format!("http://{listen}");
+    let server = TestServer::start(
+        "limits_bodies",
+        &[
+            ("SALTMARK_LISTEN", &listen),
+            ("SALTMARK_LIMITS_BODY_READ_TIMEOUT_SECS", "1"),
+            ("SALTMARK_SESSIONS_PEERS", &me),
+            ("SALTMARK_SESSIONS_SELF_URL", &me),
+            ("SALTMARK_SESSIONS_PEER_SECRET", "limits-test-peer-secret"),
+        ],
+    )
+    .await;
+    let config = test_config(&server.database, &server.ch_url, &[]);
+    let (store, _) = saltmark::prepare_storage(&config).await.unwrap();
+    let key = saltmark::query::keys::create(
+        &store,
+        &["example.com".to_string()],
+        "t",
+        &saltmark::clock::OsRandom,
+    )
+    .await
+    .unwrap()
+    .key;
+    let auth = format!("authorization: Bearer {key}\r\n");
+    let endpoints: Vec<(&str, String, &str)> = vec![
+        ("/api/event", "content-type: text/plain\r\n".into(), "16384"),
+        (
+            "/api/forget",
+            "content-type: application/json\r\nsaltmark-erase: this-browser\r\n".into(),
+            "1024",
+        ),
+        (
+            "/api/dashboard/login",
+            "content-type: application/json\r\n".into(),
+            "8192",
+        ),
+        ("/api/v2/query", auth.clone(), "65536"),
+        (
+            "/internal/visit",
+            "authorization: Bearer limits-test-peer-secret\r\n".into(),
+            "256",
+        ),
+    ];
+    // All at once: each holds its connection until its own timeout.
+    let mut slow = Vec::new();
+    for (path, headers, _) in &endpoints {
+        let request =
+            format!("POST {path} HTTP/1.1\r\nhost: x\r\n{headers}content-length: 200\r\n\r\n{{");
+        let (addr, path) = (server.addr, path.to_string());
+        slow.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let (answer, closed) = raw_to(addr, request.as_bytes(), Duration::from_secs(6)).await;
+            (path, answer, closed, started.elapsed())
+        }));
+    }
+    for handle in slow {
+        let (path, answer, closed, took) = handle.await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(closed, "{path}: the connection is closed");
+        assert!(took < Duration::from_secs(4), "{path}: {took:?}");
+    }
+    assert_eq!(
+        rejected(&server, "body_timeout").await,
+        endpoints.len() as u64
+    );
+    for (path, headers, limit) in &endpoints {
+        let request =
+            format!("POST {path} HTTP/1.1\r\nhost: x\r\n{headers}content-length: 100000\r\n\r\n");
+        let (answer, _) = raw(&server, request.as_bytes(), Duration::from_secs(3)).await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
+        assert!(
+            answer.contains(&format!("larger than {limit} bytes, the limit of {path}"))
+                || answer.contains(&format!(
+                    "larger than {limit} bytes, the limit of /api/dashboard"
+                )),
+            "{path}: {answer}"
+        );
+    }
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_limit_get_503_and_are_closed() {
     let server =
@@ -119,12 +211,12 @@ async fn connections_over_the_limit_get_503_and_are_closed() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Room again once those are gone.
     let response = common::client()
-        .get(server.url("/metrics"))
+        .get(server.url("/healthz"))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let text = response.text().await.unwrap();
+    let text = server.metrics().await;
     assert!(
         text.contains("saltmark_requests_rejected_total{reason=\"too_many_connections\"} 1"),
         "{text}"

@@ -145,6 +145,7 @@ async fn sigterm_under_load_drains_everything_accepted() {
         .env("SALTMARK_SITES", "example.com")
         .env("SALTMARK_LISTEN", format!("127.0.0.1:{port}"))
         .env("SALTMARK_WRITER_BATCH_AGE_MS", "5000")
+        .env("SALTMARK_METRICS_LISTEN", "")
         .env("SALTMARK_DATA_DIR", data_dir.path())
         .env("SALTMARK_LOG", "info")
         .stdout(Stdio::null())

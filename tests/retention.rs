@@ -435,12 +435,13 @@ impl TestServerOnDb {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_visitor_can_erase_only_their_own_rows() {
+async fn a_visitor_can_erase_only_their_own_rows_and_only_from_the_erasure_page() {
     let server = TestServer::start(
         "forgetvisitor",
         &[
             ("SALTMARK_SITES", "example.com,other.example"),
             ("SALTMARK_TRUSTED_PROXIES", "127.0.0.1/32"),
+            ("SALTMARK_RETENTION_ERASURE_ROUND_SECS", "3"),
         ],
     )
     .await;
@@ -472,52 +473,193 @@ async fn a_visitor_can_erase_only_their_own_rows() {
             .await;
     }
     assert_eq!(server.wait_count("SELECT count() FROM events", 6).await, 6);
+    // One of Alice's rows from long before the live salts: no erasure can
+    // name it, and the delete is bounded in time so it never looks there.
+    let alice_id: u64 = server
+        .query("SELECT any(visitor_id) FROM events WHERE pathname = '/a'")
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    server
+        .query(&format!(
+            "INSERT INTO events (site, timestamp, name, pathname, visitor_id, session_id) \
+             VALUES ('example.com', '2026-01-15 00:00:00', 'pageview', '/january', {alice_id}, 1)"
+        ))
+        .await;
     let http = common::client();
-    let forget = |headers: &'static [(&'static str, &'static str)], body: serde_json::Value| {
+    let forget = |headers: &[(&str, &str)], body: serde_json::Value| {
         let mut request = http.post(server.url("/api/forget")).body(body.to_string());
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         request.send()
     };
-    const MALLORY: &[(&str, &str)] = &[
+    const PAGE: [(&str, &str); 3] = [
+        ("content-type", "application/json"),
+        ("saltmark-erase", "this-browser"),
+        ("sec-fetch-site", "same-origin"),
+    ];
+    let from_page = |who: &[(&'static str, &'static str)]| {
+        let mut headers = who.to_vec();
+        headers.extend(PAGE);
+        headers
+    };
+    const MALLORY: [(&str, &str); 2] = [
         ("x-forwarded-for", "6.6.6.6"),
         ("user-agent", CHROME_WINDOWS),
     ];
-    const ALICE: &[(&str, &str)] = &[
-        ("x-forwarded-for", "81.2.69.142"),
-        ("user-agent", CHROME_WINDOWS),
-    ];
-    // Mallory names Bob's visitor id: ignored, only the request itself counts.
+
+    // Audit finding 5: another web page posting as its visitor's browser —
+    // a simple cross-site request (no header), or one that says cross-site —
+    // is refused, erases nothing and may read nothing (no CORS headers).
+    for headers in [
+        vec![
+            alice[0],
+            alice[1],
+            ("content-type", "text/plain"),
+            ("origin", "https://evil.example"),
+        ],
+        vec![
+            alice[0],
+            alice[1],
+            ("saltmark-erase", "this-browser"),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        vec![
+            alice[0],
+            alice[1],
+            ("saltmark-erase", "yes"),
+            ("sec-fetch-site", "same-origin"),
+        ],
+    ] {
+        let response = forget(&headers, json!({"d": "example.com"})).await.unwrap();
+        assert_eq!(response.status(), 403, "{headers:?}");
+        assert!(response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none());
+    }
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, server.url("/api/forget"))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "saltmark-erase")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 405);
+    assert!(preflight
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    assert!(preflight
+        .headers()
+        .get("access-control-allow-headers")
+        .is_none());
+    assert_eq!(server.query("SELECT count() FROM events").await.trim(), "7");
+
+    // Mallory names Bob's visitor id: ignored, only the request itself
+    // counts; and the answer says nothing about whether rows existed.
     let bob_id: u64 = server
         .query("SELECT any(visitor_id) FROM events WHERE pathname = '/x'")
         .await
         .trim()
         .parse()
         .unwrap();
-    let response = forget(MALLORY, json!({"d": "example.com", "visitor_id": bob_id}))
-        .await
-        .unwrap();
+    let response = forget(
+        &from_page(&MALLORY),
+        json!({"d": "example.com", "visitor_id": bob_id}),
+    )
+    .await
+    .unwrap();
     assert_eq!(response.status(), 200);
-    let answer: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(answer["deleted_rows"], 0);
-    assert_eq!(server.query("SELECT count() FROM events").await.trim(), "6");
+    let nothing: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(server.query("SELECT count() FROM events").await.trim(), "7");
 
-    let response = forget(ALICE, json!({"d": "www.example.com"}))
+    let response = forget(&from_page(&alice), json!({"d": "www.example.com"}))
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
     let answer: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(answer["deleted_rows"], 3);
     assert_eq!(answer["site"], "example.com");
+    assert_eq!(answer["erased"], true);
+    assert_eq!(answer, nothing, "no count: the same answer as for nothing");
     assert_eq!(
         server
             .query("SELECT site, pathname FROM events ORDER BY site, pathname FORMAT TSV")
             .await,
-        "example.com\t/x\nexample.com\t/y\nother.example\t/\n",
-        "Bob's rows and Alice's rows on the other site remain"
+        "example.com\t/january\nexample.com\t/x\nexample.com\t/y\nother.example\t/\n",
+        "Bob's rows, Alice's rows on the other site and before the live salts remain"
     );
-    let response = forget(ALICE, json!({"d": "unknown.example"}))
+    let commands = server
+        .query(&format!(
+            "SELECT command FROM system.mutations WHERE database = '{}' AND table = 'events' FORMAT TSV",
+            server.database
+        ))
+        .await;
+    assert_eq!(
+        commands.lines().count(),
+        1,
+        "Mallory's empty request cost no delete: {commands}"
+    );
+    assert!(
+        commands.contains("timestamp >= toDateTime("),
+        "bounded in time: {commands}"
+    );
+
+    // Rounds: two visitors asking at once share one delete.
+    for path in ["/again"] {
+        server
+            .post(
+                &pageview(&format!("https://example.com{path}"), None),
+                &alice,
+            )
+            .await;
+    }
+    assert_eq!(
+        server
+            .wait_count("SELECT count() FROM events WHERE pathname = '/again'", 1)
+            .await,
+        1
+    );
+    let (a, b) = tokio::join!(
+        forget(&from_page(&alice), json!({"d": "example.com"})),
+        forget(&from_page(&bob), json!({"d": "example.com"}))
+    );
+    assert_eq!(
+        (a.unwrap().status().as_u16(), b.unwrap().status().as_u16()),
+        (200, 200)
+    );
+    assert_eq!(
+        server
+            .query("SELECT site, pathname FROM events ORDER BY site, pathname FORMAT TSV")
+            .await,
+        "example.com\t/january\nother.example\t/\n"
+    );
+    assert_eq!(
+        server
+            .query(&format!(
+                "SELECT count() FROM system.mutations WHERE database = '{}' AND table = 'events'",
+                server.database
+            ))
+            .await
+            .trim(),
+        "2",
+        "one delete for both requests of the round"
+    );
+    // A few requests per visitor (three), then 429.
+    let response = forget(&from_page(&alice), json!({"d": "example.com"}))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let response = forget(&from_page(&alice), json!({"d": "example.com"}))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.headers().contains_key("retry-after"));
+
+    let response = forget(&from_page(&bob), json!({"d": "unknown.example"}))
         .await
         .unwrap();
     assert_eq!(response.status(), 400);

@@ -30,6 +30,7 @@ fn command(data_dir: &std::path::Path, listen: &str) -> Command {
         .env("SALTMARK_CLICKHOUSE_PROFILE", "small")
         .env("SALTMARK_TRUSTED_PROXIES", "127.0.0.1/32")
         .env("SALTMARK_GEO_DB", geo_fixture("GeoIP2-City-Test.mmdb"))
+        .env("SALTMARK_METRICS_LISTEN", "")
         .env("SALTMARK_LOG", "warn");
     command
 }

@@ -110,7 +110,7 @@ async fn outage_longer_than_the_memory_queue_is_spooled_and_stored_once() {
         Some(clickhouse.url()),
     )
     .await;
-    let base = format!("http://{}", server.addr);
+    let base = format!("http://{}", server.state.metrics_addr.unwrap());
     let accepted = Arc::new(Mutex::new(Vec::new()));
     let refused = Arc::new(AtomicU64::new(0));
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -251,6 +251,7 @@ async fn graceful_restart_with_a_non_empty_spool_replays_it() {
 struct Collector {
     child: tokio::process::Child,
     base: String,
+    metrics: String,
 }
 
 async fn spawn_collector(
@@ -259,17 +260,18 @@ async fn spawn_collector(
     data_dir: &std::path::Path,
     fsync: &str,
 ) -> Collector {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
+    let metrics_port = free_port();
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_saltmark"))
         .arg("serve")
         .env("SALTMARK_CLICKHOUSE_URL", ch_url)
         .env("SALTMARK_CLICKHOUSE_DATABASE", database)
         .env("SALTMARK_SITES", "example.com")
         .env("SALTMARK_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "SALTMARK_METRICS_LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        )
         .env("SALTMARK_DATA_DIR", data_dir)
         .env("SALTMARK_SPOOL_FSYNC", fsync)
         .env("SALTMARK_WRITER_BATCH_AGE_MS", "100")
@@ -280,8 +282,13 @@ async fn spawn_collector(
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    common::wait_until_ok(&format!("{base}/metrics")).await;
-    Collector { child, base }
+    let metrics = format!("http://127.0.0.1:{metrics_port}");
+    common::wait_until_ok(&format!("{metrics}/metrics")).await;
+    Collector {
+        child,
+        base,
+        metrics,
+    }
 }
 
 /// ClickHouse goes away, events are spooled, the collector is killed with
@@ -315,7 +322,7 @@ async fn kill_9_while_spooling(fsync: &str) -> (Vec<(u64, Instant)>, Instant, Ve
     let collector = spawn_collector(&clickhouse.url(), &database, &data_dir, fsync).await;
     // Wait until the replay is done: the spool is empty.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while metric(&collector.base, "saltmark_spool_records").await > 0.0 {
+    while metric(&collector.metrics, "saltmark_spool_records").await > 0.0 {
         assert!(Instant::now() < deadline, "the spool drains");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

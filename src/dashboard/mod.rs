@@ -25,9 +25,7 @@ pub mod users;
 
 use std::num::NonZeroU32;
 
-use bytes::Bytes;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -36,8 +34,8 @@ use serde_json::{json, Value};
 use crate::app::AppState;
 use crate::query::access::{self, AccessKind};
 use crate::query::QueryError;
-
-type Body = Full<Bytes>;
+use crate::server::body;
+use crate::server::reply::{self, Body};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
@@ -112,48 +110,13 @@ pub async fn route(state: &AppState, request: Request<Incoming>) -> Response<Bod
     }
 }
 
-/// Security headers for everything the dashboard serves: only our own
-/// scripts, styles and API; no framing; no Referer (a share link's page
-/// must not leak its address anywhere).
-fn harden(response: &mut Response<Body>) {
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-        ),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-}
-
 fn page(content_type: &'static str, body: &'static str) -> Response<Body> {
-    let mut response = Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, content_type)
-        .header(header::CACHE_CONTROL, "no-cache")
-        .body(Full::new(Bytes::from_static(body.as_bytes())))
-        .expect("static response parts are valid");
-    harden(&mut response);
-    response
+    reply::page(content_type, body.as_bytes())
 }
 
 fn json(status: StatusCode, body: Value) -> Response<Body> {
-    let mut response = Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(Full::new(Bytes::from(format!("{body}\n"))))
-        .expect("static response parts are valid");
-    harden(&mut response);
+    let mut response = reply::json(status, &body);
+    reply::harden(&mut response);
     response
 }
 
@@ -165,9 +128,10 @@ fn error(e: QueryError) -> Response<Body> {
     json(status, json!({"error": e.to_string()}))
 }
 
-/// Reads a small JSON body, insisting on `Content-Type: application/json`
-/// (see the module comment on cross-site requests).
-async fn json_body(request: Request<Incoming>) -> Result<Value, Response<Body>> {
+/// Reads a small JSON body (the dashboard's limit, the shared read
+/// timeout), insisting on `Content-Type: application/json` (see the module
+/// comment on cross-site requests).
+async fn json_body(state: &AppState, request: Request<Incoming>) -> Result<Value, Response<Body>> {
     let is_json = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -179,15 +143,12 @@ async fn json_body(request: Request<Incoming>) -> Result<Value, Response<Body>> 
             json!({"error": "send Content-Type: application/json"}),
         ));
     }
-    let bytes = match Limited::new(request.into_body(), 8 * 1024).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return Err(json(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                json!({"error": "body larger than 8 KiB"}),
-            ))
-        }
-    };
+    let (_, bytes) = crate::server::read_body(state, request, body::DASHBOARD)
+        .await
+        .map_err(|mut response| {
+            reply::harden(&mut response);
+            response
+        })?;
     serde_json::from_slice(&bytes).map_err(|e| {
         json(
             StatusCode::BAD_REQUEST,
@@ -211,7 +172,7 @@ fn cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
 
 /// `POST /api/dashboard/login` `{"user": …, "password": …}`.
 async fn login(state: &AppState, request: Request<Incoming>) -> Response<Body> {
-    let body = match json_body(request).await {
+    let body = match json_body(state, request).await {
         Ok(body) => body,
         Err(response) => return response,
     };
@@ -277,7 +238,7 @@ async fn login(state: &AppState, request: Request<Incoming>) -> Response<Body> {
 /// `POST /api/dashboard/logout`: ends the session and clears the cookie.
 async fn logout(state: &AppState, request: Request<Incoming>) -> Response<Body> {
     let token = access::session_cookie(request.headers());
-    if let Err(response) = json_body(request).await {
+    if let Err(response) = json_body(state, request).await {
         return response;
     }
     if let Some(token) = token {
@@ -356,7 +317,7 @@ async fn create_share(state: &AppState, request: Request<Incoming>) -> Response<
         Ok(sites) => sites,
         Err(e) => return error(e),
     };
-    let body = match json_body(request).await {
+    let body = match json_body(state, request).await {
         Ok(body) => body,
         Err(response) => return response,
     };
@@ -390,7 +351,7 @@ async fn revoke_share(state: &AppState, request: Request<Incoming>) -> Response<
         Ok(sites) => sites,
         Err(e) => return error(e),
     };
-    let body = match json_body(request).await {
+    let body = match json_body(state, request).await {
         Ok(body) => body,
         Err(response) => return response,
     };

@@ -356,7 +356,7 @@ pub async fn execute(
         );
     }
     if plan.expired_rows + plan.erased_rows > 0 {
-        delete_where(store, &doomed, limit).await?;
+        delete_where(store, &doomed, None, limit).await?;
         let remaining = count(store, &doomed, limit).await?;
         if remaining > 0 {
             return Err(RetentionError::Incomplete {
@@ -543,24 +543,57 @@ pub(crate) async fn count(
     Ok(row.n)
 }
 
-/// Deletes rows with the cheapest correct delete the server offers, and waits
-/// until it is done.
-pub(crate) async fn delete_where(
-    store: &Store,
-    predicate: &Sql,
-    limit: Duration,
-) -> Result<(), RetentionError> {
+/// The statements that delete the rows matching `predicate`, with the
+/// cheapest correct delete the server offers:
+/// - 25.x and later: a lightweight `DELETE FROM … IN PARTITION p` per
+///   partition in `partitions` (when given), so no other partition is
+///   touched;
+/// - 23.3 and later: a lightweight `DELETE FROM … WHERE` (rows are masked,
+///   not rewritten);
+/// - older servers (18.16): `ALTER TABLE … DELETE WHERE`, a mutation that
+///   rewrites every part of the table whatever the predicate — which is why
+///   visitor erasures are coalesced into rounds (see `erasure`).
+pub fn delete_statements(store: &Store, predicate: &Sql, partitions: Option<&[u32]>) -> Vec<Sql> {
     let version = store.version();
     let lightweight = version.major > 23 || (version.major == 23 && version.minor >= 3);
     let table = store.events_storage();
     let on_cluster = store.on_cluster();
-    let mut sql = if lightweight {
-        Sql::raw(format!("DELETE FROM {table}{on_cluster} WHERE "))
-    } else {
-        Sql::raw(format!("ALTER TABLE {table}{on_cluster} DELETE WHERE "))
+    let statement = |head: String| {
+        let mut sql = Sql::raw(head);
+        sql.push(predicate.clone());
+        sql
     };
-    sql.push(predicate.clone());
-    timed("deleting rows", limit, sql.query(store.client()).execute()).await?;
+    match partitions {
+        Some(partitions) if version.major >= 25 => partitions
+            .iter()
+            .map(|p| {
+                let mut sql = Sql::new(
+                    format!("DELETE FROM {table}{on_cluster} IN PARTITION ? WHERE "),
+                    vec![Param::U64(u64::from(*p))],
+                );
+                sql.push(predicate.clone());
+                sql
+            })
+            .collect(),
+        _ if lightweight => vec![statement(format!("DELETE FROM {table}{on_cluster} WHERE "))],
+        _ => vec![statement(format!(
+            "ALTER TABLE {table}{on_cluster} DELETE WHERE "
+        ))],
+    }
+}
+
+/// Deletes rows with the cheapest correct delete the server offers (see
+/// [`delete_statements`]), and waits until it is done.
+pub(crate) async fn delete_where(
+    store: &Store,
+    predicate: &Sql,
+    partitions: Option<&[u32]>,
+    limit: Duration,
+) -> Result<(), RetentionError> {
+    let table = store.events_storage();
+    for sql in delete_statements(store, predicate, partitions) {
+        timed("deleting rows", limit, sql.query(store.client()).execute()).await?;
+    }
     if store.cluster().is_none() {
         return wait_for_mutations(store, table, limit).await;
     }

@@ -70,6 +70,8 @@ pub fn test_config(database: &str, url: &str, overrides: &[(&str, &str)]) -> Con
     env.insert("SALTMARK_CLICKHOUSE_DATABASE".into(), database.into());
     env.insert("SALTMARK_SITES".into(), "example.com".into());
     env.insert("SALTMARK_WRITER_BATCH_AGE_MS".into(), "100".into());
+    // Every test server gets its own metrics port.
+    env.insert("SALTMARK_METRICS_LISTEN".into(), "127.0.0.1:0".into());
     for (key, value) in overrides {
         env.insert(key.to_string(), value.to_string());
     }
@@ -199,10 +201,11 @@ impl TestServer {
         request.send().await.expect("request sent")
     }
 
-    /// The Prometheus text of `/metrics`.
+    /// The Prometheus text of `/metrics` (its own listener).
     pub async fn metrics(&self) -> String {
+        let addr = self.state.metrics_addr.expect("metrics listener");
         client()
-            .get(self.url("/metrics"))
+            .get(format!("http://{addr}/metrics"))
             .send()
             .await
             .expect("metrics answer")

@@ -8,6 +8,11 @@
 //! stop accepting → let in-flight requests finish (10 s at most) → stop the
 //! background jobs → drain the writer queue into ClickHouse → return.
 
+pub mod body;
+mod forget;
+mod pages;
+pub mod reply;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -27,19 +32,20 @@ use tracing::Instrument;
 use crate::app::{App, AppState};
 use crate::ingest::payload::{self, EventInput, PayloadError};
 use crate::ingest::{Outcome, Refusal};
-
-/// Largest accepted event body by default (`limits.max_body_bytes`).
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
-
-type Body = Full<Bytes>;
+use body::BodyLimit;
+use reply::{cors, json_error, text, Body};
 
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// Serves until `shutdown` completes, then drains and returns.
+///
+/// With `metrics.listen` configured (loopback by default), `/metrics` is
+/// served on that second listener, which the app bound at start-up, and on
+/// no other: the public port carries no counters of any tenant.
 pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
-    app: App,
+    mut app: App,
 ) -> std::io::Result<()> {
     let state = app.state().clone();
     let limits = state.limits.clone();
@@ -52,6 +58,10 @@ pub async fn run(
         .header_read_timeout(Duration::from_secs(limits.header_read_timeout_secs))
         .max_buf_size(limits.max_header_bytes.max(8192));
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let metrics_stop = tokio_util::sync::CancellationToken::new();
+    let metrics_server = app
+        .take_metrics_listener()
+        .map(|listener| tokio::spawn(serve_metrics(listener, state.clone(), metrics_stop.clone())));
     tokio::pin!(shutdown);
     tracing::info!(address = %listener.local_addr()?, "listening");
     loop {
@@ -102,9 +112,56 @@ pub async fn run(
     {
         tracing::warn!("some connections did not finish within 10s");
     }
+    metrics_stop.cancel();
+    if let Some(server) = metrics_server {
+        let _ = server.await;
+    }
     tracing::info!("draining the event queue");
     app.shutdown().await;
     Ok(())
+}
+
+/// The metrics listener: `GET /metrics` and nothing else.
+async fn serve_metrics(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(5));
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.cancelled() => return,
+        };
+        let state = state.clone();
+        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let state = state.clone();
+            async move {
+                let response = match (request.uri().path(), request.method()) {
+                    ("/metrics", &Method::GET) => text(
+                        StatusCode::OK,
+                        "text/plain; version=0.0.4",
+                        state.metrics.render(),
+                    ),
+                    ("/metrics", _) => reply::method_not_allowed("GET"),
+                    _ => reply::not_found(),
+                };
+                Ok::<_, Infallible>(response)
+            }
+        });
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
 }
 
 /// Over `limits.max_connections`: a short, clear answer, then close.
@@ -144,61 +201,62 @@ async fn route(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -
     match (path.as_str(), request.method()) {
         ("/api/event", &Method::POST) => event_post(state, peer, request).await,
         ("/api/event", &Method::GET) => event_pixel(state, peer, request).await,
-        ("/api/event", &Method::OPTIONS) => cors(preflight()),
+        ("/api/event", &Method::OPTIONS) => reply::preflight(),
         ("/api/event", _) => {
             state.metrics.rejected("method");
-            let mut response = json_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "use POST (or GET for the pixel)",
-            );
-            response.headers_mut().insert(
-                header::ALLOW,
-                HeaderValue::from_static("GET, POST, OPTIONS"),
-            );
-            cors(response)
+            cors(reply::method_not_allowed("GET, POST, OPTIONS"))
         }
-        ("/api/forget", &Method::POST) => forget_post(state, peer, request).await,
-        ("/api/forget", &Method::GET) => forget_page(request.uri().query().unwrap_or("")),
-        ("/api/forget", &Method::OPTIONS) => cors(preflight()),
-        ("/api/forget", _) => {
-            let mut response = json_error(StatusCode::METHOD_NOT_ALLOWED, "use POST");
-            response.headers_mut().insert(
-                header::ALLOW,
-                HeaderValue::from_static("GET, POST, OPTIONS"),
-            );
-            cors(response)
-        }
+        // No OPTIONS and no CORS headers: a cross-site page gets no
+        // preflight grant, so it can never send the erasure request.
+        ("/api/forget", &Method::POST) => forget::post(state, peer, request).await,
+        ("/api/forget", &Method::GET) => pages::forget(),
+        ("/api/forget", _) => reply::method_not_allowed("GET, POST"),
         ("/internal/visit", &Method::POST) => internal_visit(state, request).await,
+        ("/internal/visit", _) => reply::method_not_allowed("POST"),
         ("/api/v2/query", &Method::POST) => stats_query(state, request).await,
+        ("/api/v2/query", _) => reply::method_not_allowed("POST"),
         ("/api/v2/realtime", &Method::GET) => realtime(state, request).await,
-        ("/api/v2/query" | "/api/v2/realtime", _) => json_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "use POST for /api/v2/query, GET for /api/v2/realtime",
-        ),
+        ("/api/v2/realtime", _) => reply::method_not_allowed("GET"),
         ("/healthz", &Method::GET) => health(state).await,
-        ("/metrics", &Method::GET) => text(
-            StatusCode::OK,
-            "text/plain; version=0.0.4",
-            state.metrics.render(),
-        ),
         ("/demo", &Method::GET) => match &state.demo_site {
-            Some(site) => demo_page(site),
-            None => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
+            Some(site) => pages::demo(site),
+            None => reply::not_found(),
         },
-        ("/healthz" | "/metrics" | "/demo", _) => {
-            let mut response = json_error(StatusCode::METHOD_NOT_ALLOWED, "use GET");
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET"));
-            response
-        }
+        ("/healthz" | "/demo", _) => reply::method_not_allowed("GET"),
+        (asset, &Method::GET) if asset.starts_with("/assets/") => pages::asset(asset),
         (dashboard, _) if crate::dashboard::owns(dashboard) => {
             crate::dashboard::route(state, request).await
         }
         (js, method) if js.starts_with("/js/") => {
             crate::tracker::serve(js, method, request.headers())
         }
-        _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
+        _ => reply::not_found(),
+    }
+}
+
+/// Reads a body with `limit` and the shared read timeout; a refusal is
+/// counted and answered here.
+pub(crate) async fn read_body(
+    state: &AppState,
+    request: Request<Incoming>,
+    limit: BodyLimit,
+) -> Result<(hyper::http::request::Parts, Bytes), Response<Body>> {
+    let (parts, body) = request.into_parts();
+    let timeout = Duration::from_secs(state.limits.body_read_timeout_secs);
+    match body::read(body, &parts.headers, limit, timeout).await {
+        Ok(bytes) => Ok((parts, bytes)),
+        Err(e) => {
+            state.metrics.rejected(e.reason());
+            Err(e.response())
+        }
+    }
+}
+
+/// The event endpoint's body limit (`limits.max_body_bytes`).
+fn event_limit(state: &AppState) -> BodyLimit {
+    BodyLimit {
+        endpoint: "/api/event",
+        max_bytes: state.limits.max_body_bytes,
     }
 }
 
@@ -207,15 +265,6 @@ async fn event_post(
     peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Response<Body> {
-    let declared_len = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let max_body = state.limits.max_body_bytes;
-    if declared_len.is_some_and(|len| len > max_body as u64) {
-        return too_large(state);
-    }
     if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
         let essence = content_type
             .to_str()
@@ -233,36 +282,9 @@ async fn event_post(
             ));
         }
     }
-    let (parts, body) = request.into_parts();
-    let read_timeout = Duration::from_secs(state.limits.body_read_timeout_secs);
-    let Ok(collected) =
-        tokio::time::timeout(read_timeout, Limited::new(body, max_body).collect()).await
-    else {
-        state.metrics.rejected("body_timeout");
-        let mut response = json_error(
-            StatusCode::REQUEST_TIMEOUT,
-            "the request body did not arrive in time",
-        );
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return cors(response);
-    };
-    let body = match collected {
-        Ok(collected) => collected.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return too_large(state)
-        }
-        Err(e) => {
-            state.metrics.rejected("body_read");
-            return cors(json_error(
-                StatusCode::BAD_REQUEST,
-                &format!("could not read the request body: {e}"),
-            ));
-        }
+    let (parts, body) = match read_body(state, request, event_limit(state)).await {
+        Ok(read) => read,
+        Err(response) => return cors(response),
     };
     let parsed = payload::from_json(&body);
     ingest(state, peer, &parts.headers, parsed, false).await
@@ -331,15 +353,7 @@ async fn ingest(
         }
         Outcome::Refused(Refusal::RateLimited(kind, wait)) => {
             state.metrics.rejected(kind.as_str());
-            let mut response = json_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too many events; retry later",
-            );
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
-            cors(response)
+            cors(reply::too_many("too many events; retry later", wait))
         }
         Outcome::Refused(refusal) => {
             let (reason, message) = match refusal {
@@ -351,11 +365,7 @@ async fn ingest(
                 ),
             };
             state.metrics.rejected(reason);
-            let mut response = json_error(StatusCode::SERVICE_UNAVAILABLE, message);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            cors(response)
+            cors(reply::unavailable(message, 1))
         }
     }
 }
@@ -365,7 +375,7 @@ async fn ingest(
 /// `sessions.peers` configured, and only with the shared secret.
 async fn internal_visit(state: &AppState, request: Request<Incoming>) -> Response<Body> {
     let Some(peers) = &state.pipeline.peers else {
-        return text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into());
+        return reply::not_found();
     };
     let bearer = request
         .headers()
@@ -377,9 +387,9 @@ async fn internal_visit(state: &AppState, request: Request<Incoming>) -> Respons
         state.metrics.rejected("peer_unauthorised");
         return json_error(StatusCode::UNAUTHORIZED, "unknown peer secret");
     }
-    let body = match Limited::new(request.into_body(), 256).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return too_large(state),
+    let (_, body) = match read_body(state, request, body::INTERNAL_VISIT).await {
+        Ok(read) => read,
+        Err(response) => return response,
     };
     let Ok(question) = serde_json::from_slice::<crate::identify::peers::VisitQuestion>(&body)
     else {
@@ -394,127 +404,6 @@ async fn internal_visit(state: &AppState, request: Request<Incoming>) -> Respons
         serde_json::to_string(&answer).unwrap_or_default(),
     )
 }
-
-/// `POST /api/forget`: erase the caller's own rows on one site. The only
-/// input besides the site is the request itself (IP and user agent), hashed
-/// with today's and yesterday's salts — see `retention::erasure`.
-async fn forget_post(
-    state: &AppState,
-    peer: SocketAddr,
-    request: Request<Incoming>,
-) -> Response<Body> {
-    let query_site = request.uri().query().and_then(site_from_form);
-    let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, 1024).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return too_large(state),
-    };
-    let site = query_site
-        .or_else(|| {
-            serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| {
-                    v.get("d")
-                        .or_else(|| v.get("domain"))
-                        .and_then(|d| d.as_str())
-                        .map(String::from)
-                })
-        })
-        .or_else(|| std::str::from_utf8(&body).ok().and_then(site_from_form));
-    let Some(site) = site.map(|s| crate::config::normalise_site(&s)) else {
-        return cors(json_error(
-            StatusCode::BAD_REQUEST,
-            "d: missing site domain",
-        ));
-    };
-    if !state.pipeline.sites.contains(&site) {
-        return cors(json_error(
-            StatusCode::BAD_REQUEST,
-            "d: not a site of this collector",
-        ));
-    }
-    let Some(salts) = state.pipeline.salts.current() else {
-        let mut response = json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the collector is starting; retry shortly",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return cors(response);
-    };
-    let client_ip = state.client_ip.resolve(peer.ip(), &parts.headers);
-    let user_agent = parts
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let mut visitor_ids = vec![crate::identify::visitor::visitor_id(
-        &salts.today,
-        &site,
-        client_ip,
-        user_agent,
-    )];
-    if let Some(yesterday) = &salts.yesterday {
-        visitor_ids.push(crate::identify::visitor::visitor_id(
-            yesterday, &site, client_ip, user_agent,
-        ));
-    }
-    match crate::retention::erasure::forget_visitor(
-        &state.store,
-        &site,
-        &visitor_ids,
-        state.expiry.statement_timeout,
-    )
-    .await
-    {
-        Ok(rows) => {
-            tracing::info!(site = %site, rows, "visitor erasure");
-            let body = serde_json::json!({
-                "site": site,
-                "deleted_rows": rows,
-                "visitor_ids_checked": visitor_ids.len(),
-                "note": "Rows recorded for this browser and network today and yesterday were deleted. \
-                         Older rows cannot be linked to anyone: the keys that made them linkable are destroyed after 48 hours.",
-            });
-            cors(text(
-                StatusCode::OK,
-                "application/json",
-                format!("{body}\n"),
-            ))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "visitor erasure failed");
-            let mut response = json_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "erasure failed; retry later",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-            cors(response)
-        }
-    }
-}
-
-/// `GET /api/forget?d=site`: a page with a button, so a "delete my data"
-/// link on a website leads to a confirmation rather than deleting on a GET
-/// (which any page could trigger with an image tag).
-fn forget_page(query: &str) -> Response<Body> {
-    let site = site_from_form(query).unwrap_or_default();
-    let site_json = serde_json::to_string(&site).unwrap_or_else(|_| "\"\"".into());
-    let html = FORGET_HTML.replace("{{SITE_JSON}}", &site_json);
-    text(StatusCode::OK, "text/html; charset=utf-8", html)
-}
-
-fn site_from_form(form: &str) -> Option<String> {
-    url::form_urlencoded::parse(form.as_bytes())
-        .find(|(k, _)| k == "d" || k == "domain")
-        .map(|(_, v)| v.into_owned())
-        .filter(|v| !v.is_empty())
-}
-
-const FORGET_HTML: &str = include_str!("forget.html");
 
 fn query_error(e: crate::query::QueryError) -> Response<Body> {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -540,15 +429,14 @@ async fn authorize(
 
 /// `POST /api/v2/query` (Plausible Stats API v2 shape).
 async fn stats_query(state: &AppState, request: Request<Incoming>) -> Response<Body> {
-    let (parts, body) = request.into_parts();
     // Authenticate before looking at the query: strangers learn nothing.
-    let access = match authorize(state, &parts.headers).await {
+    let access = match authorize(state, request.headers()).await {
         Ok(access) => access,
         Err(e) => return query_error(e),
     };
-    let body = match Limited::new(body, 64 * 1024).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return json_error(StatusCode::PAYLOAD_TOO_LARGE, "query larger than 64 KiB"),
+    let (_, body) = match read_body(state, request, body::STATS_QUERY).await {
+        Ok(read) => read,
+        Err(response) => return response,
     };
     let query = match crate::query::request::QueryRequest::from_json(&body) {
         Ok(query) => query,
@@ -601,17 +489,6 @@ async fn realtime(state: &AppState, request: Request<Incoming>) -> Response<Body
     }
 }
 
-fn too_large(state: &AppState) -> Response<Body> {
-    state.metrics.rejected("too_large");
-    cors(json_error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &format!(
-            "request body larger than {} bytes",
-            state.limits.max_body_bytes
-        ),
-    ))
-}
-
 async fn health(state: &AppState) -> Response<Body> {
     let clickhouse = state.store.ping().await;
     let writer = state.pipeline.writer.is_healthy();
@@ -633,71 +510,9 @@ async fn health(state: &AppState) -> Response<Body> {
     text(status, "application/json", format!("{body}\n"))
 }
 
-fn preflight() -> Response<Body> {
-    let mut response = text(StatusCode::NO_CONTENT, "text/plain", String::new());
-    let headers = response.headers_mut();
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST, OPTIONS"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Content-Type"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
-    );
-    response
-}
-
-/// Events come from every site's pages: any origin may send, none may read
-/// anything but the drop reason. No credentials are involved (we set no
-/// cookies), so a wildcard is safe.
-fn cors(mut response: Response<Body>) -> Response<Body> {
-    let headers = response.headers_mut();
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("x-saltmark-dropped"),
-    );
-    response
-}
-
-fn json_error(status: StatusCode, message: &str) -> Response<Body> {
-    let body = serde_json::json!({ "error": message });
-    text(status, "application/json", format!("{body}\n"))
-}
-
-fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, content_type)
-        .body(Full::new(Bytes::from(body)))
-        .expect("static response parts are valid")
-}
-
-fn demo_page(site: &str) -> Response<Body> {
-    // Sites are validated domain names, but escape anyway: this is HTML.
-    let site: String = site
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
-        .collect();
-    let html = DEMO_HTML.replace("{{SITE}}", &site);
-    text(StatusCode::OK, "text/html; charset=utf-8", html)
-}
-
-const DEMO_HTML: &str = include_str!("demo.html");
-
 /// A 1×1 transparent GIF for the no-JavaScript pixel.
 const PIXEL_GIF: &[u8] = &[
     0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
     0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
     0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
-
-/// Keeps the crate's public surface honest about what a caller needs.
-pub type SharedState = Arc<AppState>;

@@ -1,0 +1,154 @@
+//! Reading a request body: the one way every endpoint does it, with that
+//! endpoint's own size limit and the shared read timeout.
+//!
+//! Why one helper: a slow body holds a connection and its buffer for as
+//! long as the client likes. Before this, only `/api/event` had a timeout,
+//! and 40 connections trickling one byte each into `/api/forget` and the
+//! login endpoint held their slots for 80 s. Now a body that is not
+//! complete within `limits.body_read_timeout_secs` is answered 408 and the
+//! connection closed; a declared or streamed body over the endpoint's limit
+//! is answered 413 with that limit in the message.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{HeaderMap, Response, StatusCode};
+
+use super::reply::{json_error, Body};
+
+/// An endpoint's body limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit {
+    /// The endpoint, as named in the 413 message.
+    pub endpoint: &'static str,
+    /// Largest body accepted, in bytes.
+    pub max_bytes: usize,
+}
+
+/// `POST /api/forget`: a site name.
+pub const FORGET: BodyLimit = BodyLimit {
+    endpoint: "/api/forget",
+    max_bytes: 1024,
+};
+/// `POST /internal/visit`: two ids and a time.
+pub const INTERNAL_VISIT: BodyLimit = BodyLimit {
+    endpoint: "/internal/visit",
+    max_bytes: 256,
+};
+/// `POST /api/v2/query`.
+pub const STATS_QUERY: BodyLimit = BodyLimit {
+    endpoint: "/api/v2/query",
+    max_bytes: 64 * 1024,
+};
+/// The dashboard's JSON endpoints (login, logout, share links).
+pub const DASHBOARD: BodyLimit = BodyLimit {
+    endpoint: "/api/dashboard",
+    max_bytes: 8 * 1024,
+};
+
+/// Why a body was not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// Declared or streamed past the endpoint's limit (413).
+    #[error("request body larger than {} bytes, the limit of {}", .0.max_bytes, .0.endpoint)]
+    TooLarge(BodyLimit),
+    /// Not complete within the read timeout (408).
+    #[error("the request body did not arrive within {0} s")]
+    Timeout(u64),
+    /// The connection failed while reading (400).
+    #[error("could not read the request body")]
+    Read,
+}
+
+impl BodyError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            BodyError::Read => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The label of `saltmark_requests_rejected_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            BodyError::TooLarge(_) => "too_large",
+            BodyError::Timeout(_) => "body_timeout",
+            BodyError::Read => "body_read",
+        }
+    }
+
+    /// The answer (a timed-out connection is closed: its client is slow or
+    /// hostile, and the slot is worth more than the keep-alive).
+    pub fn response(&self) -> Response<Body> {
+        let mut response = json_error(self.status(), &self.to_string());
+        if let BodyError::Timeout(_) = self {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+}
+
+/// The declared `Content-Length`, if any and readable.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Reads the whole body, at most `limit.max_bytes`, within `timeout`.
+pub async fn read(
+    body: Incoming,
+    headers: &HeaderMap,
+    limit: BodyLimit,
+    timeout: Duration,
+) -> Result<Bytes, BodyError> {
+    if declared_length(headers).is_some_and(|len| len > limit.max_bytes as u64) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let collected = tokio::time::timeout(timeout, Limited::new(body, limit.max_bytes).collect())
+        .await
+        .map_err(|_| BodyError::Timeout(timeout.as_secs()))?;
+    match collected {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(BodyError::TooLarge(limit))
+        }
+        Err(_) => Err(BodyError::Read),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_endpoints_limit() {
+        assert_eq!(
+            BodyError::TooLarge(FORGET).to_string(),
+            "request body larger than 1024 bytes, the limit of /api/forget"
+        );
+        assert_eq!(
+            BodyError::TooLarge(INTERNAL_VISIT).to_string(),
+            "request body larger than 256 bytes, the limit of /internal/visit"
+        );
+        assert_eq!(BodyError::Timeout(10).status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(
+            BodyError::Timeout(10).response().headers()[header::CONNECTION],
+            "close"
+        );
+    }
+}

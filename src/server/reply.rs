@@ -1,0 +1,149 @@
+//! Every shared answer of the HTTP layer, built in one place: JSON errors,
+//! 503 with `Retry-After`, 405 with the endpoint's `Allow`, 413 naming the
+//! endpoint's own limit, HTML pages with the hardening headers, and the
+//! CORS headers of the public event endpoint.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderValue};
+use hyper::{Response, StatusCode};
+
+/// The body type of every answer.
+pub type Body = Full<Bytes>;
+
+/// A plain answer.
+pub fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response parts are valid")
+}
+
+/// A JSON answer (`no-store`: answers are per credential and per moment).
+pub fn json(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
+    let mut response = text(status, "application/json", format!("{body}\n"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `{"error": message}`.
+pub fn json_error(status: StatusCode, message: &str) -> Response<Body> {
+    json(status, &serde_json::json!({ "error": message }))
+}
+
+/// 503 with `Retry-After`: the client should come back, not give up.
+pub fn unavailable(message: &str, retry_after_secs: u64) -> Response<Body> {
+    let mut response = json_error(StatusCode::SERVICE_UNAVAILABLE, message);
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry_after_secs.max(1)),
+    );
+    response
+}
+
+/// 429 with `Retry-After` (whole seconds, at least one).
+pub fn too_many(message: &str, retry_after: std::time::Duration) -> Response<Body> {
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}
+
+/// 405 naming the methods the path does take.
+pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut response = json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("this endpoint takes {allow}"),
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// 404.
+pub fn not_found() -> Response<Body> {
+    text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into())
+}
+
+/// The Content-Security-Policy of every page: only our own scripts, styles
+/// and API, no inline script or style, no framing, no plugins, no `<base>`.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The hardening headers of everything a browser renders from us (pages
+/// and their assets): the CSP, no framing, no MIME sniffing, no Referer (a
+/// share link's page must not leak its address anywhere).
+pub fn harden(response: &mut Response<Body>) {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+}
+
+/// A page or page asset, hardened, revalidated on every use.
+pub fn page(content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Full::new(body.into()))
+        .expect("static response parts are valid");
+    harden(&mut response);
+    response
+}
+
+/// Events come from every site's pages: any origin may send, none may read
+/// anything but the drop reason. No credentials are involved (we set no
+/// cookies), so a wildcard is safe — for `/api/event` only.
+pub fn cors(mut response: Response<Body>) -> Response<Body> {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("x-saltmark-dropped"),
+    );
+    response
+}
+
+/// The CORS preflight of `/api/event`.
+pub fn preflight() -> Response<Body> {
+    let mut response = text(StatusCode::NO_CONTENT, "text/plain", String::new());
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, OPTIONS"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Content-Type"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    cors(response)
+}
