@@ -265,6 +265,7 @@ impl App {
             dashboard: crate::dashboard::Dashboard::new(
                 config.dashboard.secure_cookie,
                 config.dashboard.session_days,
+                deps.random.as_ref(),
             ),
             erasures: erasures.clone(),
             metrics_addr,

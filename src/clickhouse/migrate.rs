@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "dashboard",
         sql: include_str!("../../schema/0005_dashboard.sql"),
     },
+    Migration {
+        version: 6,
+        name: "session_user_version",
+        sql: include_str!("../../schema/0006_session_user_version.sql"),
+    },
 ];
 
 /// What the templates need to know about the target.
@@ -88,6 +93,23 @@ fn replicated_engine(database: &str, table: &str) -> String {
 /// Rewrites one single-node `CREATE TABLE` for a cluster; other statements
 /// pass through with ON CLUSTER where they are DDL.
 fn for_cluster(statement: String, database: &str, cluster: &str) -> Vec<String> {
+    let alter = format!("ALTER TABLE {database}.");
+    if let Some(rest) = statement.strip_prefix(&alter) {
+        // `ALTER TABLE db.t …` → `ALTER TABLE db.t ON CLUSTER c …` (on the
+        // shards' table for events; the Distributed one follows its columns).
+        let name_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (name, action) = rest.split_at(name_end);
+        let storage = if name == "events" {
+            "events_local"
+        } else {
+            name
+        };
+        let mut out = vec![format!("{alter}{storage} ON CLUSTER {cluster}{action}")];
+        if name == "events" {
+            out.push(format!("{alter}events ON CLUSTER {cluster}{action}"));
+        }
+        return out;
+    }
     let prefix = format!("CREATE TABLE IF NOT EXISTS {database}.");
     let Some(rest) = statement.strip_prefix(&prefix) else {
         return vec![statement];
@@ -136,7 +158,11 @@ pub fn render(sql: &str, target: Target<'_>) -> Vec<String> {
         .join("\n")
         .replace("{{db}}", target.database)
         .replace("{{lc}}", lc)
-        .replace("{{events_ttl}}", &ttl);
+        .replace("{{events_ttl}}", &ttl)
+        .replace(
+            "{{if_not_exists}}",
+            if target.ttl { "IF NOT EXISTS" } else { "" },
+        );
     let statements = text
         .split(';')
         .map(str::trim)
@@ -192,16 +218,25 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
             continue;
         }
         for statement in render(migration.sql, target) {
-            store
-                .server_client()
-                .query(&statement)
-                .execute()
-                .await
-                .map_err(|source| StoreError::Migration {
-                    version: migration.version,
-                    name: migration.name.to_string(),
-                    source,
-                })?;
+            match store.server_client().query(&statement).execute().await {
+                Ok(()) => {}
+                // 18.16 has no `ADD COLUMN IF NOT EXISTS`: a collector that
+                // migrates at the same moment as another finds the column
+                // there, which is the outcome wanted.
+                Err(e)
+                    if statement.contains(" ADD COLUMN ")
+                        && e.to_string().contains("already exists") =>
+                {
+                    tracing::info!(version = migration.version, "column already added");
+                }
+                Err(source) => {
+                    return Err(StoreError::Migration {
+                        version: migration.version,
+                        name: migration.name.to_string(),
+                        source,
+                    })
+                }
+            }
         }
         store
             .client()
@@ -284,10 +319,23 @@ mod tests {
             for statement in render(migration.sql, target) {
                 assert!(statement.contains(" ON CLUSTER c1 "), "{statement}");
                 assert!(
-                    statement.contains("ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/sm/"),
+                    statement.starts_with("ALTER TABLE sm.")
+                        || statement
+                            .contains("ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/sm/"),
                     "{statement}"
                 );
             }
         }
+        assert_eq!(
+            for_cluster(
+                "ALTER TABLE sm.events ADD COLUMN x UInt8".into(),
+                "sm",
+                "c1"
+            ),
+            [
+                "ALTER TABLE sm.events_local ON CLUSTER c1 ADD COLUMN x UInt8",
+                "ALTER TABLE sm.events ON CLUSTER c1 ADD COLUMN x UInt8"
+            ]
+        );
     }
 }

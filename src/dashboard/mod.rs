@@ -18,14 +18,15 @@
 //! changing endpoint requires `Content-Type: application/json`, which a
 //! cross-site form cannot send without a CORS preflight we never grant.
 
+pub mod login_gate;
 pub mod sessions;
 pub mod shares;
 pub mod tokens;
 pub mod users;
 
-use std::num::NonZeroU32;
+use std::net::IpAddr;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use crate::clock::RandomSource;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -41,8 +42,7 @@ const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
 
-/// Login attempts per user name (a burst of this many, refilled over a minute).
-pub const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 10;
+pub use login_gate::LOGIN_ATTEMPTS_PER_MINUTE;
 
 /// Dashboard settings and state.
 pub struct Dashboard {
@@ -50,9 +50,8 @@ pub struct Dashboard {
     pub secure_cookie: bool,
     /// How long a login lasts.
     pub session_lifetime: chrono::Duration,
-    /// Login attempts per user name: argon2 makes each guess slow; this
-    /// bounds how many guesses a name can take at all.
-    login_attempts: DefaultKeyedRateLimiter<String>,
+    /// The budgets and verification slots in front of argon2.
+    logins: login_gate::LoginGate,
 }
 
 impl std::fmt::Debug for Dashboard {
@@ -65,13 +64,13 @@ impl std::fmt::Debug for Dashboard {
 }
 
 impl Dashboard {
-    /// Settings from the configuration.
-    pub fn new(secure_cookie: bool, session_days: u32) -> Dashboard {
-        let per_minute = NonZeroU32::new(LOGIN_ATTEMPTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+    /// Settings from the configuration; one verification slot per core.
+    pub fn new(secure_cookie: bool, session_days: u32, random: &dyn RandomSource) -> Dashboard {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Dashboard {
             secure_cookie,
             session_lifetime: chrono::Duration::days(i64::from(session_days.max(1))),
-            login_attempts: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            logins: login_gate::LoginGate::new(cores, random),
         }
     }
 }
@@ -85,7 +84,7 @@ pub fn owns(path: &str) -> bool {
 }
 
 /// Answers a dashboard request.
-pub async fn route(state: &AppState, request: Request<Incoming>) -> Response<Body> {
+pub async fn route(state: &AppState, peer: IpAddr, request: Request<Incoming>) -> Response<Body> {
     let path = request.uri().path().to_string();
     match (path.as_str(), request.method()) {
         ("/dashboard" | "/dashboard/" | "/share", &Method::GET) => {
@@ -93,7 +92,7 @@ pub async fn route(state: &AppState, request: Request<Incoming>) -> Response<Bod
         }
         ("/dashboard/app.js", &Method::GET) => page("text/javascript; charset=utf-8", APP_JS),
         ("/dashboard/app.css", &Method::GET) => page("text/css; charset=utf-8", APP_CSS),
-        ("/api/dashboard/login", &Method::POST) => login(state, request).await,
+        ("/api/dashboard/login", &Method::POST) => login(state, peer, request).await,
         ("/api/dashboard/logout", &Method::POST) => logout(state, request).await,
         ("/api/dashboard/me", &Method::GET) => me(state, request).await,
         ("/api/dashboard/shares", &Method::GET) => list_shares(state, request).await,
@@ -171,7 +170,8 @@ fn cookie(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
 }
 
 /// `POST /api/dashboard/login` `{"user": …, "password": …}`.
-async fn login(state: &AppState, request: Request<Incoming>) -> Response<Body> {
+async fn login(state: &AppState, peer: IpAddr, request: Request<Incoming>) -> Response<Body> {
+    let client_ip = state.client_ip.resolve(peer, request.headers());
     let body = match json_body(state, request).await {
         Ok(body) => body,
         Err(response) => return response,
@@ -184,28 +184,30 @@ async fn login(state: &AppState, request: Request<Incoming>) -> Response<Body> {
             json!({"error": "user and password are required"}),
         );
     }
-    let limiter = &state.dashboard.login_attempts;
-    if limiter.len() > 10_000 {
-        limiter.retain_recent();
-    }
-    if limiter.check_key(&user).is_err() {
-        state.metrics.rejected("login_throttled");
-        let mut response = json(
-            StatusCode::TOO_MANY_REQUESTS,
-            json!({"error": "too many login attempts for this user; wait a minute"}),
-        );
+    let refused = |refusal: login_gate::LoginRefusal| {
+        state.metrics.rejected(refusal.reason());
+        let mut response = reply::too_many(&refusal.to_string(), refusal.retry_after());
+        reply::harden(&mut response);
         response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-        return response;
+    };
+    if let Err(refusal) = state.dashboard.logins.admit(&user, client_ip) {
+        return refused(refusal);
     }
-    match users::verify(&state.store, &user, password).await {
-        Ok(Some(sites)) => {
+    let slot = match state.dashboard.logins.slot().await {
+        Ok(slot) => slot,
+        Err(refusal) => return refused(refusal),
+    };
+    let verified = users::verify(&state.store, &user, password, slot.memory()).await;
+    drop(slot);
+    match verified {
+        Ok(Some(verified)) => {
             let now = state.pipeline.clock.now();
             let lifetime = state.dashboard.session_lifetime;
+            let sites = verified.sites;
             match sessions::create(
                 &state.store,
                 &user,
+                verified.version,
                 now,
                 lifetime,
                 state.pipeline.random.as_ref(),

@@ -4,12 +4,15 @@
 //! Why argon2id with the crate's defaults (19 MiB, 2 passes): it is the
 //! OWASP recommendation, and memory-hard hashing makes a stolen
 //! `dashboard_users` table expensive to crack. A change appends a row; a
-//! user's state is the row with the latest `updated_us`. Verification of an
+//! user's state is the row with the latest `updated_us`, which is also the
+//! user's *version*: sessions are bound to it (see [`super::sessions`]). Verification of an
 //! unknown or removed user still runs one argon2 verification, so timing
 //! does not tell which names exist.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use chrono::{DateTime, Utc};
 
 use crate::clickhouse::Store;
@@ -42,6 +45,18 @@ struct Latest {
     latest_hash: String,
     latest_sites: Vec<String>,
     latest_removed: u8,
+    latest_version: u64,
+}
+
+/// A current user as a session sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentUser {
+    /// Sites the user may read.
+    pub sites: Vec<String>,
+    /// The `updated_us` of the user's latest row: it changes with every
+    /// password change, removal and re-creation, and a session is valid
+    /// only for the version it was opened with.
+    pub version: u64,
 }
 
 fn micros(now: DateTime<Utc>) -> u64 {
@@ -73,13 +88,52 @@ pub fn hash_password(password: &str, salt: [u8; 16]) -> Result<String, QueryErro
 
 /// Whether `password` matches the PHC string `hash` (false for a malformed hash).
 pub fn password_matches(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    password_matches_in(password, hash, &mut Vec::new())
+}
+
+/// [`password_matches`] with argon2's working memory in `memory` (grown to
+/// the hash's `m` blocks once, then reused). Why: an allocation of 19 MiB
+/// per verification, on whichever blocking thread runs it, is kept by that
+/// thread's malloc arena; a login flood left one such block in every arena
+/// (16 on two cores, 300 MiB). The login gate keeps one buffer per
+/// verification slot instead.
+pub fn password_matches_in(password: &str, hash: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    // A stored hash that asks for absurd memory is not ours: refuse it
+    // rather than allocate it.
+    if blocks > 256 * 1024 {
+        return false;
+    }
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut computed = [0u8; 64];
+    let computed = &mut computed[..expected.len().min(64)];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, computed, &mut memory[..blocks])
+        .is_ok()
+        && argon2::password_hash::Output::new(computed).is_ok_and(|c| c == expected)
 }
 
 /// Creates `user` or replaces their password and sites.
@@ -136,7 +190,8 @@ async fn latest(store: &Store, user: &str) -> Result<Option<Latest>, QueryError>
         .client()
         .query(
             "SELECT argMax(password_hash, updated_us) AS latest_hash, \
-             argMax(sites, updated_us) AS latest_sites, argMax(removed, updated_us) AS latest_removed \
+             argMax(sites, updated_us) AS latest_sites, argMax(removed, updated_us) AS latest_removed, \
+             max(updated_us) AS latest_version \
              FROM dashboard_users WHERE user = ? GROUP BY user",
         )
         .bind(user)
@@ -144,7 +199,8 @@ async fn latest(store: &Store, user: &str) -> Result<Option<Latest>, QueryError>
         .await?)
 }
 
-/// Removes `user` (their sessions stop working at once); false if unknown.
+/// Removes `user` (their sessions end for good: a re-created user has a new
+/// version); false if unknown.
 pub async fn remove(store: &Store, user: &str, now: DateTime<Utc>) -> Result<bool, QueryError> {
     match latest(store, user).await? {
         Some(l) if l.latest_removed == 0 => {
@@ -177,12 +233,15 @@ pub async fn list(store: &Store) -> Result<Vec<UserInfo>, QueryError> {
         .await?)
 }
 
-/// The sites of a current user (`None` if unknown or removed).
-pub async fn sites_of(store: &Store, user: &str) -> Result<Option<Vec<String>>, QueryError> {
+/// A current user (`None` if unknown or removed).
+pub async fn current(store: &Store, user: &str) -> Result<Option<CurrentUser>, QueryError> {
     Ok(latest(store, user)
         .await?
         .filter(|l| l.latest_removed == 0)
-        .map(|l| l.latest_sites))
+        .map(|l| CurrentUser {
+            sites: l.latest_sites,
+            version: l.latest_version,
+        }))
 }
 
 /// Verified for unknown users, so that a wrong name costs as much time as a
@@ -194,12 +253,15 @@ static DECOY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     hash_password(&secret, [0x5a; 16]).unwrap_or_default()
 });
 
-/// Checks a login; `Some(sites)` when the password is right.
+/// Checks a login; the user as verified when the password is right. The
+/// argon2 work runs on a blocking thread in `memory` (the caller's
+/// verification slot, see `login_gate`).
 pub async fn verify(
     store: &Store,
     user: &str,
     password: &str,
-) -> Result<Option<Vec<String>>, QueryError> {
+    memory: Arc<Mutex<Vec<Block>>>,
+) -> Result<Option<CurrentUser>, QueryError> {
     let found = if check_name(user).is_ok() {
         latest(store, user).await?.filter(|l| l.latest_removed == 0)
     } else {
@@ -210,11 +272,17 @@ pub async fn verify(
         .map(|l| l.latest_hash.clone())
         .unwrap_or_else(|| DECOY_HASH.clone());
     let password = password.to_string();
-    let matches = tokio::task::spawn_blocking(move || password_matches(&password, &hash))
-        .await
-        .map_err(|e| QueryError::Internal(e.to_string()))?;
+    let matches = tokio::task::spawn_blocking(move || {
+        let mut memory = memory.lock().unwrap_or_else(|p| p.into_inner());
+        password_matches_in(&password, &hash, &mut memory)
+    })
+    .await
+    .map_err(|e| QueryError::Internal(e.to_string()))?;
     Ok(match (found, matches) {
-        (Some(l), true) => Some(l.latest_sites),
+        (Some(l), true) => Some(CurrentUser {
+            sites: l.latest_sites,
+            version: l.latest_version,
+        }),
         _ => None,
     })
 }

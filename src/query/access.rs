@@ -122,17 +122,22 @@ pub async fn authorize(
             )),
         },
         Some(Credential::Session(token)) => {
-            let user = sessions::user_of(store, &token, now).await;
-            let user = user?.ok_or_else(|| {
-                QueryError::Unauthorized("the dashboard session ended; log in again".into())
-            })?;
-            let sites = crate::dashboard::users::sites_of(store, &user)
+            let ended =
+                || QueryError::Unauthorized("the dashboard session ended; log in again".into());
+            let session = sessions::user_of(store, &token, now)
                 .await?
-                .ok_or_else(|| QueryError::Unauthorized("this user was removed".into()))?;
+                .ok_or_else(ended)?;
+            // The user as they are now, and only if they are the version the
+            // session was opened for: a removed, re-created or re-passworded
+            // user's old sessions stay ended.
+            let user = crate::dashboard::users::current(store, &session.user)
+                .await?
+                .filter(|user| user.version == session.user_version)
+                .ok_or_else(ended)?;
             Ok(Access {
                 kind: AccessKind::Dashboard,
-                sites,
-                user: Some(user),
+                sites: user.sites,
+                user: Some(session.user),
             })
         }
     }

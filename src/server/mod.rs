@@ -225,7 +225,7 @@ async fn route(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -
         ("/healthz" | "/demo", _) => reply::method_not_allowed("GET"),
         (asset, &Method::GET) if asset.starts_with("/assets/") => pages::asset(asset),
         (dashboard, _) if crate::dashboard::owns(dashboard) => {
-            crate::dashboard::route(state, request).await
+            crate::dashboard::route(state, peer.ip(), request).await
         }
         (js, method) if js.starts_with("/js/") => {
             crate::tracker::serve(js, method, request.headers())
