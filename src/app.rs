@@ -107,6 +107,8 @@ pub struct AppState {
     pub erasures: Arc<VisitorErasures>,
     /// Where `/metrics` is served (the separate listener), if anywhere.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// How many stats queries run at once.
+    pub query_gate: crate::query::gate::QueryGate,
 }
 
 impl AppState {
@@ -269,6 +271,10 @@ impl App {
             ),
             erasures: erasures.clone(),
             metrics_addr,
+            query_gate: crate::query::gate::QueryGate::new(
+                config.query.max_concurrent,
+                config.query.max_concurrent_per_credential,
+            ),
         });
         let jobs = CancellationToken::new();
         let job_handles = vec![

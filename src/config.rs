@@ -59,6 +59,8 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("clickhouse.database", KeyKind::Scalar, "database holding saltmark's tables"),
     ("clickhouse.user", KeyKind::Scalar, "ClickHouse user"),
     ("clickhouse.password", KeyKind::Scalar, "ClickHouse password"),
+    ("clickhouse.reader_user", KeyKind::Scalar, "read-only ClickHouse user for the stats API's queries (the managed server has one); empty = clickhouse.user"),
+    ("clickhouse.reader_password", KeyKind::Scalar, "its password"),
     ("clickhouse.server_binary", KeyKind::Scalar, "clickhouse-server executable for the managed mode"),
     ("clickhouse.cluster", KeyKind::Scalar, "name of a cluster in the servers' remote_servers: migrations create ReplicatedMergeTree tables ON CLUSTER plus a Distributed events table sharded by visitor; empty = one server"),
     ("clickhouse.profile", KeyKind::Scalar, "memory profile of the managed clickhouse-server: standard, or small for a 1-2 GB machine (`saltmark clickhouse-config` prints it for a self-run server)"),
@@ -79,6 +81,11 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("sessions.peers", KeyKind::List, "base URLs of every collector sharing open visits, this one included (each visitor's visits are decided by one owner); empty = this collector alone"),
     ("sessions.self_url", KeyKind::Scalar, "this collector's entry in sessions.peers"),
     ("sessions.peer_secret", KeyKind::Scalar, "shared secret (at least 16 characters) for the collectors' /internal/visit calls"),
+    ("query.max_execution_secs", KeyKind::Scalar, "longest a stats query may run in ClickHouse (max_execution_time); longer is answered 400"),
+    ("query.max_memory_bytes", KeyKind::Scalar, "memory a stats query may use in ClickHouse (max_memory_usage); 0 = the server's own limit"),
+    ("query.max_result_rows", KeyKind::Scalar, "rows a stats statement may return (max_result_rows)"),
+    ("query.max_concurrent", KeyKind::Scalar, "stats queries running at once, all credentials together; beyond, 503"),
+    ("query.max_concurrent_per_credential", KeyKind::Scalar, "stats queries running at once per API key, share link or dashboard user; beyond, 429"),
     ("dashboard.secure_cookie", KeyKind::Scalar, "mark the dashboard's login cookie Secure (set true when served over HTTPS)"),
     ("dashboard.session_days", KeyKind::Scalar, "days a dashboard login lasts"),
     ("retention.months", KeyKind::Scalar, "months events are kept"),
@@ -133,6 +140,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Visit grouping.
     pub sessions: SessionsConfig,
+    /// Bounds on the stats API.
+    pub query: QueryConfig,
     /// The dashboard's logins.
     pub dashboard: DashboardConfig,
     /// How long events are kept.
@@ -172,6 +181,45 @@ where
         return Ok(None);
     }
     text.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+/// Bounds on the stats API: what one statement may cost, and how many run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// `max_execution_time` of every stats statement.
+    pub max_execution_secs: u64,
+    /// `max_memory_usage` of every stats statement (0: the server's).
+    pub max_memory_bytes: u64,
+    /// `max_result_rows` of every stats statement.
+    pub max_result_rows: u64,
+    /// Queries at once, everyone together.
+    pub max_concurrent: usize,
+    /// Queries at once per credential.
+    pub max_concurrent_per_credential: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self {
+            max_execution_secs: 30,
+            max_memory_bytes: 0,
+            max_result_rows: 1_000_000,
+            max_concurrent: 16,
+            max_concurrent_per_credential: 4,
+        }
+    }
+}
+
+impl QueryConfig {
+    /// The per-statement limits.
+    pub fn statement_limits(&self) -> crate::clickhouse::StatementLimits {
+        crate::clickhouse::StatementLimits {
+            max_execution_secs: self.max_execution_secs,
+            max_memory_bytes: self.max_memory_bytes,
+            max_result_rows: self.max_result_rows,
+        }
+    }
 }
 
 /// The dashboard's logins.
@@ -216,6 +264,12 @@ pub struct ClickHouseConfig {
     pub user: String,
     /// Password.
     pub password: String,
+    /// The read-only user of the stats API's queries; `None`: the same
+    /// user as everything else.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub reader_user: Option<String>,
+    /// Its password.
+    pub reader_password: String,
     /// Server executable for the managed mode.
     pub server_binary: String,
     /// Memory profile of the managed server.
@@ -377,6 +431,7 @@ impl Default for Config {
             spool: SpoolConfig::default(),
             limits: LimitsConfig::default(),
             sessions: SessionsConfig::default(),
+            query: QueryConfig::default(),
             dashboard: DashboardConfig::default(),
             retention: RetentionConfig::default(),
         }
@@ -399,6 +454,8 @@ impl Default for ClickHouseConfig {
             database: "saltmark".into(),
             user: "default".into(),
             password: String::new(),
+            reader_user: None,
+            reader_password: String::new(),
             server_binary: "clickhouse-server".into(),
             profile: Default::default(),
             cluster: None,
@@ -638,6 +695,19 @@ impl Config {
                 self.limits.body_read_timeout_secs,
             ),
             ("limits.max_connections", self.limits.max_connections as u64),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1".into()));
+            }
+        }
+        for (key, value) in [
+            ("query.max_execution_secs", self.query.max_execution_secs),
+            ("query.max_result_rows", self.query.max_result_rows),
+            ("query.max_concurrent", self.query.max_concurrent as u64),
+            (
+                "query.max_concurrent_per_credential",
+                self.query.max_concurrent_per_credential as u64,
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1".into()));

@@ -72,8 +72,7 @@ pub async fn prepare_storage(
             if let Some(url) = clickhouse::managed::already_running(&dir) {
                 tracing::info!(url = %url, "using the managed clickhouse-server already running");
                 let store =
-                    Store::connect_with_retry(&url, &config.clickhouse, Duration::from_secs(30))
-                        .await?;
+                    Store::connect_with_retry(&url, config, Duration::from_secs(30)).await?;
                 clickhouse::migrate::run(&store, config.retention.months).await?;
                 return Ok((store, None));
             }
@@ -91,8 +90,7 @@ pub async fn prepare_storage(
             (managed.url(), Some(managed))
         }
     };
-    let store =
-        Store::connect_with_retry(&url, &config.clickhouse, Duration::from_secs(30)).await?;
+    let store = Store::connect_with_retry(&url, config, Duration::from_secs(30)).await?;
     clickhouse::migrate::run(&store, config.retention.months).await?;
     Ok((store, managed))
 }

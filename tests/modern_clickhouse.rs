@@ -62,8 +62,31 @@ fn modern_statements() -> Vec<String> {
             "INSERT INTO saltmark.expiry_log (started, finished, run_as_of, cutoff, partitions_dropped, \
              rows_deleted, salts_destroyed, sites_erased, outcome, message) \
              VALUES (now(), now(), now(), now(), ['202001'], 3, [toDate('2026-01-01')], [], 'ok', '')",
+            // A visitor-erasure round on 25+: one lightweight delete per
+            // partition the live salts reach, bounded in time.
+            "DELETE FROM saltmark.events IN PARTITION 202612 WHERE timestamp >= toDateTime(1796083200) \
+             AND ((site = 'example.com' AND has([1, 7], visitor_id)))",
+            // Sessions bound to their user's version (migration 6).
+            "INSERT INTO saltmark.dashboard_sessions (token_hash, user, created, expires, revoked, user_version) \
+             VALUES ('h', 'alice', now(), now() + 60, 0, 5)",
+            "SELECT user, max(toUInt32(expires)) AS latest_expires, max(revoked) AS any_revoked, \
+             argMin(user_version, created) AS opened_for FROM saltmark.dashboard_sessions \
+             WHERE token_hash = 'h' GROUP BY user",
         ]
         .map(String::from),
+    );
+    // The CSV export, formula prefixes neutralised by ClickHouse.
+    let client = clickhouse::Client::default();
+    let export =
+        saltmark::retention::export::export_sql(saltmark::retention::export::ExportFormat::Csv);
+    statements.push(
+        client
+            .query(&export.replace("FROM events", "FROM saltmark.events"))
+            .bind("example.com")
+            .bind(0u32)
+            .bind(u32::MAX)
+            .sql_display()
+            .to_string(),
     );
     statements
 }
@@ -138,7 +161,7 @@ fn migrations_and_statements_run_on_modern_clickhouse() {
 /// values, run on the modern engine over a few rows.
 #[test]
 fn the_query_catalogue_runs_on_modern_clickhouse() {
-    use saltmark::query::builder::{build, BuildOptions};
+    use saltmark::query::builder::{build, BuildOptions, GroupSet};
     use saltmark::query::dates::Period;
     use saltmark::query::request::QueryRequest;
     use serde_json::json;
@@ -228,21 +251,24 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
         body["site_id"] = json!("shop.example");
         body["date_range"] = json!(["2026-05-10", "2026-05-10"]);
         let query = QueryRequest::from_value(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
+        // A page's groups, as comparisons and conversion rates restrict to.
+        let groups = GroupSet {
+            dimensions: (0..query.dimensions.len()).collect(),
+            keys: vec!["a".into(), "b".into()],
+        };
         for options in [
             BuildOptions {
                 paginate: true,
-                without_goals: false,
-                without_dimensions: false,
+                ..BuildOptions::default()
             },
             BuildOptions {
-                paginate: false,
                 without_goals: true,
-                without_dimensions: false,
+                only_groups: Some(&groups),
+                ..BuildOptions::default()
             },
             BuildOptions {
-                paginate: false,
-                without_goals: false,
                 without_dimensions: true,
+                ..BuildOptions::default()
             },
         ] {
             let built = build(&query, period, tz, options);
@@ -250,6 +276,13 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
             statements.push(text.replace("FROM events", "FROM saltmark.events"));
             rendered += 1;
         }
+        // total_rows: counted by ClickHouse around the unpaginated statement.
+        let built = build(&query, period, tz, BuildOptions::default());
+        let text = built.sql.query(&client).sql_display().to_string();
+        statements.push(format!(
+            "SELECT count() AS n FROM ({})",
+            text.replace("FROM events", "FROM saltmark.events")
+        ));
     }
     assert!(rendered > 100);
     let dir = tempfile::tempdir().unwrap();

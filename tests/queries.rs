@@ -567,6 +567,218 @@ async fn keys_isolate_tenants_and_bad_queries_are_400s() {
     api.server.stop().await;
 }
 
+/// Audit findings 6 and 9: a stats query is bounded (dimensions, filters,
+/// every statement's ClickHouse limits, concurrent queries per credential),
+/// a regular expression reaches ClickHouse only if RE2 reads it as we do,
+/// and no ClickHouse error text ever reaches a client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_are_bounded_regexes_are_re2_and_database_errors_stay_inside() {
+    let api = Api::start(
+        "bounded",
+        "shop.example",
+        &[
+            ("SALTMARK_QUERY_MAX_RESULT_ROWS", "3"),
+            ("SALTMARK_QUERY_MAX_EXECUTION_SECS", "7"),
+            ("SALTMARK_QUERY_MAX_CONCURRENT_PER_CREDENTIAL", "1"),
+        ],
+    )
+    .await;
+    load(&api.server.ch_url, &api.server.database, "shop.example").await;
+    // Every statement of the stats path carries the limits.
+    let settings: Vec<(String, String)> = api
+        .server
+        .state
+        .store
+        .reader()
+        .query(
+            "SELECT name, value FROM system.settings WHERE name IN \
+             ('max_execution_time', 'max_result_rows', 'result_overflow_mode') ORDER BY name",
+        )
+        .fetch_all()
+        .await
+        .unwrap();
+    assert_eq!(
+        settings,
+        [
+            ("max_execution_time".to_string(), "7".to_string()),
+            ("max_result_rows".into(), "3".into()),
+            ("result_overflow_mode".into(), "throw".into()),
+        ]
+    );
+    // Over a limit: a plain 400, ClickHouse's own words stay in the log.
+    let (status, answer) = api
+        .query_with(Some(&api.key), q(json!({"dimensions": ["event:page"]})))
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    let error = answer["error"].as_str().unwrap();
+    assert!(
+        error.contains("needs more than the collector allows"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("Code:") && !error.contains("DB::Exception"),
+        "{error}"
+    );
+    // total_rows is counted by ClickHouse: the same three groups fit the
+    // result limit once paginated, and the count says 4.
+    assert_eq!(
+        api.query(q(json!({"dimensions": ["event:page"], "pagination": {"limit": 2}, "include": {"total_rows": true}})))
+            .await["meta"]["total_rows"],
+        4
+    );
+    // Caps on the request itself.
+    let many: Vec<String> = (0..1500).map(|i| format!("event:props:k{i}")).collect();
+    let (status, answer) = api
+        .query_with(Some(&api.key), q(json!({"dimensions": many})))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("dimensions: at most 8"),
+        "{answer}"
+    );
+    let filters: Vec<Value> = (0..31)
+        .map(|i| json!(["is", "event:page", [format!("/{i}")]]))
+        .collect();
+    let (status, answer) = api
+        .query_with(Some(&api.key), q(json!({"filters": filters})))
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("filters: at most 30"),
+        "{answer}"
+    );
+
+    // Regular expressions: what RE2 reads as we do runs on 18.16 …
+    for pattern in [
+        "^/blog/.*",
+        "(?i)PRICING|plans",
+        "^/(en|de)/[a-z0-9-]+$",
+        "\\d{4}",
+        "(?P<slug>[^/]+)$",
+        "a{0,1000}",
+        "[[:alpha:]_]+",
+        "\\x2f\\t?",
+        "\\pL+",
+        "(?s:.)*?g",
+        "\\bsignup\\b",
+        "[]a]",
+    ] {
+        let (status, answer) = api
+            .query_with(
+                Some(&api.key),
+                q(json!({"filters": [["matches", "event:page", [pattern]]]})),
+            )
+            .await;
+        assert_eq!(status, 200, "{pattern}: {answer}");
+    }
+    // … and what it cannot read, or reads differently, is a 400 naming the field.
+    for pattern in [
+        "(?x) a b",
+        "(?<n>a)",
+        "a{5000}",
+        "[a-z&&[^aeiou]]",
+        "\\u0041",
+        "\\p{Greek}",
+    ] {
+        let (status, answer) = api
+            .query_with(
+                Some(&api.key),
+                q(json!({"filters": [["matches_not", "event:page", [pattern]]]})),
+            )
+            .await;
+        assert_eq!(status, 400, "{pattern}: {answer}");
+        let error = answer["error"].as_str().unwrap();
+        assert!(error.starts_with("filters[0][2]"), "{pattern}: {error}");
+        assert!(!error.contains("DB::Exception"), "{error}");
+    }
+
+    // One query at a time for this credential: the others of a burst are
+    // told to wait (429), and none fails otherwise.
+    let burst: Vec<_> = (0..12)
+        .map(|_| {
+            api.query_with(
+                Some(&api.key),
+                q(json!({"metrics": ["visitors", "bounce_rate"], "dimensions": ["visit:source"], "include": {"comparisons": {"mode": "previous_period"}}, "pagination": {"limit": 3}})),
+            )
+        })
+        .collect();
+    let statuses: Vec<u16> = futures_join_all(burst)
+        .await
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&200) && statuses.contains(&429),
+        "{statuses:?}"
+    );
+
+    // A database failure is a 503 with a sentence, not ClickHouse's text.
+    api.server.query("DROP TABLE events").await;
+    let (status, answer) = api.query_with(Some(&api.key), q(json!({}))).await;
+    assert_eq!(status, 503, "{answer}");
+    let error = answer["error"].as_str().unwrap();
+    assert_eq!(
+        error,
+        "the statistics database did not answer; retry shortly"
+    );
+    api.server.stop().await;
+}
+
+/// Runs futures concurrently on the current task (no extra crate needed).
+async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F::Output: Unpin,
+{
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    struct JoinAll<F: std::future::Future> {
+        futures: Vec<Option<Pin<Box<F>>>>,
+        outputs: Vec<Option<F::Output>>,
+    }
+    impl<F: std::future::Future> std::future::Future for JoinAll<F>
+    where
+        F::Output: Unpin,
+    {
+        type Output = Vec<F::Output>;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let this = self.get_mut();
+            let mut pending = false;
+            for (slot, out) in this.futures.iter_mut().zip(this.outputs.iter_mut()) {
+                if let Some(future) = slot {
+                    match future.as_mut().poll(cx) {
+                        Poll::Ready(value) => {
+                            *out = Some(value);
+                            *slot = None;
+                        }
+                        Poll::Pending => pending = true,
+                    }
+                }
+            }
+            if pending {
+                Poll::Pending
+            } else {
+                Poll::Ready(this.outputs.iter_mut().map(|o| o.take().unwrap()).collect())
+            }
+        }
+    }
+    let outputs = futures.iter().map(|_| None).collect();
+    JoinAll {
+        futures: futures.into_iter().map(|f| Some(Box::pin(f))).collect(),
+        outputs,
+    }
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn days_follow_the_site_time_zone_across_daylight_saving() {
     let api = Api::start(

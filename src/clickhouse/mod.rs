@@ -92,6 +92,49 @@ struct Node {
     url: String,
     client: clickhouse::Client,
     server_client: clickhouse::Client,
+    /// Stats queries: the read-only user when one is configured, and the
+    /// statement limits on every query.
+    reader: clickhouse::Client,
+}
+
+/// Limits on every statement of the stats path (set as query settings, so
+/// they hold on a server saltmark does not configure, too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementLimits {
+    /// `max_execution_time`, seconds.
+    pub max_execution_secs: u64,
+    /// `max_memory_usage`, bytes; 0 leaves the server's own.
+    pub max_memory_bytes: u64,
+    /// `max_result_rows` (with `result_overflow_mode = 'throw'`).
+    pub max_result_rows: u64,
+}
+
+impl Default for StatementLimits {
+    fn default() -> Self {
+        StatementLimits {
+            max_execution_secs: 30,
+            max_memory_bytes: 0,
+            max_result_rows: 1_000_000,
+        }
+    }
+}
+
+/// The ClickHouse error code of a failed statement (`Code: 241. …`).
+pub fn error_code(error: &clickhouse::error::Error) -> Option<u32> {
+    let clickhouse::error::Error::BadResponse(text) = error else {
+        return None;
+    };
+    let rest = &text[text.find("Code: ")? + "Code: ".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Whether a failed statement hit one of its resource limits (time,
+/// memory, result size, rows or bytes read, or the server's concurrency).
+pub fn is_limit_error(error: &clickhouse::error::Error) -> bool {
+    // 158 TOO_MANY_ROWS, 159 TIMEOUT_EXCEEDED, 160 TOO_SLOW, 241
+    // MEMORY_LIMIT_EXCEEDED, 307 TOO_MANY_BYTES, 396 TOO_MANY_ROWS_OR_BYTES.
+    matches!(error_code(error), Some(158 | 159 | 160 | 241 | 307 | 396))
 }
 
 impl fmt::Debug for Store {
@@ -118,6 +161,15 @@ impl Store {
     /// reads its version. Does not create the database: that is
     /// [`migrate::run`]'s job.
     pub async fn connect(urls: &str, cfg: &ClickHouseConfig) -> Result<Store, StoreError> {
+        Store::connect_with_limits(urls, cfg, StatementLimits::default()).await
+    }
+
+    /// [`Store::connect`] with these limits on the stats path's statements.
+    pub async fn connect_with_limits(
+        urls: &str,
+        cfg: &ClickHouseConfig,
+        limits: StatementLimits,
+    ) -> Result<Store, StoreError> {
         let nodes: Arc<[Node]> = node_urls(urls)
             .into_iter()
             .map(|url| {
@@ -133,10 +185,28 @@ impl Store {
                     // replicas' block deduplication.
                     server_client = server_client.with_setting("insert_distributed_sync", "1");
                 }
+                let (reader_user, reader_password) = match &cfg.reader_user {
+                    Some(user) => (user.as_str(), cfg.reader_password.as_str()),
+                    None => (cfg.user.as_str(), cfg.password.as_str()),
+                };
+                let mut reader = clickhouse::Client::default()
+                    .with_url(url)
+                    .with_user(reader_user)
+                    .with_password(reader_password)
+                    .with_validation(false)
+                    .with_database(&cfg.database)
+                    .with_setting("max_execution_time", limits.max_execution_secs.to_string())
+                    .with_setting("max_result_rows", limits.max_result_rows.to_string())
+                    .with_setting("result_overflow_mode", "throw");
+                if limits.max_memory_bytes > 0 {
+                    reader = reader
+                        .with_setting("max_memory_usage", limits.max_memory_bytes.to_string());
+                }
                 Node {
                     url: url.to_string(),
                     client: server_client.clone().with_database(&cfg.database),
                     server_client,
+                    reader,
                 }
             })
             .collect();
@@ -171,12 +241,13 @@ impl Store {
     /// containers often need a moment after the process starts.
     pub async fn connect_with_retry(
         urls: &str,
-        cfg: &ClickHouseConfig,
+        config: &crate::config::Config,
         deadline: Duration,
     ) -> Result<Store, StoreError> {
         let started = tokio::time::Instant::now();
+        let limits = config.query.statement_limits();
         loop {
-            match Store::connect(urls, cfg).await {
+            match Store::connect_with_limits(urls, &config.clickhouse, limits).await {
                 Ok(store) => return Ok(store),
                 Err(e) if started.elapsed() < deadline => {
                     tracing::debug!(error = %e, "clickhouse not ready yet");
@@ -243,6 +314,12 @@ impl Store {
     /// The client bound to saltmark's database.
     pub fn client(&self) -> &clickhouse::Client {
         &self.node().client
+    }
+
+    /// The client of the stats path: read-only where a reader user is
+    /// configured, every statement under [`StatementLimits`].
+    pub fn reader(&self) -> &clickhouse::Client {
+        &self.node().reader
     }
 
     /// A client with no default database (for `CREATE DATABASE`).

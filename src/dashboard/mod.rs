@@ -124,7 +124,7 @@ fn error(e: QueryError) -> Response<Body> {
     if status.is_server_error() {
         tracing::error!(error = %e, "dashboard request failed");
     }
-    json(status, json!({"error": e.to_string()}))
+    json(status, json!({"error": e.public_message()}))
 }
 
 /// Reads a small JSON body (the dashboard's limit, the shared read

@@ -47,6 +47,9 @@ pub struct Access {
     pub sites: Vec<String>,
     /// The dashboard user, for sessions.
     pub user: Option<String>,
+    /// A stable name of the credential (never the secret itself): whose
+    /// share of concurrent queries a query takes (`query::gate`).
+    pub principal: String,
 }
 
 impl Access {
@@ -110,12 +113,14 @@ pub async fn authorize(
             kind: AccessKind::ApiKey,
             sites: super::keys::authorize(store, Some(&key)).await?,
             user: None,
+            principal: format!("key:{}", &crate::dashboard::tokens::hash(&key)[..16]),
         }),
         Some(Credential::ShareLink(token)) => match shares::site_of(store, &token).await? {
             Some(site) => Ok(Access {
                 kind: AccessKind::ShareLink,
                 sites: vec![site],
                 user: None,
+                principal: format!("share:{}", &crate::dashboard::tokens::hash(&token)[..16]),
             }),
             None => Err(QueryError::Unauthorized(
                 "this share link is unknown or was revoked".into(),
@@ -137,6 +142,7 @@ pub async fn authorize(
             Ok(Access {
                 kind: AccessKind::Dashboard,
                 sites: user.sites,
+                principal: format!("user:{}", session.user),
                 user: Some(session.user),
             })
         }
@@ -193,6 +199,7 @@ mod tests {
             kind: AccessKind::ShareLink,
             sites: vec!["shop.test".into()],
             user: None,
+            principal: "share:test".into(),
         };
         assert!(access.site("shop.test").is_ok());
         assert_eq!(access.site("other.test").unwrap_err().status(), 403);

@@ -231,14 +231,53 @@ pub struct Built {
 }
 
 /// Options for [`build`].
-#[derive(Debug, Clone, Copy)]
-pub struct BuildOptions {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildOptions<'a> {
     /// Apply ORDER BY / LIMIT (off when the caller paginates itself).
     pub paginate: bool,
     /// Leave out `event:goal` filters (the conversion-rate denominator).
     pub without_goals: bool,
     /// Drop the dimensions (totals).
     pub without_dimensions: bool,
+    /// Only the groups named here (a superset filter: the caller matches
+    /// rows by their exact dimensions afterwards). A comparison or a
+    /// conversion-rate denominator needs the groups of the page it
+    /// completes, not every group of the period.
+    pub only_groups: Option<&'a GroupSet>,
+}
+
+/// Groups by some of the query's dimensions, see [`BuildOptions::only_groups`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSet {
+    /// Positions in `query.dimensions` that the keys are made of.
+    pub dimensions: Vec<usize>,
+    /// For each group, those dimensions' values joined by a tab.
+    pub keys: Vec<String>,
+}
+
+impl GroupSet {
+    /// The key of a row's dimension values.
+    pub fn key_of(&self, values: &[String]) -> String {
+        self.dimensions
+            .iter()
+            .map(|i| values.get(*i).map_or("", String::as_str))
+            .collect::<Vec<_>>()
+            .join("\t")
+    }
+
+    /// The SQL of a row's key, over the `d…` columns.
+    fn key_sql(&self) -> String {
+        match self.dimensions.as_slice() {
+            [one] => format!("d{one}"),
+            many => format!(
+                "concat({})",
+                many.iter()
+                    .map(|i| format!("d{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", '\\t', ")
+            ),
+        }
+    }
 }
 
 /// Which SQL shape answers a query (see the module comment).
@@ -296,7 +335,7 @@ fn site_range(query: &QueryRequest, period: Period) -> Sql {
 }
 
 /// Builds the statement for `query` over `period`.
-pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions) -> Built {
+pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions<'_>) -> Built {
     let dimensions: Vec<Dimension> = if options.without_dimensions {
         Vec::new()
     } else {
@@ -403,6 +442,12 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
     if !dim_cols.is_empty() {
         statement.text.push_str(" GROUP BY ");
         statement.text.push_str(&dim_cols.join(", "));
+        if let Some(groups) = options.only_groups.filter(|g| !g.dimensions.is_empty()) {
+            let mut having = Sql::new(" HAVING has(?, ", vec![Param::Strs(groups.keys.clone())]);
+            having.text.push_str(&groups.key_sql());
+            having.text.push(')');
+            statement.push(having);
+        }
     }
     if options.paginate && !dim_cols.is_empty() {
         statement.text.push_str(" ORDER BY ");

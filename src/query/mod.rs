@@ -4,15 +4,19 @@
 //!
 //! - [`request`]: parse and validate (every bad field is a 400 naming it);
 //! - [`dates`]: periods in the site's time zone;
+//! - [`gate`]: how many queries run at once, per credential and in all;
 //! - [`builder`]: SQL with bound values only;
 //! - [`run`]: execution, comparisons, percentages, zero-filled time labels;
 //! - [`keys`]: API keys, stored as hashes, scoped to sites;
+//! - [`re2`]: which regular expressions may reach ClickHouse;
 //! - [`seed`]: realistic synthetic traffic for demos, tests and the bench.
 
 pub mod access;
 pub mod builder;
 pub mod dates;
+pub mod gate;
 pub mod keys;
+pub mod re2;
 pub mod request;
 pub mod run;
 pub mod seed;
@@ -37,6 +41,9 @@ pub enum QueryError {
     /// The key does not cover this site (403).
     #[error("{0}")]
     Forbidden(String),
+    /// The statement hit its time, memory or result-size limit (400).
+    #[error("this query needs more than the collector allows (time, memory or result size); narrow the period, the filters or the dimensions")]
+    TooExpensive(#[source] StoreError),
     /// ClickHouse failed (503).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -57,7 +64,7 @@ impl QueryError {
     /// The HTTP status.
     pub fn status(&self) -> u16 {
         match self {
-            QueryError::Invalid { .. } => 400,
+            QueryError::Invalid { .. } | QueryError::TooExpensive(_) => 400,
             QueryError::Unauthorized(_) => 401,
             QueryError::Forbidden(_) => 403,
             QueryError::Store(_) => 503,
@@ -66,8 +73,27 @@ impl QueryError {
     }
 }
 
+impl QueryError {
+    /// What the client is told. A database failure is never passed on as
+    /// its text (it can hold the statement, table names or server details):
+    /// the client gets a plain sentence, the log gets the whole error.
+    pub fn public_message(&self) -> String {
+        match self {
+            QueryError::Store(_) => {
+                "the statistics database did not answer; retry shortly".to_string()
+            }
+            QueryError::Internal(_) => "internal error".to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl From<clickhouse::error::Error> for QueryError {
     fn from(e: clickhouse::error::Error) -> Self {
-        QueryError::Store(StoreError::Client(e))
+        if crate::clickhouse::is_limit_error(&e) {
+            QueryError::TooExpensive(StoreError::Client(e))
+        } else {
+            QueryError::Store(StoreError::Client(e))
+        }
     }
 }

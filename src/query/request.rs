@@ -11,8 +11,11 @@ use super::QueryError;
 pub const MAX_LIMIT: u64 = 10_000;
 /// Most filters (counting nested ones) per query.
 pub const MAX_FILTERS: usize = 30;
+/// Most dimensions per query (1,500 `event:props:*` dimensions were once
+/// accepted, each a column of every group).
+pub const MAX_DIMENSIONS: usize = 8;
 /// Longest regular expression accepted in `matches` filters.
-pub const MAX_REGEX_LEN: usize = 500;
+pub const MAX_REGEX_LEN: usize = super::re2::MAX_PATTERN_BYTES;
 
 /// A metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -422,6 +425,12 @@ impl QueryRequest {
             let list = value
                 .as_array()
                 .ok_or_else(|| QueryError::invalid("dimensions", "must be a list".into()))?;
+            if list.len() > MAX_DIMENSIONS {
+                return Err(QueryError::invalid(
+                    "dimensions",
+                    format!("at most {MAX_DIMENSIONS} dimensions"),
+                ));
+            }
             for (i, d) in list.iter().enumerate() {
                 let field = format!("dimensions[{i}]");
                 let name = d
@@ -808,26 +817,10 @@ fn parse_filter(value: &Value, field: &str, depth: usize) -> Result<Filter, Quer
     }
 }
 
-/// Regular expressions are checked before they reach ClickHouse: RE2 syntax
-/// (Rust's `regex` accepts the same language: no backreferences, no
-/// look-around), bounded length and compiled size.
+/// Regular expressions are checked before they reach ClickHouse: only
+/// what RE2 reads as Rust's `regex` does (see [`super::re2`]).
 fn check_regex(pattern: &str, field: &str) -> Result<(), QueryError> {
-    if pattern.len() > MAX_REGEX_LEN {
-        return Err(QueryError::invalid(
-            field,
-            format!("regular expressions are at most {MAX_REGEX_LEN} bytes"),
-        ));
-    }
-    regex::RegexBuilder::new(pattern)
-        .size_limit(1 << 20)
-        .build()
-        .map(|_| ())
-        .map_err(|e| {
-            QueryError::invalid(
-                field,
-                format!("invalid regular expression {pattern:?}: {e}"),
-            )
-        })
+    super::re2::check(pattern).map_err(|e| QueryError::invalid(field, format!("{pattern:?}: {e}")))
 }
 
 #[cfg(test)]

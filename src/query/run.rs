@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
-use super::builder::{build, BuildOptions, Built};
+use super::builder::{build, BuildOptions, Built, GroupSet};
 use super::dates::{self, Period};
 use super::request::{Dimension, Direction, Metric, OrderKey, QueryRequest};
 use super::QueryError;
@@ -34,7 +34,7 @@ async fn fetch(
     built: &Built,
     dims: usize,
 ) -> Result<Vec<(Vec<String>, Vec<f64>)>, QueryError> {
-    let mut cursor = built.sql.query(store.client()).fetch_bytes("JSONCompact")?;
+    let mut cursor = built.sql.query(store.reader()).fetch_bytes("JSONCompact")?;
     let bytes = cursor.collect().await?;
     let parsed: JsonCompact = serde_json::from_slice(&bytes)
         .map_err(|e| QueryError::Internal(format!("unreadable answer from ClickHouse: {e}")))?;
@@ -94,18 +94,19 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// Runs the query for one period.
+/// Runs the query for one period (only `only_groups` when given).
 async fn rows_for(
     store: &Store,
     query: &QueryRequest,
     period: Period,
     tz: Tz,
     paginate: bool,
+    only_groups: Option<&GroupSet>,
 ) -> Result<Vec<Row>, QueryError> {
     let options = BuildOptions {
         paginate,
-        without_goals: false,
-        without_dimensions: false,
+        only_groups,
+        ..BuildOptions::default()
     };
     let built = build(query, period, tz, options);
     let dims = query.dimensions.len();
@@ -145,6 +146,15 @@ async fn rows_for(
         .iter()
         .position(|m| *m == Metric::ConversionRate)
     {
+        // The denominators of this page's groups only.
+        let page = GroupSet {
+            dimensions: (0..dims).collect(),
+            keys: Vec::new(),
+        };
+        let page = GroupSet {
+            keys: rows.iter().map(|r| page.key_of(&r.dimensions)).collect(),
+            ..page
+        };
         let base = build(
             query,
             period,
@@ -152,6 +162,7 @@ async fn rows_for(
             BuildOptions {
                 without_goals: true,
                 paginate: false,
+                only_groups: Some(&page),
                 ..options
             },
         );
@@ -170,6 +181,21 @@ async fn rows_for(
         }
     }
     Ok(rows)
+}
+
+/// How many groups the query has over `period`: counted by ClickHouse
+/// (`SELECT count() FROM (…)`), never by fetching every group.
+async fn count_groups(
+    store: &Store,
+    query: &QueryRequest,
+    period: Period,
+    tz: Tz,
+) -> Result<u64, QueryError> {
+    let built = build(query, period, tz, BuildOptions::default());
+    let mut sql = crate::clickhouse::sql::Sql::raw("SELECT count() AS n FROM (");
+    sql.push(built.sql);
+    sql.text.push(')');
+    Ok(sql.query(store.reader()).fetch_one::<u64>().await?)
 }
 
 /// Change from `previous` to `current` as the dashboard shows it: percent for
@@ -223,7 +249,7 @@ pub async fn execute(
     };
     // A time-only breakdown with labels is zero-filled, then paginated here.
     let zero_fill = labels.is_some() && query.dimensions.len() == 1;
-    let mut rows = rows_for(store, query, period, tz, !zero_fill).await?;
+    let mut rows = rows_for(store, query, period, tz, !zero_fill, None).await?;
     if zero_fill {
         let labels = labels.as_ref().expect("checked");
         let mut by_label: HashMap<String, Row> = rows
@@ -259,8 +285,7 @@ pub async fn execute(
         if zero_fill {
             Some(rows.len() as u64)
         } else {
-            let all = rows_for(store, query, period, tz, false).await?;
-            Some(all.len() as u64)
+            Some(count_groups(store, query, period, tz).await?)
         }
     } else {
         None
@@ -287,7 +312,24 @@ pub async fn execute(
         }
         let mut unpaged = query.clone();
         unpaged.order_by.clear();
-        let rows = rows_for(store, &unpaged, previous, tz, false).await?;
+        // The previous period's values of this page's groups, not every
+        // group of the period (a time bucket maps to another label there,
+        // so the key leaves it out).
+        let groups = GroupSet {
+            dimensions: (0..query.dimensions.len())
+                .filter(|i| Some(*i) != time_index)
+                .collect(),
+            keys: Vec::new(),
+        };
+        let groups = GroupSet {
+            keys: rows.iter().map(|r| groups.key_of(&r.dimensions)).collect(),
+            ..groups
+        };
+        let rows = if rows.is_empty() {
+            Vec::new()
+        } else {
+            rows_for(store, &unpaged, previous, tz, false, Some(&groups)).await?
+        };
         previous_rows = Some(
             rows.into_iter()
                 .map(|r| (r.dimensions.clone(), r))

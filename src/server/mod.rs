@@ -409,8 +409,16 @@ fn query_error(e: crate::query::QueryError) -> Response<Body> {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if status.is_server_error() {
         tracing::error!(error = %e, "stats query failed");
+    } else if let crate::query::QueryError::TooExpensive(cause) = &e {
+        tracing::warn!(error = %cause, "stats query over its limits");
     }
-    json_error(status, &e.to_string())
+    let mut response = json_error(status, &e.public_message());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    response
 }
 
 /// The request's credential (API key, share link or dashboard session).
@@ -425,6 +433,30 @@ async fn authorize(
         state.pipeline.clock.now(),
     )
     .await
+}
+
+/// A place among the running queries for this credential.
+fn admit_query(
+    state: &AppState,
+    access: &crate::query::access::Access,
+) -> Result<crate::query::gate::QueryPermit, crate::query::gate::GateRefusal> {
+    state.query_gate.enter(&access.principal)
+}
+
+/// The answer to a query the gate refused: 429 for this credential's
+/// share, 503 for everyone's.
+fn gate_refused(state: &AppState, refusal: crate::query::gate::GateRefusal) -> Response<Body> {
+    let message = refusal.to_string();
+    match refusal {
+        crate::query::gate::GateRefusal::Credential(_) => {
+            state.metrics.rejected("query_credential_busy");
+            reply::too_many(&message, Duration::from_secs(1))
+        }
+        _ => {
+            state.metrics.rejected("query_busy");
+            reply::unavailable(&message, 1)
+        }
+    }
 }
 
 /// `POST /api/v2/query` (Plausible Stats API v2 shape).
@@ -445,6 +477,10 @@ async fn stats_query(state: &AppState, request: Request<Incoming>) -> Response<B
     if let Err(e) = access.site(&query.site_id) {
         return query_error(e);
     }
+    let _permit = match admit_query(state, &access) {
+        Ok(permit) => permit,
+        Err(refusal) => return gate_refused(state, refusal),
+    };
     let tz = state.timezone_of(&query.site_id);
     let now = state.pipeline.clock.now();
     match crate::query::run::execute(&state.store, &query, tz, now).await {
@@ -464,12 +500,17 @@ async fn realtime(state: &AppState, request: Request<Incoming>) -> Response<Body
                 .map(|(_, v)| crate::config::normalise_site(&v))
         })
         .unwrap_or_default();
-    if let Err(e) = authorize(state, request.headers())
-        .await
-        .and_then(|access| access.site(&site))
-    {
+    let access = match authorize(state, request.headers()).await {
+        Ok(access) => access,
+        Err(e) => return query_error(e),
+    };
+    if let Err(e) = access.site(&site) {
         return query_error(e);
     }
+    let _permit = match admit_query(state, &access) {
+        Ok(permit) => permit,
+        Err(refusal) => return gate_refused(state, refusal),
+    };
     let query = crate::query::request::QueryRequest::from_value(&serde_json::json!({
         "site_id": site, "metrics": ["visitors"], "date_range": "realtime"
     }));

@@ -107,10 +107,19 @@
 
   // ---- API -----------------------------------------------------------------
   class ApiError extends Error { constructor(status, message) { super(message); this.status = status; } }
+  const sleepMs = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   async function api(path, options) {
     const headers = Object.assign({}, (options && options.headers) || {});
     if (auth.token) headers.Authorization = 'Bearer ' + auth.token;
-    const response = await fetch(path, Object.assign({ credentials: 'same-origin' }, options, { headers }));
+    let response = null;
+    // A 429 (this credential's share of concurrent queries is taken) is
+    // retried after its Retry-After, a few times.
+    for (let attempt = 0; ; attempt++) {
+      response = await fetch(path, Object.assign({ credentials: 'same-origin' }, options, { headers }));
+      if (response.status !== 429 || attempt >= 4) break;
+      const wait = Math.min(5, Number(response.headers.get('Retry-After')) || 1);
+      await sleepMs(wait * 1000);
+    }
     let body = null;
     try { body = await response.json(); } catch (e) { body = null; }
     if (!response.ok) throw new ApiError(response.status, (body && body.error) || response.statusText);
@@ -131,7 +140,35 @@
     body.filters = apiFilters().concat(extra.filters || []);
     return body;
   }
-  const query = (extra) => postJson('/api/v2/query', queryBody(extra));
+  // The collector answers a few queries per credential at once
+  // (query.max_concurrent_per_credential, 4 by default): the page keeps at
+  // most three in flight and queues the rest.
+  const MAX_IN_FLIGHT = 3;
+  let inFlight = 0;
+  const waiting = [];
+  async function limited(run) {
+    while (inFlight >= MAX_IN_FLIGHT) await new Promise((resolve) => waiting.push(resolve));
+    inFlight++;
+    try { return await run(); } finally {
+      inFlight--;
+      const next = waiting.shift();
+      if (next) next();
+    }
+  }
+  // An answer for a view the viewer has already left is dropped (and a
+  // queued question for it never sent): it must not draw over the new view.
+  class Stale extends Error {}
+  function current(run) {
+    const mine = generation;
+    return limited(() => {
+      if (mine !== generation) throw new Stale('stale view');
+      return run();
+    }).then((answer) => {
+      if (mine !== generation) throw new Stale('stale view');
+      return answer;
+    });
+  }
+  const query = (extra) => current(() => postJson('/api/v2/query', queryBody(extra)));
 
   // ---- formatting ----------------------------------------------------------
   const integer = new Intl.NumberFormat('en-US');
@@ -304,7 +341,7 @@
     });
     const body = queryBody({ metrics: tab.metrics, dimensions: [tab.dim], filters: tab.filters || [], pagination: { limit: LIST_LIMIT } });
     section.dataset.query = JSON.stringify(body);
-    const answer = await postJson('/api/v2/query', body);
+    const answer = await current(() => postJson('/api/v2/query', body));
     section.append(breakdownTable(`${panel.title}: ${tab.label}`, tab.dim, tab.filterDim || tab.dim, tab.metrics, answer.results));
     $('panel-' + panel.id).replaceWith(section);
   }
@@ -327,7 +364,7 @@
       const dim = 'event:props:' + key;
       const body = queryBody({ metrics: ['visitors', 'events'], dimensions: [dim], filters: nonEmpty(dim), pagination: { limit: LIST_LIMIT } });
       section.dataset.query = JSON.stringify(body);
-      const answer = await postJson('/api/v2/query', body);
+      const answer = await current(() => postJson('/api/v2/query', body));
       section.append(breakdownTable(`Property ${key}`, dim, dim, ['visitors', 'events'], answer.results));
     } else {
       section.append(el('p', { class: 'empty', text: 'No event properties in this period' }));
@@ -338,7 +375,7 @@
   let liveTimer = null;
   async function renderLive() {
     try {
-      const answer = await api('/api/v2/realtime?site_id=' + encodeURIComponent(view.site));
+      const answer = await current(() => api('/api/v2/realtime?site_id=' + encodeURIComponent(view.site)));
       const n = answer.visitors;
       const live = $('live');
       live.dataset.value = n;
@@ -362,6 +399,7 @@
   // ---- page flow -----------------------------------------------------------
   let generation = 0;
   function showError(e) {
+    if (e instanceof Stale) return;
     if (e instanceof ApiError && e.status === 401 && auth.mode !== 'share') { showLogin(); return; }
     setStatus('Could not load: ' + e.message);
   }
