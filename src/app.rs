@@ -339,7 +339,10 @@ async fn salt_job(salts: Arc<SaltStore>, clock: Arc<dyn Clock>, stop: Cancellati
         }
         since_refresh += tick;
         let day = clock.now().date_naive();
-        if day != last_day || since_refresh >= Duration::from_secs(60) {
+        // Also as soon as tomorrow's salt is due (see identify::salts), so
+        // it is created in the last minutes of the day, not a day early.
+        let tomorrow_due = salts.tomorrow_due() && !salts.has_tomorrow();
+        if day != last_day || tomorrow_due || since_refresh >= Duration::from_secs(60) {
             match salts.refresh().await {
                 Ok(_) => {
                     last_day = day;

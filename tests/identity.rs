@@ -90,18 +90,29 @@ async fn visitor_ids_follow_site_ip_agent_and_day() {
     server.post(&send("/a4", "example.com"), &alice).await;
     assert_ne!(a1, visitor_of(&server, "/a4").await, "salt rotated");
 
+    // Audit finding 10: during the day only today's and yesterday's salts
+    // exist — tomorrow's is not made a day early …
+    let stored_days = || async {
+        server
+            .query("SELECT toString(day) FROM salts GROUP BY day ORDER BY day FORMAT TSV")
+            .await
+    };
+    assert_eq!(stored_days().await, "2026-03-10\n2026-03-11\n");
+    // … but in the last two minutes of the day, by the salt job itself.
+    clock.set(Utc.with_ymd_and_hms(2026, 3, 11, 23, 58, 30).unwrap());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !stored_days().await.contains("2026-03-12") && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(stored_days().await, "2026-03-10\n2026-03-11\n2026-03-12\n");
+
     // Two days later: the 10 March salt is gone from storage, the 11th and 12th remain.
     clock.set(Utc.with_ymd_and_hms(2026, 3, 12, 0, 0, 30).unwrap());
     let report = server.state.pipeline.salts.refresh().await.unwrap();
     assert!(report
         .destroyed
         .contains(&chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap()));
-    assert_eq!(
-        server
-            .query("SELECT toString(day) FROM salts GROUP BY day ORDER BY day FORMAT TSV")
-            .await,
-        "2026-03-11\n2026-03-12\n2026-03-13\n"
-    );
+    assert_eq!(stored_days().await, "2026-03-11\n2026-03-12\n");
     let parts = server
         .query(&format!(
             "SELECT count() FROM system.parts WHERE database = '{}' AND table = 'salts' \
@@ -177,8 +188,16 @@ async fn two_collectors_racing_on_a_fresh_database_settle_on_one_salt() {
         saltmark::identify::visitor::visitor_id(&one.today, "example.com", ip, CHROME_WINDOWS),
         saltmark::identify::visitor::visitor_id(&two.today, "example.com", ip, CHROME_WINDOWS)
     );
-    // Tomorrow's salt was created ahead of time, so at midnight nobody races.
-    clock.advance(Duration::days(1));
+    // Tomorrow's salt is created in the last minutes of the day, by both,
+    // so at midnight nobody races.
+    clock.set(Utc.with_ymd_and_hms(2026, 7, 1, 23, 58, 10).unwrap());
+    let (ra, rb) = tokio::join!(a.refresh(), b.refresh());
+    ra.unwrap();
+    rb.unwrap();
+    clock.set(Utc.with_ymd_and_hms(2026, 7, 1, 23, 59, 10).unwrap());
+    a.refresh().await.unwrap();
+    b.refresh().await.unwrap();
+    clock.set(Utc.with_ymd_and_hms(2026, 7, 2, 0, 0, 1).unwrap());
     a.refresh().await.unwrap();
     b.refresh().await.unwrap();
     assert_eq!(a.current().unwrap().today, b.current().unwrap().today);

@@ -7,14 +7,21 @@
 //! - Agreement: for a day, the salt in force is the *smallest* salt stored for
 //!   that day. A collector that finds no salt inserts a fresh one and reads
 //!   back the minimum, so racing collectors settle on one value. To keep the
-//!   race away from midnight, tomorrow's salt is created ahead of time by every
-//!   refresh; by the time it is used, all collectors have read the same one.
+//!   race away from midnight, tomorrow's salt is created *at the last
+//!   moment*: only a refresh in the last [`PRECREATE_WINDOW`] of the UTC day
+//!   creates it (the salt job makes sure one runs then), so every collector
+//!   has inserted and re-read it before midnight, and the refresh at midnight
+//!   loads the agreed one. It is never used for hashing before its day.
 //! - Only today's and yesterday's salts are kept (a visit crossing midnight
 //!   keeps its visitor). Every refresh drops the partitions of older days:
 //!   `ALTER TABLE salts DROP PARTITION` removes the data part itself, not a
 //!   mark for later, so the salt of day D is gone at the latest shortly after
-//!   the start of day D+2 — within 48 hours of its first use. Tomorrow's
-//!   pre-created salt is never used for hashing before its day.
+//!   the start of day D+2 — within 48 hours of its first use.
+//! - So a snapshot of the database holds exactly: today's salt and
+//!   yesterday's (from 00:00 UTC on), plus tomorrow's during the last
+//!   [`PRECREATE_WINDOW`] of the day — three for two minutes a day, two the
+//!   rest of the time. Day D's salt exists from D−1 23:58 UTC to shortly
+//!   after D+2 00:00 UTC: 48 hours and 2 minutes at most.
 //! - Salt bytes never leave this module except as a blake3 key: [`Salt`]'s
 //!   `Debug` is redacted, it is zeroed on drop, and nothing logs or exports it.
 //! - The hot path ([`SaltStore::current`]) reads an in-memory snapshot and never
@@ -28,6 +35,11 @@ use zeroize::Zeroize;
 
 use crate::clickhouse::{Store, StoreError};
 use crate::clock::{Clock, RandomSource};
+
+/// How long before midnight (UTC) tomorrow's salt is created. Longer than
+/// the salt job's refresh interval (60 s), so every collector inserts and
+/// re-reads it at least once before it is used.
+pub const PRECREATE_WINDOW: Duration = Duration::minutes(2);
 
 /// A day's secret key. Zeroed when dropped; never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -133,6 +145,12 @@ impl SaltStore {
         self.clock.now().date_naive()
     }
 
+    /// Whether tomorrow's salt is loaded (created or found) already.
+    pub fn has_tomorrow(&self) -> bool {
+        let tomorrow = self.today() + Duration::days(1);
+        self.read_cache().contains_key(&tomorrow)
+    }
+
     /// Today's and yesterday's salts from memory; `None` if today's is not
     /// loaded yet (ingest then answers 503 rather than hash with a wrong key).
     pub fn current(&self) -> Option<DaySalts> {
@@ -147,14 +165,29 @@ impl SaltStore {
         })
     }
 
-    /// Makes sure today's and tomorrow's salts exist, loads today's and
-    /// yesterday's, and destroys every older salt. Idempotent.
+    /// Whether tomorrow's salt is due: the last [`PRECREATE_WINDOW`] of the day.
+    pub fn tomorrow_due(&self) -> bool {
+        let now = self.clock.now();
+        let midnight = (now.date_naive() + Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc();
+        midnight - now <= PRECREATE_WINDOW
+    }
+
+    /// Makes sure today's salt exists (and tomorrow's, in the last minutes of
+    /// the day), loads today's and yesterday's, and destroys every older
+    /// salt. Idempotent.
     #[tracing::instrument(skip(self))]
     pub async fn refresh(&self) -> Result<RefreshReport, StoreError> {
         let today = self.today();
         let mut report = RefreshReport::default();
         let mut loaded = BTreeMap::new();
-        for day in [today, today + Duration::days(1)] {
+        let mut days = vec![today];
+        if self.tomorrow_due() {
+            days.push(today + Duration::days(1));
+        }
+        for day in days {
             let (salt, created) = self.ensure(day).await?;
             if created {
                 report.created.push(day);
