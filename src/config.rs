@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A configuration problem, always naming the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("trusted_proxies", KeyKind::List, "CIDRs whose forwarding headers are believed"),
     ("client_ip_header", KeyKind::Scalar, "the one header read from trusted proxies: X-Forwarded-For (default), Forwarded, or a single-IP header such as CF-Connecting-IP"),
     ("exclude_paths", KeyKind::List, "glob patterns of page paths never recorded, e.g. /admin/**"),
-    ("data_dir", KeyKind::Scalar, "directory for the managed ClickHouse and local state"),
+    ("data_dir", KeyKind::Scalar, "directory for the managed ClickHouse and local state; a relative path is relative to the config file's folder (without a config file: the current directory)"),
     ("demo", KeyKind::Scalar, "serve a demo page at /demo that sends page views for the first site"),
     ("log", KeyKind::Scalar, "log filter (tracing EnvFilter syntax), e.g. info or saltmark=debug"),
     ("metrics.listen", KeyKind::Scalar, "address of the separate /metrics listener (loopback by default, never the public port); empty turns metrics off"),
@@ -61,6 +61,7 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("clickhouse.password", KeyKind::Scalar, "ClickHouse password"),
     ("clickhouse.reader_user", KeyKind::Scalar, "read-only ClickHouse user for the stats API's queries (the managed server has one); empty = clickhouse.user"),
     ("clickhouse.reader_password", KeyKind::Scalar, "its password"),
+    ("clickhouse.connect_timeout_secs", KeyKind::Scalar, "how long commands keep trying to reach ClickHouse before they stop with the reason"),
     ("clickhouse.server_binary", KeyKind::Scalar, "clickhouse-server executable for the managed mode"),
     ("clickhouse.cluster", KeyKind::Scalar, "name of a cluster in the servers' remote_servers: migrations create ReplicatedMergeTree tables ON CLUSTER plus a Distributed events table sharded by visitor; empty = one server"),
     ("clickhouse.profile", KeyKind::Scalar, "memory profile of the managed clickhouse-server: standard, or small for a 1-2 GB machine (`saltmark clickhouse-config` prints it for a self-run server)"),
@@ -95,6 +96,15 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("retention.erasure_round_secs", KeyKind::Scalar, "visitor erasures (POST /api/forget) are carried out together, at most one delete per this many seconds"),
 ];
 
+/// Keys whose values are secrets: `check-config` and every other display
+/// of the configuration shows them as `<hidden>` (and `clickhouse.url`
+/// with any password in it hidden).
+pub const SECRET_KEYS: &[&str] = &[
+    "clickhouse.password",
+    "clickhouse.reader_password",
+    "sessions.peer_secret",
+];
+
 /// Short aliases documented in the issue tracker and README (`SALTMARK_GEO_DB`).
 const ENV_ALIASES: &[(&str, &str)] = &[("SALTMARK_GEO_DB", "geo.database")];
 
@@ -104,7 +114,7 @@ pub fn env_name(key: &str) -> String {
 }
 
 /// The whole configuration, validated.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address to listen on.
@@ -149,13 +159,13 @@ pub struct Config {
 }
 
 /// The `/metrics` listener.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Where `/metrics` is served; `None` turns it off. Never the public
     /// listener: the counters describe every tenant, and the ingest port is
     /// open to the whole internet.
-    #[serde(deserialize_with = "empty_as_none")]
+    #[serde(deserialize_with = "empty_as_none", serialize_with = "none_as_empty")]
     pub listen: Option<SocketAddr>,
 }
 
@@ -184,7 +194,7 @@ where
 }
 
 /// Bounds on the stats API: what one statement may cost, and how many run.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueryConfig {
     /// `max_execution_time` of every stats statement.
@@ -222,8 +232,20 @@ impl QueryConfig {
     }
 }
 
+/// The other way of [`empty_as_none`]: `None` is shown as `""`.
+fn none_as_empty<S, T>(value: &Option<T>, serializer: S) -> Result<S::Ok, S::Error>
+where
+    S: serde::Serializer,
+    T: std::fmt::Display,
+{
+    match value {
+        Some(value) => serializer.serialize_str(&value.to_string()),
+        None => serializer.serialize_str(""),
+    }
+}
+
 /// The dashboard's logins.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DashboardConfig {
     /// `Secure` on the session cookie; off by default so the plain-HTTP
@@ -243,7 +265,7 @@ impl Default for DashboardConfig {
 }
 
 /// Geolocation settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GeoConfig {
     /// `.mmdb` paths, asked in order; empty runs without location.
@@ -252,11 +274,13 @@ pub struct GeoConfig {
     pub reload_secs: u64,
 }
 
-/// ClickHouse connection.
-#[derive(Debug, Clone, Deserialize)]
+/// ClickHouse connection. `Debug` hides the passwords (also one inside
+/// the URL): nothing that prints a configuration may print a secret.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClickHouseConfig {
     /// HTTP URL; `None` means "start and supervise our own server".
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Database name; validated as a plain identifier because it is spliced into DDL.
     pub database: String,
@@ -266,21 +290,56 @@ pub struct ClickHouseConfig {
     pub password: String,
     /// The read-only user of the stats API's queries; `None`: the same
     /// user as everything else.
-    #[serde(deserialize_with = "empty_as_none")]
+    #[serde(deserialize_with = "empty_as_none", serialize_with = "none_as_empty")]
     pub reader_user: Option<String>,
     /// Its password.
     pub reader_password: String,
+    /// How long to keep trying to connect.
+    pub connect_timeout_secs: u64,
     /// Server executable for the managed mode.
     pub server_binary: String,
     /// Memory profile of the managed server.
     pub profile: crate::clickhouse::managed::ServerProfile,
     /// Cluster mode: the cluster's name in `remote_servers` (validated as an
     /// identifier, since it is spliced into DDL).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
 }
 
+impl std::fmt::Debug for ClickHouseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |secret: &str| if secret.is_empty() { "" } else { "<hidden>" };
+        f.debug_struct("ClickHouseConfig")
+            .field(
+                "url",
+                &self.url.as_deref().map(crate::clickhouse::redact_url),
+            )
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field("password", &hidden(&self.password))
+            .field("reader_user", &self.reader_user)
+            .field("reader_password", &hidden(&self.reader_password))
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("server_binary", &self.server_binary)
+            .field("profile", &self.profile)
+            .field("cluster", &self.cluster)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SessionsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionsConfig")
+            .field("timeout_minutes", &self.timeout_minutes)
+            .field("peers", &self.peers)
+            .field("self_url", &self.self_url)
+            .field("peer_secret", &"<hidden>")
+            .finish()
+    }
+}
+
 /// Insert batching.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WriterConfig {
     /// Maximum rows in one insert.
@@ -294,7 +353,7 @@ pub struct WriterConfig {
 }
 
 /// The disk spool (see `write::spool`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpoolConfig {
     /// Bound of the segment files; only when it is reached does ingest
@@ -323,7 +382,7 @@ impl Default for SpoolConfig {
 }
 
 /// Request limits and rate limits (see `server` and `ingest::limits`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Largest event body (413).
@@ -358,8 +417,8 @@ impl Default for LimitsConfig {
     }
 }
 
-/// Visit grouping.
-#[derive(Debug, Clone, Deserialize)]
+/// Visit grouping. `Debug` hides the peer secret.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionsConfig {
     /// Minutes of inactivity after which the next event starts a new visit.
@@ -373,7 +432,7 @@ pub struct SessionsConfig {
 }
 
 /// Retention.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {
     /// Months events are kept.
@@ -456,6 +515,7 @@ impl Default for ClickHouseConfig {
             password: String::new(),
             reader_user: None,
             reader_password: String::new(),
+            connect_timeout_secs: 30,
             server_binary: "clickhouse-server".into(),
             profile: Default::default(),
             cluster: None,
@@ -565,13 +625,38 @@ impl Config {
         }
         let raw = builder.build().map_err(|e| file_error(file, e))?;
         let mut cfg: Config = raw.try_deserialize().map_err(|e| file_error(file, e))?;
+        // A relative data_dir belongs to the configuration that names it:
+        // relative to the config file's folder, not to wherever a command
+        // happens to run (without a file: the current directory).
+        if let Some(folder) = file.and_then(Path::parent) {
+            if cfg.data_dir.is_relative() {
+                cfg.data_dir = folder.join(&cfg.data_dir);
+            }
+        }
         cfg.normalise_and_validate()?;
         Ok(cfg)
     }
 
-    /// Whether saltmark should start its own clickhouse-server.
-    pub fn managed_clickhouse(&self) -> bool {
-        self.clickhouse.url.is_none()
+    /// The effective configuration as TOML, every secret hidden (what
+    /// `saltmark check-config` prints).
+    pub fn to_toml_redacted(&self) -> String {
+        let mut value = toml::Value::try_from(self).expect("the configuration serialises");
+        for key in SECRET_KEYS {
+            let (section, leaf) = key.split_once('.').expect("dotted");
+            if let Some(toml::Value::String(secret)) =
+                value.get_mut(section).and_then(|t| t.get_mut(leaf))
+            {
+                if !secret.is_empty() {
+                    *secret = "<hidden>".into();
+                }
+            }
+        }
+        if let Some(toml::Value::String(url)) =
+            value.get_mut("clickhouse").and_then(|t| t.get_mut("url"))
+        {
+            *url = crate::clickhouse::redact_url(url);
+        }
+        toml::to_string(&value).expect("TOML")
     }
 
     fn normalise_and_validate(&mut self) -> Result<(), ConfigError> {
@@ -891,6 +976,50 @@ mod tests {
             );
             let leaf = key.rsplit('.').next().unwrap();
             assert!(example.contains(leaf), "saltmark.example.toml lacks {key}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_hidden_in_every_display_of_the_configuration() {
+        let cfg = Config::load(
+            None,
+            &env(&[
+                (
+                    "SALTMARK_CLICKHOUSE_URL",
+                    "http://writer:url-pass-1@127.0.0.1:8123",
+                ),
+                ("SALTMARK_CLICKHOUSE_PASSWORD", "plain-pass-2"),
+                ("SALTMARK_CLICKHOUSE_READER_USER", "reader"),
+                ("SALTMARK_CLICKHOUSE_READER_PASSWORD", "reader-pass-3"),
+                ("SALTMARK_SESSIONS_PEERS", "http://a:1,http://b:2"),
+                ("SALTMARK_SESSIONS_SELF_URL", "http://a:1"),
+                ("SALTMARK_SESSIONS_PEER_SECRET", "peer-secret-4-long-enough"),
+            ]),
+        )
+        .unwrap();
+        let toml_text = cfg.to_toml_redacted();
+        let debug = format!("{cfg:?}");
+        for secret in [
+            "url-pass-1",
+            "plain-pass-2",
+            "reader-pass-3",
+            "peer-secret-4",
+        ] {
+            assert!(!toml_text.contains(secret), "{secret} in {toml_text}");
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        let parsed: toml::Value = toml::from_str(&toml_text).unwrap();
+        assert_eq!(parsed["clickhouse"]["password"].as_str(), Some("<hidden>"));
+        assert_eq!(parsed["sessions"]["peer_secret"].as_str(), Some("<hidden>"));
+        assert_eq!(
+            parsed["clickhouse"]["url"].as_str(),
+            Some("http://writer:<hidden>@127.0.0.1:8123")
+        );
+        // Every key that holds a secret is in SECRET_KEYS.
+        for (key, _, _) in KEYS {
+            if key.contains("password") || key.contains("secret") {
+                assert!(SECRET_KEYS.contains(key), "{key}");
+            }
         }
     }
 

@@ -244,6 +244,8 @@ enum ExportFormatArg {
 }
 
 fn main() -> ExitCode {
+    // Everything this process and its managed ClickHouse write is private.
+    saltmark::files::private_umask();
     let cli = Cli::parse();
     let env: BTreeMap<String, String> = std::env::vars()
         .filter(|(name, _)| name != "SALTMARK_CONFIG")
@@ -299,7 +301,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             to,
             format,
         } => {
-            let (store, _managed) = saltmark::prepare_storage(&config).await?;
+            let (store, _managed) = saltmark::open_storage(&config).await?;
             let from = from.as_deref().map(parse_time).transpose()?;
             let to = to.as_deref().map(parse_time).transpose()?;
             let format = match format {
@@ -324,7 +326,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             limit,
             format,
         } => {
-            let (store, _managed) = saltmark::prepare_storage(&config).await?;
+            let (store, _managed) = saltmark::open_storage(&config).await?;
             let site = saltmark::config::normalise_site(&site);
             let request = cli_query(
                 &site, &metrics, &by, &period, from, to, &filters, compare, limit,
@@ -341,7 +343,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { command } => {
-            let (store, _managed) = saltmark::prepare_storage(&config).await?;
+            let (store, _managed) = saltmark::open_storage(&config).await?;
             match command {
                 KeysCommand::Create { sites, label } => {
                     let sites: Vec<String> = sites
@@ -392,7 +394,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Users { command } => {
             use saltmark::dashboard::users;
-            let (store, _managed) = saltmark::prepare_storage(&config).await?;
+            let (store, _managed) = saltmark::open_storage(&config).await?;
             match command {
                 UsersCommand::Set { user, sites } => {
                     let sites: Vec<String> = sites
@@ -421,7 +423,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Share { command } => {
             use saltmark::dashboard::shares;
-            let (store, _managed) = saltmark::prepare_storage(&config).await?;
+            let (store, _managed) = saltmark::open_storage(&config).await?;
             match command {
                 ShareCommand::Create {
                     site,
@@ -473,7 +475,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             days,
             seed,
         } => {
-            let (store, _managed) = saltmark::prepare_storage(&config).await?;
+            let (store, _managed) = saltmark::open_storage(&config).await?;
             let options = saltmark::query::seed::SeedOptions {
                 site: saltmark::config::normalise_site(&site),
                 events,
@@ -502,11 +504,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig => {
-            let mut shown = config.clone();
-            if !shown.clickhouse.password.is_empty() {
-                shown.clickhouse.password = "<hidden>".into();
-            }
-            println!("{shown:#?}");
+            print!("{}", config.to_toml_redacted());
             Ok(())
         }
     }
@@ -680,7 +678,7 @@ async fn expire(
         Some(text) => parse_time(&text)?,
         None => Utc::now(),
     };
-    let (store, _managed) = saltmark::prepare_storage(&config).await?;
+    let (store, _managed) = saltmark::open_storage(&config).await?;
     let settings = ExpirySettings::from_config(&config.retention);
     if !dry_run {
         let plan = saltmark::retention::expiry::plan(&store, &settings, as_of).await?;
@@ -723,7 +721,7 @@ async fn forget_site(
         println!("nothing changed");
         return Ok(());
     }
-    let (store, _managed) = saltmark::prepare_storage(&config).await?;
+    let (store, _managed) = saltmark::open_storage(&config).await?;
     let timeout = std::time::Duration::from_secs(config.retention.statement_timeout_secs);
     let erasure =
         saltmark::retention::erasure::forget_site(&store, &site, Utc::now(), after_days, timeout)

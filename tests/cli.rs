@@ -173,3 +173,285 @@ fn managed_mode_starts_its_own_clickhouse_and_stops_it() {
         "the managed server stopped with saltmark"
     );
 }
+
+/// Every file and directory under `root` is private to its owner.
+fn assert_private_tree(root: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut stack = vec![root.to_path_buf()];
+    let mut seen = 0;
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
+        seen += 1;
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+        }
+    }
+    assert!(seen > 20, "walked {seen} entries");
+}
+
+/// Audit findings 2, 16 and 18 with the real binary: the managed
+/// ClickHouse answers nobody without its generated credentials (the
+/// `default` user, a browser's blind `text/plain` POST), the stats user is
+/// read-only, everything under the data directory is 0600/0700, the
+/// administrative commands attach with the credentials, and one run from
+/// another folder refuses instead of creating an empty database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_managed_clickhouse_is_private_and_admin_commands_never_create_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("saltmark.toml");
+    std::fs::write(
+        &config,
+        "sites = [\"example.com\"]\ndata_dir = \"state\"\n[metrics]\nlisten = \"\"\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_saltmark"));
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("SALTMARK_")) {
+        serve.env_remove(name);
+    }
+    let mut child = serve
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .env("SALTMARK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SALTMARK_LOG", "warn")
+        .current_dir(std::env::temp_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_until_ok(&format!("http://127.0.0.1:{port}/healthz")).await;
+    let event =
+        serde_json::json!({"n": "pageview", "u": "https://example.com/", "d": "example.com"});
+    let sent = client()
+        .post(format!("http://127.0.0.1:{port}/api/event"))
+        .header("user-agent", CHROME_WINDOWS)
+        .body(event.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+
+    // data_dir is relative to the config file, not to the working directory.
+    let ch_dir = dir.path().join("state/clickhouse");
+    let users = saltmark::clickhouse::managed::ManagedCredentials::load(&ch_dir)
+        .expect("generated credentials next to the data");
+    let http_port: u16 = std::fs::read_to_string(ch_dir.join("ports"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ch = format!("http://127.0.0.1:{http_port}");
+    // Without credentials: nothing, however the request is made.
+    let anonymous = client()
+        .get(format!(
+            "{ch}/?query=SELECT%20count()%20FROM%20saltmark.salts"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(!anonymous.status().is_success());
+    assert!(anonymous
+        .text()
+        .await
+        .unwrap()
+        .contains("Password required for user default"));
+    let blind = client()
+        .post(format!("{ch}/"))
+        .header("content-type", "text/plain")
+        .header("host", "attacker.example")
+        .header("origin", "https://attacker.example")
+        .body("INSERT INTO saltmark.api_keys (key_hash, key_id, sites) VALUES ('forged', 'x', ['example.com'])")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !blind.status().is_success(),
+        "a browser's blind write fails"
+    );
+    for (user, password) in [("default", ""), ("saltmark", "guess")] {
+        let guessed = client()
+            .post(format!("{ch}/"))
+            .basic_auth(user, Some(password))
+            .body("SELECT 1")
+            .send()
+            .await
+            .unwrap();
+        assert!(!guessed.status().is_success(), "{user}");
+    }
+    // With them: the writer writes, the stats user only reads.
+    let writer = format!(
+        "http://{}:{}@127.0.0.1:{http_port}",
+        users.user, users.password
+    );
+    assert_eq!(
+        ch_query(&writer, "saltmark", "SELECT count() FROM api_keys")
+            .await
+            .trim(),
+        "0"
+    );
+    let reader = client()
+        .post(format!("{ch}/?database=saltmark"))
+        .basic_auth(&users.reader_user, Some(&users.reader_password))
+        .body("INSERT INTO api_keys (key_hash, key_id, sites) VALUES ('forged', 'x', ['example.com'])")
+        .send()
+        .await
+        .unwrap();
+    assert!(!reader.status().is_success(), "the stats user cannot write");
+    assert!(reader.text().await.unwrap().contains("readonly"));
+    assert!(!std::fs::read_to_string(ch_dir.join("users.xml"))
+        .unwrap()
+        .contains(&users.password));
+
+    // Administrative commands attach to it with the credentials…
+    let cli = |args: &[&str], cwd: &std::path::Path| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_saltmark"));
+        for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("SALTMARK_")) {
+            command.env_remove(name);
+        }
+        command
+            .args(args)
+            .current_dir(cwd)
+            .env("SALTMARK_LOG", "warn");
+        command.output().unwrap()
+    };
+    let created = cli(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "keys",
+            "create",
+            "--site",
+            "example.com",
+        ],
+        &std::env::temp_dir(),
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert_eq!(
+        ch_query(&writer, "saltmark", "SELECT count() FROM api_keys")
+            .await
+            .trim(),
+        "1"
+    );
+    // … and, run from a folder without a database, refuse instead of
+    // starting an empty one and reporting success.
+    let elsewhere = tempfile::tempdir().unwrap();
+    for args in [
+        &["users", "remove", "alice"][..],
+        &["users", "list"],
+        &["keys", "list"],
+    ] {
+        let refused = cli(args, elsewhere.path());
+        assert!(!refused.status.success(), "{args:?}");
+        let text = stderr(&refused);
+        assert!(text.contains("no saltmark database in"), "{text}");
+        assert!(
+            text.contains(&elsewhere.path().join("data").display().to_string()),
+            "names the path: {text}"
+        );
+    }
+    assert!(
+        std::fs::read_dir(elsewhere.path())
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing was created there"
+    );
+
+    // Everything under the data directory is the owner's alone.
+    let _ = child.kill().await;
+    let _ = child.wait().await;
+    assert_private_tree(&dir.path().join("state"));
+}
+
+/// Audit finding 19: an unreachable or refusing ClickHouse is named at once
+/// and the command stops with the URL and the reason, not a bare
+/// "client error (Connect)" after 30 silent seconds.
+#[test]
+fn an_unreachable_clickhouse_is_named_with_the_reason() {
+    let started = std::time::Instant::now();
+    let output = saltmark(
+        &["keys", "list"],
+        &[
+            (
+                "SALTMARK_CLICKHOUSE_URL",
+                "http://admin:topsecret@127.0.0.1:1",
+            ),
+            ("SALTMARK_CLICKHOUSE_CONNECT_TIMEOUT_SECS", "3"),
+        ],
+    );
+    let text = stderr(&output);
+    assert!(!output.status.success());
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    let first = text.lines().next().unwrap_or("");
+    assert!(
+        first.contains("connecting to ClickHouse") && first.contains("127.0.0.1:1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "cannot reach ClickHouse at http://admin:<hidden>@127.0.0.1:1: connection refused"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("topsecret"), "{text}");
+    // Wrong credentials: said at once, not retried for the whole deadline.
+    let url = clickhouse_url();
+    let (plain, _) = saltmark::clickhouse::split_credentials(&url);
+    let wrong = plain.replacen("://", "://saltmark:wrong-password@", 1);
+    let started = std::time::Instant::now();
+    let output = saltmark(
+        &["keys", "list"],
+        &[
+            ("SALTMARK_CLICKHOUSE_URL", &wrong),
+            ("SALTMARK_CLICKHOUSE_CONNECT_TIMEOUT_SECS", "20"),
+        ],
+    );
+    let text = stderr(&output);
+    assert!(!output.status.success());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        text.contains("refused the login of user \"saltmark\""),
+        "{text}"
+    );
+    assert!(!text.contains("wrong-password"), "{text}");
+}
+
+/// Audit finding 17: `check-config` prints TOML with every secret hidden.
+#[test]
+fn check_config_prints_toml_without_secrets() {
+    let output = saltmark(
+        &["check-config"],
+        &[
+            (
+                "SALTMARK_CLICKHOUSE_URL",
+                "http://writer:url-secret@127.0.0.1:8123",
+            ),
+            ("SALTMARK_CLICKHOUSE_PASSWORD", "password-secret"),
+            ("SALTMARK_SESSIONS_PEERS", "http://a:1,http://b:2"),
+            ("SALTMARK_SESSIONS_SELF_URL", "http://a:1"),
+            ("SALTMARK_SESSIONS_PEER_SECRET", "peer-secret-long-enough"),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    for secret in ["url-secret", "password-secret", "peer-secret"] {
+        assert!(!text.contains(secret), "{secret}: {text}");
+    }
+    let parsed: toml::Value = toml::from_str(&text).expect("the output is TOML");
+    assert_eq!(parsed["clickhouse"]["password"].as_str(), Some("<hidden>"));
+    assert_eq!(parsed["sessions"]["peer_secret"].as_str(), Some("<hidden>"));
+    assert_eq!(parsed["retention"]["months"].as_integer(), Some(24));
+}

@@ -129,12 +129,19 @@ impl Cluster {
                     None => shards.push((placement.shard, vec![*tcp])),
                 }
             }
+            // One set of users on every node (each node's managed config
+            // reads the credentials file written here), so that the nodes
+            // log into each other for distributed queries.
+            let users = saltmark::clickhouse::managed::ManagedCredentials::generate();
             let remote_servers: String = shards
                 .iter()
                 .map(|(_, tcps)| {
                     let replicas: String = tcps
                         .iter()
-                        .map(|tcp| format!("<replica><host>127.0.0.1</host><port>{tcp}</port></replica>"))
+                        .map(|tcp| format!(
+                            "<replica><host>127.0.0.1</host><port>{tcp}</port><user>{}</user><password>{}</password></replica>",
+                            users.user, users.password
+                        ))
                         .collect();
                     format!("<shard><internal_replication>true</internal_replication>{replicas}</shard>")
                 })
@@ -147,6 +154,7 @@ impl Cluster {
                     let node_dir: PathBuf = dir.path().join(format!("node{i}"));
                     std::fs::create_dir_all(node_dir.join("config.d")).unwrap();
                     std::fs::write(node_dir.join("ports"), format!("{http} {tcp}\n")).unwrap();
+                    users.save(&node_dir).unwrap();
                     std::fs::write(
                         node_dir.join("config.d/cluster.xml"),
                         format!(
@@ -180,7 +188,7 @@ impl Cluster {
     }
 
     fn url(&self, i: usize) -> String {
-        self.nodes[i].url()
+        self.nodes[i].authenticated_url()
     }
 }
 

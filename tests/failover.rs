@@ -47,17 +47,17 @@ async fn the_writer_fails_over_to_the_next_node_and_loses_nothing() {
     let b = managed(dir.path().join("b")).await;
     let database = fresh_database("failover");
     // Both nodes carry the schema (a cluster's ON CLUSTER migrations do this).
-    let mut cfg = test_config(&database, &b.url(), &[]).clickhouse;
+    let mut cfg = test_config(&database, &b.authenticated_url(), &[]).clickhouse;
     cfg.database = database.clone();
-    let store_b = Store::connect(&b.url(), &cfg).await.unwrap();
+    let store_b = Store::connect(&b.authenticated_url(), &cfg).await.unwrap();
     migrate::run(&store_b, 24).await.unwrap();
 
-    let urls = format!("{}, {}", a.url(), b.url());
+    let urls = format!("{}, {}", a.authenticated_url(), b.authenticated_url());
     let server = TestServer::start_on_database(&database, &urls, &[]).await;
 
     post_numbered(&server, "/before/", 40).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while count(&a.url(), &database, "/before/").await.0 < 40 {
+    while count(&a.authenticated_url(), &database, "/before/").await.0 < 40 {
         assert!(
             std::time::Instant::now() < deadline,
             "first node never got the rows"
@@ -72,11 +72,11 @@ async fn the_writer_fails_over_to_the_next_node_and_loses_nothing() {
     a.stop();
     post_numbered(&server, "/after/", 40).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while count(&b.url(), &database, "/after/").await.0 < 40 {
+    while count(&b.authenticated_url(), &database, "/after/").await.0 < 40 {
         assert!(
             std::time::Instant::now() < deadline,
             "rows did not fail over: {:?}",
-            count(&b.url(), &database, "/after/").await
+            count(&b.authenticated_url(), &database, "/after/").await
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -91,10 +91,10 @@ async fn the_writer_fails_over_to_the_next_node_and_loses_nothing() {
 
     // Each row is stored exactly once, on one node or the other.
     a.start(Duration::from_secs(60)).unwrap();
-    let before_a = count(&a.url(), &database, "/before/").await;
-    let before_b = count(&b.url(), &database, "/before/").await;
-    let after_a = count(&a.url(), &database, "/after/").await;
-    let after_b = count(&b.url(), &database, "/after/").await;
+    let before_a = count(&a.authenticated_url(), &database, "/before/").await;
+    let before_b = count(&b.authenticated_url(), &database, "/before/").await;
+    let after_a = count(&a.authenticated_url(), &database, "/after/").await;
+    let after_b = count(&b.authenticated_url(), &database, "/after/").await;
     assert_eq!(before_a.0 + before_b.0, 40, "{before_a:?} {before_b:?}");
     assert_eq!(after_a.0 + after_b.0, 40, "{after_a:?} {after_b:?}");
     assert_eq!(

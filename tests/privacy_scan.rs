@@ -61,7 +61,7 @@ async fn no_ip_or_user_agent_in_data_dir_spool_or_trace_logs() {
             ),
         ],
         Deps::default(),
-        Some(clickhouse.url()),
+        Some(clickhouse.authenticated_url()),
     )
     .await;
     let ips = [

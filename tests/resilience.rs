@@ -36,7 +36,7 @@ async fn clickhouse_down_for_20s_mid_stream_loses_and_doubles_nothing() {
             ("SALTMARK_WRITER_QUEUE_CAPACITY", "20000"),
         ],
         Deps::default(),
-        Some(clickhouse.url()),
+        Some(clickhouse.authenticated_url()),
     )
     .await;
 

@@ -731,7 +731,7 @@ async fn clickhouse_failing_mid_run_then_the_next_run_completes() {
     .await
     .unwrap()
     .unwrap();
-    let url = clickhouse.url();
+    let url = clickhouse.authenticated_url();
     let (db, _store) = migrated("expirykill", &url, &[]).await;
     // Twelve old months to drop and some boundary rows to delete.
     for month in 1..=12 {

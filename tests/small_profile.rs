@@ -96,8 +96,13 @@ async fn the_small_profile_holds_its_memory_floor_while_ingesting_and_querying()
     let users = std::fs::read_to_string(ch_dir.join("users.xml")).unwrap();
     assert!(users.contains("<max_threads>2</max_threads>"), "{users}");
     let ports = std::fs::read_to_string(ch_dir.join("ports")).unwrap();
+    // The managed server takes only its generated users (audit finding 2).
+    let users = saltmark::clickhouse::managed::ManagedCredentials::load(&ch_dir)
+        .expect("the managed server's credentials file");
     let ch_url = format!(
-        "http://127.0.0.1:{}",
+        "http://{}:{}@127.0.0.1:{}",
+        users.user,
+        users.password,
         ports.split_whitespace().next().unwrap()
     );
     let settings = ch_query(
@@ -261,7 +266,7 @@ async fn the_printed_small_profile_files_configure_a_self_run_server() {
     .unwrap()
     .unwrap();
     let settings = ch_query(
-        &server.url(),
+        &server.authenticated_url(),
         "system",
         "SELECT name, value FROM system.settings WHERE name IN ('max_threads', 'max_memory_usage') ORDER BY name FORMAT TSV",
     )
@@ -270,14 +275,14 @@ async fn the_printed_small_profile_files_configure_a_self_run_server() {
     // No query log: the profile's log_queries = 0 holds for every query
     // that does not ask for logging itself.
     client()
-        .post(server.url())
+        .post(server.authenticated_url())
         .body("SELECT 1")
         .send()
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(8_500)).await;
     let logs = ch_query(
-        &server.url(),
+        &server.authenticated_url(),
         "system",
         "SELECT count() FROM system.tables WHERE database = 'system' AND name IN ('query_log', 'query_thread_log') FORMAT TSV",
     )

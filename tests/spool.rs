@@ -107,7 +107,7 @@ async fn outage_longer_than_the_memory_queue_is_spooled_and_stored_once() {
             ("SALTMARK_SPOOL_FSYNC", "always"),
         ],
         Deps::default(),
-        Some(clickhouse.url()),
+        Some(clickhouse.authenticated_url()),
     )
     .await;
     let base = format!("http://{}", server.state.metrics_addr.unwrap());
@@ -202,7 +202,7 @@ async fn graceful_restart_with_a_non_empty_spool_replays_it() {
         "spool_restart",
         &overrides,
         Deps::default(),
-        Some(clickhouse.url()),
+        Some(clickhouse.authenticated_url()),
     )
     .await;
     let database = server.database.clone();
@@ -228,7 +228,8 @@ async fn graceful_restart_with_a_non_empty_spool_replays_it() {
         .count();
     assert!(segments > 0, "the stop left the events in the spool");
     start_clickhouse(&clickhouse).await;
-    let server = TestServer::start_on_database(&database, &clickhouse.url(), &overrides).await;
+    let server =
+        TestServer::start_on_database(&database, &clickhouse.authenticated_url(), &overrides).await;
     assert_eq!(
         server
             .wait_count("SELECT count() FROM events", accepted)
@@ -299,7 +300,8 @@ async fn kill_9_while_spooling(fsync: &str) -> (Vec<(u64, Instant)>, Instant, Ve
     let clickhouse = own_clickhouse(dir.path()).await;
     let database = fresh_database("spool_kill");
     let data_dir = dir.path().join("data");
-    let mut collector = spawn_collector(&clickhouse.url(), &database, &data_dir, fsync).await;
+    let mut collector =
+        spawn_collector(&clickhouse.authenticated_url(), &database, &data_dir, fsync).await;
     stop_clickhouse(&clickhouse).await;
     let accepted = Arc::new(Mutex::new(Vec::new()));
     let refused = Arc::new(AtomicU64::new(0));
@@ -319,7 +321,8 @@ async fn kill_9_while_spooling(fsync: &str) -> (Vec<(u64, Instant)>, Instant, Ve
     sender.await.unwrap();
     assert_eq!(refused.load(Ordering::SeqCst), 0);
     start_clickhouse(&clickhouse).await;
-    let collector = spawn_collector(&clickhouse.url(), &database, &data_dir, fsync).await;
+    let collector =
+        spawn_collector(&clickhouse.authenticated_url(), &database, &data_dir, fsync).await;
     // Wait until the replay is done: the spool is empty.
     let deadline = Instant::now() + Duration::from_secs(60);
     while metric(&collector.metrics, "saltmark_spool_records").await > 0.0 {
@@ -327,7 +330,7 @@ async fn kill_9_while_spooling(fsync: &str) -> (Vec<(u64, Instant)>, Instant, Ve
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let stored = ch_query(
-        &clickhouse.url(),
+        &clickhouse.authenticated_url(),
         &database,
         "SELECT toUInt64(prop_values[1]) AS seq FROM events ORDER BY seq FORMAT TSV",
     )

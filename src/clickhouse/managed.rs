@@ -14,6 +14,15 @@
 //!   intentional; [`ManagedClickHouse::start`] brings it back on the same
 //!   ports and data (tests use this to take ClickHouse away mid-stream).
 //! - Tests start their throwaway servers with this same code.
+//! - Nobody else may talk to it. At first start two users are generated
+//!   with random passwords — `saltmark` (everything) and `saltmark_reader`
+//!   (read-only, for the stats API) — and kept in `dir/credentials` (mode
+//!   0600, the directory 0700); `users.xml` holds only their SHA-256. The
+//!   `default` user gets a password nobody knows, so a request without
+//!   credentials fails: another local user, or a web page posting
+//!   `text/plain` to the port (DNS rebinding accepts any Host), gets no
+//!   answer but an authentication error. Every saltmark command that
+//!   attaches to the server reads the file.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -48,7 +57,7 @@ pub enum ManagedError {
 
 /// How much memory the managed server may use. The XML for both is also
 /// printed by `saltmark clickhouse-config` for a server run by hand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServerProfile {
     /// Roomy caches and a 4 GB per-query limit: a machine with memory to spare.
@@ -160,6 +169,84 @@ impl ServerProfile {
     }
 }
 
+/// The managed server's users, generated once per directory and kept in
+/// `dir/credentials` (0600). `Debug` hides the passwords.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ManagedCredentials {
+    /// The user of ingest, migrations and the CLI.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+    /// The read-only user of the stats API.
+    pub reader_user: String,
+    /// Its password.
+    pub reader_password: String,
+}
+
+impl std::fmt::Debug for ManagedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagedCredentials")
+            .field("user", &self.user)
+            .field("reader_user", &self.reader_user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// 32 random bytes as hex, from the OS.
+fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl ManagedCredentials {
+    /// Fresh users with random passwords.
+    pub fn generate() -> ManagedCredentials {
+        ManagedCredentials {
+            user: "saltmark".into(),
+            password: random_secret(),
+            reader_user: "saltmark_reader".into(),
+            reader_password: random_secret(),
+        }
+    }
+
+    /// The file they live in.
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join("credentials")
+    }
+
+    /// The credentials of the server in `dir`, if it has any.
+    pub fn load(dir: &Path) -> Option<ManagedCredentials> {
+        let text = std::fs::read_to_string(Self::path(dir)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Writes them to `dir/credentials` (0600).
+    pub fn save(&self, dir: &Path) -> Result<(), ManagedError> {
+        let path = Self::path(dir);
+        let text = serde_json::to_string_pretty(self).expect("serialisable");
+        crate::files::write_private(&path, text).map_err(|source| ManagedError::Io { path, source })
+    }
+
+    /// Those of `dir`, created (and saved) on first use.
+    pub fn load_or_create(dir: &Path) -> Result<ManagedCredentials, ManagedError> {
+        if let Some(existing) = Self::load(dir) {
+            return Ok(existing);
+        }
+        let fresh = Self::generate();
+        fresh.save(dir)?;
+        Ok(fresh)
+    }
+}
+
 struct Shared {
     /// Whether the child is supposed to be running (false during stop()).
     want_running: AtomicBool,
@@ -171,6 +258,7 @@ struct Shared {
 pub struct ManagedClickHouse {
     binary: PathBuf,
     dir: PathBuf,
+    credentials: ManagedCredentials,
     http_port: u16,
     tcp_port: u16,
     shared: Arc<Shared>,
@@ -211,14 +299,16 @@ impl ManagedClickHouse {
             let path = path.to_owned();
             move |source| ManagedError::Io { path, source }
         };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        crate::files::private_dir(dir).map_err(io(dir))?;
         let dir = dir.canonicalize().map_err(io(dir))?;
+        let credentials = ManagedCredentials::load_or_create(&dir)?;
         let (http_port, tcp_port) = read_or_pick_ports(&dir)?;
-        write_config(&dir, http_port, tcp_port, profile)?;
+        write_config(&dir, http_port, tcp_port, profile, &credentials)?;
         kill_leftover(&dir);
         let server = ManagedClickHouse {
             binary,
             dir,
+            credentials,
             http_port,
             tcp_port,
             shared: Arc::new(Shared {
@@ -231,9 +321,24 @@ impl ManagedClickHouse {
         Ok(server)
     }
 
-    /// The HTTP URL of the server.
+    /// The HTTP URL of the server (no credentials: safe to log).
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// The URL with the `saltmark` user's credentials in it (HTTP basic
+    /// auth, which ClickHouse and `clickhouse.url` both accept). Holds the
+    /// password: for connecting, never for printing.
+    pub fn authenticated_url(&self) -> String {
+        format!(
+            "http://{}:{}@127.0.0.1:{}",
+            self.credentials.user, self.credentials.password, self.http_port
+        )
+    }
+
+    /// The server's users.
+    pub fn credentials(&self) -> &ManagedCredentials {
+        &self.credentials
     }
 
     /// The native-protocol port (for `clickhouse-client --port`).
@@ -329,13 +434,21 @@ impl ManagedClickHouse {
     }
 }
 
-/// The URL of a managed server already running in `dir` (started by a
-/// `saltmark serve` on this machine), so that `migrate`, `expire` and friends
-/// use it instead of starting a second server on the same data.
-pub fn already_running(dir: &Path) -> Option<String> {
+/// The URL and users of a managed server already running in `dir`
+/// (started by a `saltmark serve` on this machine), so that `migrate`,
+/// `expire` and friends use it instead of starting a second server on the
+/// same data.
+pub fn already_running(dir: &Path) -> Option<(String, ManagedCredentials)> {
     let text = std::fs::read_to_string(dir.join("ports")).ok()?;
     let http: u16 = text.split_whitespace().next()?.parse().ok()?;
-    ping(http).then(|| format!("http://127.0.0.1:{http}"))
+    let credentials = ManagedCredentials::load(dir)?;
+    ping(http).then(|| (format!("http://127.0.0.1:{http}"), credentials))
+}
+
+/// Whether `dir` holds a managed server's data (an administrative command
+/// refuses to start a new, empty one).
+pub fn has_database(dir: &Path) -> bool {
+    dir.join("data").is_dir() && ManagedCredentials::path(dir).is_file()
 }
 
 impl Drop for ManagedClickHouse {
@@ -394,7 +507,7 @@ fn spawn_child(binary: &Path, dir: &Path) -> std::io::Result<Child> {
         });
     }
     let child = command.spawn()?;
-    std::fs::write(dir.join("server.pid"), child.id().to_string())?;
+    crate::files::write_private(&dir.join("server.pid"), child.id().to_string())?;
     Ok(child)
 }
 
@@ -472,7 +585,7 @@ fn read_or_pick_ports(dir: &Path) -> Result<(u16, u16), ManagedError> {
     while tcp == http {
         tcp = free_port().map_err(io)?;
     }
-    std::fs::write(&file, format!("{http} {tcp}\n")).map_err(io)?;
+    crate::files::write_private(&file, format!("{http} {tcp}\n")).map_err(io)?;
     Ok((http, tcp))
 }
 
@@ -481,6 +594,7 @@ fn write_config(
     http_port: u16,
     tcp_port: u16,
     profile: ServerProfile,
+    credentials: &ManagedCredentials,
 ) -> Result<(), ManagedError> {
     let server_settings = profile.server_settings_xml();
     let user_settings = profile.user_settings_xml();
@@ -494,6 +608,9 @@ fn write_config(
     <size>10M</size>
     <count>3</count>
   </logger>
+  <!-- The server sets its own umask (027 by default): nothing it writes
+       may be readable by the group or others. -->
+  <umask>077</umask>
   <http_port>{http_port}</http_port>
   <tcp_port>{tcp_port}</tcp_port>
   <listen_host>127.0.0.1</listen_host>
@@ -511,16 +628,37 @@ fn write_config(
 </yandex>
 "#
     );
+    // `default` must exist (the server's own tasks run as it) but nobody
+    // may log in as it: its password is a random one, discarded.
+    let nobody = sha256_hex(&random_secret());
+    let writer = sha256_hex(&credentials.password);
+    let reader = sha256_hex(&credentials.reader_password);
+    let (user, reader_user) = (&credentials.user, &credentials.reader_user);
     let users = format!(
         r#"<yandex>
-  <profiles><default>{user_settings}</default></profiles>
+  <profiles>
+    <default>{user_settings}</default>
+    <reader><readonly>2</readonly>{user_settings}</reader>
+  </profiles>
   <users>
     <default>
-      <password></password>
+      <password_sha256_hex>{nobody}</password_sha256_hex>
       <networks><ip>::1</ip><ip>127.0.0.1</ip></networks>
       <profile>default</profile>
       <quota>default</quota>
     </default>
+    <{user}>
+      <password_sha256_hex>{writer}</password_sha256_hex>
+      <networks><ip>::1</ip><ip>127.0.0.1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </{user}>
+    <{reader_user}>
+      <password_sha256_hex>{reader}</password_sha256_hex>
+      <networks><ip>::1</ip><ip>127.0.0.1</ip></networks>
+      <profile>reader</profile>
+      <quota>default</quota>
+    </{reader_user}>
   </users>
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
@@ -531,11 +669,12 @@ fn write_config(
         ("users.xml", users.as_str()),
     ] {
         let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|source| ManagedError::Io { path, source })?;
+        crate::files::write_private(&path, text)
+            .map_err(|source| ManagedError::Io { path, source })?;
     }
-    for sub in ["log", "data", "tmp"] {
+    for sub in ["log", "data", "tmp", "user_files", "format_schemas"] {
         let path = dir.join(sub);
-        std::fs::create_dir_all(&path).map_err(|source| ManagedError::Io { path, source })?;
+        crate::files::private_dir(&path).map_err(|source| ManagedError::Io { path, source })?;
     }
     Ok(())
 }

@@ -176,6 +176,19 @@ pub fn render(sql: &str, target: Target<'_>) -> Vec<String> {
     }
 }
 
+/// Whether the store's database exists and holds saltmark's schema.
+pub async fn is_migrated(store: &Store) -> Result<bool, StoreError> {
+    let tables: u64 = store
+        .server_client()
+        .query(
+            "SELECT count() FROM system.tables WHERE database = ? AND name = 'schema_migrations'",
+        )
+        .bind(store.database())
+        .fetch_one()
+        .await?;
+    Ok(tables > 0)
+}
+
 /// Applies whatever is missing; returns the versions applied by this call.
 #[tracing::instrument(skip_all, fields(database = store.database(), server = %store.version()))]
 pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, StoreError> {

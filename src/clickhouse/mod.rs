@@ -35,6 +35,109 @@ pub enum StoreError {
         name: String,
         source: clickhouse::error::Error,
     },
+    /// No node answered within the connect deadline.
+    #[error("cannot reach ClickHouse at {url}: {reason} (tried for {waited_secs} s)")]
+    Unreachable {
+        /// The URL(s), passwords hidden.
+        url: String,
+        /// What the last attempt met: refused, not found, no answer, …
+        reason: String,
+        /// How long it was tried.
+        waited_secs: u64,
+        /// The last attempt's error.
+        #[source]
+        source: Option<clickhouse::error::Error>,
+    },
+    /// The server refused the user or password (not retried).
+    #[error("ClickHouse at {url} refused the login of user {user:?}: {reason}")]
+    Credentials {
+        /// The URL, password hidden.
+        url: String,
+        /// The user tried.
+        user: String,
+        /// The server's reason (wrong password, unknown user, …).
+        reason: String,
+    },
+}
+
+/// `url` with any password in its user-info replaced by `<hidden>`
+/// (several comma-separated URLs each), for logs and messages.
+pub fn redact_url(urls: &str) -> String {
+    node_urls(urls)
+        .into_iter()
+        .map(|url| match split_credentials(url) {
+            (plain, Some((user, password))) if !password.is_empty() => {
+                plain.replacen("://", &format!("://{user}:<hidden>@"), 1)
+            }
+            (plain, Some((user, _))) => plain.replacen("://", &format!("://{user}@"), 1),
+            (plain, None) => plain,
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A node URL without its user-info, and that user-info (user, password)
+/// percent-decoded, if there was any: `http://u:p@host:8123` is the server
+/// at `http://host:8123` logged into as `u`.
+pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() => {
+            let decode = |s: &str| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let user = decode(parsed.username());
+            let password = decode(parsed.password().unwrap_or(""));
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            let plain = parsed.as_str().trim_end_matches('/').to_string();
+            (plain, Some((user, password)))
+        }
+        _ => (url.to_string(), None),
+    }
+}
+
+/// Why connecting failed, in words an operator can act on, and whether
+/// trying again can help.
+fn describe_failure(error: &clickhouse::error::Error) -> (String, bool) {
+    // 192 UNKNOWN_USER, 193 WRONG_PASSWORD, 194 REQUIRED_PASSWORD,
+    // 516 AUTHENTICATION_FAILED (modern servers).
+    if let Some(code @ (192 | 193 | 194 | 516)) = error_code(error) {
+        let reason = match code {
+            192 => "unknown user",
+            193 => "wrong password",
+            194 => "a password is required",
+            _ => "authentication failed (unknown user or wrong password)",
+        };
+        return (reason.to_string(), false);
+    }
+    let refused = "connection refused (is the server running, and is this its HTTP port?)";
+    let mut chain = String::new();
+    let mut cause: Option<&dyn std::error::Error> = Some(error);
+    while let Some(e) = cause {
+        chain.push_str(&e.to_string().to_ascii_lowercase());
+        chain.push(' ');
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return (refused.to_string(), true),
+                std::io::ErrorKind::TimedOut => return ("no answer (timed out)".into(), true),
+                std::io::ErrorKind::ConnectionReset => {
+                    return ("the connection was reset".into(), true)
+                }
+                _ => {}
+            }
+        }
+        cause = e.source();
+    }
+    if chain.contains("dns error") || chain.contains("failed to lookup") {
+        return ("host name not found".to_string(), true);
+    }
+    if chain.contains("connection refused") {
+        return (refused.to_string(), true);
+    }
+    (error.to_string(), true)
 }
 
 /// A server's version, for feature checks.
@@ -173,10 +276,15 @@ impl Store {
         let nodes: Arc<[Node]> = node_urls(urls)
             .into_iter()
             .map(|url| {
+                // Credentials in the URL win over clickhouse.user/password.
+                let (url, from_url) = split_credentials(url);
+                let (user, password) =
+                    from_url.unwrap_or_else(|| (cfg.user.clone(), cfg.password.clone()));
+                let url = url.as_str();
                 let mut server_client = clickhouse::Client::default()
                     .with_url(url)
-                    .with_user(&cfg.user)
-                    .with_password(&cfg.password)
+                    .with_user(&user)
+                    .with_password(&password)
                     .with_validation(false);
                 if cfg.cluster.is_some() {
                     // An insert into the Distributed table returns only once
@@ -186,13 +294,13 @@ impl Store {
                     server_client = server_client.with_setting("insert_distributed_sync", "1");
                 }
                 let (reader_user, reader_password) = match &cfg.reader_user {
-                    Some(user) => (user.as_str(), cfg.reader_password.as_str()),
-                    None => (cfg.user.as_str(), cfg.password.as_str()),
+                    Some(reader) => (reader.clone(), cfg.reader_password.clone()),
+                    None => (user.clone(), password.clone()),
                 };
                 let mut reader = clickhouse::Client::default()
                     .with_url(url)
-                    .with_user(reader_user)
-                    .with_password(reader_password)
+                    .with_user(&reader_user)
+                    .with_password(&reader_password)
                     .with_validation(false)
                     .with_database(&cfg.database)
                     .with_setting("max_execution_time", limits.max_execution_secs.to_string())
@@ -239,22 +347,71 @@ impl Store {
 
     /// Connects, retrying until `deadline` passes: the managed server and
     /// containers often need a moment after the process starts.
+    ///
+    /// Says at once what it tries (the URL, passwords hidden, and the user),
+    /// warns every few seconds with the reason while it waits, gives up at
+    /// once when the server refuses the credentials (trying again cannot
+    /// help), and ends with an error naming the URL and the reason.
     pub async fn connect_with_retry(
         urls: &str,
         config: &crate::config::Config,
         deadline: Duration,
     ) -> Result<Store, StoreError> {
+        let shown = redact_url(urls);
+        let user = node_urls(urls)
+            .first()
+            .and_then(|u| split_credentials(u).1)
+            .map_or_else(|| config.clickhouse.user.clone(), |(user, _)| user);
+        tracing::info!(url = %shown, user = %user, "connecting to ClickHouse");
         let started = tokio::time::Instant::now();
+        let mut last_warning = started;
         let limits = config.query.statement_limits();
+        let attempt_limit = Duration::from_secs(5).min(deadline.max(Duration::from_secs(1)));
         loop {
-            match Store::connect_with_limits(urls, &config.clickhouse, limits).await {
-                Ok(store) => return Ok(store),
-                Err(e) if started.elapsed() < deadline => {
-                    tracing::debug!(error = %e, "clickhouse not ready yet");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+            let attempt = tokio::time::timeout(
+                attempt_limit,
+                Store::connect_with_limits(urls, &config.clickhouse, limits),
+            )
+            .await;
+            let (reason, retry, source) = match attempt {
+                Ok(Ok(store)) => return Ok(store),
+                Ok(Err(StoreError::Client(e))) => {
+                    let (reason, retry) = describe_failure(&e);
+                    (reason, retry, Some(e))
                 }
-                Err(e) => return Err(e),
+                Ok(Err(other)) => return Err(other),
+                Err(_) => (
+                    format!("no answer within {} s", attempt_limit.as_secs()),
+                    true,
+                    None,
+                ),
+            };
+            if !retry {
+                return Err(StoreError::Credentials {
+                    url: shown,
+                    user,
+                    reason,
+                });
             }
+            let waited = started.elapsed();
+            if waited >= deadline {
+                return Err(StoreError::Unreachable {
+                    url: shown,
+                    reason,
+                    waited_secs: waited.as_secs().max(1),
+                    source,
+                });
+            }
+            if last_warning.elapsed() >= Duration::from_secs(5) {
+                last_warning = tokio::time::Instant::now();
+                tracing::warn!(
+                    url = %shown,
+                    reason = %reason,
+                    retrying_for_secs = (deadline - waited).as_secs(),
+                    "ClickHouse not reachable yet"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
@@ -355,6 +512,17 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_a_url_are_used_and_never_shown() {
+        let (plain, creds) = split_credentials("http://saltmark:s%40cret@127.0.0.1:8123");
+        assert_eq!(plain, "http://127.0.0.1:8123");
+        assert_eq!(creds, Some(("saltmark".into(), "s@cret".into())));
+        assert_eq!(split_credentials("http://127.0.0.1:8123").1, None);
+        let shown = redact_url("http://a:pw1@n1:8123, http://n2:8123");
+        assert_eq!(shown, "http://a:<hidden>@n1:8123, http://n2:8123");
+        assert!(!shown.contains("pw1"));
+    }
 
     #[test]
     fn versions_parse_and_gate_features() {

@@ -67,7 +67,7 @@
 //! - A torn last record is detected by its checksum and skipped (counted).
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -341,8 +341,8 @@ impl Spool {
     /// Opens (or creates) the spool directory, takes its lock, and counts
     /// what is left from before; a restart replays that first.
     pub fn open(settings: SpoolSettings, metrics: Arc<Metrics>) -> Result<Spool, SpoolError> {
-        std::fs::create_dir_all(&settings.dir)?;
-        let lock = OpenOptions::new()
+        crate::files::private_dir(&settings.dir)?;
+        let lock = crate::files::private_options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -526,7 +526,7 @@ impl Spool {
             old.get_ref().sync_data()?;
         }
         let seq = inner.next_seq;
-        let file = OpenOptions::new()
+        let file = crate::files::private_options()
             .create_new(true)
             .append(true)
             .open(segment_path(&self.settings.dir, seq))?;
@@ -666,7 +666,7 @@ impl Spool {
         }
         let ack = format!("{} {}\n", inner.read.segment, inner.read.offset);
         let tmp = self.settings.dir.join("ack.tmp");
-        std::fs::write(&tmp, ack)?;
+        crate::files::write_private(&tmp, ack)?;
         std::fs::rename(&tmp, self.settings.dir.join("ack"))?;
         self.publish(&inner);
         Ok(())
@@ -696,6 +696,7 @@ impl Spool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::fs::OpenOptions;
 
     fn row(seq: u64) -> EventRow {
         EventRow {

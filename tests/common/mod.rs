@@ -43,7 +43,7 @@ pub fn clickhouse_url() -> String {
             Shared { server, _dir: dir }
         })
         .server
-        .url()
+        .authenticated_url()
 }
 
 /// A fresh database name for one test.
