@@ -50,6 +50,9 @@ pub enum StartError {
     /// A configuration value that only fails when used.
     #[error("invalid config key `{key}`: {detail}")]
     Config { key: String, detail: String },
+    /// The spool cannot be opened (locked by another collector, disk trouble).
+    #[error(transparent)]
+    Spool(#[from] crate::write::spool::SpoolError),
     /// The metrics listener's address cannot be bound.
     #[error("cannot listen for /metrics on {address} (metrics.listen)")]
     MetricsListen {
@@ -166,28 +169,22 @@ impl App {
             key: "client_ip_header".into(),
             detail: e.to_string(),
         })?;
-        let spool = if config.spool.max_bytes > 0 {
-            let settings = SpoolSettings {
-                dir: config.data_dir.join("spool"),
+        let spool = Arc::new(Spool::open(
+            SpoolSettings {
+                dir: (config.spool.max_bytes > 0).then(|| config.data_dir.join("spool")),
                 max_bytes: config.spool.max_bytes,
                 fsync: config.spool.fsync_policy(),
-            };
-            Some(Arc::new(Spool::open(settings, metrics.clone()).map_err(
-                |e| StartError::Config {
-                    key: "spool.max_bytes".into(),
-                    detail: e.to_string(),
-                },
-            )?))
-        } else {
-            None
-        };
+                memory_rows: config.writer.queue_capacity,
+            },
+            metrics.clone(),
+        )?);
         let (writer_handle, writer_task) = writer::spawn(
             store.clone(),
             WriterSettings {
                 batch_rows: config.writer.batch_rows,
                 batch_age: Duration::from_millis(config.writer.batch_age_ms),
-                queue_capacity: config.writer.queue_capacity,
                 shutdown_timeout: Duration::from_secs(config.writer.shutdown_timeout_secs),
+                insert_timeout: Duration::from_secs(config.writer.insert_timeout_secs),
             },
             metrics.clone(),
             deps.random.clone(),

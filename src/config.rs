@@ -67,10 +67,11 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("clickhouse.profile", KeyKind::Scalar, "memory profile of the managed clickhouse-server: standard, or small for a 1-2 GB machine (`saltmark clickhouse-config` prints it for a self-run server)"),
     ("writer.batch_rows", KeyKind::Scalar, "rows per insert at most"),
     ("writer.batch_age_ms", KeyKind::Scalar, "oldest row's age before a batch is sent"),
-    ("writer.queue_capacity", KeyKind::Scalar, "events held in memory before ingest answers 503"),
+    ("writer.queue_capacity", KeyKind::Scalar, "rows kept in memory for the writer (the newest of the spool); with spool.max_bytes = 0, the bound before ingest answers 503"),
     ("writer.shutdown_timeout_secs", KeyKind::Scalar, "how long shutdown keeps retrying ClickHouse"),
-    ("spool.max_bytes", KeyKind::Scalar, "disk spool bound (bytes) under data_dir/spool for ClickHouse outages and overload; 0 disables the spool"),
-    ("spool.fsync", KeyKind::Scalar, "spool durability: always (fdatasync before answering) or <N>ms (buffered, synced every N ms)"),
+    ("writer.insert_timeout_secs", KeyKind::Scalar, "how long an insert may take before it counts as failed (it is then settled and checked before anything is inserted again)"),
+    ("spool.max_bytes", KeyKind::Scalar, "bound (bytes) of the write-ahead spool under data_dir/spool: every accepted event is there until ClickHouse has it; full, ingest answers 503; 0 = memory only (a crash loses what is not inserted)"),
+    ("spool.fsync", KeyKind::Scalar, "spool durability: always (each event fdatasynced before its 202, grouped) or <N>ms (synced every N ms: a crash loses at most N ms)"),
     ("limits.max_body_bytes", KeyKind::Scalar, "largest event body; larger is answered 413"),
     ("limits.max_header_bytes", KeyKind::Scalar, "largest request line + headers (at least 8192); larger is answered 431"),
     ("limits.header_read_timeout_secs", KeyKind::Scalar, "time a client has to send its request headers; then the connection is closed"),
@@ -350,6 +351,8 @@ pub struct WriterConfig {
     pub queue_capacity: usize,
     /// Shutdown keeps retrying a failing ClickHouse this long before giving up.
     pub shutdown_timeout_secs: u64,
+    /// An insert not answered within this long counts as failed.
+    pub insert_timeout_secs: u64,
 }
 
 /// The disk spool (see `write::spool`).
@@ -530,6 +533,7 @@ impl Default for WriterConfig {
             batch_age_ms: 1_000,
             queue_capacity: 100_000,
             shutdown_timeout_secs: 30,
+            insert_timeout_secs: 30,
         }
     }
 }
@@ -752,6 +756,12 @@ impl Config {
         }
         if self.writer.batch_rows == 0 {
             return Err(invalid("writer.batch_rows", "must be at least 1".into()));
+        }
+        if self.writer.insert_timeout_secs == 0 {
+            return Err(invalid(
+                "writer.insert_timeout_secs",
+                "must be at least 1".into(),
+            ));
         }
         if self.writer.queue_capacity < self.writer.batch_rows {
             return Err(invalid(

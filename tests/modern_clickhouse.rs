@@ -66,6 +66,19 @@ fn modern_statements() -> Vec<String> {
             // partition the live salts reach, bounded in time.
             "DELETE FROM saltmark.events IN PARTITION 202612 WHERE timestamp >= toDateTime(1796083200) \
              AND ((site = 'example.com' AND has([1, 7], visitor_id)))",
+            // The writer's deduplication on 23+: the window, then the same
+            // block twice under one token is stored once.
+            "ALTER TABLE saltmark.events MODIFY SETTING non_replicated_deduplication_window = 1000",
+            "INSERT INTO saltmark.events (site, timestamp, name, pathname, visitor_id, session_id, batch_id) \
+             SETTINGS insert_deduplication_token = 'saltmark-insert-00000000000000aa-202605' \
+             VALUES ('dedup.example', '2026-05-10 10:00:00', 'pageview', '/', 1, 1, 170)",
+            "INSERT INTO saltmark.events (site, timestamp, name, pathname, visitor_id, session_id, batch_id) \
+             SETTINGS insert_deduplication_token = 'saltmark-insert-00000000000000aa-202605' \
+             VALUES ('dedup.example', '2026-05-10 10:00:00', 'pageview', '/', 1, 1, 170)",
+            "SELECT throwIf(count() != 1, 'a retried block was stored twice') FROM saltmark.events \
+             WHERE site = 'dedup.example'",
+            // Settling a stale attempt.
+            "KILL QUERY WHERE query_id = 'saltmark-insert-00000000000000aa-202605' SYNC",
             // Sessions bound to their user's version (migration 6).
             "INSERT INTO saltmark.dashboard_sessions (token_hash, user, created, expires, revoked, user_version) \
              VALUES ('h', 'alice', now(), now() + 60, 0, 5)",

@@ -708,7 +708,7 @@ async fn queries_are_bounded_regexes_are_re2_and_database_errors_stay_inside() {
             )
         })
         .collect();
-    let statuses: Vec<u16> = futures_join_all(burst)
+    let statuses: Vec<u16> = futures_util::future::join_all(burst)
         .await
         .into_iter()
         .map(|(s, _)| s)
@@ -732,51 +732,6 @@ async fn queries_are_bounded_regexes_are_re2_and_database_errors_stay_inside() {
         "the statistics database did not answer; retry shortly"
     );
     api.server.stop().await;
-}
-
-/// Runs futures concurrently on the current task (no extra crate needed).
-async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
-where
-    F::Output: Unpin,
-{
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-    struct JoinAll<F: std::future::Future> {
-        futures: Vec<Option<Pin<Box<F>>>>,
-        outputs: Vec<Option<F::Output>>,
-    }
-    impl<F: std::future::Future> std::future::Future for JoinAll<F>
-    where
-        F::Output: Unpin,
-    {
-        type Output = Vec<F::Output>;
-        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-            let this = self.get_mut();
-            let mut pending = false;
-            for (slot, out) in this.futures.iter_mut().zip(this.outputs.iter_mut()) {
-                if let Some(future) = slot {
-                    match future.as_mut().poll(cx) {
-                        Poll::Ready(value) => {
-                            *out = Some(value);
-                            *slot = None;
-                        }
-                        Poll::Pending => pending = true,
-                    }
-                }
-            }
-            if pending {
-                Poll::Pending
-            } else {
-                Poll::Ready(this.outputs.iter_mut().map(|o| o.take().unwrap()).collect())
-            }
-        }
-    }
-    let outputs = futures.iter().map(|_| None).collect();
-    JoinAll {
-        futures: futures.into_iter().map(|f| Some(Box::pin(f))).collect(),
-        outputs,
-    }
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

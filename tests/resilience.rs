@@ -205,3 +205,254 @@ async fn sigterm_under_load_drains_everything_accepted() {
     .await;
     assert_eq!(stored, format!("{accepted}\t{accepted}\n"));
 }
+
+fn signal(pid: u32, signal: libc::c_int) {
+    // SAFETY: sending a signal to a child process of this test.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
+    }
+}
+
+/// Events in each stalled insert.
+const STALLED: u64 = 150;
+/// Stalls of the real server in that test.
+const STALLS: u64 = 2;
+
+/// Audit finding 8: ClickHouse stopped (SIGSTOP) past the insert timeout,
+/// then resumed, used to store a batch twice — the timed-out insert
+/// committed after the retry's count found nothing. Now the stale attempt
+/// is settled (killed, or seen committed) before the check, and every
+/// accepted event is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clickhouse_stalled_past_the_insert_timeout_stores_each_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ch_dir = dir.path().join("clickhouse");
+    let clickhouse = Arc::new(
+        tokio::task::spawn_blocking(move || {
+            ManagedClickHouse::start_in("clickhouse-server", &ch_dir, Duration::from_secs(60))
+        })
+        .await
+        .unwrap()
+        .unwrap(),
+    );
+    let server = TestServer::start_with(
+        "stall",
+        &[
+            ("SALTMARK_WRITER_INSERT_TIMEOUT_SECS", "2"),
+            ("SALTMARK_WRITER_BATCH_AGE_MS", "100"),
+        ],
+        Deps::default(),
+        Some(clickhouse.authenticated_url()),
+    )
+    .await;
+    let send = |seq: u64| {
+        let body = numbered(seq);
+        let server = &server;
+        async move {
+            server
+                .post(&body, &[("user-agent", CHROME_WINDOWS)])
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    let pid = clickhouse.pid().expect("clickhouse runs");
+    let mut total = 0;
+    for _ in 0..STALLS {
+        assert_eq!(send(total + 1).await, 202);
+        total += 1;
+        assert_eq!(
+            server.wait_count("SELECT count() FROM events", total).await,
+            total
+        );
+        signal(pid, libc::SIGSTOP);
+        // Accepted into the spool; the writer's insert is sent and hangs.
+        let sending: Vec<_> = (total + 1..=total + STALLED).map(send).collect();
+        for status in futures_util::future::join_all(sending).await {
+            assert_eq!(status, 202);
+        }
+        total += STALLED;
+        // Past the insert timeout (2 s), more than once.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        signal(pid, libc::SIGCONT);
+        assert_eq!(
+            server.wait_count("SELECT count() FROM events", total).await,
+            total
+        );
+        // Give a stale insert every chance to land.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            server
+                .query("SELECT count(), uniqExact(prop_values[1]) FROM events FORMAT TSV")
+                .await,
+            format!("{total}\t{total}\n"),
+            "every accepted event stored once"
+        );
+    }
+    server.stop().await;
+    tokio::task::spawn_blocking(move || drop(clickhouse))
+        .await
+        .unwrap();
+}
+
+/// A TCP proxy in front of ClickHouse that can hold every request (a
+/// stalled server, as the collector sees it) and then release them in the
+/// worst order: the oldest request — the insert that timed out — last.
+struct StallProxy {
+    addr: std::net::SocketAddr,
+    holding: Arc<std::sync::atomic::AtomicBool>,
+    /// When the oldest held connection was first held (its id), to delay it.
+    oldest: Arc<std::sync::Mutex<Option<(u64, Instant)>>>,
+}
+
+impl StallProxy {
+    async fn start(upstream: std::net::SocketAddr, stale_delay: Duration) -> StallProxy {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let holding = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let oldest: Arc<std::sync::Mutex<Option<(u64, Instant)>>> = Arc::default();
+        let (h, o) = (holding.clone(), oldest.clone());
+        tokio::spawn(async move {
+            let mut next_id = 0u64;
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                next_id += 1;
+                let id = next_id;
+                let (holding, oldest) = (h.clone(), o.clone());
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut server_read, mut server_write) = server.into_split();
+                    tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                    });
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match client_read.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        if holding.load(Ordering::SeqCst) {
+                            {
+                                let mut first = oldest.lock().unwrap();
+                                if first.is_none() {
+                                    *first = Some((id, Instant::now()));
+                                }
+                            }
+                            while holding.load(Ordering::SeqCst) {
+                                tokio::time::sleep(Duration::from_millis(5)).await;
+                            }
+                            // The first request held (the stale insert)
+                            // reaches the server after everything else.
+                            if oldest.lock().unwrap().is_some_and(|(first, _)| first == id) {
+                                tokio::time::sleep(stale_delay).await;
+                            }
+                        }
+                        if server_write.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        StallProxy {
+            addr,
+            holding,
+            oldest,
+        }
+    }
+
+    fn hold(&self) {
+        *self.oldest.lock().unwrap() = None;
+        self.holding.store(true, Ordering::SeqCst);
+    }
+
+    fn release(&self) {
+        self.holding.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Audit finding 8, the adversarial order made certain: while "stalled",
+/// every request is held; on release the timed-out insert reaches the
+/// server 600 ms after the retry's own requests. A writer that counted and
+/// re-inserted at once would store the batch twice; this one kills the stale
+/// attempt, pauses, kills again and counts, and stores it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_insert_that_lands_after_the_retry_check_is_not_stored_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let ch_dir = dir.path().join("clickhouse");
+    let clickhouse = Arc::new(
+        tokio::task::spawn_blocking(move || {
+            ManagedClickHouse::start_in("clickhouse-server", &ch_dir, Duration::from_secs(60))
+        })
+        .await
+        .unwrap()
+        .unwrap(),
+    );
+    let direct = clickhouse.authenticated_url();
+    let upstream: std::net::SocketAddr = clickhouse
+        .url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let proxy = StallProxy::start(upstream, Duration::from_millis(600)).await;
+    let users = clickhouse.credentials();
+    let through_proxy = format!("http://{}:{}@{}", users.user, users.password, proxy.addr);
+    let server = TestServer::start_with(
+        "stall_proxy",
+        &[
+            ("SALTMARK_WRITER_INSERT_TIMEOUT_SECS", "2"),
+            ("SALTMARK_WRITER_BATCH_AGE_MS", "100"),
+        ],
+        Deps::default(),
+        Some(through_proxy),
+    )
+    .await;
+    let count = || {
+        let (direct, database) = (direct.clone(), server.database.clone());
+        async move {
+            ch_query(
+                &direct,
+                &database,
+                "SELECT count(), uniqExact(prop_values[1]) FROM events FORMAT TSV",
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        server
+            .post(&numbered(1), &[("user-agent", CHROME_WINDOWS)])
+            .await
+            .status(),
+        202
+    );
+    assert_eq!(server.wait_count("SELECT count() FROM events", 1).await, 1);
+    proxy.hold();
+    for seq in 2..=40 {
+        assert_eq!(
+            server
+                .post(&numbered(seq), &[("user-agent", CHROME_WINDOWS)])
+                .await
+                .status(),
+            202
+        );
+    }
+    // The insert times out (2 s); the writer's next requests are held too.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    proxy.release();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count().await != "40\t40\n" && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count().await, "40\t40\n", "the batch is stored once");
+    server.stop().await;
+    tokio::task::spawn_blocking(move || drop(clickhouse))
+        .await
+        .unwrap();
+}

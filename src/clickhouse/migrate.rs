@@ -176,6 +176,15 @@ pub fn render(sql: &str, target: Target<'_>) -> Vec<String> {
     }
 }
 
+/// Inserts carry an `insert_deduplication_token` on servers that have it
+/// (23+, see `write::writer`); a plain MergeTree honours it only with a
+/// deduplication window. A cluster's replicated tables deduplicate anyway.
+pub fn deduplication_window(store: &Store) -> Option<String> {
+    (store.version().major >= 23 && store.cluster().is_none()).then(|| {
+        "ALTER TABLE events MODIFY SETTING non_replicated_deduplication_window = 1000".to_string()
+    })
+}
+
 /// Whether the store's database exists and holds saltmark's schema.
 pub async fn is_migrated(store: &Store) -> Result<bool, StoreError> {
     let tables: u64 = store
@@ -264,6 +273,9 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
             "migration applied"
         );
         newly.push(migration.version);
+    }
+    if let Some(statement) = deduplication_window(store) {
+        store.client().query(&statement).execute().await?;
     }
     if target.ttl {
         // Keep the TTL in step with the configured retention.

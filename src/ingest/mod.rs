@@ -124,6 +124,14 @@ pub struct Pipeline {
     pub metrics: Arc<Metrics>,
 }
 
+/// A spool refusal as the client sees it.
+fn refusal_of(e: QueueError) -> Refusal {
+    match e {
+        QueueError::Closed => Refusal::ShuttingDown,
+        QueueError::Full | QueueError::Unsynced => Refusal::QueueFull,
+    }
+}
+
 impl Pipeline {
     /// Runs one event through every stage.
     ///
@@ -274,13 +282,19 @@ impl Pipeline {
             });
         }
         let accepted = rows.len() as u64;
-        match self.writer.try_queue_all(rows) {
+        // In the write-ahead spool, and durable per the fsync policy,
+        // before the 202.
+        let queued = self.writer.try_queue_all(rows).map_err(refusal_of);
+        let durable = match queued {
+            Ok(queued) => self.writer.durable(queued).await.map_err(refusal_of),
+            Err(refusal) => Err(refusal),
+        };
+        match durable {
             Ok(()) => {
                 self.metrics.events_accepted.inc_by(accepted);
                 Outcome::Accepted
             }
-            Err(QueueError::Full) => Outcome::Refused(Refusal::QueueFull),
-            Err(QueueError::Closed) => Outcome::Refused(Refusal::ShuttingDown),
+            Err(refusal) => Outcome::Refused(refusal),
         }
     }
 

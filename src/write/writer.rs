@@ -1,52 +1,56 @@
-//! Queue → batches → ClickHouse, without losing or doubling what was accepted.
+//! Spool → batches → ClickHouse, without losing or doubling what was accepted.
 //!
 //! Design and invariants:
-//! - Ingest puts rows into a bounded channel with `try_send`. When it is full,
-//!   ingest answers 503 + Retry-After: the memory bound is explicit, and an
-//!   event is either accepted (and then delivered) or refused — never accepted
-//!   and silently dropped.
-//! - One writer task takes up to `batch_rows` rows, or whatever arrived within
-//!   `batch_age` of the first, and inserts them with RowBinary.
+//! - Ingest appends each accepted request's rows to the write-ahead spool
+//!   ([`super::spool`]) before answering 202 (and, with `fsync = always`,
+//!   waits until they are synced). The spool's bound — disk, or memory with
+//!   `spool.max_bytes = 0` — is the only reason ingest answers 503: an event
+//!   is either accepted (and then delivered) or refused, never accepted and
+//!   silently dropped.
+//! - One writer task takes up to `batch_rows` rows from the spool, or
+//!   whatever waited `batch_age`, and inserts them with RowBinary; only once
+//!   ClickHouse answered does it acknowledge them, and the spool then drops
+//!   them (whole segments at a time).
 //! - A batch is split by month so that each insert lands in a single
-//!   partition: ClickHouse then writes it as one part, which is atomic — it is
-//!   stored entirely or not at all.
-//! - Each insert carries a random `batch_id` in every row. An insert that fails
-//!   may still have been stored (the connection broke after the server
-//!   committed). Before retrying, the writer counts the rows with that
-//!   `batch_id` in the batch's time range: all there → done (counted in
-//!   `batches_deduplicated`); none → insert again. This works on 18.16, which
-//!   has no insert deduplication for plain MergeTree.
-//! - Failures are retried with exponential backoff (100 ms → 5 s). While the
-//!   writer retries, the channel fills and ingest pushes back with 503s.
-//!   With several ClickHouse nodes configured, each failure also moves the
-//!   store to the next node ([`crate::clickhouse::Store::fail_over`]), so
-//!   the retry — including the count-by-`batch_id` check — goes there.
-//! - With the disk spool (`spool.max_bytes` > 0, see [`super::spool`]): a
-//!   batch whose insert fails is appended to the spool with its `batch_id`
-//!   instead of being retried in memory, and from then on — while the spool
-//!   holds anything — every new batch goes behind it, and ingest appends rows
-//!   to the spool directly (so a 202 during an outage is on disk per the
-//!   fsync policy). A memory queue that is full sends rows to the spool too.
-//!   A replay task delivers the spool in order; replay always starts with the
-//!   count-by-`batch_id` check (only the batches not yet stored are inserted),
-//!   so a batch is never stored twice. Only a full spool makes ingest answer
-//!   503.
-//! - Shutdown: the channel is closed to new rows, everything already queued is
-//!   written (or spooled), then replay goes on for at most `shutdown_timeout`;
-//!   what is left stays in the spool for the next start. Without a spool,
-//!   what is still undelivered then is logged and counted as lost.
+//!   partition: ClickHouse writes it as one part, which is atomic — stored
+//!   entirely or not at all.
+//! - Every record (one request's rows) carries a random `batch_id`. An insert
+//!   that fails may still be stored — the connection broke after the server
+//!   committed, or the server was stalled past the timeout and commits when
+//!   it resumes. So before inserting anything again (and before inserting
+//!   anything replayed from disk after a restart) the writer:
+//!   1. kills the earlier attempt if it is still running
+//!      (`KILL QUERY … SYNC`: every attempt of an insert has the same
+//!      `query_id`), waits a moment and does so once more — a stalled
+//!      server that resumes picks the stale request up first, and after
+//!      this it is either committed or gone;
+//!   2. counts the rows of each `batch_id` in the batch's time range, and
+//!      inserts only the records not stored. A retry of the same insert
+//!      while the old one still runs is refused by ClickHouse (same
+//!      `query_id`) and goes back to step 1.
+//!
+//!   On servers that have it (23+, one node), each insert also carries an
+//!   `insert_deduplication_token` and the table a deduplication window, so
+//!   the server itself drops a second copy of the same block, whatever the
+//!   timing. In cluster mode the replicated tables deduplicate identical
+//!   blocks on their own.
+//! - Failures are retried with exponential backoff (100 ms → 5 s). With
+//!   several ClickHouse nodes configured, each failure also moves the store
+//!   to the next node ([`crate::clickhouse::Store::fail_over`]).
+//! - Shutdown: the spool is closed to new rows, everything in it is written
+//!   for at most `shutdown_timeout`; what is left stays in the spool for the
+//!   next start (without a disk it is logged and counted as lost).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::row::EventRow;
-use super::spool::{FsyncPolicy, Spool, SpoolError, SpooledBatch};
+use super::spool::{Readiness, Spool, SpoolError, SpooledBatch};
 use crate::clickhouse::{Store, StoreError};
 use crate::clock::RandomSource;
 use crate::metrics::Metrics;
@@ -56,30 +60,45 @@ use crate::metrics::Metrics;
 pub struct WriterSettings {
     /// Rows per insert at most.
     pub batch_rows: usize,
-    /// Age of the oldest queued row that triggers an insert.
+    /// Age of the oldest waiting row that triggers an insert.
     pub batch_age: Duration,
-    /// Channel capacity (the memory bound).
-    pub queue_capacity: usize,
     /// How long shutdown keeps retrying.
     pub shutdown_timeout: Duration,
+    /// How long an insert may take before it counts as failed (and is
+    /// settled before anything is inserted again).
+    pub insert_timeout: Duration,
 }
 
-/// Why a row was not queued.
+/// Why rows were not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueError {
-    /// The memory bound is reached; try again shortly.
+    /// The spool's bound is reached; try again shortly.
     Full,
-    /// The writer is shutting down.
+    /// The collector is shutting down.
     Closed,
+    /// The spool cannot make rows durable (a disk error).
+    Unsynced,
 }
 
-/// The sending side, held by ingest.
+impl From<&SpoolError> for QueueError {
+    fn from(e: &SpoolError) -> Self {
+        match e {
+            SpoolError::Full => QueueError::Full,
+            SpoolError::Closed => QueueError::Closed,
+            _ => QueueError::Unsynced,
+        }
+    }
+}
+
+/// A request's rows in the spool; [`WriterHandle::durable`] waits for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Queued(u64);
+
+/// The appending side, held by ingest.
 #[derive(Clone)]
 pub struct WriterHandle {
-    sender: mpsc::Sender<EventRow>,
+    spool: Arc<Spool>,
     healthy: Arc<AtomicBool>,
-    metrics: Arc<Metrics>,
-    spool: Option<Arc<Spool>>,
     random: Arc<dyn RandomSource>,
 }
 
@@ -92,45 +111,31 @@ impl std::fmt::Debug for WriterHandle {
 }
 
 impl WriterHandle {
-    /// Queues the rows of one event without waiting, all or none: into
-    /// memory, or — while the spool is in use or the memory queue is full —
-    /// onto the disk spool as one record.
-    pub fn try_queue_all(&self, rows: Vec<EventRow>) -> Result<(), QueueError> {
-        if self.is_spooling() {
-            return self.spool_rows(rows);
-        }
-        match self.sender.try_reserve_many(rows.len()) {
-            Ok(permits) => {
-                self.metrics.queue_depth.inc_by(rows.len() as i64);
-                for (permit, row) in permits.zip(rows) {
-                    permit.send(row);
-                }
-                Ok(())
-            }
-            Err(mpsc::error::TrySendError::Full(())) if self.spool.is_some() => {
-                self.spool_rows(rows)
-            }
-            Err(mpsc::error::TrySendError::Full(())) => Err(QueueError::Full),
-            Err(mpsc::error::TrySendError::Closed(())) => Err(QueueError::Closed),
-        }
-    }
-
-    fn spool_rows(&self, mut rows: Vec<EventRow>) -> Result<(), QueueError> {
-        let Some(spool) = &self.spool else {
-            return Err(QueueError::Full);
-        };
+    /// Appends the rows of one request to the spool, all or none, as one
+    /// record with its own `batch_id`.
+    pub fn try_queue_all(&self, mut rows: Vec<EventRow>) -> Result<Queued, QueueError> {
         let batch_id = self.random.next_u64();
         for row in &mut rows {
             row.batch_id = batch_id;
         }
-        match spool.append(&SpooledBatch { batch_id, rows }) {
-            Ok(()) => Ok(()),
-            Err(SpoolError::Full) => Err(QueueError::Full),
+        match self.spool.append(SpooledBatch { batch_id, rows }) {
+            Ok(seq) => Ok(Queued(seq)),
             Err(e) => {
-                tracing::error!(error = %e, "cannot write to the spool");
-                Err(QueueError::Full)
+                if !matches!(e, SpoolError::Full | SpoolError::Closed) {
+                    tracing::error!(error = %e, "cannot write to the spool");
+                }
+                Err(QueueError::from(&e))
             }
         }
+    }
+
+    /// Waits until the queued rows are durable per the fsync policy (with
+    /// `always`, synced to disk): the 202 is answered after this.
+    pub async fn durable(&self, queued: Queued) -> Result<(), QueueError> {
+        self.spool
+            .durable(queued.0)
+            .await
+            .map_err(|e| QueueError::from(&e))
     }
 
     /// False while inserts are failing.
@@ -138,9 +143,10 @@ impl WriterHandle {
         self.healthy.load(Ordering::Relaxed)
     }
 
-    /// True while events wait in the disk spool.
+    /// True while accepted events wait on disk only (ClickHouse has been
+    /// away longer than the memory cache holds).
     pub fn is_spooling(&self) -> bool {
-        self.spool.as_ref().is_some_and(|s| s.is_active())
+        self.spool.is_backlogged()
     }
 }
 
@@ -149,113 +155,103 @@ impl WriterHandle {
 pub struct WriterTask {
     stop: CancellationToken,
     join: tokio::task::JoinHandle<()>,
-    replay_stop: CancellationToken,
-    replay: Option<tokio::task::JoinHandle<()>>,
-    spool: Option<Arc<Spool>>,
+    spool: Arc<Spool>,
+    sync_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl WriterTask {
-    /// Closes the queue, writes what is in it, replays the spool for at most
-    /// the shutdown timeout, and waits for the tasks.
+    /// Closes the spool, writes what is in it for at most the shutdown
+    /// timeout, syncs what is left, and waits for the tasks.
     pub async fn drain(self) {
+        self.spool.close();
         self.stop.cancel();
         let _ = self.join.await;
-        self.replay_stop.cancel();
-        if let Some(replay) = self.replay {
-            let _ = replay.await;
+        if let Err(e) = self.spool.sync() {
+            tracing::error!(error = %e, "spool sync at shutdown failed");
         }
-        if let Some(spool) = self.spool {
-            if let Err(e) = spool.sync() {
-                tracing::error!(error = %e, "spool sync at shutdown failed");
-            }
-            if spool.is_active() {
-                tracing::warn!("events left in the spool; they are replayed at the next start");
-            }
+        if let Some(thread) = self.sync_thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        if self.spool.is_active() {
+            tracing::warn!("events left in the spool; they are delivered at the next start");
         }
     }
 }
 
-/// Starts the writer task (and, with a spool, the replay and fsync tasks).
+/// Starts the writer task and the spool's sync thread.
 pub fn spawn(
     store: Store,
     settings: WriterSettings,
     metrics: Arc<Metrics>,
     random: Arc<dyn RandomSource>,
-    spool: Option<Arc<Spool>>,
+    spool: Arc<Spool>,
 ) -> (WriterHandle, WriterTask) {
-    let (sender, receiver) = mpsc::channel(settings.queue_capacity);
     let healthy = Arc::new(AtomicBool::new(true));
     let stop = CancellationToken::new();
-    let replay_stop = CancellationToken::new();
-    let delivery = Arc::new(Delivery {
-        store,
-        metrics: metrics.clone(),
-        healthy: healthy.clone(),
-        shutdown_timeout: settings.shutdown_timeout,
-    });
+    let dedup_token = store.version().major >= 23 && store.cluster().is_none();
+    let kill_stale = store.cluster().is_none();
     let writer = Writer {
-        delivery: delivery.clone(),
-        settings: settings.clone(),
-        random: random.clone(),
+        delivery: Delivery {
+            store,
+            metrics,
+            healthy: healthy.clone(),
+            shutdown_timeout: settings.shutdown_timeout,
+            insert_timeout: settings.insert_timeout,
+            dedup_token,
+            kill_stale,
+        },
+        settings,
         stop: stop.clone(),
         spool: spool.clone(),
     };
-    let join = tokio::spawn(writer.run(receiver));
-    let replay = spool.clone().map(|spool| {
-        if let FsyncPolicy::Every(every) = spool.settings().fsync {
-            let (spool, stop) = (spool.clone(), replay_stop.clone());
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(every) => {}
-                    }
-                    if let Err(e) = spool.sync() {
-                        tracing::error!(error = %e, "spool sync failed");
-                    }
-                }
-            });
-        }
-        tokio::spawn(replay(
-            delivery,
-            spool,
-            settings.batch_rows,
-            replay_stop.clone(),
-        ))
-    });
+    let join = tokio::spawn(writer.run());
+    let sync_thread = spool.start_sync();
     (
         WriterHandle {
-            sender,
-            healthy,
-            metrics,
             spool: spool.clone(),
+            healthy,
             random,
         },
         WriterTask {
             stop,
             join,
-            replay_stop,
-            replay,
             spool,
+            sync_thread,
         },
     )
 }
 
 struct Writer {
-    delivery: Arc<Delivery>,
+    delivery: Delivery,
     settings: WriterSettings,
-    random: Arc<dyn RandomSource>,
     stop: CancellationToken,
-    spool: Option<Arc<Spool>>,
+    spool: Arc<Spool>,
 }
 
-/// Inserting with retries and the exactly-once check; shared by the writer
-/// and the spool replay.
+/// Inserting with retries and the exactly-once protocol.
 struct Delivery {
     store: Store,
     metrics: Arc<Metrics>,
     healthy: Arc<AtomicBool>,
     shutdown_timeout: Duration,
+    insert_timeout: Duration,
+    /// Send `insert_deduplication_token` (23+, one node).
+    dedup_token: bool,
+    /// Kill a stale attempt before checking (one node; a cluster's
+    /// replicated tables deduplicate by themselves).
+    kill_stale: bool,
+}
+
+/// What to find out before inserting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Nothing: these rows were never sent.
+    None,
+    /// Which records are stored already (an earlier run may have sent them).
+    Count,
+    /// This process's earlier attempt failed ambiguously: kill it if it
+    /// still runs, then count.
+    SettleAndCount,
 }
 
 #[derive(clickhouse::Row, serde::Deserialize)]
@@ -265,212 +261,131 @@ struct CountRow {
 }
 
 impl Writer {
-    async fn run(self, mut receiver: mpsc::Receiver<EventRow>) {
-        let mut shutdown_deadline: Option<Instant> = None;
+    async fn run(self) {
+        let mut deadline: Option<Instant> = None;
         loop {
-            let first = tokio::select! {
-                row = receiver.recv() => row,
-                _ = self.stop.cancelled(), if shutdown_deadline.is_none() => {
-                    receiver.close();
-                    shutdown_deadline = Some(Instant::now() + self.settings.shutdown_timeout);
+            if deadline.is_none() && self.stop.is_cancelled() {
+                deadline = Some(Instant::now() + self.settings.shutdown_timeout);
+            }
+            let draining = deadline.is_some();
+            match self
+                .spool
+                .readiness(self.settings.batch_rows, self.settings.batch_age)
+            {
+                Readiness::Empty if draining => break,
+                Readiness::Empty => {
+                    tokio::select! {
+                        _ = self.spool.appended() => {}
+                        _ = self.stop.cancelled() => {}
+                    }
+                    continue;
+                }
+                Readiness::At(at) if !draining => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at.into()) => {}
+                        _ = self.spool.appended() => {}
+                        _ = self.stop.cancelled() => {}
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let chunk = match self.spool.read_next(self.settings.batch_rows) {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the spool; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = self.stop.cancelled() => {}
+                    }
+                    if draining {
+                        break;
+                    }
                     continue;
                 }
             };
-            let Some(first) = first else { break };
-            let mut batch = Vec::with_capacity(self.settings.batch_rows.min(4096));
-            batch.push(first);
-            let age_deadline = tokio::time::Instant::now() + self.settings.batch_age;
-            while batch.len() < self.settings.batch_rows {
-                tokio::select! {
-                    row = receiver.recv() => match row {
-                        Some(row) => batch.push(row),
-                        None => break,
-                    },
-                    _ = tokio::time::sleep_until(age_deadline), if shutdown_deadline.is_none() => break,
-                    _ = self.stop.cancelled(), if shutdown_deadline.is_none() => {
-                        receiver.close();
-                        shutdown_deadline = Some(Instant::now() + self.settings.shutdown_timeout);
-                    }
-                }
+            if chunk.batches.is_empty() {
+                continue;
             }
-            self.delivery.metrics.queue_depth.dec_by(batch.len() as i64);
-            if let Some(lost) = self.write_batch(batch, &mut shutdown_deadline).await {
-                self.delivery.metrics.events_lost_at_shutdown.inc_by(lost);
+            let records = chunk.batches.len() as u64;
+            let mut rows: Vec<EventRow> = chunk.batches.into_iter().flat_map(|b| b.rows).collect();
+            let row_count = rows.len() as u64;
+            let span = tracing::info_span!("batch", rows = row_count, from_disk = chunk.from_disk);
+            let check = if chunk.from_earlier_run {
+                Check::Count
+            } else {
+                Check::None
+            };
+            let stored = self
+                .delivery
+                .deliver(&mut rows, check, &self.stop, &mut deadline)
+                .instrument(span)
+                .await;
+            if !stored {
+                // Shutdown's deadline passed: the rows stay in the spool
+                // (not acknowledged) for the next start — or, without a
+                // disk, are gone.
+                if self.spool.settings().dir.is_none() {
+                    self.delivery
+                        .metrics
+                        .events_lost_at_shutdown
+                        .inc_by(row_count);
+                    tracing::error!(
+                        events = row_count,
+                        "ClickHouse stayed unreachable during shutdown; events not stored"
+                    );
+                }
+                break;
+            }
+            if let Err(e) = self.spool.ack(chunk.end, records, row_count) {
+                tracing::error!(error = %e, "cannot record spool progress; batches may be checked again");
             }
         }
         tracing::info!("writer drained");
     }
-
-    /// Writes one batch (to ClickHouse or the spool), retrying; returns the
-    /// number of rows given up (only possible once shutdown's deadline has
-    /// passed, and with a spool only if it is full).
-    async fn write_batch(
-        &self,
-        mut batch: Vec<EventRow>,
-        shutdown_deadline: &mut Option<Instant>,
-    ) -> Option<u64> {
-        batch.sort_by_key(EventRow::partition_month);
-        let mut lost = 0u64;
-        for month in batch.chunk_by_mut(|a, b| a.partition_month() == b.partition_month()) {
-            let batch_id = self.random.next_u64();
-            for row in month.iter_mut() {
-                row.batch_id = batch_id;
-            }
-            let span = tracing::info_span!("batch", batch_id, rows = month.len());
-            let stored = self
-                .deliver(month, batch_id, shutdown_deadline)
-                .instrument(span)
-                .await;
-            if !stored {
-                lost += month.len() as u64;
-            }
-        }
-        (lost > 0).then(|| {
-            tracing::error!(
-                events = lost,
-                "ClickHouse stayed unreachable during shutdown; events not stored"
-            );
-            lost
-        })
-    }
-
-    async fn deliver(
-        &self,
-        rows: &[EventRow],
-        batch_id: u64,
-        shutdown_deadline: &mut Option<Instant>,
-    ) -> bool {
-        let Some(spool) = &self.spool else {
-            return self
-                .delivery
-                .insert_until_stored(rows, false, &self.stop, shutdown_deadline)
-                .await;
-        };
-        let spooled = || SpooledBatch {
-            batch_id,
-            rows: rows.to_vec(),
-        };
-        if !spool.is_active() {
-            let started = Instant::now();
-            match self.delivery.insert(rows).await {
-                Ok(()) => {
-                    self.delivery.succeeded(rows.len(), Some(started.elapsed()));
-                    return true;
-                }
-                Err(e) => {
-                    self.delivery.failed(&e, None);
-                    tracing::warn!(
-                        "batch goes to the disk spool; replayed when ClickHouse is back"
-                    );
-                }
-            }
-        }
-        // Spooling: append (the replay's first step is the batch_id check,
-        // so a failed insert that was in fact stored is not stored twice).
-        let mut backoff = Duration::from_millis(50);
-        loop {
-            match spool.append(&spooled()) {
-                Ok(()) => return true,
-                Err(SpoolError::Full) => {}
-                Err(e) => tracing::error!(error = %e, "cannot write to the spool"),
-            }
-            if !spool.is_active() {
-                // The replay caught up meanwhile: insert directly again.
-                return self
-                    .delivery
-                    .insert_until_stored(rows, true, &self.stop, shutdown_deadline)
-                    .await;
-            }
-            if shutdown_deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
-                _ = self.stop.cancelled(), if shutdown_deadline.is_none() => {
-                    *shutdown_deadline = Some(Instant::now() + self.settings.shutdown_timeout);
-                }
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(1));
-        }
-    }
-}
-
-/// Delivers the spool in order until it is empty, then waits for appends.
-/// On shutdown (`stop`), goes on for at most the shutdown timeout.
-async fn replay(
-    delivery: Arc<Delivery>,
-    spool: Arc<Spool>,
-    batch_rows: usize,
-    stop: CancellationToken,
-) {
-    let mut shutdown_deadline: Option<Instant> = None;
-    loop {
-        let chunk = match spool.read_next(batch_rows) {
-            Ok(chunk) => chunk,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the spool; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    _ = stop.cancelled() => return,
-                }
-            }
-        };
-        if chunk.batches.is_empty() {
-            if stop.is_cancelled() {
-                return;
-            }
-            tokio::select! {
-                _ = spool.appended() => {}
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                _ = stop.cancelled() => {}
-            }
-            continue;
-        }
-        // One insert per month partition (atomic), in spool order.
-        let records = chunk.batches.len() as u64;
-        let mut rows: Vec<EventRow> = chunk.batches.into_iter().flat_map(|b| b.rows).collect();
-        rows.sort_by_key(EventRow::partition_month);
-        let mut all_stored = true;
-        for month in rows.chunk_by(|a, b| a.partition_month() == b.partition_month()) {
-            let span = tracing::info_span!("replay", rows = month.len());
-            let stored = delivery
-                .insert_until_stored(month, true, &stop, &mut shutdown_deadline)
-                .instrument(span)
-                .await;
-            if !stored {
-                all_stored = false;
-                break;
-            }
-        }
-        if !all_stored {
-            // Shutdown deadline passed: the chunk stays in the spool.
-            return;
-        }
-        if let Err(e) = spool.ack(chunk.end, records, rows.len() as u64) {
-            tracing::error!(error = %e, "cannot record spool progress; batches may be checked again");
-        }
-        if !spool.is_active() {
-            tracing::info!("spool replayed; writing to ClickHouse directly again");
-        }
-    }
 }
 
 impl Delivery {
-    /// Inserts `rows` (each carrying its batch's `batch_id`) until stored.
-    /// With `maybe_stored`, first asks which batches are already there and
-    /// inserts only the rest. Gives up only once shutdown's deadline passed.
-    async fn insert_until_stored(
+    /// Inserts `rows` (each carrying its record's `batch_id`), one insert
+    /// per month partition, until stored, finding out `check` first. Gives
+    /// up only once shutdown's deadline passed.
+    async fn deliver(
+        &self,
+        rows: &mut [EventRow],
+        check: Check,
+        stop: &CancellationToken,
+        deadline: &mut Option<Instant>,
+    ) -> bool {
+        rows.sort_by_key(EventRow::partition_month);
+        for month in rows.chunk_by(|a, b| a.partition_month() == b.partition_month()) {
+            if !self.deliver_one(month, check, stop, deadline).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    async fn deliver_one(
         &self,
         rows: &[EventRow],
-        mut maybe_stored: bool,
+        mut check: Check,
         stop: &CancellationToken,
-        shutdown_deadline: &mut Option<Instant>,
+        deadline: &mut Option<Instant>,
     ) -> bool {
-        let mut backoff = Duration::from_millis(100);
+        // The same id for every attempt of this insert (see the module
+        // comment): a second attempt while the first runs is refused, and
+        // a stale first attempt can be found and killed.
+        let query_id = format!(
+            "saltmark-insert-{:016x}-{}",
+            rows[0].batch_id,
+            rows[0].partition_month()
+        );
         let mut pending: Vec<EventRow> = rows.to_vec();
+        let mut backoff = Duration::from_millis(100);
         loop {
-            if maybe_stored {
-                match self.missing(&pending).await {
+            if check != Check::None {
+                let settle = check == Check::SettleAndCount;
+                match self.stored_already(&query_id, &pending, settle).await {
                     Ok(missing) if missing.is_empty() => {
                         self.metrics.batches_deduplicated.inc();
                         self.succeeded(pending.len(), None);
@@ -483,50 +398,78 @@ impl Delivery {
                             self.succeeded(pending.len() - missing.len(), None);
                         }
                         pending = missing;
-                        maybe_stored = false;
+                        check = Check::None;
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "cannot check batch yet");
+                        tracing::warn!(error = %e, "cannot check the batch yet");
                         self.store.fail_over_counted(&self.metrics);
                     }
                 }
             }
-            if !maybe_stored {
+            if check == Check::None {
                 let started = Instant::now();
-                match self.insert(&pending).await {
+                match self.insert(&pending, &query_id).await {
                     Ok(()) => {
                         self.succeeded(pending.len(), Some(started.elapsed()));
                         return true;
                     }
                     Err(e) => {
-                        self.failed(&e, Some(backoff));
-                        maybe_stored = true;
+                        self.failed(&e, backoff);
+                        check = Check::SettleAndCount;
                     }
                 }
             }
-            if shutdown_deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
-                _ = stop.cancelled(), if shutdown_deadline.is_none() => {
-                    *shutdown_deadline = Some(Instant::now() + self.shutdown_timeout);
+                _ = stop.cancelled(), if deadline.is_none() => {
+                    *deadline = Some(Instant::now() + self.shutdown_timeout);
                 }
             }
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
 
-    fn failed(&self, e: &StoreError, retry_in: Option<Duration>) {
+    /// Which rows are not stored yet. With `settle` (after an ambiguous
+    /// failure of this insert), first makes sure that no earlier attempt
+    /// can still commit.
+    async fn stored_already(
+        &self,
+        query_id: &str,
+        rows: &[EventRow],
+        settle: bool,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        if settle && self.kill_stale {
+            self.kill(query_id).await?;
+            // A server that was stalled may pick the stale request up a
+            // moment after it answers again: kill once more after a pause.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            self.kill(query_id).await?;
+        }
+        self.missing(rows).await
+    }
+
+    /// `KILL QUERY … SYNC`: returns once no query with this id runs.
+    async fn kill(&self, query_id: &str) -> Result<(), StoreError> {
+        let kill = self
+            .store
+            .server_client()
+            .query("KILL QUERY WHERE query_id = ? SYNC")
+            .bind(query_id)
+            .execute();
+        match tokio::time::timeout(self.insert_timeout, kill).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(StoreError::Client(clickhouse::error::Error::TimedOut)),
+        }
+    }
+
+    fn failed(&self, e: &StoreError, retry_in: Duration) {
         self.metrics.insert_errors.inc();
         self.store.fail_over_counted(&self.metrics);
         self.healthy.store(false, Ordering::Relaxed);
-        match retry_in {
-            Some(backoff) => {
-                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "insert failed")
-            }
-            None => tracing::warn!(error = %e, "insert failed"),
-        }
+        tracing::warn!(error = %e, retry_in_ms = retry_in.as_millis() as u64, "insert failed");
     }
 
     fn succeeded(&self, rows: usize, took: Option<Duration>) {
@@ -539,13 +482,17 @@ impl Delivery {
         }
     }
 
-    async fn insert(&self, rows: &[EventRow]) -> Result<(), StoreError> {
+    async fn insert(&self, rows: &[EventRow], query_id: &str) -> Result<(), StoreError> {
         let mut insert = self
             .store
             .client()
             .insert::<EventRow>("events")
             .await?
-            .with_timeouts(Some(Duration::from_secs(10)), Some(Duration::from_secs(30)));
+            .with_timeouts(Some(Duration::from_secs(10)), Some(self.insert_timeout))
+            .with_setting("query_id", query_id);
+        if self.dedup_token {
+            insert = insert.with_setting("insert_deduplication_token", query_id);
+        }
         for row in rows {
             insert.write(row).await?;
         }
@@ -553,9 +500,9 @@ impl Delivery {
         Ok(())
     }
 
-    /// The rows of `rows` whose batch is not (wholly) stored. One insert into
-    /// one partition is one part, so a batch is there entirely or not at all;
-    /// a partial count means that invariant broke, and the batch is
+    /// The rows of `rows` whose record is not (wholly) stored. One insert
+    /// into one partition is one part, so a record is there entirely or not
+    /// at all; a partial count means that invariant broke, and the record is
     /// re-inserted (risking doubles rather than losing).
     async fn missing(&self, rows: &[EventRow]) -> Result<Vec<EventRow>, StoreError> {
         let min = rows.iter().map(|r| r.timestamp).min().unwrap_or(0);
