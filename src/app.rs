@@ -4,7 +4,7 @@
 //! Background jobs (each an owned task stopped through one cancellation token):
 //! - salts: refresh every minute, and right away when the clock's UTC day
 //!   changes (checked every second), so rotation and destruction happen on time;
-//! - sessions: sweep idle visits every minute;
+//! - visits: sweep idle visits every minute;
 //! - geo: reload the `.mmdb` when it changes;
 //! - limits: forget idle rate-limit keys every minute;
 //! - site erasures: reload the list of erased sites every minute;
@@ -17,20 +17,20 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::clickhouse::{Store, StoreError};
 use crate::clock::{Clock, OsRandom, RandomSource, SystemClock};
 use crate::config::{Config, LimitsConfig};
 use crate::enrich::geo::{GeoError, GeoLocator};
 use crate::enrich::referrer::ReferrerClassifier;
 use crate::enrich::useragent::AgentParser;
 use crate::identify::salts::SaltStore;
-use crate::identify::sessions::Sessions;
+use crate::identify::visits::Visits;
 use crate::ingest::client_ip::ClientIpResolver;
 use crate::ingest::limits::RateLimits;
 use crate::ingest::Pipeline;
 use crate::metrics::Metrics;
 use crate::retention::erasure::{erased_sites, VisitorErasures};
 use crate::retention::expiry::{self, ExpirySettings};
+use crate::store::{Store, StoreError};
 use crate::write::spool::{Spool, SpoolSettings};
 use crate::write::writer::{self, WriterSettings, WriterTask};
 
@@ -90,34 +90,77 @@ impl std::fmt::Debug for Deps {
 pub struct AppState {
     /// The ingest stages.
     pub pipeline: Pipeline,
-    /// Client address resolution.
-    pub client_ip: ClientIpResolver,
-    /// Counters.
-    pub metrics: Arc<Metrics>,
-    /// ClickHouse, for health checks.
+    /// What every endpoint shares: counters, body limits, client addresses.
+    pub http: HttpState,
+    /// ClickHouse, for health checks and erasures.
     pub store: Store,
     /// Serve the demo page at /demo.
     pub demo_site: Option<String>,
     /// Expiry and erasure settings (the statement timeout bounds `/api/forget`).
     pub expiry: ExpirySettings,
-    /// Each site's time zone for the stats API.
-    pub timezones: std::collections::HashMap<String, chrono_tz::Tz>,
-    /// Request size, time and connection limits.
-    pub limits: LimitsConfig,
-    /// Dashboard logins.
-    pub dashboard: crate::dashboard::Dashboard,
     /// Visitor erasures (`POST /api/forget`), carried out in rounds.
     pub erasures: Arc<VisitorErasures>,
     /// Where `/metrics` is served (the separate listener), if anywhere.
     pub metrics_addr: Option<std::net::SocketAddr>,
-    /// How many stats queries run at once.
-    pub query_gate: crate::query::gate::QueryGate,
+    /// The stats endpoints' part.
+    pub stats: StatsState,
+    /// The dashboard's login and share-link endpoints' part.
+    pub logins: LoginState,
 }
 
-impl AppState {
+/// What every HTTP endpoint shares.
+pub struct HttpState {
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Client address resolution (forwarding headers from trusted proxies only).
+    pub client_ip: ClientIpResolver,
+    /// Request size, time and connection limits.
+    pub limits: LimitsConfig,
+}
+
+/// What the stats endpoints (`/api/v2/query`, `/api/v2/realtime`) need:
+/// the read-only store, time, the concurrency gate and the sites' zones.
+pub struct StatsState {
+    /// ClickHouse (queries go through its read-only client).
+    pub store: Store,
+    /// Now, for relative periods and credential expiry.
+    pub clock: Arc<dyn Clock>,
+    /// How many stats queries run at once.
+    pub gate: crate::query::gate::QueryGate,
+    /// Each site's time zone.
+    pub timezones: std::collections::HashMap<String, chrono_tz::Tz>,
+}
+
+impl StatsState {
     /// The site's time zone (UTC unless configured).
     pub fn timezone_of(&self, site: &str) -> chrono_tz::Tz {
         self.timezones.get(site).copied().unwrap_or(chrono_tz::UTC)
+    }
+}
+
+/// What the dashboard's endpoints need: the credential tables, time,
+/// randomness for new secrets, and the gate in front of argon2.
+pub struct LoginState {
+    /// ClickHouse (users, sessions, share links).
+    pub store: Store,
+    /// Now, for session lifetimes.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness for session tokens and share links.
+    pub random: Arc<dyn RandomSource>,
+    /// The budgets and verification slots in front of argon2.
+    pub gate: crate::auth::login_gate::LoginGate,
+    /// Mark the session cookie `Secure` (behind HTTPS).
+    pub secure_cookie: bool,
+    /// How long a login lasts.
+    pub session_lifetime: chrono::Duration,
+}
+
+impl std::fmt::Debug for LoginState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginState")
+            .field("secure_cookie", &self.secure_cookie)
+            .field("session_lifetime", &self.session_lifetime)
+            .finish_non_exhaustive()
     }
 }
 
@@ -146,7 +189,7 @@ impl App {
             deps.random.clone(),
         ));
         salts.refresh().await?;
-        let sessions = Arc::new(Sessions::new(config.sessions.timeout_minutes));
+        let visits = Arc::new(Visits::new(config.sessions.timeout_minutes));
         let mut excluded = globset::GlobSetBuilder::new();
         for pattern in &config.exclude_paths {
             let glob = globset::GlobBuilder::new(pattern)
@@ -222,7 +265,7 @@ impl App {
             agents,
             referrers,
             salts: salts.clone(),
-            sessions: sessions.clone(),
+            visits: visits.clone(),
             peers,
             clock: deps.clock.clone(),
             random: deps.random.clone(),
@@ -248,35 +291,47 @@ impl App {
             Duration::from_secs(config.retention.erasure_round_secs),
             Duration::from_secs(config.retention.statement_timeout_secs),
         ));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let state = Arc::new(AppState {
             pipeline,
-            client_ip: ClientIpResolver::new(config.trusted_proxies.clone(), header),
-            metrics,
-            store,
+            http: HttpState {
+                metrics,
+                client_ip: ClientIpResolver::new(config.trusted_proxies.clone(), header),
+                limits: config.limits.clone(),
+            },
+            store: store.clone(),
             demo_site: config.demo.then(|| config.sites.first().cloned()).flatten(),
             expiry: ExpirySettings::from_config(&config.retention),
-            timezones: config
-                .sites
-                .iter()
-                .map(|site| (site.clone(), config.timezone_of(site)))
-                .collect(),
-            limits: config.limits.clone(),
-            dashboard: crate::dashboard::Dashboard::new(
-                config.dashboard.secure_cookie,
-                config.dashboard.session_days,
-                deps.random.as_ref(),
-            ),
             erasures: erasures.clone(),
             metrics_addr,
-            query_gate: crate::query::gate::QueryGate::new(
-                config.query.max_concurrent,
-                config.query.max_concurrent_per_credential,
-            ),
+            stats: StatsState {
+                store: store.clone(),
+                clock: deps.clock.clone(),
+                gate: crate::query::gate::QueryGate::new(
+                    config.query.max_concurrent,
+                    config.query.max_concurrent_per_credential,
+                ),
+                timezones: config
+                    .sites
+                    .iter()
+                    .map(|site| (site.clone(), config.timezone_of(site)))
+                    .collect(),
+            },
+            logins: LoginState {
+                store,
+                clock: deps.clock.clone(),
+                random: deps.random.clone(),
+                gate: crate::auth::login_gate::LoginGate::new(cores, deps.random.as_ref()),
+                secure_cookie: config.dashboard.secure_cookie,
+                session_lifetime: chrono::Duration::days(i64::from(
+                    config.dashboard.session_days.max(1),
+                )),
+            },
         });
         let jobs = CancellationToken::new();
         let job_handles = vec![
             tokio::spawn(salt_job(salts, deps.clock.clone(), jobs.clone())),
-            tokio::spawn(session_job(sessions, deps.clock.clone(), jobs.clone())),
+            tokio::spawn(visits_job(visits, deps.clock.clone(), jobs.clone())),
             tokio::spawn(limits_job(limits, jobs.clone())),
             tokio::spawn(erased_sites_job(state.store.clone(), erased, jobs.clone())),
             tokio::spawn(expiry_job(
@@ -405,7 +460,7 @@ async fn expiry_job(state: Arc<AppState>, deps: Deps, hour: u32, stop: Cancellat
                 Err(e) => {
                     // Retried next minute, on the next ClickHouse node when
                     // several are configured (this one may be the trouble).
-                    state.store.fail_over_counted(&state.metrics);
+                    state.store.fail_over_counted(&state.http.metrics);
                     tracing::error!(error = %e, "expiry job failed; it will run again");
                     false
                 }
@@ -421,14 +476,14 @@ async fn expiry_job(state: Arc<AppState>, deps: Deps, hour: u32, stop: Cancellat
     }
 }
 
-async fn session_job(sessions: Arc<Sessions>, clock: Arc<dyn Clock>, stop: CancellationToken) {
+async fn visits_job(visits: Arc<Visits>, clock: Arc<dyn Clock>, stop: CancellationToken) {
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
-        let removed = sessions.sweep(clock.now().timestamp());
-        tracing::debug!(removed, open = sessions.len(), "sessions swept");
+        let removed = visits.sweep(clock.now().timestamp());
+        tracing::debug!(removed, open = visits.len(), "idle visits swept");
     }
 }
 

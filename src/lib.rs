@@ -5,28 +5,33 @@
 //!
 //! | module | job |
 //! |---|---|
-//! | [`server`] | HTTP: routes, limits, status codes, accept loop, graceful shutdown |
+//! | [`server`] | HTTP: accept loop and shutdown, routes, one file per endpoint family, shared answers |
 //! | [`tracker`] | the tracker script (`/js/script.js`), built and precompressed by `build.rs` |
-//! | [`ingest`] | payload parsing, client-IP resolution, the stage pipeline |
+//! | [`ingest`] | payload parsing and cleaning, client-IP resolution, rate limits, the stage pipeline |
 //! | [`enrich`] | geo (mmdb), user agent + bots, referrer source, page URL + UTM |
-//! | [`identify`] | daily salts, the visitor hash, sessions |
-//! | [`write`] | the stored row, the bounded queue and batched inserts |
-//! | [`query`] | the stats API: request validation, SQL builder, credentials, demo data |
-//! | [`dashboard`] | the dashboard page (embedded), logins, sessions, share links |
+//! | [`identify`] | daily salts, the visitor hash, visits, visits shared between collectors (peers) |
+//! | [`write`] | the stored row, the write-ahead spool, batched exactly-once inserts, demo data |
+//! | [`query`] | the stats API's statistics: request validation, periods, SQL builder, execution |
+//! | [`auth`] | credentials: API keys, share links, dashboard users and sessions, login limits |
+//! | [`dashboard`] | the dashboard page (embedded assets) |
 //! | [`retention`] | the expiry job, erasure, export |
-//! | [`clickhouse`] | connection, migrations, the managed `clickhouse-server` child |
+//! | [`store`] | ClickHouse: connection, SQL parameters, migrations, the managed `clickhouse-server` child |
 //! | [`storage`] | which ClickHouse, as which users, and whether a database may be created |
-//! | [`app`] | builds all stages from the config and runs the background jobs |
-//! | [`config`] | TOML file + `SALTMARK_*` environment |
+//! | [`app`] | assembly: builds all stages from the config, hands each endpoint family its state, runs the background jobs |
+//! | [`config`] | TOML file + `SALTMARK_*` environment, and the generated reference |
+//! | [`shared`] | the cheaply cloned string of repetitive columns (enrich fills it, write stores it) |
 //! | [`escape`] | escaping for HTML, CSV and the terminal |
 //! | [`files`] | private (0600/0700) files and directories |
 //! | [`metrics`] | Prometheus counters |
 //! | [`clock`] | injected time and randomness |
 //!
+//! `docs/architecture.md` describes each module's room on the data's path
+//! and what it may depend on.
+//!
 //! The binary (`src/main.rs`) only parses arguments and calls into these.
 
 pub mod app;
-pub mod clickhouse;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod dashboard;
@@ -39,7 +44,9 @@ pub mod metrics;
 pub mod query;
 pub mod retention;
 pub mod server;
+pub mod shared;
 pub mod storage;
+pub mod store;
 pub mod tracker;
 pub mod write;
 

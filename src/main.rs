@@ -39,7 +39,7 @@ enum Command {
     ClickhouseConfig {
         /// standard, or small (a 1–2 GB machine).
         #[arg(long)]
-        profile: Option<saltmark::clickhouse::managed::ServerProfile>,
+        profile: Option<saltmark::store::managed::ServerProfile>,
     },
     /// Remove events older than the retention period, carry out due site
     /// erasures and destroy salts older than yesterday (for cron / systemd).
@@ -351,7 +351,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                         .map(|s| saltmark::config::normalise_site(s))
                         .collect();
                     let created =
-                        saltmark::query::keys::create(&store, &sites, &label, &OsRandom).await?;
+                        saltmark::auth::keys::create(&store, &sites, &label, &OsRandom).await?;
                     println!("{}", created.key);
                     eprintln!(
                         "key {} for {} — shown once; only its hash is stored",
@@ -364,7 +364,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                         "{:<10} {:<8} {:<20} {:<24} label",
                         "id", "state", "created", "sites"
                     );
-                    for key in saltmark::query::keys::list(&store).await? {
+                    for key in saltmark::auth::keys::list(&store).await? {
                         let created = DateTime::from_timestamp(i64::from(key.first_created), 0)
                             .unwrap_or_default();
                         println!(
@@ -382,7 +382,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                     }
                 }
                 KeysCommand::Revoke { id } => {
-                    if saltmark::query::keys::revoke(&store, &id).await? {
+                    if saltmark::auth::keys::revoke(&store, &id).await? {
                         println!("key {id} revoked");
                         tracing::info!(key_id = %id, "API key revoked");
                     } else {
@@ -393,7 +393,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Users { command } => {
-            use saltmark::dashboard::users;
+            use saltmark::auth::users;
             let (store, _managed) = saltmark::open_storage(&config).await?;
             match command {
                 UsersCommand::Set { user, sites } => {
@@ -422,7 +422,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Share { command } => {
-            use saltmark::dashboard::shares;
+            use saltmark::auth::shares;
             let (store, _managed) = saltmark::open_storage(&config).await?;
             match command {
                 ShareCommand::Create {
@@ -476,7 +476,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             seed,
         } => {
             let (store, _managed) = saltmark::open_storage(&config).await?;
-            let options = saltmark::query::seed::SeedOptions {
+            let options = saltmark::write::seed::SeedOptions {
                 site: saltmark::config::normalise_site(&site),
                 events,
                 days,
@@ -484,7 +484,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                 end: Utc::now(),
             };
             let started = std::time::Instant::now();
-            let report = saltmark::query::seed::seed_demo(&store, &options).await?;
+            let report = saltmark::write::seed::seed_demo(&store, &options).await?;
             println!(
                 "{}: inserted {} events in {} visits over {} days ({:.1}s)",
                 options.site,

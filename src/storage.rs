@@ -18,9 +18,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::clickhouse::managed::{self, ManagedClickHouse, ManagedCredentials, ManagedError};
-use crate::clickhouse::{migrate, Store, StoreError};
 use crate::config::{ClickHouseConfig, Config};
+use crate::store::managed::{self, ManagedClickHouse, ManagedCredentials, ManagedError};
+use crate::store::{migrate, Store, StoreError};
 
 /// Why storage could not be made ready.
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +139,7 @@ async fn ready(
     let store = Store::connect_with_retry(urls, config, deadline).await?;
     if mode == Mode::Existing && !migrate::is_migrated(&store).await? {
         return Err(StorageError::NoDatabase {
-            url: crate::clickhouse::redact_url(store.url()),
+            url: crate::store::redact_url(store.url()),
             database: store.database().to_string(),
         });
     }

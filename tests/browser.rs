@@ -308,7 +308,7 @@ fn url_escape(text: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
     use saltmark::clock::OsRandom;
-    use saltmark::query::seed::{seed_demo, SeedOptions};
+    use saltmark::write::seed::{seed_demo, SeedOptions};
 
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     require_tools(&dir);
@@ -346,7 +346,7 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
         )
         .await;
     let password = "correct horse battery staple";
-    saltmark::dashboard::users::set(
+    saltmark::auth::users::set(
         &store,
         "alice",
         password,
@@ -356,11 +356,11 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
     )
     .await
     .expect("user created");
-    let key = saltmark::query::keys::create(&store, &["shop.test".to_string()], "test", &OsRandom)
+    let key = saltmark::auth::keys::create(&store, &["shop.test".to_string()], "test", &OsRandom)
         .await
         .expect("key")
         .key;
-    let link = saltmark::dashboard::shares::create(&store, "shop.test", "board", now, &OsRandom)
+    let link = saltmark::auth::shares::create(&store, "shop.test", "board", now, &OsRandom)
         .await
         .expect("share link");
     // The stored rows hold hashes, never the secrets.
@@ -419,7 +419,7 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
     };
     assert_eq!(share_query(link.token.clone()).await, 200);
     assert!(
-        saltmark::dashboard::shares::revoke(&store, &link.id, None, chrono::Utc::now())
+        saltmark::auth::shares::revoke(&store, &link.id, None, chrono::Utc::now())
             .await
             .unwrap()
     );

@@ -128,10 +128,7 @@ fn migrate_is_safe_to_run_twice() {
     ));
     assert_eq!(
         applied,
-        format!(
-            "{0}\t{0}\n",
-            saltmark::clickhouse::migrate::MIGRATIONS.len()
-        ),
+        format!("{0}\t{0}\n", saltmark::store::migrate::MIGRATIONS.len()),
         "each migration recorded once"
     );
     let tables = runtime.block_on(ch_query(
@@ -240,7 +237,7 @@ async fn the_managed_clickhouse_is_private_and_admin_commands_never_create_a_dat
 
     // data_dir is relative to the config file, not to the working directory.
     let ch_dir = dir.path().join("state/clickhouse");
-    let users = saltmark::clickhouse::managed::ManagedCredentials::load(&ch_dir)
+    let users = saltmark::store::managed::ManagedCredentials::load(&ch_dir)
         .expect("generated credentials next to the data");
     let http_port: u16 = std::fs::read_to_string(ch_dir.join("ports"))
         .unwrap()
@@ -405,7 +402,7 @@ fn an_unreachable_clickhouse_is_named_with_the_reason() {
     assert!(!text.contains("topsecret"), "{text}");
     // Wrong credentials: said at once, not retried for the whole deadline.
     let url = clickhouse_url();
-    let (plain, _) = saltmark::clickhouse::split_credentials(&url);
+    let (plain, _) = saltmark::store::split_credentials(&url);
     let wrong = plain.replacen("://", "://saltmark:wrong-password@", 1);
     let started = std::time::Instant::now();
     let output = saltmark(

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::*;
-use saltmark::clickhouse::managed::ManagedClickHouse;
+use saltmark::store::managed::ManagedClickHouse;
 use serde_json::json;
 
 const CLUSTER: &str = "saltmark_test";
@@ -132,7 +132,7 @@ impl Cluster {
             // One set of users on every node (each node's managed config
             // reads the credentials file written here), so that the nodes
             // log into each other for distributed queries.
-            let users = saltmark::clickhouse::managed::ManagedCredentials::generate();
+            let users = saltmark::store::managed::ManagedCredentials::generate();
             let remote_servers: String = shards
                 .iter()
                 .map(|(_, tcps)| {
@@ -286,7 +286,7 @@ async fn insert_old_rows(url: &str, database: &str, rows: u64, batch_id: u64) {
 
 /// Erases `site` now, through `store`, then waits until no node holds a row of it.
 async fn erase_site_everywhere(
-    store: &saltmark::clickhouse::Store,
+    store: &saltmark::store::Store,
     site: &str,
     urls: &[&String],
     database: &str,

@@ -270,7 +270,7 @@ async fn login_is_throttled_per_user_and_sessions_end() {
     );
 
     // An API key is for the stats API, not the dashboard.
-    let key = saltmark::query::keys::create(
+    let key = saltmark::auth::keys::create(
         &server.state.store,
         &["a.test".to_string()],
         "k",

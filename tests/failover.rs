@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use saltmark::clickhouse::managed::ManagedClickHouse;
-use saltmark::clickhouse::{migrate, Store};
+use saltmark::store::managed::ManagedClickHouse;
+use saltmark::store::{migrate, Store};
 use serde_json::json;
 
 async fn managed(dir: std::path::PathBuf) -> ManagedClickHouse {

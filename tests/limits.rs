@@ -124,7 +124,7 @@ async fn every_body_reading_endpoint_times_out_and_names_its_limit() {
     .await;
     let config = test_config(&server.database, &server.ch_url, &[]);
     let (store, _) = saltmark::prepare_storage(&config).await.unwrap();
-    let key = saltmark::query::keys::create(
+    let key = saltmark::auth::keys::create(
         &store,
         &["example.com".to_string()],
         "t",

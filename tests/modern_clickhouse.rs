@@ -3,7 +3,7 @@
 //! saltmark sends are run in chDB (ClickHouse 26 embedded in Python,
 //! `pip install chdb-core`, installed by `.ci/install`).
 
-use saltmark::clickhouse::migrate::{render, Target, MIGRATIONS};
+use saltmark::store::migrate::{render, Target, MIGRATIONS};
 
 fn modern_statements() -> Vec<String> {
     let target = Target {

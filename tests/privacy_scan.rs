@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use saltmark::app::Deps;
-use saltmark::clickhouse::managed::ManagedClickHouse;
+use saltmark::store::managed::ManagedClickHouse;
 use serde_json::json;
 
 fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

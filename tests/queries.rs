@@ -132,7 +132,7 @@ impl Api {
         let mut overrides = vec![("SALTMARK_SITES", sites)];
         overrides.extend_from_slice(extra);
         let server = TestServer::start(tag, &overrides).await;
-        let key = saltmark::query::keys::create(
+        let key = saltmark::auth::keys::create(
             &store_of(&server).await,
             &["shop.example".to_string()],
             "test",
@@ -178,7 +178,7 @@ impl Api {
     }
 }
 
-async fn store_of(server: &TestServer) -> saltmark::clickhouse::Store {
+async fn store_of(server: &TestServer) -> saltmark::store::Store {
     let config = test_config(&server.database, &server.ch_url, &[]);
     saltmark::prepare_storage(&config).await.unwrap().0
 }
@@ -552,10 +552,10 @@ async fn keys_isolate_tenants_and_bad_queries_are_400s() {
     // Revocation takes effect at once.
     let store = store_of(&api.server).await;
     let id = &api.key["smk_".len().."smk_".len() + 8];
-    assert!(saltmark::query::keys::revoke(&store, id).await.unwrap());
+    assert!(saltmark::auth::keys::revoke(&store, id).await.unwrap());
     let (status, _) = api.query_with(Some(&api.key), q(json!({}))).await;
     assert_eq!(status, 401);
-    let listed = saltmark::query::keys::list(&store).await.unwrap();
+    let listed = saltmark::auth::keys::list(&store).await.unwrap();
     assert!(listed
         .iter()
         .all(|k| !api.key.contains(&k.key_id) || k.is_revoked == 1));
@@ -826,9 +826,9 @@ async fn realtime_counts_the_last_five_minutes_and_seed_demo_fills_a_site() {
     assert_eq!(body["visitors"], 2);
 
     let store = store_of(&api.server).await;
-    let report = saltmark::query::seed::seed_demo(
+    let report = saltmark::write::seed::seed_demo(
         &store,
-        &saltmark::query::seed::SeedOptions {
+        &saltmark::write::seed::SeedOptions {
             site: "demo.example".into(),
             events: 20_000,
             days: 30,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use saltmark::app::Deps;
-use saltmark::clickhouse::managed::ManagedClickHouse;
+use saltmark::store::managed::ManagedClickHouse;
 use serde_json::json;
 
 fn numbered(seq: u64) -> serde_json::Value {

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::*;
-use saltmark::clickhouse::managed::ManagedClickHouse;
 use saltmark::clock::SeededRandom;
+use saltmark::store::managed::ManagedClickHouse;
 use serde_json::json;
 
 fn saltmark(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
@@ -52,7 +52,7 @@ async fn migrated(
     tag: &str,
     url: &str,
     overrides: &[(&str, &str)],
-) -> (String, saltmark::clickhouse::Store) {
+) -> (String, saltmark::store::Store) {
     let database = fresh_database(tag);
     let config = test_config(&database, url, overrides);
     let (store, _) = saltmark::prepare_storage(&config).await.unwrap();
@@ -320,7 +320,7 @@ async fn site_erasure_now_and_after_a_grace_period() {
     let mut links = Vec::new();
     for site in ["gone.example", "later.example", "kept.example"] {
         let link =
-            saltmark::dashboard::shares::create(&store, site, "", now, &saltmark::clock::OsRandom)
+            saltmark::auth::shares::create(&store, site, "", now, &saltmark::clock::OsRandom)
                 .await
                 .unwrap();
         links.push(link.token);
@@ -333,7 +333,7 @@ async fn site_erasure_now_and_after_a_grace_period() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("erased 3 events"));
     assert_eq!(
-        saltmark::dashboard::shares::site_of(&store, &links[0])
+        saltmark::auth::shares::site_of(&store, &links[0])
             .await
             .unwrap(),
         None
@@ -350,14 +350,14 @@ async fn site_erasure_now_and_after_a_grace_period() {
     );
     assert!(out.status.success());
     assert_eq!(
-        saltmark::dashboard::shares::site_of(&store, &links[1])
+        saltmark::auth::shares::site_of(&store, &links[1])
             .await
             .unwrap(),
         None,
         "revoked at the request, not after the grace period"
     );
     assert_eq!(
-        saltmark::dashboard::shares::site_of(&store, &links[2])
+        saltmark::auth::shares::site_of(&store, &links[2])
             .await
             .unwrap()
             .as_deref(),

@@ -3,7 +3,7 @@
 //! saltmark — the collector process plus its ClickHouse — stays under the
 //! stated floor (`SMALL_PROFILE_FLOOR_MIB`) while it ingests and answers the
 //! dashboard's queries. A smaller version of `bench/floor`'s load (which
-//! measures the figure the README states); both processes are the real
+//! measures the figure docs/operations.md states); both processes are the real
 //! release-path binary and server, measured by their kernel high-water marks.
 
 mod common;
@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use saltmark::clickhouse::managed::SMALL_PROFILE_FLOOR_MIB;
+use saltmark::store::managed::SMALL_PROFILE_FLOOR_MIB;
 
 const SITE: &str = "floor.example";
 const SEEDED: u64 = 300_000;
@@ -97,7 +97,7 @@ async fn the_small_profile_holds_its_memory_floor_while_ingesting_and_querying()
     assert!(users.contains("<max_threads>2</max_threads>"), "{users}");
     let ports = std::fs::read_to_string(ch_dir.join("ports")).unwrap();
     // The managed server takes only its generated users (audit finding 2).
-    let users = saltmark::clickhouse::managed::ManagedCredentials::load(&ch_dir)
+    let users = saltmark::store::managed::ManagedCredentials::load(&ch_dir)
         .expect("the managed server's credentials file");
     let ch_url = format!(
         "http://{}:{}@127.0.0.1:{}",
@@ -250,7 +250,7 @@ async fn the_small_profile_holds_its_memory_floor_while_ingesting_and_querying()
 /// `config.d/` and `users.d/` next to a roomy base configuration, they win.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_printed_small_profile_files_configure_a_self_run_server() {
-    use saltmark::clickhouse::managed::{ManagedClickHouse, ServerProfile};
+    use saltmark::store::managed::{ManagedClickHouse, ServerProfile};
     let dir = tempfile::tempdir().unwrap();
     let ch_dir = dir.path().join("clickhouse");
     let (server_xml, users_xml) = ServerProfile::Small.standalone_files();

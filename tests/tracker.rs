@@ -7,7 +7,7 @@ use std::io::Read;
 
 use common::*;
 
-/// The default script's budget, gzipped (README: "Tracker script").
+/// The default script's budget, gzipped (docs/api.md: "Tracker script").
 const MAX_GZIP: usize = 1024;
 
 async fn get(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {

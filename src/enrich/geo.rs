@@ -36,7 +36,7 @@ use quick_cache::sync::Cache;
 use serde::de::{self, value::MapAccessDeserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::write::shared::SharedStr;
+use crate::shared::SharedStr;
 
 /// Longest value, in bytes, we store for any one field. Real names are far
 /// shorter; the cap bounds what a hostile or broken database can push into

@@ -12,7 +12,7 @@ use quick_cache::sync::Cache;
 use thiserror::Error;
 
 use super::bots::{BotDataError, BotDetector};
-use crate::write::shared::SharedStr;
+use crate::shared::SharedStr;
 
 const UAP_REGEXES_YAML: &str = include_str!("data/uap-regexes.yaml");
 

@@ -11,13 +11,13 @@
 //!   `sessions.peer_secret`, over site, client address and user agent. It
 //!   does not rotate with the daily salt, so a visit that crosses midnight
 //!   keeps its owner (and the owner keeps yesterday's id for it, as
-//!   [`super::sessions`] does on one collector). The routing key never
+//!   [`super::visits`] does on one collector). The routing key never
 //!   leaves the process and is never stored: only the choice of a peer, one
 //!   of a handful, is derived from it.
 //! - A non-owner asks the owner over HTTP (`POST /internal/visit`, bearer
 //!   `sessions.peer_secret`) with the event's visitor ids (already salted
 //!   hashes: no address or user agent crosses the wire) and time; the owner
-//!   assigns in its own [`Sessions`] and answers the visitor and session
+//!   assigns in its own [`Visits`] and answers the visitor and session
 //!   ids. The row itself is written by the collector that received it.
 //! - Failure is bounded, never blocking: if the owner does not answer within
 //!   [`ASK_TIMEOUT`], the receiver assigns locally and counts it
@@ -38,7 +38,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 
-use super::sessions::{Assigned, Sessions};
+use super::visits::{Assigned, Visits};
 use crate::clock::RandomSource;
 use crate::metrics::Metrics;
 
@@ -59,7 +59,7 @@ pub struct VisitQuestion {
 impl VisitQuestion {
     /// Decides the visit in this collector's own tracker: what the owner
     /// does when asked, and what a receiver falls back to.
-    pub fn decide_locally(self, sessions: &Sessions, random: &dyn RandomSource) -> Assigned {
+    pub fn decide_locally(self, sessions: &Visits, random: &dyn RandomSource) -> Assigned {
         sessions.assign(self.today, self.yesterday, self.now, random)
     }
 }
@@ -188,7 +188,7 @@ impl Peers {
     /// the owner cannot be reached in time), otherwise by the owner.
     pub async fn assign(
         &self,
-        sessions: &Sessions,
+        sessions: &Visits,
         random: &dyn RandomSource,
         routing_key: u64,
         question: VisitQuestion,

@@ -33,8 +33,8 @@ use std::sync::{Arc, RwLock};
 use chrono::{Duration, NaiveDate};
 use zeroize::Zeroize;
 
-use crate::clickhouse::{Store, StoreError};
 use crate::clock::{Clock, RandomSource};
+use crate::store::{Store, StoreError};
 
 /// How long before midnight (UTC) tomorrow's salt is created. Longer than
 /// the salt job's refresh interval (60 s), so every collector inserts and

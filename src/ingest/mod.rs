@@ -31,11 +31,11 @@ use crate::enrich::page::parse_page;
 use crate::enrich::referrer::ReferrerClassifier;
 use crate::enrich::useragent::AgentParser;
 use crate::identify::salts::SaltStore;
-use crate::identify::sessions::Sessions;
 use crate::identify::visitor::visitor_id;
+use crate::identify::visits::Visits;
 use crate::metrics::Metrics;
+use crate::shared::SharedStr;
 use crate::write::row::EventRow;
-use crate::write::shared::SharedStr;
 use crate::write::writer::{QueueError, WriterHandle};
 use payload::EventInput;
 
@@ -109,7 +109,7 @@ pub struct Pipeline {
     /// Daily salts.
     pub salts: Arc<SaltStore>,
     /// Visit tracking.
-    pub sessions: Arc<Sessions>,
+    pub visits: Arc<Visits>,
     /// The collectors sharing open visits, when several do.
     pub peers: Option<Arc<crate::identify::peers::Peers>>,
     /// Time source.
@@ -237,11 +237,11 @@ impl Pipeline {
                 now,
             };
             let assigned = match &self.peers {
-                None => question.decide_locally(&self.sessions, self.random.as_ref()),
+                None => question.decide_locally(&self.visits, self.random.as_ref()),
                 Some(peers) => {
                     let key = peers.routing_key(&site, client_ip, user_agent);
                     peers
-                        .assign(&self.sessions, self.random.as_ref(), key, question)
+                        .assign(&self.visits, self.random.as_ref(), key, question)
                         .await
                 }
             };

@@ -28,7 +28,7 @@ use super::dates::Period;
 use super::request::{
     Dimension, Direction, Filter, Metric, Operator, OrderKey, QueryRequest, TimeBucket, VisitAttr,
 };
-use crate::clickhouse::sql::{Param, Sql};
+use crate::store::sql::{Param, Sql};
 
 /// The SQL expression of a dimension, at the level of joined event rows.
 pub fn dimension_expr(dimension: &Dimension, tz: Tz) -> Sql {

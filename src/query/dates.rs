@@ -28,9 +28,9 @@ pub struct Period {
 impl Period {
     /// The part of the period a ClickHouse `DateTime` can express: a range
     /// from the year 1 to 9999 means "everything stored", never a wrapped
-    /// instant (see [`crate::clickhouse::sql::datetime_secs`]).
+    /// instant (see [`crate::store::sql::datetime_secs`]).
     pub fn clamped(self) -> Period {
-        use crate::clickhouse::sql::clamp_datetime;
+        use crate::store::sql::clamp_datetime;
         let from = clamp_datetime(self.from);
         Period {
             from,

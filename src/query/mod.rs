@@ -7,21 +7,16 @@
 //! - [`gate`]: how many queries run at once, per credential and in all;
 //! - [`builder`]: SQL with bound values only;
 //! - [`run`]: execution, comparisons, percentages, zero-filled time labels;
-//! - [`keys`]: API keys, stored as hashes, scoped to sites;
-//! - [`re2`]: which regular expressions may reach ClickHouse;
-//! - [`seed`]: realistic synthetic traffic for demos, tests and the bench.
+//! - [`re2`]: which regular expressions may reach ClickHouse.
 
-pub mod access;
 pub mod builder;
 pub mod dates;
 pub mod gate;
-pub mod keys;
 pub mod re2;
 pub mod request;
 pub mod run;
-pub mod seed;
 
-use crate::clickhouse::StoreError;
+use crate::store::StoreError;
 
 /// Why a query was not answered.
 #[derive(Debug, thiserror::Error)]
@@ -35,12 +30,6 @@ pub enum QueryError {
         /// What is wrong and what is allowed.
         message: String,
     },
-    /// No or an unknown API key (401).
-    #[error("{0}")]
-    Unauthorized(String),
-    /// The key does not cover this site (403).
-    #[error("{0}")]
-    Forbidden(String),
     /// The statement hit its time, memory or result-size limit (400).
     #[error("this query needs more than the collector allows (time, memory or result size); narrow the period, the filters or the dimensions")]
     TooExpensive(#[source] StoreError),
@@ -65,8 +54,6 @@ impl QueryError {
     pub fn status(&self) -> u16 {
         match self {
             QueryError::Invalid { .. } | QueryError::TooExpensive(_) => 400,
-            QueryError::Unauthorized(_) => 401,
-            QueryError::Forbidden(_) => 403,
             QueryError::Store(_) => 503,
             QueryError::Internal(_) => 500,
         }
@@ -90,7 +77,7 @@ impl QueryError {
 
 impl From<clickhouse::error::Error> for QueryError {
     fn from(e: clickhouse::error::Error) -> Self {
-        if crate::clickhouse::is_limit_error(&e) {
+        if crate::store::is_limit_error(&e) {
             QueryError::TooExpensive(StoreError::Client(e))
         } else {
             QueryError::Store(StoreError::Client(e))

@@ -13,7 +13,7 @@ use super::builder::{build, BuildOptions, Built, GroupSet};
 use super::dates::{self, Period};
 use super::request::{Dimension, Direction, Metric, OrderKey, QueryRequest};
 use super::QueryError;
-use crate::clickhouse::Store;
+use crate::store::Store;
 
 /// One result row.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,7 +192,7 @@ async fn count_groups(
     tz: Tz,
 ) -> Result<u64, QueryError> {
     let built = build(query, period, tz, BuildOptions::default());
-    let mut sql = crate::clickhouse::sql::Sql::raw("SELECT count() AS n FROM (");
+    let mut sql = crate::store::sql::Sql::raw("SELECT count() AS n FROM (");
     sql.push(built.sql);
     sql.text.push(')');
     Ok(sql.query(store.reader()).fetch_one::<u64>().await?)

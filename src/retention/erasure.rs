@@ -29,9 +29,9 @@ use tracing::Instrument;
 
 use super::expiry::{count, delete_where};
 use super::{timed, RetentionError};
-use crate::clickhouse::sql::{datetime_secs, Param, Sql};
-use crate::clickhouse::Store;
 use crate::clock::Clock;
+use crate::store::sql::{datetime_secs, Param, Sql};
+use crate::store::Store;
 
 /// The state of a site after `forget-site`.
 #[derive(Debug, Clone, PartialEq, Eq)]

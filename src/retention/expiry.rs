@@ -30,11 +30,11 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Utc};
 
 use super::mutations::wait_for_mutations;
 use super::{timed, RetentionError};
-use crate::clickhouse::sql::{datetime_secs, Param, Sql};
-use crate::clickhouse::Store;
 use crate::clock::RandomSource;
 use crate::config::RetentionConfig;
 use crate::identify::salts::{destroy_salt_day, stored_salt_days};
+use crate::store::sql::{datetime_secs, Param, Sql};
+use crate::store::Store;
 
 /// What the job needs from the configuration.
 #[derive(Debug, Clone)]
@@ -630,9 +630,9 @@ fn month_end(partition: u32) -> Option<DateTime<Utc>> {
     Some(Utc.from_utc_datetime(&next.and_hms_opt(0, 0, 0)?)).filter(|t| t.year() > 1970)
 }
 
-fn store_to_ch(e: crate::clickhouse::StoreError) -> clickhouse::error::Error {
+fn store_to_ch(e: crate::store::StoreError) -> clickhouse::error::Error {
     match e {
-        crate::clickhouse::StoreError::Client(inner) => inner,
+        crate::store::StoreError::Client(inner) => inner,
         other => clickhouse::error::Error::Custom(other.to_string()),
     }
 }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::RetentionError;
-use crate::clickhouse::sql::datetime_secs;
-use crate::clickhouse::Store;
+use crate::store::sql::datetime_secs;
+use crate::store::Store;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,8 +19,8 @@
 
 use std::time::Duration;
 
-use crate::clickhouse::{Store, StoreError};
 use crate::clock::RandomSource;
+use crate::store::{Store, StoreError};
 
 /// A held lock; release it when done (dropping it without releasing leaves
 /// the lease to expire).

@@ -15,7 +15,7 @@ pub mod export;
 pub mod lock;
 pub mod mutations;
 
-use crate::clickhouse::StoreError;
+use crate::store::StoreError;
 
 /// Why a retention operation failed.
 #[derive(Debug, thiserror::Error)]

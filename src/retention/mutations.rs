@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::{timed, RetentionError};
-use crate::clickhouse::Store;
+use crate::store::Store;
 
 #[derive(clickhouse::Row, serde::Deserialize)]
 struct Pending {

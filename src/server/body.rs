@@ -17,7 +17,9 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{HeaderMap, Response, StatusCode};
 
-use super::reply::{json_error, Body};
+use super::reply::{refused, Body, Refusal};
+use crate::app::HttpState;
+use crate::metrics::Metrics;
 
 /// An endpoint's body limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,9 +66,8 @@ pub enum BodyError {
     Read,
 }
 
-impl BodyError {
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
+impl Refusal for BodyError {
+    fn status(&self) -> StatusCode {
         match self {
             BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             BodyError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -74,19 +75,24 @@ impl BodyError {
         }
     }
 
-    /// The label of `saltmark_requests_rejected_total`.
-    pub fn reason(&self) -> &'static str {
-        match self {
+    fn reason(&self) -> Option<&'static str> {
+        Some(match self {
             BodyError::TooLarge(_) => "too_large",
             BodyError::Timeout(_) => "body_timeout",
             BodyError::Read => "body_read",
-        }
+        })
     }
 
-    /// The answer (a timed-out connection is closed: its client is slow or
-    /// hostile, and the slot is worth more than the keep-alive).
-    pub fn response(&self) -> Response<Body> {
-        let mut response = json_error(self.status(), &self.to_string());
+    fn public_message(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl BodyError {
+    /// The answer, counted (a timed-out connection is closed: its client is
+    /// slow or hostile, and the slot is worth more than the keep-alive).
+    pub fn response(&self, metrics: &Metrics) -> Response<Body> {
+        let mut response = refused(metrics, self);
         if let BodyError::Timeout(_) = self {
             response
                 .headers_mut()
@@ -104,6 +110,21 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()?
         .parse()
         .ok()
+}
+
+/// Reads a body with `limit` and the shared read timeout; a refusal is
+/// counted and answered here.
+pub async fn read_or_refuse(
+    http: &HttpState,
+    request: hyper::Request<Incoming>,
+    limit: BodyLimit,
+) -> Result<(hyper::http::request::Parts, Bytes), Response<Body>> {
+    let (parts, body) = request.into_parts();
+    let timeout = Duration::from_secs(http.limits.body_read_timeout_secs);
+    match read(body, &parts.headers, limit, timeout).await {
+        Ok(bytes) => Ok((parts, bytes)),
+        Err(e) => Err(e.response(&http.metrics)),
+    }
 }
 
 /// Reads the whole body, at most `limit.max_bytes`, within `timeout`.
@@ -147,7 +168,7 @@ mod tests {
         );
         assert_eq!(BodyError::Timeout(10).status(), StatusCode::REQUEST_TIMEOUT);
         assert_eq!(
-            BodyError::Timeout(10).response().headers()[header::CONNECTION],
+            BodyError::Timeout(10).response(&Metrics::new()).headers()[header::CONNECTION],
             "close"
         );
     }

@@ -24,8 +24,8 @@ use hyper::body::Incoming;
 use hyper::header;
 use hyper::{Request, Response, StatusCode};
 
+use super::body;
 use super::reply::{self, json_error, Body};
-use super::{body, read_body};
 use crate::app::AppState;
 use crate::retention::erasure::ErasureError;
 
@@ -65,14 +65,14 @@ pub async fn post(
     request: Request<Incoming>,
 ) -> Response<Body> {
     if !is_same_origin_request(request.headers()) {
-        state.metrics.rejected("forget_cross_site");
+        state.http.metrics.rejected("forget_cross_site");
         return json_error(
             StatusCode::FORBIDDEN,
             "erasure requests are sent by this collector's erasure page (GET /api/forget?d=<site>)",
         );
     }
     let query_site = request.uri().query().and_then(site_from_form);
-    let (parts, body) = match read_body(state, request, body::FORGET).await {
+    let (parts, body) = match body::read_or_refuse(&state.http, request, body::FORGET).await {
         Ok(read) => read,
         Err(response) => return response,
     };
@@ -88,7 +88,7 @@ pub async fn post(
     let Some(salts) = state.pipeline.salts.current() else {
         return reply::unavailable("the collector is starting; retry shortly", 1);
     };
-    let client_ip = state.client_ip.resolve(peer.ip(), &parts.headers);
+    let client_ip = state.http.client_ip.resolve(peer.ip(), &parts.headers);
     let user_agent = parts
         .headers
         .get(header::USER_AGENT)
@@ -96,7 +96,7 @@ pub async fn post(
         .unwrap_or("");
     let today = crate::identify::visitor::visitor_id(&salts.today, &site, client_ip, user_agent);
     if let Err(wait) = state.erasures.check_rate(today) {
-        state.metrics.rejected("forget_rate_limited");
+        state.http.metrics.rejected("forget_rate_limited");
         return reply::too_many("erasure already requested; retry later", wait);
     }
     let mut visitor_ids = vec![today];
@@ -127,7 +127,7 @@ pub async fn post(
             )
         }
         Err(ErasureError::Busy) => {
-            state.metrics.rejected("forget_busy");
+            state.http.metrics.rejected("forget_busy");
             reply::unavailable("too many erasures are waiting; retry shortly", 30)
         }
         Err(e) => {

@@ -8,10 +8,26 @@
 //! stop accepting → let in-flight requests finish (10 s at most) → stop the
 //! background jobs → drain the writer queue into ClickHouse → return.
 
+//!
+//! Rooms: [`routes`] maps paths to the endpoint families, one file each —
+//! [`events`] (`/api/event`), [`stats`] (`/api/v2/*`), [`dashboard`]
+//! (`/dashboard`, `/share`, `/api/dashboard/*`), [`forget`] (`/api/forget`),
+//! [`peers`] (`/internal/visit`), [`health`] (`/healthz`), [`pages`] (the
+//! demo and erasure pages) and [`metrics`] (the separate `/metrics`
+//! listener). Every shared answer is built in [`reply`]; every body is read
+//! through [`body`].
+
 pub mod body;
+mod dashboard;
+mod events;
 mod forget;
+mod health;
+mod metrics;
 mod pages;
+mod peers;
 pub mod reply;
+mod routes;
+mod stats;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -20,20 +36,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tracing::Instrument;
 
 use crate::app::{App, AppState};
-use crate::ingest::payload::{self, EventInput, PayloadError};
-use crate::ingest::{Outcome, Refusal};
-use body::BodyLimit;
-use reply::{cors, json_error, text, Body};
+use reply::Body;
 
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 
@@ -48,7 +58,7 @@ pub async fn run(
     mut app: App,
 ) -> std::io::Result<()> {
     let state = app.state().clone();
-    let limits = state.limits.clone();
+    let limits = state.http.limits.clone();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     // A request head larger than max_buf_size is answered 431 by hyper
@@ -59,9 +69,13 @@ pub async fn run(
         .max_buf_size(limits.max_header_bytes.max(8192));
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let metrics_stop = tokio_util::sync::CancellationToken::new();
-    let metrics_server = app
-        .take_metrics_listener()
-        .map(|listener| tokio::spawn(serve_metrics(listener, state.clone(), metrics_stop.clone())));
+    let metrics_server = app.take_metrics_listener().map(|listener| {
+        tokio::spawn(metrics::serve(
+            listener,
+            state.http.metrics.clone(),
+            metrics_stop.clone(),
+        ))
+    });
     tokio::pin!(shutdown);
     tracing::info!(address = %listener.local_addr()?, "listening");
     loop {
@@ -78,7 +92,7 @@ pub async fn run(
             _ = &mut shutdown => break,
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
-            state.metrics.rejected("too_many_connections");
+            state.http.metrics.rejected("too_many_connections");
             tokio::spawn(refuse_connection(stream));
             continue;
         };
@@ -89,7 +103,7 @@ pub async fn run(
         });
         let connection = http.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
-        let metrics = state.metrics.clone();
+        let metrics = state.http.metrics.clone();
         metrics.connections_open.inc();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -121,49 +135,6 @@ pub async fn run(
     Ok(())
 }
 
-/// The metrics listener: `GET /metrics` and nothing else.
-async fn serve_metrics(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    stop: tokio_util::sync::CancellationToken,
-) {
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(5));
-    loop {
-        let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = stop.cancelled() => return,
-        };
-        let state = state.clone();
-        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-            let state = state.clone();
-            async move {
-                let response = match (request.uri().path(), request.method()) {
-                    ("/metrics", &Method::GET) => text(
-                        StatusCode::OK,
-                        "text/plain; version=0.0.4",
-                        state.metrics.render(),
-                    ),
-                    ("/metrics", _) => reply::method_not_allowed("GET"),
-                    _ => reply::not_found(),
-                };
-                Ok::<_, Infallible>(response)
-            }
-        });
-        let connection = http.serve_connection(TokioIo::new(stream), service);
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-    }
-}
-
 /// Over `limits.max_connections`: a short, clear answer, then close.
 async fn refuse_connection(mut stream: tokio::net::TcpStream) {
     use tokio::io::AsyncWriteExt;
@@ -188,372 +159,10 @@ async fn handle(state: &AppState, peer: SocketAddr, request: Request<Incoming>) 
         path = %request.uri().path()
     );
     async move {
-        let response = route(state, peer, request).await;
+        let response = routes::route(state, peer, request).await;
         tracing::debug!(status = response.status().as_u16(), "answered");
         response
     }
     .instrument(span)
     .await
 }
-
-async fn route(state: &AppState, peer: SocketAddr, request: Request<Incoming>) -> Response<Body> {
-    let path = request.uri().path().to_string();
-    match (path.as_str(), request.method()) {
-        ("/api/event", &Method::POST) => event_post(state, peer, request).await,
-        ("/api/event", &Method::GET) => event_pixel(state, peer, request).await,
-        ("/api/event", &Method::OPTIONS) => reply::preflight(),
-        ("/api/event", _) => {
-            state.metrics.rejected("method");
-            cors(reply::method_not_allowed("GET, POST, OPTIONS"))
-        }
-        // No OPTIONS and no CORS headers: a cross-site page gets no
-        // preflight grant, so it can never send the erasure request.
-        ("/api/forget", &Method::POST) => forget::post(state, peer, request).await,
-        ("/api/forget", &Method::GET) => pages::forget(),
-        ("/api/forget", _) => reply::method_not_allowed("GET, POST"),
-        ("/internal/visit", &Method::POST) => internal_visit(state, request).await,
-        ("/internal/visit", _) => reply::method_not_allowed("POST"),
-        ("/api/v2/query", &Method::POST) => stats_query(state, request).await,
-        ("/api/v2/query", _) => reply::method_not_allowed("POST"),
-        ("/api/v2/realtime", &Method::GET) => realtime(state, request).await,
-        ("/api/v2/realtime", _) => reply::method_not_allowed("GET"),
-        ("/healthz", &Method::GET) => health(state).await,
-        ("/demo", &Method::GET) => match &state.demo_site {
-            Some(site) => pages::demo(site),
-            None => reply::not_found(),
-        },
-        ("/healthz" | "/demo", _) => reply::method_not_allowed("GET"),
-        (asset, &Method::GET) if asset.starts_with("/assets/") => pages::asset(asset),
-        (dashboard, _) if crate::dashboard::owns(dashboard) => {
-            crate::dashboard::route(state, peer.ip(), request).await
-        }
-        (js, method) if js.starts_with("/js/") => {
-            crate::tracker::serve(js, method, request.headers())
-        }
-        _ => reply::not_found(),
-    }
-}
-
-/// Reads a body with `limit` and the shared read timeout; a refusal is
-/// counted and answered here.
-pub(crate) async fn read_body(
-    state: &AppState,
-    request: Request<Incoming>,
-    limit: BodyLimit,
-) -> Result<(hyper::http::request::Parts, Bytes), Response<Body>> {
-    let (parts, body) = request.into_parts();
-    let timeout = Duration::from_secs(state.limits.body_read_timeout_secs);
-    match body::read(body, &parts.headers, limit, timeout).await {
-        Ok(bytes) => Ok((parts, bytes)),
-        Err(e) => {
-            state.metrics.rejected(e.reason());
-            Err(e.response())
-        }
-    }
-}
-
-/// The event endpoint's body limit (`limits.max_body_bytes`).
-fn event_limit(state: &AppState) -> BodyLimit {
-    BodyLimit {
-        endpoint: "/api/event",
-        max_bytes: state.limits.max_body_bytes,
-    }
-}
-
-async fn event_post(
-    state: &AppState,
-    peer: SocketAddr,
-    request: Request<Incoming>,
-) -> Response<Body> {
-    if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
-        let essence = content_type
-            .to_str()
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if essence != "text/plain" && essence != "application/json" {
-            state.metrics.rejected("content_type");
-            return cors(json_error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Type must be text/plain or application/json",
-            ));
-        }
-    }
-    let (parts, body) = match read_body(state, request, event_limit(state)).await {
-        Ok(read) => read,
-        Err(response) => return cors(response),
-    };
-    let parsed = payload::from_json(&body);
-    ingest(state, peer, &parts.headers, parsed, false).await
-}
-
-async fn event_pixel(
-    state: &AppState,
-    peer: SocketAddr,
-    request: Request<Incoming>,
-) -> Response<Body> {
-    let query = request.uri().query().unwrap_or("");
-    let referer = request
-        .headers()
-        .get(header::REFERER)
-        .and_then(|v| v.to_str().ok());
-    let parsed = payload::from_query(query, referer);
-    ingest(state, peer, request.headers(), parsed, true).await
-}
-
-async fn ingest(
-    state: &AppState,
-    peer: SocketAddr,
-    headers: &hyper::HeaderMap,
-    parsed: Result<EventInput<'_>, PayloadError>,
-    pixel: bool,
-) -> Response<Body> {
-    let input = match parsed {
-        Ok(input) => input,
-        Err(e) => {
-            state.metrics.rejected("malformed");
-            return cors(json_error(StatusCode::BAD_REQUEST, &e.0));
-        }
-    };
-    let client_ip = state.client_ip.resolve(peer.ip(), headers);
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let outcome = state.pipeline.process(&input, client_ip, user_agent).await;
-    let accepted = |dropped: Option<&'static str>| {
-        let mut response = if pixel {
-            Response::builder()
-                .status(StatusCode::ACCEPTED)
-                .header(header::CONTENT_TYPE, "image/gif")
-                .body(Full::new(Bytes::from_static(PIXEL_GIF)))
-                .expect("static response")
-        } else {
-            text(StatusCode::ACCEPTED, "text/plain", "ok\n".into())
-        };
-        if let Some(reason) = dropped {
-            response
-                .headers_mut()
-                .insert("x-saltmark-dropped", HeaderValue::from_static(reason));
-        }
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        cors(response)
-    };
-    match outcome {
-        Outcome::Accepted => accepted(None),
-        Outcome::Dropped(reason) => accepted(Some(reason.as_str())),
-        Outcome::Refused(Refusal::BadPage(message)) => {
-            state.metrics.rejected("malformed");
-            cors(json_error(StatusCode::BAD_REQUEST, &message))
-        }
-        Outcome::Refused(Refusal::RateLimited(kind, wait)) => {
-            state.metrics.rejected(kind.as_str());
-            cors(reply::too_many("too many events; retry later", wait))
-        }
-        Outcome::Refused(refusal) => {
-            let (reason, message) = match refusal {
-                Refusal::QueueFull => ("queue_full", "the collector is busy; retry shortly"),
-                Refusal::NoSalt => ("no_salt", "the collector is starting; retry shortly"),
-                _ => (
-                    "shutting_down",
-                    "the collector is shutting down; retry shortly",
-                ),
-            };
-            state.metrics.rejected(reason);
-            cors(reply::unavailable(message, 1))
-        }
-    }
-}
-
-/// `POST /internal/visit`: another collector asks this one, the owner of a
-/// visitor, to decide the visit (see `identify::peers`). Only with
-/// `sessions.peers` configured, and only with the shared secret.
-async fn internal_visit(state: &AppState, request: Request<Incoming>) -> Response<Body> {
-    let Some(peers) = &state.pipeline.peers else {
-        return reply::not_found();
-    };
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !peers.authorised(bearer) {
-        state.metrics.rejected("peer_unauthorised");
-        return json_error(StatusCode::UNAUTHORIZED, "unknown peer secret");
-    }
-    let (_, body) = match read_body(state, request, body::INTERNAL_VISIT).await {
-        Ok(read) => read,
-        Err(response) => return response,
-    };
-    let Ok(question) = serde_json::from_slice::<crate::identify::peers::VisitQuestion>(&body)
-    else {
-        return json_error(StatusCode::BAD_REQUEST, "expected {today, yesterday, now}");
-    };
-    let answer = crate::identify::peers::VisitAnswer::from(
-        question.decide_locally(&state.pipeline.sessions, state.pipeline.random.as_ref()),
-    );
-    text(
-        StatusCode::OK,
-        "application/json",
-        serde_json::to_string(&answer).unwrap_or_default(),
-    )
-}
-
-fn query_error(e: crate::query::QueryError) -> Response<Body> {
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if status.is_server_error() {
-        tracing::error!(error = %e, "stats query failed");
-    } else if let crate::query::QueryError::TooExpensive(cause) = &e {
-        tracing::warn!(error = %cause, "stats query over its limits");
-    }
-    let mut response = json_error(status, &e.public_message());
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    }
-    response
-}
-
-/// The request's credential (API key, share link or dashboard session).
-async fn authorize(
-    state: &AppState,
-    headers: &hyper::HeaderMap,
-) -> Result<crate::query::access::Access, crate::query::QueryError> {
-    use crate::query::access;
-    access::authorize(
-        &state.store,
-        access::credential(headers),
-        state.pipeline.clock.now(),
-    )
-    .await
-}
-
-/// A place among the running queries for this credential.
-fn admit_query(
-    state: &AppState,
-    access: &crate::query::access::Access,
-) -> Result<crate::query::gate::QueryPermit, crate::query::gate::GateRefusal> {
-    state.query_gate.enter(&access.principal)
-}
-
-/// The answer to a query the gate refused: 429 for this credential's
-/// share, 503 for everyone's.
-fn gate_refused(state: &AppState, refusal: crate::query::gate::GateRefusal) -> Response<Body> {
-    let message = refusal.to_string();
-    match refusal {
-        crate::query::gate::GateRefusal::Credential(_) => {
-            state.metrics.rejected("query_credential_busy");
-            reply::too_many(&message, Duration::from_secs(1))
-        }
-        _ => {
-            state.metrics.rejected("query_busy");
-            reply::unavailable(&message, 1)
-        }
-    }
-}
-
-/// `POST /api/v2/query` (Plausible Stats API v2 shape).
-async fn stats_query(state: &AppState, request: Request<Incoming>) -> Response<Body> {
-    // Authenticate before looking at the query: strangers learn nothing.
-    let access = match authorize(state, request.headers()).await {
-        Ok(access) => access,
-        Err(e) => return query_error(e),
-    };
-    let (_, body) = match read_body(state, request, body::STATS_QUERY).await {
-        Ok(read) => read,
-        Err(response) => return response,
-    };
-    let query = match crate::query::request::QueryRequest::from_json(&body) {
-        Ok(query) => query,
-        Err(e) => return query_error(e),
-    };
-    if let Err(e) = access.site(&query.site_id) {
-        return query_error(e);
-    }
-    let _permit = match admit_query(state, &access) {
-        Ok(permit) => permit,
-        Err(refusal) => return gate_refused(state, refusal),
-    };
-    let tz = state.timezone_of(&query.site_id);
-    let now = state.pipeline.clock.now();
-    match crate::query::run::execute(&state.store, &query, tz, now).await {
-        Ok(answer) => text(StatusCode::OK, "application/json", format!("{answer}\n")),
-        Err(e) => query_error(e),
-    }
-}
-
-/// `GET /api/v2/realtime?site_id=…`: visitors in the last 5 minutes.
-async fn realtime(state: &AppState, request: Request<Incoming>) -> Response<Body> {
-    let site = request
-        .uri()
-        .query()
-        .and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "site_id")
-                .map(|(_, v)| crate::config::normalise_site(&v))
-        })
-        .unwrap_or_default();
-    let access = match authorize(state, request.headers()).await {
-        Ok(access) => access,
-        Err(e) => return query_error(e),
-    };
-    if let Err(e) = access.site(&site) {
-        return query_error(e);
-    }
-    let _permit = match admit_query(state, &access) {
-        Ok(permit) => permit,
-        Err(refusal) => return gate_refused(state, refusal),
-    };
-    let query = crate::query::request::QueryRequest::from_value(&serde_json::json!({
-        "site_id": site, "metrics": ["visitors"], "date_range": "realtime"
-    }));
-    let query = match query {
-        Ok(q) => q,
-        Err(e) => return query_error(e),
-    };
-    let tz = state.timezone_of(&site);
-    match crate::query::run::execute(&state.store, &query, tz, state.pipeline.clock.now()).await {
-        Ok(answer) => {
-            let visitors = answer["results"][0]["metrics"][0].clone();
-            let body =
-                serde_json::json!({ "site_id": site, "visitors": visitors, "window_minutes": 5 });
-            text(StatusCode::OK, "application/json", format!("{body}\n"))
-        }
-        Err(e) => query_error(e),
-    }
-}
-
-async fn health(state: &AppState) -> Response<Body> {
-    let clickhouse = state.store.ping().await;
-    let writer = state.pipeline.writer.is_healthy();
-    let salts = state.pipeline.salts.current().is_some();
-    let spooling = state.pipeline.writer.is_spooling();
-    let ok = clickhouse && writer && salts && !spooling;
-    let body = serde_json::json!({
-        "status": if ok { "ok" } else { "degraded" },
-        "clickhouse": clickhouse,
-        "writer": writer,
-        "salts": salts,
-        "spooling": spooling,
-    });
-    let status = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    text(status, "application/json", format!("{body}\n"))
-}
-
-/// A 1×1 transparent GIF for the no-JavaScript pixel.
-const PIXEL_GIF: &[u8] = &[
-    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
-    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
-];

@@ -1,12 +1,18 @@
 //! Every shared answer of the HTTP layer, built in one place: JSON errors,
-//! 503 with `Retry-After`, 405 with the endpoint's `Allow`, 413 naming the
-//! endpoint's own limit, HTML pages with the hardening headers, and the
-//! CORS headers of the public event endpoint.
+//! refusals (each knows its status, the reason it is counted under and when
+//! to retry: 429 and 503 always carry `Retry-After`), 405 with the
+//! endpoint's `Allow`, HTML pages with the hardening headers, and the CORS
+//! headers of the public event endpoint. The 413 naming the endpoint's own
+//! limit is [`super::body::BodyError`], a refusal like the others.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
+
+use crate::metrics::Metrics;
 
 /// The body type of every answer.
 pub type Body = Full<Bytes>;
@@ -34,6 +40,61 @@ pub fn json_error(status: StatusCode, message: &str) -> Response<Body> {
     json(status, &serde_json::json!({ "error": message }))
 }
 
+/// A request the collector will not answer as asked. Each kind of refusal
+/// knows its own answer, so no handler builds one by hand and no catch-all
+/// label is needed.
+pub trait Refusal {
+    /// The HTTP status.
+    fn status(&self) -> StatusCode;
+    /// The label it is counted under in `saltmark_requests_rejected_total`;
+    /// `None` for answers that are not counted there (failed credentials,
+    /// database trouble, which is logged instead).
+    fn reason(&self) -> Option<&'static str>;
+    /// What the client is told: never a database's own text.
+    fn public_message(&self) -> String;
+    /// What the log is told (the whole cause chain where there is one).
+    fn detail(&self) -> String {
+        self.public_message()
+    }
+    /// When a retry may pass (429 and 503 default to one second).
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// The answer to a refusal: counted, logged when it is the collector's
+/// fault, `{"error": …}` with `Retry-After` on 429 and 503.
+pub fn refused(metrics: &Metrics, refusal: &dyn Refusal) -> Response<Body> {
+    if let Some(reason) = refusal.reason() {
+        metrics.rejected(reason);
+    }
+    let status = refusal.status();
+    if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+        tracing::error!(error = %refusal.detail(), "request failed");
+    } else if status == StatusCode::SERVICE_UNAVAILABLE && refusal.reason().is_none() {
+        tracing::warn!(error = %refusal.detail(), "request failed for now");
+    }
+    let mut response = json_error(status, &refusal.public_message());
+    let retry = refusal.retry_after().or_else(|| {
+        matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        )
+        .then_some(Duration::from_secs(1))
+    });
+    if let Some(wait) = retry {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(whole_seconds(wait)));
+    }
+    response
+}
+
+/// Whole seconds, rounded up, at least one (`Retry-After` has no fractions).
+fn whole_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
 /// 503 with `Retry-After`: the client should come back, not give up.
 pub fn unavailable(message: &str, retry_after_secs: u64) -> Response<Body> {
     let mut response = json_error(StatusCode::SERVICE_UNAVAILABLE, message);
@@ -46,11 +107,11 @@ pub fn unavailable(message: &str, retry_after_secs: u64) -> Response<Body> {
 
 /// 429 with `Retry-After` (whole seconds, at least one).
 pub fn too_many(message: &str, retry_after: std::time::Duration) -> Response<Body> {
-    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
     let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, message);
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(whole_seconds(retry_after)),
+    );
     response
 }
 

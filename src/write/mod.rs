@@ -2,11 +2,11 @@
 //! batches, into ClickHouse.
 //!
 //! - [`row`]: the stored row — what a table row may contain, and nothing else;
-//! - [`shared`]: the cheaply cloned string type of its repetitive columns;
 //! - [`spool`]: the durable on-disk spool for outages and overload;
-//! - [`writer`]: the queue, batching, retry and drain-on-shutdown.
+//! - [`writer`]: the queue, batching, retry and drain-on-shutdown;
+//! - [`seed`]: realistic synthetic traffic written straight into `events`, for demos, tests and the bench.
 
 pub mod row;
-pub mod shared;
+pub mod seed;
 pub mod spool;
 pub mod writer;

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::shared::SharedStr;
+use crate::shared::SharedStr;
 
 /// One event, enriched and anonymised.
 ///

@@ -36,7 +36,7 @@
 //!   blocks on their own.
 //! - Failures are retried with exponential backoff (100 ms → 5 s). With
 //!   several ClickHouse nodes configured, each failure also moves the store
-//!   to the next node ([`crate::clickhouse::Store::fail_over`]).
+//!   to the next node ([`crate::store::Store::fail_over`]).
 //! - Shutdown: the spool is closed to new rows, everything in it is written
 //!   for at most `shutdown_timeout`; what is left stays in the spool for the
 //!   next start (without a disk it is logged and counted as lost).
@@ -51,9 +51,9 @@ use tracing::Instrument;
 
 use super::row::EventRow;
 use super::spool::{Readiness, Spool, SpoolError, SpooledBatch};
-use crate::clickhouse::{Store, StoreError};
 use crate::clock::RandomSource;
 use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
 
 /// Batching settings.
 #[derive(Debug, Clone)]

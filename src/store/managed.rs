@@ -67,13 +67,13 @@ pub enum ServerProfile {
     /// GROUP BY / ORDER BY instead of failing, two query threads, fewer
     /// background threads, no query log. The whole of saltmark (collector
     /// plus this server) stays under [`SMALL_PROFILE_FLOOR_MIB`] of resident
-    /// memory under the bench load (bench/floor measures it; README states it).
+    /// memory under the bench load (bench/floor measures it; docs/operations.md states it).
     Small,
 }
 
 /// The resident-memory floor stated for the small profile: collector plus
 /// ClickHouse peak, in MiB, under the load of `bench/floor` (and of the
-/// smaller `tests/small_profile.rs`). Measured, not guessed: see the README's
+/// smaller `tests/small_profile.rs`). Measured, not guessed: see docs/operations.md, the
 /// "Small machines" section for the run it comes from.
 pub const SMALL_PROFILE_FLOOR_MIB: u64 = 768;
 

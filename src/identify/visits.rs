@@ -4,7 +4,7 @@
 //! Design and invariants:
 //! - State is an in-memory map `visitor_id → (session_id, last_seen)`, sharded
 //!   by visitor id to keep lock contention low. Entries idle past the timeout
-//!   are useless and are swept away ([`Sessions::sweep`]), so memory is bounded
+//!   are useless and are swept away ([`Visits::sweep`]), so memory is bounded
 //!   by the visitors of the last half hour.
 //! - `session_id` is a fresh random 64-bit number per visit: it carries no
 //!   information of its own, so storing it reveals nothing beyond "these events
@@ -13,10 +13,10 @@
 //!   both today's and yesterday's ids; an ongoing visit found under yesterday's
 //!   id keeps that id and its session, so a visit crossing midnight stays one
 //!   visitor and one visit.
-//! - Several collectors: sessions are per process. Behind a load balancer, route
-//!   by client address (IP hash / sticky sessions) so one visitor reaches one
-//!   collector; otherwise a visit split across collectors counts as several
-//!   visits. The README explains this.
+//! - Several collectors: this map is one collector's. With `sessions.peers`
+//!   set, [`super::peers`] sends each visitor to the one collector that owns
+//!   it (rendezvous hashing), so a visit is decided in exactly one map even
+//!   when a load balancer spreads its events.
 //! - A restart forgets open visits; the next event starts a new one.
 
 use std::collections::HashMap;
@@ -34,7 +34,7 @@ struct OpenSession {
 
 /// The visit tracker.
 #[derive(Debug)]
-pub struct Sessions {
+pub struct Visits {
     shards: Vec<Mutex<HashMap<u64, OpenSession>>>,
     timeout_secs: i64,
 }
@@ -48,10 +48,10 @@ pub struct Assigned {
     pub session_id: u64,
 }
 
-impl Sessions {
+impl Visits {
     /// A tracker with the given inactivity timeout.
-    pub fn new(timeout_minutes: u32) -> Sessions {
-        Sessions {
+    pub fn new(timeout_minutes: u32) -> Visits {
+        Visits {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             timeout_secs: i64::from(timeout_minutes) * 60,
         }
@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn inactivity_starts_a_new_visit() {
-        let sessions = Sessions::new(30);
+        let sessions = Visits::new(30);
         let random = SeededRandom::new(1);
         let first = sessions.assign(7, None, 1_000, &random);
         let again = sessions.assign(7, None, 1_000 + 29 * 60, &random);
@@ -161,7 +161,7 @@ mod tests {
 
     #[test]
     fn a_visit_across_midnight_keeps_yesterdays_visitor() {
-        let sessions = Sessions::new(30);
+        let sessions = Visits::new(30);
         let random = SeededRandom::new(2);
         let before = sessions.assign(100, None, 10_000, &random);
         let after = sessions.assign(200, Some(100), 10_600, &random);
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn sweep_bounds_memory() {
-        let sessions = Sessions::new(30);
+        let sessions = Visits::new(30);
         let random = SeededRandom::new(3);
         for id in 0..100 {
             sessions.assign(id, None, 0, &random);
@@ -221,7 +221,7 @@ mod tests {
             /// keeps its visitor id and session.
             #[test]
             fn visits_follow_the_inactivity_model(events in proptest::collection::vec(event(), 1..120), sweep_every in 1usize..20) {
-                let sessions = Sessions::new(30);
+                let sessions = Visits::new(30);
                 let random = SeededRandom::new(42);
                 let mut day = 0u64;
                 let mut now = 1_000i64;

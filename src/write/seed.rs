@@ -10,8 +10,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::QueryError;
-use crate::clickhouse::Store;
+use crate::store::{Store, StoreError};
 use crate::write::row::EventRow;
 
 /// What to generate.
@@ -156,7 +155,7 @@ const PAGES: &[&str] = &[
 ];
 
 /// Generates and inserts the traffic.
-pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedReport, QueryError> {
+pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedReport, StoreError> {
     let mut rng = Prng(options.seed ^ 0x5EED);
     let visitors_pool = (options.events / 6).max(10);
     let span_secs = i64::from(options.days.max(1)) * 86_400;
@@ -255,7 +254,7 @@ pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedRepor
     Ok(SeedReport { events, visits })
 }
 
-async fn flush(store: &Store, batch: &mut Vec<EventRow>) -> Result<(), QueryError> {
+async fn flush(store: &Store, batch: &mut Vec<EventRow>) -> Result<(), StoreError> {
     if batch.is_empty() {
         return Ok(());
     }

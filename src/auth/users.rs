@@ -15,9 +15,9 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use chrono::{DateTime, Utc};
 
-use crate::clickhouse::Store;
+use super::AuthError;
 use crate::clock::RandomSource;
-use crate::query::QueryError;
+use crate::store::Store;
 
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -63,14 +63,14 @@ fn micros(now: DateTime<Utc>) -> u64 {
     now.timestamp_micros().max(0) as u64
 }
 
-fn check_name(user: &str) -> Result<(), QueryError> {
+fn check_name(user: &str) -> Result<(), AuthError> {
     let ok = !user.is_empty()
         && user.len() <= 100
         && !user.chars().any(|c| c.is_control() || c.is_whitespace());
     if ok {
         Ok(())
     } else {
-        Err(QueryError::invalid(
+        Err(AuthError::invalid(
             "user",
             "a user name is 1 to 100 characters without spaces".into(),
         ))
@@ -78,12 +78,12 @@ fn check_name(user: &str) -> Result<(), QueryError> {
 }
 
 /// The argon2id PHC string of `password` with this salt (16 random bytes).
-pub fn hash_password(password: &str, salt: [u8; 16]) -> Result<String, QueryError> {
-    let salt = SaltString::encode_b64(&salt).map_err(|e| QueryError::Internal(e.to_string()))?;
+pub fn hash_password(password: &str, salt: [u8; 16]) -> Result<String, AuthError> {
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Internal(e.to_string()))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| QueryError::Internal(format!("hashing the password: {e}")))
+        .map_err(|e| AuthError::Internal(format!("hashing the password: {e}")))
 }
 
 /// Whether `password` matches the PHC string `hash` (false for a malformed hash).
@@ -144,16 +144,16 @@ pub async fn set(
     sites: &[String],
     now: DateTime<Utc>,
     random: &dyn RandomSource,
-) -> Result<(), QueryError> {
+) -> Result<(), AuthError> {
     check_name(user)?;
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(QueryError::invalid(
+        return Err(AuthError::invalid(
             "password",
             format!("at least {MIN_PASSWORD_CHARS} characters"),
         ));
     }
     if sites.is_empty() {
-        return Err(QueryError::invalid(
+        return Err(AuthError::invalid(
             "--site",
             "a user needs at least one site".into(),
         ));
@@ -164,7 +164,7 @@ pub async fn set(
     // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password, salt))
         .await
-        .map_err(|e| QueryError::Internal(e.to_string()))??;
+        .map_err(|e| AuthError::Internal(e.to_string()))??;
     write(
         store,
         UserRow {
@@ -178,14 +178,14 @@ pub async fn set(
     .await
 }
 
-async fn write(store: &Store, row: UserRow) -> Result<(), QueryError> {
+async fn write(store: &Store, row: UserRow) -> Result<(), AuthError> {
     let mut insert = store.client().insert::<UserRow>("dashboard_users").await?;
     insert.write(&row).await?;
     insert.end().await?;
     Ok(())
 }
 
-async fn latest(store: &Store, user: &str) -> Result<Option<Latest>, QueryError> {
+async fn latest(store: &Store, user: &str) -> Result<Option<Latest>, AuthError> {
     Ok(store
         .client()
         .query(
@@ -201,7 +201,7 @@ async fn latest(store: &Store, user: &str) -> Result<Option<Latest>, QueryError>
 
 /// Removes `user` (their sessions end for good: a re-created user has a new
 /// version); false if unknown.
-pub async fn remove(store: &Store, user: &str, now: DateTime<Utc>) -> Result<bool, QueryError> {
+pub async fn remove(store: &Store, user: &str, now: DateTime<Utc>) -> Result<bool, AuthError> {
     match latest(store, user).await? {
         Some(l) if l.latest_removed == 0 => {
             write(
@@ -222,7 +222,7 @@ pub async fn remove(store: &Store, user: &str, now: DateTime<Utc>) -> Result<boo
 }
 
 /// Every current user, by name.
-pub async fn list(store: &Store) -> Result<Vec<UserInfo>, QueryError> {
+pub async fn list(store: &Store) -> Result<Vec<UserInfo>, AuthError> {
     Ok(store
         .client()
         .query(
@@ -234,7 +234,7 @@ pub async fn list(store: &Store) -> Result<Vec<UserInfo>, QueryError> {
 }
 
 /// A current user (`None` if unknown or removed).
-pub async fn current(store: &Store, user: &str) -> Result<Option<CurrentUser>, QueryError> {
+pub async fn current(store: &Store, user: &str) -> Result<Option<CurrentUser>, AuthError> {
     Ok(latest(store, user)
         .await?
         .filter(|l| l.latest_removed == 0)
@@ -261,7 +261,7 @@ pub async fn verify(
     user: &str,
     password: &str,
     memory: Arc<Mutex<Vec<Block>>>,
-) -> Result<Option<CurrentUser>, QueryError> {
+) -> Result<Option<CurrentUser>, AuthError> {
     let found = if check_name(user).is_ok() {
         latest(store, user).await?.filter(|l| l.latest_removed == 0)
     } else {
@@ -277,7 +277,7 @@ pub async fn verify(
         password_matches_in(&password, &hash, &mut memory)
     })
     .await
-    .map_err(|e| QueryError::Internal(e.to_string()))?;
+    .map_err(|e| AuthError::Internal(e.to_string()))?;
     Ok(match (found, matches) {
         (Some(l), true) => Some(CurrentUser {
             sites: l.latest_sites,

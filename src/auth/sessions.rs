@@ -15,9 +15,9 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::tokens;
-use crate::clickhouse::Store;
+use super::AuthError;
 use crate::clock::RandomSource;
-use crate::query::QueryError;
+use crate::store::Store;
 
 /// Cookie name.
 pub const COOKIE: &str = "saltmark_session";
@@ -50,7 +50,7 @@ pub struct SessionOf {
 }
 
 fn secs(t: DateTime<Utc>) -> u32 {
-    crate::clickhouse::sql::datetime_secs(t)
+    crate::store::sql::datetime_secs(t)
 }
 
 /// Starts a session for `user` as verified at `user_version`; returns the
@@ -62,7 +62,7 @@ pub async fn create(
     now: DateTime<Utc>,
     lifetime: Duration,
     random: &dyn RandomSource,
-) -> Result<String, QueryError> {
+) -> Result<String, AuthError> {
     let secret = tokens::generate("sms_", random);
     insert(
         store,
@@ -79,7 +79,7 @@ pub async fn create(
     Ok(secret.token)
 }
 
-async fn insert(store: &Store, row: SessionRow) -> Result<(), QueryError> {
+async fn insert(store: &Store, row: SessionRow) -> Result<(), AuthError> {
     let mut insert = store
         .client()
         .insert::<SessionRow>("dashboard_sessions")
@@ -95,7 +95,7 @@ pub async fn user_of(
     store: &Store,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<Option<SessionOf>, QueryError> {
+) -> Result<Option<SessionOf>, AuthError> {
     if !token.starts_with("sms_") {
         return Ok(None);
     }
@@ -118,7 +118,7 @@ pub async fn user_of(
 }
 
 /// Ends a session (logging out).
-pub async fn revoke(store: &Store, token: &str, now: DateTime<Utc>) -> Result<(), QueryError> {
+pub async fn revoke(store: &Store, token: &str, now: DateTime<Utc>) -> Result<(), AuthError> {
     if let Some(session) = user_of(store, token, now).await? {
         insert(
             store,

@@ -10,9 +10,9 @@
 use chrono::{DateTime, Utc};
 
 use super::tokens;
-use crate::clickhouse::Store;
+use super::AuthError;
 use crate::clock::RandomSource;
-use crate::query::QueryError;
+use crate::store::Store;
 
 /// Token prefix.
 pub const PREFIX: &str = "sml_";
@@ -61,7 +61,7 @@ struct Grant {
 }
 
 fn secs(t: DateTime<Utc>) -> u32 {
-    crate::clickhouse::sql::datetime_secs(t)
+    crate::store::sql::datetime_secs(t)
 }
 
 /// Creates a link to `site`.
@@ -71,10 +71,10 @@ pub async fn create(
     label: &str,
     now: DateTime<Utc>,
     random: &dyn RandomSource,
-) -> Result<CreatedLink, QueryError> {
+) -> Result<CreatedLink, AuthError> {
     let site = crate::config::normalise_site(site);
     if site.is_empty() {
-        return Err(QueryError::invalid("site", "required".into()));
+        return Err(AuthError::invalid("site", "required".into()));
     }
     let secret = tokens::generate(PREFIX, random);
     let row = LinkRow {
@@ -97,7 +97,7 @@ pub async fn create(
 }
 
 /// Every link (of `sites`, when given), newest first.
-pub async fn list(store: &Store, sites: Option<&[String]>) -> Result<Vec<LinkInfo>, QueryError> {
+pub async fn list(store: &Store, sites: Option<&[String]>) -> Result<Vec<LinkInfo>, AuthError> {
     let all: Vec<LinkInfo> = store
         .client()
         .query(
@@ -120,7 +120,7 @@ pub async fn revoke(
     id: &str,
     sites: Option<&[String]>,
     now: DateTime<Utc>,
-) -> Result<bool, QueryError> {
+) -> Result<bool, AuthError> {
     let id = id.trim_start_matches(PREFIX);
     let Some(link) = list(store, sites)
         .await?
@@ -144,7 +144,7 @@ pub async fn revoke(
 }
 
 /// The site a presented link token may read (`None` if unknown or revoked).
-pub async fn site_of(store: &Store, token: &str) -> Result<Option<String>, QueryError> {
+pub async fn site_of(store: &Store, token: &str) -> Result<Option<String>, AuthError> {
     if !token.starts_with(PREFIX) {
         return Ok(None);
     }

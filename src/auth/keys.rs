@@ -7,9 +7,9 @@
 //! key. A key is named by its id (the first 8 hex digits) for listing and
 //! revocation; revocation is a new row, and a key's state is its latest row.
 
-use super::QueryError;
-use crate::clickhouse::Store;
+use super::AuthError;
 use crate::clock::RandomSource;
+use crate::store::Store;
 
 /// A new key, as shown once.
 #[derive(Debug, Clone)]
@@ -68,9 +68,9 @@ pub async fn create(
     sites: &[String],
     label: &str,
     random: &dyn RandomSource,
-) -> Result<CreatedKey, QueryError> {
+) -> Result<CreatedKey, AuthError> {
     if sites.is_empty() {
-        return Err(QueryError::invalid(
+        return Err(AuthError::invalid(
             "--site",
             "a key needs at least one site".into(),
         ));
@@ -100,7 +100,7 @@ pub async fn create(
 }
 
 /// Every key, newest first.
-pub async fn list(store: &Store) -> Result<Vec<KeyInfo>, QueryError> {
+pub async fn list(store: &Store) -> Result<Vec<KeyInfo>, AuthError> {
     Ok(store
         .client()
         .query(
@@ -113,7 +113,7 @@ pub async fn list(store: &Store) -> Result<Vec<KeyInfo>, QueryError> {
 }
 
 /// Revokes the key with this id; false if there is none.
-pub async fn revoke(store: &Store, key_id: &str) -> Result<bool, QueryError> {
+pub async fn revoke(store: &Store, key_id: &str) -> Result<bool, AuthError> {
     let id = key_id.trim_start_matches("smk_");
     let inserted = store
         .client()
@@ -133,9 +133,9 @@ pub async fn revoke(store: &Store, key_id: &str) -> Result<bool, QueryError> {
 
 /// The sites a presented key may read (`Unauthorized` for a missing,
 /// unknown or revoked key).
-pub async fn authorize(store: &Store, bearer: Option<&str>) -> Result<Vec<String>, QueryError> {
+pub async fn authorize(store: &Store, bearer: Option<&str>) -> Result<Vec<String>, AuthError> {
     let key = bearer.ok_or_else(|| {
-        QueryError::Unauthorized("missing API key: send Authorization: Bearer <key>".into())
+        AuthError::Unauthorized("missing API key: send Authorization: Bearer <key>".into())
     })?;
     let grant: Option<Grant> = store
         .client()
@@ -148,8 +148,6 @@ pub async fn authorize(store: &Store, bearer: Option<&str>) -> Result<Vec<String
         .await?;
     match grant {
         Some(g) if g.is_revoked == 0 => Ok(g.key_sites),
-        _ => Err(QueryError::Unauthorized(
-            "invalid or revoked API key".into(),
-        )),
+        _ => Err(AuthError::Unauthorized("invalid or revoked API key".into())),
     }
 }

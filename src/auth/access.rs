@@ -11,9 +11,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::QueryError;
-use crate::clickhouse::Store;
-use crate::dashboard::{sessions, shares};
+use super::AuthError;
+use super::{sessions, shares};
+use crate::store::Store;
 
 /// A presented credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,11 +54,11 @@ pub struct Access {
 
 impl Access {
     /// Ok if `site` is readable with this credential.
-    pub fn site(&self, site: &str) -> Result<(), QueryError> {
+    pub fn site(&self, site: &str) -> Result<(), AuthError> {
         if self.sites.iter().any(|s| s == site) {
             Ok(())
         } else {
-            Err(QueryError::Forbidden(format!(
+            Err(AuthError::Forbidden(format!(
                 "this credential has no access to site {site:?}"
             )))
         }
@@ -103,9 +103,9 @@ pub async fn authorize(
     store: &Store,
     credential: Option<Credential>,
     now: DateTime<Utc>,
-) -> Result<Access, QueryError> {
+) -> Result<Access, AuthError> {
     match credential {
-        None => Err(QueryError::Unauthorized(
+        None => Err(AuthError::Unauthorized(
             "missing credentials: send Authorization: Bearer <API key>, or log in to the dashboard"
                 .into(),
         )),
@@ -113,29 +113,29 @@ pub async fn authorize(
             kind: AccessKind::ApiKey,
             sites: super::keys::authorize(store, Some(&key)).await?,
             user: None,
-            principal: format!("key:{}", &crate::dashboard::tokens::hash(&key)[..16]),
+            principal: format!("key:{}", &crate::auth::tokens::hash(&key)[..16]),
         }),
         Some(Credential::ShareLink(token)) => match shares::site_of(store, &token).await? {
             Some(site) => Ok(Access {
                 kind: AccessKind::ShareLink,
                 sites: vec![site],
                 user: None,
-                principal: format!("share:{}", &crate::dashboard::tokens::hash(&token)[..16]),
+                principal: format!("share:{}", &crate::auth::tokens::hash(&token)[..16]),
             }),
-            None => Err(QueryError::Unauthorized(
+            None => Err(AuthError::Unauthorized(
                 "this share link is unknown or was revoked".into(),
             )),
         },
         Some(Credential::Session(token)) => {
             let ended =
-                || QueryError::Unauthorized("the dashboard session ended; log in again".into());
+                || AuthError::Unauthorized("the dashboard session ended; log in again".into());
             let session = sessions::user_of(store, &token, now)
                 .await?
                 .ok_or_else(ended)?;
             // The user as they are now, and only if they are the version the
             // session was opened for: a removed, re-created or re-passworded
             // user's old sessions stay ended.
-            let user = crate::dashboard::users::current(store, &session.user)
+            let user = crate::auth::users::current(store, &session.user)
                 .await?
                 .filter(|user| user.version == session.user_version)
                 .ok_or_else(ended)?;

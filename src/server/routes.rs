@@ -1,0 +1,57 @@
+//! Every path the collector answers, and with which methods. A path taken
+//! with another method is answered 405 with exactly the `Allow` listed here.
+
+use std::net::SocketAddr;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+
+use super::reply::{self, cors, Body};
+use super::{dashboard, events, forget, health, pages, peers, stats};
+use crate::app::AppState;
+
+/// Answers one request.
+pub(super) async fn route(
+    state: &AppState,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<Body> {
+    let path = request.uri().path().to_string();
+    match (path.as_str(), request.method()) {
+        ("/api/event", &Method::POST) => events::post(state, peer, request).await,
+        ("/api/event", &Method::GET) => events::pixel(state, peer, request).await,
+        ("/api/event", &Method::OPTIONS) => reply::preflight(),
+        ("/api/event", _) => {
+            state.http.metrics.rejected("method");
+            cors(reply::method_not_allowed("GET, POST, OPTIONS"))
+        }
+        // No OPTIONS and no CORS headers: a cross-site page gets no
+        // preflight grant, so it can never send the erasure request.
+        ("/api/forget", &Method::POST) => forget::post(state, peer, request).await,
+        ("/api/forget", &Method::GET) => pages::forget(),
+        ("/api/forget", _) => reply::method_not_allowed("GET, POST"),
+        ("/internal/visit", &Method::POST) => peers::visit(state, request).await,
+        ("/internal/visit", _) => reply::method_not_allowed("POST"),
+        ("/api/v2/query", &Method::POST) => stats::query(&state.stats, &state.http, request).await,
+        ("/api/v2/query", _) => reply::method_not_allowed("POST"),
+        ("/api/v2/realtime", &Method::GET) => {
+            stats::realtime(&state.stats, &state.http, request).await
+        }
+        ("/api/v2/realtime", _) => reply::method_not_allowed("GET"),
+        ("/healthz", &Method::GET) => health::get(state).await,
+        ("/healthz", _) => reply::method_not_allowed("GET"),
+        ("/demo", &Method::GET) => match &state.demo_site {
+            Some(site) => pages::demo(site),
+            None => reply::not_found(),
+        },
+        ("/demo", _) => reply::method_not_allowed("GET"),
+        (asset, &Method::GET) if asset.starts_with("/assets/") => pages::asset(asset),
+        (path, _) if dashboard::owns(path) => {
+            dashboard::route(&state.logins, &state.http, peer.ip(), request).await
+        }
+        (js, method) if js.starts_with("/js/") => {
+            crate::tracker::serve(js, method, request.headers())
+        }
+        _ => reply::not_found(),
+    }
+}
