@@ -190,33 +190,11 @@ impl App {
         ));
         salts.refresh().await?;
         let visits = Arc::new(Visits::new(config.sessions.timeout_minutes));
-        let mut excluded = globset::GlobSetBuilder::new();
-        for pattern in &config.exclude_paths {
-            let glob = globset::GlobBuilder::new(pattern)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| StartError::Config {
-                    key: "exclude_paths".into(),
-                    detail: e.to_string(),
-                })?;
-            excluded.add(glob);
-        }
-        let excluded_paths = excluded.build().map_err(|e| StartError::Config {
-            key: "exclude_paths".into(),
-            detail: e.to_string(),
-        })?;
-        let header = hyper::header::HeaderName::from_bytes(
-            config.client_ip_header.to_ascii_lowercase().as_bytes(),
-        )
-        .map_err(|e| StartError::Config {
-            key: "client_ip_header".into(),
-            detail: e.to_string(),
-        })?;
         let spool = Arc::new(Spool::open(
             SpoolSettings {
                 dir: (config.spool.max_bytes > 0).then(|| config.data_dir.join("spool")),
                 max_bytes: config.spool.max_bytes,
-                fsync: config.spool.fsync_policy(),
+                fsync: config.spool.fsync,
                 memory_rows: config.writer.queue_capacity,
             },
             metrics.clone(),
@@ -260,7 +238,7 @@ impl App {
         let pipeline = Pipeline {
             sites: config.sites.iter().cloned().collect(),
             erased_sites: erased.clone(),
-            excluded_paths,
+            excluded_paths: config.exclude_paths.set().clone(),
             geo: geo.clone(),
             agents,
             referrers,
@@ -296,7 +274,10 @@ impl App {
             pipeline,
             http: HttpState {
                 metrics,
-                client_ip: ClientIpResolver::new(config.trusted_proxies.clone(), header),
+                client_ip: ClientIpResolver::new(
+                    config.trusted_proxies.clone(),
+                    config.client_ip_header.0.clone(),
+                ),
                 limits: config.limits.clone(),
             },
             store: store.clone(),

@@ -10,6 +10,10 @@
 //! as one line and exits with status 2.
 
 pub mod reference;
+pub mod types;
+pub mod urls;
+
+pub use types::{ForwardingHeader, FsyncPolicy, Months, PathGlobs, PerSite, ServerProfile};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -124,15 +128,17 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Accepted site domains, normalised (lowercase, no `www.`).
     pub sites: Vec<String>,
-    /// `site=Area/City` time zones; a site's day starts at its local midnight.
-    pub site_timezones: Vec<String>,
+    /// Each site's time zone (from `site=Area/City` entries); a site's day
+    /// starts at its local midnight.
+    pub site_timezones: PerSite<chrono_tz::Tz>,
     /// Peers whose forwarding headers we believe. Empty by default: a collector
     /// that trusted anyone's X-Forwarded-For would let any client pick its IP.
     pub trusted_proxies: Vec<IpNet>,
     /// The one forwarding header believed from trusted proxies.
-    pub client_ip_header: String,
-    /// Paths never recorded (glob patterns).
-    pub exclude_paths: Vec<String>,
+    #[serde(with = "types::text")]
+    pub client_ip_header: ForwardingHeader,
+    /// Paths never recorded (glob patterns, compiled once).
+    pub exclude_paths: PathGlobs,
     /// Local state: the managed ClickHouse lives under `data_dir/clickhouse`.
     pub data_dir: PathBuf,
     /// Serve `/demo`, a page that sends page views for the first site.
@@ -224,17 +230,6 @@ impl Default for QueryConfig {
     }
 }
 
-impl QueryConfig {
-    /// The per-statement limits.
-    pub fn statement_limits(&self) -> crate::store::StatementLimits {
-        crate::store::StatementLimits {
-            max_execution_secs: self.max_execution_secs,
-            max_memory_bytes: self.max_memory_bytes,
-            max_result_rows: self.max_result_rows,
-        }
-    }
-}
-
 /// The other way of [`empty_as_none`]: `None` is shown as `""`.
 fn none_as_empty<S, T>(value: &Option<T>, serializer: S) -> Result<S::Ok, S::Error>
 where
@@ -302,7 +297,8 @@ pub struct ClickHouseConfig {
     /// Server executable for the managed mode.
     pub server_binary: String,
     /// Memory profile of the managed server.
-    pub profile: crate::store::managed::ServerProfile,
+    #[serde(with = "types::text")]
+    pub profile: ServerProfile,
     /// Cluster mode: the cluster's name in `remote_servers` (validated as an
     /// identifier, since it is spliced into DDL).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -313,7 +309,7 @@ impl std::fmt::Debug for ClickHouseConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let hidden = |secret: &str| if secret.is_empty() { "" } else { "<hidden>" };
         f.debug_struct("ClickHouseConfig")
-            .field("url", &self.url.as_deref().map(crate::store::redact_url))
+            .field("url", &self.url.as_deref().map(urls::redact_url))
             .field("database", &self.database)
             .field("user", &self.user)
             .field("password", &hidden(&self.password))
@@ -361,24 +357,16 @@ pub struct SpoolConfig {
     /// Bound of the segment files; only when it is reached does ingest
     /// answer 503. 0 disables the spool (the memory queue alone).
     pub max_bytes: u64,
-    /// `always` or `<N>ms`; validated at load time.
-    pub fsync: String,
-}
-
-impl SpoolConfig {
-    /// The parsed fsync policy (validated at load time).
-    pub fn fsync_policy(&self) -> crate::write::spool::FsyncPolicy {
-        self.fsync
-            .parse()
-            .unwrap_or(crate::write::spool::FsyncPolicy::Always)
-    }
+    /// When appends are made durable (`always` or `<N>ms`).
+    #[serde(with = "types::text")]
+    pub fsync: FsyncPolicy,
 }
 
 impl Default for SpoolConfig {
     fn default() -> Self {
         Self {
             max_bytes: 1024 * 1024 * 1024,
-            fsync: "100ms".into(),
+            fsync: FsyncPolicy::Every(std::time::Duration::from_millis(100)),
         }
     }
 }
@@ -439,8 +427,8 @@ pub struct SessionsConfig {
 pub struct RetentionConfig {
     /// Months events are kept.
     pub months: u32,
-    /// `site=months` overrides.
-    pub site_months: Vec<String>,
+    /// Per-site overrides of `months`.
+    pub site_months: PerSite<Months>,
     /// Hour (UTC) of the daily expiry run inside `serve`.
     pub expire_hour_utc: u32,
     /// Longest wait per step of the expiry and erasure jobs.
@@ -450,27 +438,14 @@ pub struct RetentionConfig {
 }
 
 impl RetentionConfig {
-    /// The per-site overrides, parsed (validated at load time).
+    /// The months each site with an override keeps.
     pub fn site_overrides(&self) -> BTreeMap<String, u32> {
         self.site_months
+            .0
             .iter()
-            .filter_map(|entry| parse_site_months(entry).ok())
+            .map(|(site, months)| (site.clone(), months.0))
             .collect()
     }
-}
-
-fn parse_site_months(entry: &str) -> Result<(String, u32), String> {
-    let (site, months) = entry
-        .split_once('=')
-        .ok_or_else(|| format!("{entry:?} is not site=months"))?;
-    let months: u32 = months
-        .trim()
-        .parse()
-        .map_err(|_| format!("{entry:?}: months must be a whole number"))?;
-    if months == 0 || months > 1200 {
-        return Err(format!("{entry:?}: months must be between 1 and 1200"));
-    }
-    Ok((normalise_site(site), months))
 }
 
 impl Default for Config {
@@ -478,10 +453,10 @@ impl Default for Config {
         Self {
             listen: "127.0.0.1:8000".parse().expect("valid default address"),
             sites: Vec::new(),
-            site_timezones: Vec::new(),
+            site_timezones: PerSite::default(),
             trusted_proxies: Vec::new(),
-            client_ip_header: "X-Forwarded-For".into(),
-            exclude_paths: Vec::new(),
+            client_ip_header: "x-forwarded-for".parse().expect("a valid header name"),
+            exclude_paths: PathGlobs::default(),
             data_dir: PathBuf::from("./data"),
             demo: false,
             log: "info".into(),
@@ -552,7 +527,7 @@ impl Default for RetentionConfig {
     fn default() -> Self {
         Self {
             months: 24,
-            site_months: Vec::new(),
+            site_months: PerSite::default(),
             expire_hour_utc: 3,
             statement_timeout_secs: 300,
             erasure_round_secs: 15,
@@ -560,26 +535,10 @@ impl Default for RetentionConfig {
     }
 }
 
-fn parse_site_timezone(entry: &str) -> Result<(String, chrono_tz::Tz), String> {
-    let (site, zone) = entry
-        .split_once('=')
-        .ok_or_else(|| format!("{entry:?} is not site=Area/City"))?;
-    let tz: chrono_tz::Tz = zone
-        .trim()
-        .parse()
-        .map_err(|_| format!("{entry:?}: {:?} is not an IANA time zone", zone.trim()))?;
-    Ok((normalise_site(site), tz))
-}
-
 impl Config {
     /// The time zone of `site` (UTC unless configured).
     pub fn timezone_of(&self, site: &str) -> chrono_tz::Tz {
-        self.site_timezones
-            .iter()
-            .filter_map(|e| parse_site_timezone(e).ok())
-            .find(|(s, _)| s == site)
-            .map(|(_, tz)| tz)
-            .unwrap_or(chrono_tz::UTC)
+        self.site_timezones.get(site).unwrap_or(chrono_tz::UTC)
     }
 
     /// Loads `file` (if given), applies `SALTMARK_*` entries of `env`, validates.
@@ -657,7 +616,7 @@ impl Config {
         if let Some(toml::Value::String(url)) =
             value.get_mut("clickhouse").and_then(|t| t.get_mut("url"))
         {
-            *url = crate::store::redact_url(url);
+            *url = urls::redact_url(url);
         }
         toml::to_string(&value).expect("TOML")
     }
@@ -682,14 +641,11 @@ impl Config {
             }
         }
         self.sites = sites;
-        for entry in &self.site_timezones {
-            parse_site_timezone(entry).map_err(|e| invalid("site_timezones", e))?;
-        }
         if self.clickhouse.url.as_deref() == Some("") {
             self.clickhouse.url = None;
         }
         if let Some(urls) = &self.clickhouse.url {
-            for url in crate::store::node_urls(urls) {
+            for url in urls::node_urls(urls) {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     return Err(invalid(
                         "clickhouse.url",
@@ -701,7 +657,7 @@ impl Config {
         self.geo.database.retain(|p| !p.as_os_str().is_empty());
         self.sessions.peers.retain(|p| !p.trim().is_empty());
         if !self.sessions.peers.is_empty() {
-            use crate::identify::peers::normalise;
+            use urls::normalise_base_url as normalise;
             if !self
                 .sessions
                 .peers
@@ -743,16 +699,6 @@ impl Config {
                 "must be letters, digits and underscores, not starting with a digit".into(),
             ));
         }
-        for pattern in &self.exclude_paths {
-            globset::Glob::new(pattern)
-                .map_err(|e| invalid("exclude_paths", format!("{pattern:?}: {e}")))?;
-        }
-        if hyper::header::HeaderName::from_bytes(self.client_ip_header.as_bytes()).is_err() {
-            return Err(invalid(
-                "client_ip_header",
-                "not a valid header name".into(),
-            ));
-        }
         if self.writer.batch_rows == 0 {
             return Err(invalid("writer.batch_rows", "must be at least 1".into()));
         }
@@ -768,10 +714,6 @@ impl Config {
                 "must be at least writer.batch_rows".into(),
             ));
         }
-        self.spool
-            .fsync
-            .parse::<crate::write::spool::FsyncPolicy>()
-            .map_err(|e| invalid("spool.fsync", e))?;
         if self.limits.max_header_bytes < 8192 {
             return Err(invalid(
                 "limits.max_header_bytes",
@@ -824,9 +766,6 @@ impl Config {
                 "retention.months",
                 "must be between 1 and 1200".into(),
             ));
-        }
-        for entry in &self.retention.site_months {
-            parse_site_months(entry).map_err(|e| invalid("retention.site_months", e))?;
         }
         if self.retention.expire_hour_utc > 23 {
             return Err(invalid(

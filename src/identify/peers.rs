@@ -119,7 +119,7 @@ pub enum PeersError {
 /// A peer URL as compared: trimmed, without a trailing slash (config
 /// validation uses the same rule).
 pub fn normalise(url: &str) -> String {
-    url.trim().trim_end_matches('/').to_string()
+    crate::config::urls::normalise_base_url(url)
 }
 
 impl Peers {

@@ -55,40 +55,18 @@ pub enum ManagedError {
     NotReady { seconds: u64, log: PathBuf },
 }
 
-/// How much memory the managed server may use. The XML for both is also
-/// printed by `saltmark clickhouse-config` for a server run by hand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ServerProfile {
-    /// Roomy caches and a 4 GB per-query limit: a machine with memory to spare.
-    #[default]
-    Standard,
-    /// A 1–2 GB server: small caches, per-query memory limit with external
-    /// GROUP BY / ORDER BY instead of failing, two query threads, fewer
-    /// background threads, no query log. The whole of saltmark (collector
-    /// plus this server) stays under [`SMALL_PROFILE_FLOOR_MIB`] of resident
-    /// memory under the bench load (bench/floor measures it; docs/operations.md states it).
-    Small,
-}
+/// How much memory the managed server may use (a configuration value;
+/// its settings are below). The whole of saltmark (collector plus this
+/// server) stays under [`SMALL_PROFILE_FLOOR_MIB`] of resident memory with
+/// the small profile under the bench load (bench/floor measures it;
+/// docs/operations.md states it).
+pub use crate::config::ServerProfile;
 
 /// The resident-memory floor stated for the small profile: collector plus
 /// ClickHouse peak, in MiB, under the load of `bench/floor` (and of the
 /// smaller `tests/small_profile.rs`). Measured, not guessed: see docs/operations.md, the
 /// "Small machines" section for the run it comes from.
 pub const SMALL_PROFILE_FLOOR_MIB: u64 = 768;
-
-impl std::str::FromStr for ServerProfile {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "standard" => Ok(ServerProfile::Standard),
-            "small" => Ok(ServerProfile::Small),
-            other => Err(format!(
-                "unknown ClickHouse profile {other:?} (standard or small)"
-            )),
-        }
-    }
-}
 
 impl ServerProfile {
     /// Server-level settings (`config.xml`, or a file in `config.d/`).

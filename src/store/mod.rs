@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::config::urls::{node_urls, redact_url, split_credentials};
 use crate::config::ClickHouseConfig;
 
 /// Something went wrong talking to ClickHouse.
@@ -58,45 +59,6 @@ pub enum StoreError {
         /// The server's reason (wrong password, unknown user, …).
         reason: String,
     },
-}
-
-/// `url` with any password in its user-info replaced by `<hidden>`
-/// (several comma-separated URLs each), for logs and messages.
-pub fn redact_url(urls: &str) -> String {
-    node_urls(urls)
-        .into_iter()
-        .map(|url| match split_credentials(url) {
-            (plain, Some((user, password))) if !password.is_empty() => {
-                plain.replacen("://", &format!("://{user}:<hidden>@"), 1)
-            }
-            (plain, Some((user, _))) => plain.replacen("://", &format!("://{user}@"), 1),
-            (plain, None) => plain,
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A node URL without its user-info, and that user-info (user, password)
-/// percent-decoded, if there was any: `http://u:p@host:8123` is the server
-/// at `http://host:8123` logged into as `u`.
-pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if !parsed.username().is_empty() => {
-            let decode = |s: &str| {
-                url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            };
-            let user = decode(parsed.username());
-            let password = decode(parsed.password().unwrap_or(""));
-            let _ = parsed.set_username("");
-            let _ = parsed.set_password(None);
-            let plain = parsed.as_str().trim_end_matches('/').to_string();
-            (plain, Some((user, password)))
-        }
-        _ => (url.to_string(), None),
-    }
 }
 
 /// Why connecting failed, in words an operator can act on, and whether
@@ -212,6 +174,16 @@ pub struct StatementLimits {
     pub max_result_rows: u64,
 }
 
+impl From<&crate::config::QueryConfig> for StatementLimits {
+    fn from(query: &crate::config::QueryConfig) -> Self {
+        StatementLimits {
+            max_execution_secs: query.max_execution_secs,
+            max_memory_bytes: query.max_memory_bytes,
+            max_result_rows: query.max_result_rows,
+        }
+    }
+}
+
 impl Default for StatementLimits {
     fn default() -> Self {
         StatementLimits {
@@ -249,14 +221,6 @@ impl fmt::Debug for Store {
             .field("version", &self.version)
             .finish()
     }
-}
-
-/// The node URLs of a `clickhouse.url` value: comma-separated, trimmed.
-pub fn node_urls(urls: &str) -> Vec<&str> {
-    urls.split(',')
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .collect()
 }
 
 impl Store {
@@ -365,7 +329,7 @@ impl Store {
         tracing::info!(url = %shown, user = %user, "connecting to ClickHouse");
         let started = tokio::time::Instant::now();
         let mut last_warning = started;
-        let limits = config.query.statement_limits();
+        let limits = StatementLimits::from(&config.query);
         let attempt_limit = Duration::from_secs(5).min(deadline.max(Duration::from_secs(1)));
         loop {
             let attempt = tokio::time::timeout(

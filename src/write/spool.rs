@@ -80,7 +80,6 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -106,30 +105,7 @@ pub struct SpooledBatch {
     pub rows: Vec<EventRow>,
 }
 
-/// When appended bytes are made durable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FsyncPolicy {
-    /// Write and `fdatasync` before an append returns.
-    Always,
-    /// Buffer; write and `fdatasync` on this interval.
-    Every(Duration),
-}
-
-impl FromStr for FsyncPolicy {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        let text = text.trim();
-        if text == "always" {
-            return Ok(FsyncPolicy::Always);
-        }
-        let millis = text
-            .strip_suffix("ms")
-            .and_then(|n| n.trim().parse::<u64>().ok())
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("{text:?} is neither \"always\" nor \"<N>ms\" (N ≥ 1)"))?;
-        Ok(FsyncPolicy::Every(Duration::from_millis(millis)))
-    }
-}
+pub use crate::config::FsyncPolicy;
 
 /// Spool settings.
 #[derive(Debug, Clone)]
