@@ -44,12 +44,18 @@ pub enum StartError {
     /// The geo database is unusable.
     #[error(transparent)]
     Geo(#[from] GeoError),
-    /// An embedded dataset failed to load (a build problem).
-    #[error("loading embedded dataset: {0}")]
-    Dataset(String),
-    /// A configuration value that only fails when used.
-    #[error("invalid config key `{key}`: {detail}")]
-    Config { key: String, detail: String },
+    /// The embedded user-agent dataset failed to load (a build problem).
+    #[error("loading the embedded user-agent dataset")]
+    UserAgents(#[from] crate::enrich::useragent::UserAgentError),
+    /// The embedded referrer dataset failed to load (a build problem).
+    #[error("loading the embedded referrer dataset")]
+    Referrers(#[from] crate::enrich::referrer::ReferrerDataError),
+    /// The list of erased sites could not be read from ClickHouse.
+    #[error("reading the erased sites from ClickHouse")]
+    ErasedSites(#[source] crate::retention::RetentionError),
+    /// `sessions.peers` and `sessions.self_url` do not make a peer set.
+    #[error("invalid config key `sessions.self_url`")]
+    Peers(#[source] crate::identify::peers::PeersError),
     /// The spool cannot be opened (locked by another collector, disk trouble).
     #[error(transparent)]
     Spool(#[from] crate::write::spool::SpoolError),
@@ -180,9 +186,9 @@ impl App {
         let metrics = Arc::new(Metrics::new());
         let geo = Arc::new(GeoLocator::open_many(config.geo.database.clone())?);
         let agents =
-            AgentParser::embedded(50_000).map_err(|e| StartError::Dataset(e.to_string()))?;
+            AgentParser::embedded(50_000)?;
         let referrers =
-            ReferrerClassifier::embedded().map_err(|e| StartError::Dataset(e.to_string()))?;
+            ReferrerClassifier::embedded()?;
         let salts = Arc::new(SaltStore::new(
             store.clone(),
             deps.clock.clone(),
@@ -212,9 +218,7 @@ impl App {
             spool,
         );
         let erased =
-            Arc::new(std::sync::RwLock::new(erased_sites(&store).await.map_err(
-                |e| StartError::Dataset(format!("reading site erasures: {e}")),
-            )?));
+            Arc::new(std::sync::RwLock::new(erased_sites(&store).await.map_err(StartError::ErasedSites)?));
         let limits = Arc::new(RateLimits::new(
             config.limits.visitor_events_per_minute,
             config.limits.site_events_per_second,
@@ -229,10 +233,7 @@ impl App {
                     &config.sessions.peer_secret,
                     metrics.clone(),
                 )
-                .map_err(|e| StartError::Config {
-                    key: "sessions.self_url".into(),
-                    detail: e.to_string(),
-                })?,
+                .map_err(StartError::Peers)?,
             ))
         };
         let pipeline = Pipeline {
