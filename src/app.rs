@@ -185,10 +185,8 @@ impl App {
     pub async fn start(config: &Config, store: Store, deps: Deps) -> Result<App, StartError> {
         let metrics = Arc::new(Metrics::new());
         let geo = Arc::new(GeoLocator::open_many(config.geo.database.clone())?);
-        let agents =
-            AgentParser::embedded(50_000)?;
-        let referrers =
-            ReferrerClassifier::embedded()?;
+        let agents = AgentParser::embedded(50_000)?;
+        let referrers = ReferrerClassifier::embedded()?;
         let salts = Arc::new(SaltStore::new(
             store.clone(),
             deps.clock.clone(),
@@ -217,8 +215,11 @@ impl App {
             deps.random.clone(),
             spool,
         );
-        let erased =
-            Arc::new(std::sync::RwLock::new(erased_sites(&store).await.map_err(StartError::ErasedSites)?));
+        let erased = Arc::new(std::sync::RwLock::new(
+            erased_sites(&store)
+                .await
+                .map_err(StartError::ErasedSites)?,
+        ));
         let limits = Arc::new(RateLimits::new(
             config.limits.visitor_events_per_minute,
             config.limits.site_events_per_second,
