@@ -1,8 +1,12 @@
 //! Time and randomness, passed in rather than reached for.
 //!
-//! Salt rotation, sessions and retention all depend on "now" and on fresh
-//! random bytes. Every component takes a [`Clock`] and a [`RandomSource`] so a
-//! test can move midnight forward or pin a salt without sleeping or mocking.
+//! Salt rotation, visits, credentials and retention all depend on "now" and
+//! on fresh random bytes. Every library function that decides something by
+//! the time or makes a secret takes a [`Clock`] (or the instant it read from
+//! one) and a [`RandomSource`], so a test can move midnight forward or pin a
+//! salt without sleeping or mocking. The binary reads the wall clock once per
+//! command and passes it in. The one exception is the expiry audit row's
+//! `started`/`finished`, which record when the job physically ran.
 
 use std::sync::{Arc, Mutex};
 

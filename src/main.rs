@@ -350,8 +350,14 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                         .iter()
                         .map(|s| saltmark::config::normalise_site(s))
                         .collect();
-                    let created =
-                        saltmark::auth::keys::create(&store, &sites, &label, &OsRandom).await?;
+                    let created = saltmark::auth::keys::create(
+                        &store,
+                        &sites,
+                        &label,
+                        chrono::Utc::now(),
+                        &OsRandom,
+                    )
+                    .await?;
                     println!("{}", created.key);
                     eprintln!(
                         "key {} for {} — shown once; only its hash is stored",
@@ -382,7 +388,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                     }
                 }
                 KeysCommand::Revoke { id } => {
-                    if saltmark::auth::keys::revoke(&store, &id).await? {
+                    if saltmark::auth::keys::revoke(&store, &id, chrono::Utc::now()).await? {
                         println!("key {id} revoked");
                         tracing::info!(key_id = %id, "API key revoked");
                     } else {

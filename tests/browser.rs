@@ -356,10 +356,11 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
     )
     .await
     .expect("user created");
-    let key = saltmark::auth::keys::create(&store, &["shop.test".to_string()], "test", &OsRandom)
-        .await
-        .expect("key")
-        .key;
+    let key =
+        saltmark::auth::keys::create(&store, &["shop.test".to_string()], "test", now, &OsRandom)
+            .await
+            .expect("key")
+            .key;
     let link = saltmark::auth::shares::create(&store, "shop.test", "board", now, &OsRandom)
         .await
         .expect("share link");

@@ -274,6 +274,7 @@ async fn login_is_throttled_per_user_and_sessions_end() {
         &server.state.store,
         &["a.test".to_string()],
         "k",
+        chrono::Utc::now(),
         &saltmark::clock::OsRandom,
     )
     .await

@@ -128,6 +128,7 @@ async fn every_body_reading_endpoint_times_out_and_names_its_limit() {
         &store,
         &["example.com".to_string()],
         "t",
+        chrono::Utc::now(),
         &saltmark::clock::OsRandom,
     )
     .await

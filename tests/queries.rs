@@ -136,6 +136,7 @@ impl Api {
             &store_of(&server).await,
             &["shop.example".to_string()],
             "test",
+            chrono::Utc::now(),
             &saltmark::clock::OsRandom,
         )
         .await
@@ -552,7 +553,9 @@ async fn keys_isolate_tenants_and_bad_queries_are_400s() {
     // Revocation takes effect at once.
     let store = store_of(&api.server).await;
     let id = &api.key["smk_".len().."smk_".len() + 8];
-    assert!(saltmark::auth::keys::revoke(&store, id).await.unwrap());
+    assert!(saltmark::auth::keys::revoke(&store, id, chrono::Utc::now())
+        .await
+        .unwrap());
     let (status, _) = api.query_with(Some(&api.key), q(json!({}))).await;
     assert_eq!(status, 401);
     let listed = saltmark::auth::keys::list(&store).await.unwrap();

@@ -1,13 +1,15 @@
 //! API keys for the stats API.
 //!
-//! A key is `smk_` + 64 hex digits from the OS random source (256 bits: not
+//! A key is `smk_` + 64 hex digits from the random source (see [`super::tokens`]) (256 bits: not
 //! guessable, so brute force is hopeless and no rate limit is needed for
 //! secrecy). It is shown once, at creation; only its blake3 hash is stored,
 //! with the sites it may read. A stolen database therefore yields no usable
 //! key. A key is named by its id (the first 8 hex digits) for listing and
 //! revocation; revocation is a new row, and a key's state is its latest row.
 
-use super::AuthError;
+use chrono::{DateTime, Utc};
+
+use super::{tokens, AuthError};
 use crate::clock::RandomSource;
 use crate::store::Store;
 
@@ -54,12 +56,11 @@ struct Grant {
     is_revoked: u8,
 }
 
-fn hash(key: &str) -> String {
-    blake3::hash(key.as_bytes()).to_hex().to_string()
-}
+/// The prefix of every API key.
+pub const PREFIX: &str = "smk_";
 
-fn now() -> u32 {
-    chrono::Utc::now().timestamp() as u32
+fn secs(now: DateTime<Utc>) -> u32 {
+    crate::store::sql::datetime_secs(now)
 }
 
 /// Creates a key for `sites`.
@@ -67,6 +68,7 @@ pub async fn create(
     store: &Store,
     sites: &[String],
     label: &str,
+    now: DateTime<Utc>,
     random: &dyn RandomSource,
 ) -> Result<CreatedKey, AuthError> {
     if sites.is_empty() {
@@ -75,26 +77,22 @@ pub async fn create(
             "a key needs at least one site".into(),
         ));
     }
-    let mut secret = [0u8; 32];
-    random.fill(&mut secret);
-    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-    let key = format!("smk_{hex}");
-    let id = hex[..8].to_string();
+    let secret = tokens::generate(PREFIX, random);
     let row = KeyRow {
-        key_hash: hash(&key),
-        key_id: id.clone(),
+        key_hash: tokens::hash(&secret.token),
+        key_id: secret.id.clone(),
         sites: sites.to_vec(),
         label: label.to_string(),
-        created: now(),
+        created: secs(now),
         revoked: 0,
-        updated: now(),
+        updated: secs(now),
     };
     let mut insert = store.client().insert::<KeyRow>("api_keys").await?;
     insert.write(&row).await?;
     insert.end().await?;
     Ok(CreatedKey {
-        key,
-        id,
+        key: secret.token,
+        id: secret.id,
         sites: sites.to_vec(),
     })
 }
@@ -113,15 +111,16 @@ pub async fn list(store: &Store) -> Result<Vec<KeyInfo>, AuthError> {
 }
 
 /// Revokes the key with this id; false if there is none.
-pub async fn revoke(store: &Store, key_id: &str) -> Result<bool, AuthError> {
-    let id = key_id.trim_start_matches("smk_");
+pub async fn revoke(store: &Store, key_id: &str, now: DateTime<Utc>) -> Result<bool, AuthError> {
+    let id = key_id.trim_start_matches(PREFIX);
     let inserted = store
         .client()
         .query(
             "INSERT INTO api_keys (key_hash, key_id, sites, label, created, revoked, updated) \
-             SELECT any(key_hash), key_id, argMax(sites, updated) AS s, argMax(label, updated) AS l, min(created) AS c, 1, now() \
+             SELECT any(key_hash), key_id, argMax(sites, updated) AS s, argMax(label, updated) AS l, min(created) AS c, 1, toDateTime(?) \
              FROM api_keys WHERE key_id = ? GROUP BY key_id",
         )
+        .bind(secs(now))
         .bind(id)
         .execute();
     inserted.await?;
@@ -143,7 +142,7 @@ pub async fn authorize(store: &Store, bearer: Option<&str>) -> Result<Vec<String
             "SELECT argMax(sites, (updated, revoked)) AS key_sites, max(revoked) AS is_revoked \
              FROM api_keys WHERE key_hash = ? GROUP BY key_id",
         )
-        .bind(hash(key.trim()))
+        .bind(tokens::hash(key))
         .fetch_optional()
         .await?;
     match grant {
