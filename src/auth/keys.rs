@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::rows::{self, secs};
 use super::{tokens, AuthError};
 use crate::clock::RandomSource;
 use crate::store::Store;
@@ -59,10 +60,6 @@ struct Grant {
 /// The prefix of every API key.
 pub const PREFIX: &str = "smk_";
 
-fn secs(now: DateTime<Utc>) -> u32 {
-    crate::store::sql::datetime_secs(now)
-}
-
 /// Creates a key for `sites`.
 pub async fn create(
     store: &Store,
@@ -87,9 +84,7 @@ pub async fn create(
         revoked: 0,
         updated: secs(now),
     };
-    let mut insert = store.client().insert::<KeyRow>("api_keys").await?;
-    insert.write(&row).await?;
-    insert.end().await?;
+    rows::append(store, "api_keys", &row).await?;
     Ok(CreatedKey {
         key: secret.token,
         id: secret.id,

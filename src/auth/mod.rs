@@ -20,6 +20,7 @@
 pub mod access;
 pub mod keys;
 pub mod login_gate;
+mod rows;
 pub mod sessions;
 pub mod shares;
 pub mod tokens;

@@ -14,6 +14,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::rows::{self, secs};
 use super::tokens;
 use super::AuthError;
 use crate::clock::RandomSource;
@@ -49,10 +50,6 @@ pub struct SessionOf {
     pub user_version: u64,
 }
 
-fn secs(t: DateTime<Utc>) -> u32 {
-    crate::store::sql::datetime_secs(t)
-}
-
 /// Starts a session for `user` as verified at `user_version`; returns the
 /// token for the cookie.
 pub async fn create(
@@ -80,13 +77,7 @@ pub async fn create(
 }
 
 async fn insert(store: &Store, row: SessionRow) -> Result<(), AuthError> {
-    let mut insert = store
-        .client()
-        .insert::<SessionRow>("dashboard_sessions")
-        .await?;
-    insert.write(&row).await?;
-    insert.end().await?;
-    Ok(())
+    rows::append(store, "dashboard_sessions", &row).await
 }
 
 /// The user of a live session token (`None` for unknown, expired or

@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::rows::{self, secs};
 use super::tokens;
 use super::AuthError;
 use crate::clock::RandomSource;
@@ -60,10 +61,6 @@ struct Grant {
     is_revoked: u8,
 }
 
-fn secs(t: DateTime<Utc>) -> u32 {
-    crate::store::sql::datetime_secs(t)
-}
-
 /// Creates a link to `site`.
 pub async fn create(
     store: &Store,
@@ -86,9 +83,7 @@ pub async fn create(
         revoked: 0,
         updated: secs(now),
     };
-    let mut insert = store.client().insert::<LinkRow>("share_links").await?;
-    insert.write(&row).await?;
-    insert.end().await?;
+    rows::append(store, "share_links", &row).await?;
     Ok(CreatedLink {
         token: secret.token,
         id: secret.id,

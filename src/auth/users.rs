@@ -179,10 +179,7 @@ pub async fn set(
 }
 
 async fn write(store: &Store, row: UserRow) -> Result<(), AuthError> {
-    let mut insert = store.client().insert::<UserRow>("dashboard_users").await?;
-    insert.write(&row).await?;
-    insert.end().await?;
-    Ok(())
+    super::rows::append(store, "dashboard_users", &row).await
 }
 
 async fn latest(store: &Store, user: &str) -> Result<Option<Latest>, AuthError> {
