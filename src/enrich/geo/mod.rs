@@ -304,9 +304,10 @@ impl GeoDatabase {
     }
 
     /// The `database_type` from the file's metadata (`"GeoIP2-City"`,
-    /// `"GeoLite2-Country"`, `"city ipv4"` for DB-IP via ip-location-db, …),
-    /// for start-up logs and the health endpoint, so an operator can see
-    /// which database is live.
+    /// `"GeoLite2-Country"`, `"city ipv4"` for DB-IP via ip-location-db, …).
+    /// The "geolocation database loaded" log line (at start-up and on each
+    /// reload) and [`GeoLocator`]'s `Debug` output carry it, so an operator
+    /// can see which database is live; `/healthz` does not report it.
     pub fn database_type(&self) -> &str {
         &self.database_type
     }
@@ -492,12 +493,16 @@ impl GeoLocator {
     }
 
     /// True when at least one database is loaded, i.e. lookups can return
-    /// something (for the health endpoint and start-up logs).
+    /// something. Nothing in saltmark reports it (`/healthz` does not look at
+    /// geolocation, and each load is logged by the reload itself); only this
+    /// module's tests call it.
     pub fn is_loaded(&self) -> bool {
         self.sources.iter().any(|s| s.current.load().is_some())
     }
 
-    /// The `database_type` of each loaded database, in lookup order.
+    /// The `database_type` of each loaded database, in lookup order. Like
+    /// [`is_loaded`](Self::is_loaded), reported nowhere; only this module's
+    /// tests call it.
     pub fn database_types(&self) -> Vec<String> {
         self.sources
             .iter()
