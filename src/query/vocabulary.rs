@@ -1,7 +1,7 @@
 //! The stats API's vocabulary: the closed sets of names a query may use
 //! (metrics, dimensions, filter operators, named periods, ordering
-//! directions) as enums, with the parsing of dimension names and the names
-//! back.
+//! directions) as enums, with their parsing from those names and the names
+//! back, and the two kinds built from them (a date range, an order key).
 //!
 //! Separate from [`request`](super::request), which validates a request's
 //! shape, because these lists are what the SQL builder takes its column
@@ -54,6 +54,14 @@ impl Metric {
             .find(|(_, m)| *m == self)
             .map(|(n, _)| *n)
             .unwrap_or("?")
+    }
+
+    /// The metric with API name `name`.
+    pub(crate) fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, m)| *m)
     }
 }
 
@@ -218,6 +226,21 @@ pub enum Operator {
     MatchesNot,
 }
 
+impl Operator {
+    /// The operator with API name `name`.
+    pub(crate) fn from_name(name: &str) -> Option<Operator> {
+        Some(match name {
+            "is" => Operator::Is,
+            "is_not" => Operator::IsNot,
+            "contains" => Operator::Contains,
+            "contains_not" => Operator::ContainsNot,
+            "matches" => Operator::Matches,
+            "matches_not" => Operator::MatchesNot,
+            _ => return None,
+        })
+    }
+}
+
 /// A date range as requested.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DateRange {
@@ -246,6 +269,26 @@ pub enum Preset {
     Realtime,
 }
 
+impl Preset {
+    /// The named period `name` (`"7d"`, `"month"`, …).
+    pub(crate) fn from_name(name: &str) -> Option<Preset> {
+        Some(match name {
+            "day" => Preset::Day,
+            "7d" => Preset::Days(7),
+            "28d" => Preset::Days(28),
+            "30d" => Preset::Days(30),
+            "91d" => Preset::Days(91),
+            "month" => Preset::Month,
+            "6mo" => Preset::Months(6),
+            "12mo" => Preset::Months(12),
+            "year" => Preset::Year,
+            "all" => Preset::All,
+            "realtime" => Preset::Realtime,
+            _ => return None,
+        })
+    }
+}
+
 /// Ordering direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -253,6 +296,17 @@ pub enum Direction {
     Asc,
     /// Descending.
     Desc,
+}
+
+impl Direction {
+    /// `"asc"` or `"desc"`.
+    pub(crate) fn from_name(name: &str) -> Option<Direction> {
+        match name {
+            "asc" => Some(Direction::Asc),
+            "desc" => Some(Direction::Desc),
+            _ => None,
+        }
+    }
 }
 
 /// What to order by.
@@ -267,6 +321,16 @@ pub enum OrderKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_metric_name_parses_back_to_itself() {
+        for (name, metric) in Metric::ALL {
+            assert_eq!(Metric::from_name(name), Some(*metric), "{name}");
+            assert_eq!(metric.name(), *name);
+        }
+        assert_eq!(Metric::from_name("visitorz"), None);
+        assert!(metric_names().starts_with("visitors, visits, pageviews"));
+    }
 
     /// The list that error messages offer is exactly what parses: every
     /// name in it is a dimension whose name is that name again.
@@ -291,5 +355,19 @@ mod tests {
             "{err}"
         );
         assert!(Dimension::parse(&format!("event:props:{}", "k".repeat(301)), "d").is_err());
+    }
+
+    #[test]
+    fn operators_periods_and_directions_parse_from_their_names() {
+        assert_eq!(
+            Operator::from_name("matches_not"),
+            Some(Operator::MatchesNot)
+        );
+        assert_eq!(Operator::from_name("equals"), None);
+        assert_eq!(Preset::from_name("91d"), Some(Preset::Days(91)));
+        assert_eq!(Preset::from_name("12mo"), Some(Preset::Months(12)));
+        assert_eq!(Preset::from_name("fortnight"), None);
+        assert_eq!(Direction::from_name("desc"), Some(Direction::Desc));
+        assert_eq!(Direction::from_name("DESC"), None);
     }
 }
