@@ -24,6 +24,7 @@
 //! | [`files`] | private (0600/0700) files and directories |
 //! | [`metrics`] | Prometheus counters |
 //! | [`clock`] | injected time and randomness |
+//! | [`cli`] | the command line's helpers: the filter syntax of saltmark query, table and CSV printing |
 //!
 //! `docs/architecture.md` describes each module's room on the data's path
 //! and what it may depend on.
@@ -32,6 +33,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod dashboard;

@@ -9,6 +9,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use saltmark::app::{App, Deps};
+use saltmark::cli::filters::query_request;
+use saltmark::cli::table::{print_answer, OutputFormat};
 use saltmark::clock::OsRandom;
 use saltmark::config::Config;
 use saltmark::retention::expiry::{ExpiryReport, ExpirySettings};
@@ -149,13 +151,6 @@ enum Command {
         #[arg(long, value_enum, default_value = "ndjson")]
         format: ExportFormatArg,
     },
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum OutputFormat {
-    Table,
-    Json,
-    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -328,7 +323,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         } => {
             let (store, _managed) = saltmark::open_storage(&config).await?;
             let site = saltmark::config::normalise_site(&site);
-            let request = cli_query(
+            let request = query_request(
                 &site, &metrics, &by, &period, from, to, &filters, compare, limit,
             )?;
             let query = saltmark::query::request::QueryRequest::from_value(&request)?;
@@ -507,142 +502,6 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             print!("{}", config.to_toml_redacted());
             Ok(())
         }
-    }
-}
-
-/// Builds the API's JSON query from the CLI flags, so both share one parser.
-#[allow(clippy::too_many_arguments)]
-fn cli_query(
-    site: &str,
-    metrics: &str,
-    by: &[String],
-    period: &str,
-    from: Option<String>,
-    to: Option<String>,
-    filters: &[String],
-    compare: bool,
-    limit: u64,
-) -> anyhow::Result<serde_json::Value> {
-    let metrics: Vec<&str> = metrics
-        .split(',')
-        .map(str::trim)
-        .filter(|m| !m.is_empty())
-        .collect();
-    let dimensions: Vec<&str> = by
-        .iter()
-        .flat_map(|b| b.split(','))
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .collect();
-    let date_range = match (from, to) {
-        (Some(from), Some(to)) => serde_json::json!([from, to]),
-        (None, None) => serde_json::json!(period),
-        _ => anyhow::bail!("--from and --to go together"),
-    };
-    let mut parsed_filters = Vec::new();
-    for filter in filters {
-        const OPERATORS: &[(&str, &str)] = &[
-            ("!=~", "matches_not"),
-            ("=~", "matches"),
-            ("!~", "contains_not"),
-            ("~=", "contains"),
-            ("==", "is"),
-            ("!=", "is_not"),
-        ];
-        let (dimension, op, values) = OPERATORS
-            .iter()
-            .find_map(|(symbol, op)| filter.split_once(symbol).map(|(d, v)| (d.trim(), *op, v)))
-            .with_context(|| format!("--filter {filter:?}: use dim==a|b, dim!=a, dim~=a, dim!~a, dim=~re or dim!=~re"))?;
-        let values: Vec<&str> = values.split('|').collect();
-        parsed_filters.push(serde_json::json!([op, dimension, values]));
-    }
-    Ok(serde_json::json!({
-        "site_id": site,
-        "metrics": metrics,
-        "date_range": date_range,
-        "dimensions": dimensions,
-        "filters": parsed_filters,
-        "include": if compare { serde_json::json!({"comparisons": {"mode": "previous_period"}}) } else { serde_json::json!({}) },
-        "pagination": {"limit": limit},
-    }))
-}
-
-fn print_answer(
-    answer: &serde_json::Value,
-    query: &saltmark::query::request::QueryRequest,
-    format: OutputFormat,
-) {
-    if let OutputFormat::Json = format {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(answer).unwrap_or_default()
-        );
-        return;
-    }
-    let mut header: Vec<String> = query.dimensions.iter().map(|d| d.name()).collect();
-    header.extend(query.metrics.iter().map(|m| m.name().to_string()));
-    let compare = query.compare_previous;
-    if compare {
-        header.extend(query.metrics.iter().map(|m| format!("{}_change", m.name())));
-    }
-    // Stored text may come from before ingest cleaned it: never let it
-    // drive the operator's terminal.
-    let cell = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => saltmark::escape::terminal(s).into_owned(),
-        other => other.to_string(),
-    };
-    let rows: Vec<Vec<String>> = answer["results"]
-        .as_array()
-        .map(|results| {
-            results
-                .iter()
-                .map(|r| {
-                    let mut row: Vec<String> = Vec::new();
-                    for source in [&r["dimensions"], &r["metrics"], &r["comparison"]["change"]] {
-                        if let Some(values) = source.as_array() {
-                            row.extend(values.iter().map(cell));
-                        }
-                    }
-                    row
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if let OutputFormat::Csv = format {
-        let line = |cells: &[String]| {
-            cells
-                .iter()
-                .map(|c| saltmark::escape::csv_field(c))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        println!("{}", line(&header));
-        for row in &rows {
-            println!("{}", line(row));
-        }
-        return;
-    }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            rows.iter()
-                .filter_map(|r| r.get(i))
-                .map(|s| s.chars().count())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[String]| {
-        cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<width$}", width = widths.get(i).copied().unwrap_or(0)))
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    println!("{}", line(&header));
-    for row in &rows {
-        println!("{}", line(row));
     }
 }
 
