@@ -12,7 +12,7 @@ use anyhow::Context;
 
 /// Builds the API's JSON query from the CLI flags, so both share one parser.
 #[allow(clippy::too_many_arguments)]
-pub fn query_request(
+pub(crate) fn query_request(
     site: &str,
     metrics: &str,
     by: &[String],

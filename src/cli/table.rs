@@ -14,10 +14,10 @@ use crate::escape;
 use crate::query::request::QueryRequest;
 
 /// How `saltmark query` prints its answer (`--format`).
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
 ///
 /// The variants carry no doc comments on purpose: clap would show them as
 /// help for each value and change `saltmark query --help`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum OutputFormat {
     // Columns aligned with spaces.
     Table,
@@ -28,12 +28,12 @@ pub enum OutputFormat {
 }
 
 /// Prints `answer` to standard output.
-pub fn print_answer(answer: &Value, query: &QueryRequest, format: OutputFormat) {
+pub(crate) fn print_answer(answer: &Value, query: &QueryRequest, format: OutputFormat) {
     print!("{}", render_answer(answer, query, format));
 }
 
 /// The text [`print_answer`] prints, every line ending in a newline.
-pub fn render_answer(answer: &Value, query: &QueryRequest, format: OutputFormat) -> String {
+pub(crate) fn render_answer(answer: &Value, query: &QueryRequest, format: OutputFormat) -> String {
     if let OutputFormat::Json = format {
         return format!(
             "{}\n",
