@@ -411,7 +411,7 @@ lines = [
     "",
     f"(c) details: idle VmRSS {idle_kb / MIB:.1f} MiB = RssAnon {num(F.get('idle_anon_kb')) / MIB:.1f} MiB"
     f" + RssFile {num(F.get('idle_file_kb')) / MIB:.1f} MiB. saltmark memory-maps a private copy of each `.mmdb`"
-    f" file (`src/enrich/geo.rs`; {geo_kb / MIB:.1f} MiB here): its pages are file-backed (RssFile), resident only"
+    f" file (`src/enrich/geo/mapped.rs`; {geo_kb / MIB:.1f} MiB here): its pages are file-backed (RssFile), resident only"
     " once a lookup touches them, and reclaimable by the kernel; VmRSS counts the touched ones."
     " Memory is saltmark's own process; the managed ClickHouse is a separate process and not counted.",
     "",

@@ -28,7 +28,10 @@
 //! `docs/architecture.md` describes each module's room on the data's path
 //! and what it may depend on.
 //!
-//! The binary (`src/main.rs`) only parses arguments and calls into these.
+//! The binary (`src/bin/saltmark/`: `main.rs` declares the command line,
+//! `commands/` holds one file per subcommand, `filters.rs` and `table.rs`
+//! the query command's syntax and printing) only parses arguments and calls
+//! into these; it is the one place that uses `anyhow`.
 
 pub mod app;
 pub mod auth;

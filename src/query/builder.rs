@@ -20,14 +20,13 @@
 //! come from the visit's first event (last, for the exit page), so a later page
 //! view whose referrer is the site itself does not change the visit's source.
 //! Every value from the request is bound (`?`); column expressions come only
-//! from the fixed lists in `request`.
+//! from the fixed lists in `vocabulary`.
 
 use chrono_tz::Tz;
 
 use super::dates::Period;
-use super::request::{
-    Dimension, Direction, Filter, Metric, Operator, OrderKey, QueryRequest, TimeBucket, VisitAttr,
-};
+use super::request::{Filter, QueryRequest};
+use super::vocabulary::{Dimension, Direction, Metric, Operator, OrderKey, TimeBucket, VisitAttr};
 use crate::store::sql::{Param, Sql};
 
 /// The SQL expression of a dimension, at the level of joined event rows.

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::request::{DateRange, Preset, TimeBucket};
+use super::vocabulary::{DateRange, Preset, TimeBucket};
 use super::QueryError;
 
 /// Most time labels one answer may carry.

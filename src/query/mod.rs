@@ -3,6 +3,8 @@
 //! and the dashboard all go through [`run::execute`], so they agree.
 //!
 //! - [`request`]: parse and validate (every bad field is a 400 naming it);
+//! - [`vocabulary`]: the metrics, dimensions, operators, periods and
+//!   directions a query may name;
 //! - [`dates`]: periods in the site's time zone;
 //! - [`gate`]: how many queries run at once, per credential and in all;
 //! - [`builder`]: SQL with bound values only;
@@ -15,6 +17,7 @@ pub mod gate;
 pub mod re2;
 pub mod request;
 pub mod run;
+pub mod vocabulary;
 
 use crate::store::StoreError;
 

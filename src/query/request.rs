@@ -1,10 +1,19 @@
 //! The query request: Plausible Stats API v2's shape, parsed into closed,
-//! typed values. Anything not in the fixed lists below is a 400 naming the
-//! field and saying what is allowed; nothing from the request reaches SQL
-//! except as a bound value or as one of these enums' fixed expressions.
+//! typed values. Anything not in the fixed lists of [`vocabulary`] is a 400
+//! naming the field and saying what is allowed; nothing from the request
+//! reaches SQL except as a bound value or as one of those enums' fixed
+//! expressions.
+//!
+//! [`QueryRequest::from_value`] reads one top-level field at a time, each
+//! with its own function below, in the order the errors are reported.
+//!
+//! [`vocabulary`]: super::vocabulary
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use super::vocabulary::{
+    metric_names, DateRange, Dimension, Direction, Metric, Operator, OrderKey, Preset,
+};
 use super::QueryError;
 
 /// Largest page.
@@ -16,205 +25,6 @@ pub const MAX_FILTERS: usize = 30;
 pub const MAX_DIMENSIONS: usize = 8;
 /// Longest regular expression accepted in `matches` filters.
 pub const MAX_REGEX_LEN: usize = super::re2::MAX_PATTERN_BYTES;
-
-/// A metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Metric {
-    /// Unique visitors.
-    Visitors,
-    /// Sessions.
-    Visits,
-    /// Page views.
-    Pageviews,
-    /// Page views per visit.
-    ViewsPerVisit,
-    /// Share of visits with a single page view, in percent.
-    BounceRate,
-    /// Average visit length in seconds.
-    VisitDuration,
-    /// All events, page views included.
-    Events,
-    /// Share of the total visitors, in percent.
-    Percentage,
-    /// Converted visitors over all visitors, in percent (needs an `event:goal` filter).
-    ConversionRate,
-}
-
-impl Metric {
-    /// Every metric, for error messages.
-    pub const ALL: &'static [(&'static str, Metric)] = &[
-        ("visitors", Metric::Visitors),
-        ("visits", Metric::Visits),
-        ("pageviews", Metric::Pageviews),
-        ("views_per_visit", Metric::ViewsPerVisit),
-        ("bounce_rate", Metric::BounceRate),
-        ("visit_duration", Metric::VisitDuration),
-        ("events", Metric::Events),
-        ("percentage", Metric::Percentage),
-        ("conversion_rate", Metric::ConversionRate),
-    ];
-
-    /// The API name.
-    pub fn name(self) -> &'static str {
-        Metric::ALL
-            .iter()
-            .find(|(_, m)| *m == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
-    }
-}
-
-/// A time bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TimeBucket {
-    /// `time:hour`.
-    Hour,
-    /// `time:day`.
-    Day,
-    /// `time:week` (weeks start on Monday).
-    Week,
-    /// `time:month`.
-    Month,
-}
-
-/// A dimension (grouping key or filter target).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Dimension {
-    /// A column of the event (`event:page`, `event:name`, `event:hostname`).
-    Event(&'static str),
-    /// `event:props:<key>`.
-    Prop(String),
-    /// `event:prop_key` (dimension only): the names of the properties sent
-    /// with events, so a dashboard can offer a breakdown per property without
-    /// knowing the keys in advance. An event counts once under each of its keys.
-    PropKey,
-    /// `event:goal` (filters only): custom event names.
-    Goal,
-    /// An attribute of the visit, taken from its first event (`visit:source` …).
-    Visit(VisitAttr),
-    /// A time bucket in the site's time zone.
-    Time(TimeBucket),
-}
-
-/// Attributes of a visit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum VisitAttr {
-    /// First page of the visit.
-    EntryPage,
-    /// Last page of the visit.
-    ExitPage,
-    /// Any other attribute: the column of the visit's first event.
-    Column(&'static str),
-}
-
-const EVENT_DIMENSIONS: &[(&str, &str)] = &[
-    ("event:page", "pathname"),
-    ("event:name", "name"),
-    ("event:hostname", "hostname"),
-];
-
-const VISIT_DIMENSIONS: &[(&str, &str)] = &[
-    ("visit:source", "referrer_source"),
-    ("visit:referrer", "referrer"),
-    ("visit:utm_source", "utm_source"),
-    ("visit:utm_medium", "utm_medium"),
-    ("visit:utm_campaign", "utm_campaign"),
-    ("visit:utm_content", "utm_content"),
-    ("visit:utm_term", "utm_term"),
-    ("visit:country", "country_code"),
-    ("visit:region", "region"),
-    ("visit:city", "city"),
-    ("visit:browser", "browser"),
-    ("visit:browser_version", "browser_version"),
-    ("visit:os", "os"),
-    ("visit:os_version", "os_version"),
-    ("visit:device", "device"),
-];
-
-const ALLOWED_DIMENSIONS: &str = "event:page, event:name, event:hostname, event:props:<key>, event:prop_key, \
-    visit:entry_page, visit:exit_page, visit:source, visit:referrer, visit:utm_source, visit:utm_medium, \
-    visit:utm_campaign, visit:utm_content, visit:utm_term, visit:country, visit:region, visit:city, \
-    visit:browser, visit:browser_version, visit:os, visit:os_version, visit:device, \
-    time:hour, time:day, time:week, time:month";
-
-impl Dimension {
-    /// Parses a dimension name; `field` names the place in the request.
-    pub fn parse(name: &str, field: &str) -> Result<Dimension, QueryError> {
-        if let Some((_, column)) = EVENT_DIMENSIONS.iter().find(|(n, _)| *n == name) {
-            return Ok(Dimension::Event(column));
-        }
-        if let Some((_, column)) = VISIT_DIMENSIONS.iter().find(|(n, _)| *n == name) {
-            return Ok(Dimension::Visit(VisitAttr::Column(column)));
-        }
-        match name {
-            "visit:entry_page" => return Ok(Dimension::Visit(VisitAttr::EntryPage)),
-            "visit:exit_page" => return Ok(Dimension::Visit(VisitAttr::ExitPage)),
-            "event:goal" => return Ok(Dimension::Goal),
-            "event:prop_key" => return Ok(Dimension::PropKey),
-            "time:hour" => return Ok(Dimension::Time(TimeBucket::Hour)),
-            "time:day" | "time" => return Ok(Dimension::Time(TimeBucket::Day)),
-            "time:week" => return Ok(Dimension::Time(TimeBucket::Week)),
-            "time:month" => return Ok(Dimension::Time(TimeBucket::Month)),
-            _ => {}
-        }
-        if let Some(key) = name.strip_prefix("event:props:") {
-            if !key.is_empty() && key.len() <= 300 {
-                return Ok(Dimension::Prop(key.to_string()));
-            }
-        }
-        Err(QueryError::invalid(
-            field,
-            format!("unknown dimension {name:?}; allowed: {ALLOWED_DIMENSIONS}"),
-        ))
-    }
-
-    /// The API name.
-    pub fn name(&self) -> String {
-        match self {
-            Dimension::Event(column) => EVENT_DIMENSIONS
-                .iter()
-                .find(|(_, c)| c == column)
-                .map(|(n, _)| n.to_string())
-                .unwrap_or_default(),
-            Dimension::Prop(key) => format!("event:props:{key}"),
-            Dimension::PropKey => "event:prop_key".into(),
-            Dimension::Goal => "event:goal".into(),
-            Dimension::Visit(VisitAttr::EntryPage) => "visit:entry_page".into(),
-            Dimension::Visit(VisitAttr::ExitPage) => "visit:exit_page".into(),
-            Dimension::Visit(VisitAttr::Column(column)) => VISIT_DIMENSIONS
-                .iter()
-                .find(|(_, c)| c == column)
-                .map(|(n, _)| n.to_string())
-                .unwrap_or_default(),
-            Dimension::Time(TimeBucket::Hour) => "time:hour".into(),
-            Dimension::Time(TimeBucket::Day) => "time:day".into(),
-            Dimension::Time(TimeBucket::Week) => "time:week".into(),
-            Dimension::Time(TimeBucket::Month) => "time:month".into(),
-        }
-    }
-
-    /// Whether this needs the per-visit attributes.
-    pub fn is_visit(&self) -> bool {
-        matches!(self, Dimension::Visit(_))
-    }
-}
-
-/// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operator {
-    /// Equal to one of the values.
-    Is,
-    /// Equal to none of them.
-    IsNot,
-    /// Contains one of the substrings.
-    Contains,
-    /// Contains none of them.
-    ContainsNot,
-    /// Matches one of the regular expressions (RE2 syntax).
-    Matches,
-    /// Matches none of them.
-    MatchesNot,
-}
 
 /// A filter tree.
 #[derive(Debug, Clone, PartialEq)]
@@ -259,52 +69,6 @@ impl Filter {
     }
 }
 
-/// A date range as requested.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DateRange {
-    /// A named period.
-    Preset(Preset),
-    /// `[from, to]`, dates inclusive (or RFC 3339 instants).
-    Custom(String, String),
-}
-
-/// Named periods.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Preset {
-    /// Today.
-    Day,
-    /// The last N days, today included.
-    Days(u32),
-    /// This month.
-    Month,
-    /// The last N months, this one included.
-    Months(u32),
-    /// This year.
-    Year,
-    /// Everything.
-    All,
-    /// The last 5 minutes.
-    Realtime,
-}
-
-/// Ordering direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// Ascending.
-    Asc,
-    /// Descending.
-    Desc,
-}
-
-/// What to order by.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OrderKey {
-    /// A requested metric.
-    Metric(Metric),
-    /// A requested dimension.
-    Dimension(Dimension),
-}
-
 /// A validated query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryRequest {
@@ -347,268 +111,17 @@ impl QueryRequest {
         let object = value
             .as_object()
             .ok_or_else(|| QueryError::invalid("body", "must be a JSON object".into()))?;
-        const KNOWN: &[&str] = &[
-            "site_id",
-            "metrics",
-            "date_range",
-            "date",
-            "dimensions",
-            "filters",
-            "order_by",
-            "include",
-            "pagination",
-        ];
-        if let Some(unknown) = object.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(QueryError::invalid(
-                unknown,
-                format!("unknown field; allowed: {}", KNOWN.join(", ")),
-            ));
-        }
-        let site_id = object
-            .get("site_id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.trim().is_empty())
-            .map(crate::config::normalise_site)
-            .ok_or_else(|| QueryError::invalid("site_id", "required: the site's domain".into()))?;
-
-        let metrics_value = object
-            .get("metrics")
-            .and_then(Value::as_array)
-            .filter(|m| !m.is_empty())
-            .ok_or_else(|| {
-                QueryError::invalid(
-                    "metrics",
-                    format!("required: a non-empty list of {}", metric_names()),
-                )
-            })?;
-        let mut metrics = Vec::new();
-        for (i, m) in metrics_value.iter().enumerate() {
-            let field = format!("metrics[{i}]");
-            let name = m
-                .as_str()
-                .ok_or_else(|| QueryError::invalid(&field, "must be a string".into()))?;
-            let metric = Metric::ALL
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, m)| *m)
-                .ok_or_else(|| {
-                    QueryError::invalid(
-                        &field,
-                        format!("unknown metric {name:?}; allowed: {}", metric_names()),
-                    )
-                })?;
-            if metrics.contains(&metric) {
-                return Err(QueryError::invalid(
-                    &field,
-                    format!("{name} is listed twice"),
-                ));
-            }
-            metrics.push(metric);
-        }
-
+        check_known_fields(object)?;
+        let site_id = parse_site_id(object.get("site_id"))?;
+        let metrics = parse_metrics(object.get("metrics"))?;
         let date_range = parse_date_range(object.get("date_range"))?;
-        let date = match object.get("date") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
-                Some(s.clone())
-            }
-            Some(_) => {
-                return Err(QueryError::invalid(
-                    "date",
-                    "must be a date YYYY-MM-DD".into(),
-                ))
-            }
-        };
-
-        let mut dimensions = Vec::new();
-        if let Some(value) = object.get("dimensions") {
-            let list = value
-                .as_array()
-                .ok_or_else(|| QueryError::invalid("dimensions", "must be a list".into()))?;
-            if list.len() > MAX_DIMENSIONS {
-                return Err(QueryError::invalid(
-                    "dimensions",
-                    format!("at most {MAX_DIMENSIONS} dimensions"),
-                ));
-            }
-            for (i, d) in list.iter().enumerate() {
-                let field = format!("dimensions[{i}]");
-                let name = d
-                    .as_str()
-                    .ok_or_else(|| QueryError::invalid(&field, "must be a string".into()))?;
-                let dimension = Dimension::parse(name, &field)?;
-                if dimension == Dimension::Goal {
-                    return Err(QueryError::invalid(
-                        &field,
-                        "event:goal is a filter, not a dimension; use event:name".into(),
-                    ));
-                }
-                if dimensions.contains(&dimension) {
-                    return Err(QueryError::invalid(
-                        &field,
-                        format!("{name} is listed twice"),
-                    ));
-                }
-                dimensions.push(dimension);
-            }
-            if dimensions
-                .iter()
-                .filter(|d| matches!(d, Dimension::Time(_)))
-                .count()
-                > 1
-            {
-                return Err(QueryError::invalid(
-                    "dimensions",
-                    "at most one time dimension".into(),
-                ));
-            }
-        }
-
-        let mut filters = Vec::new();
-        if let Some(value) = object.get("filters") {
-            let list = value.as_array().ok_or_else(|| {
-                QueryError::invalid("filters", "must be a list of filters".into())
-            })?;
-            for (i, f) in list.iter().enumerate() {
-                filters.push(parse_filter(f, &format!("filters[{i}]"), 0)?);
-            }
-            if filters.iter().map(Filter::size).sum::<usize>() > MAX_FILTERS {
-                return Err(QueryError::invalid(
-                    "filters",
-                    format!("at most {MAX_FILTERS} filters"),
-                ));
-            }
-        }
-        let has_goal = filters
-            .iter()
-            .flat_map(|f| f.dimensions())
-            .any(|d| *d == Dimension::Goal);
-        if metrics.contains(&Metric::ConversionRate) && !has_goal {
-            return Err(QueryError::invalid(
-                "metrics",
-                "conversion_rate needs a goal: add a filter [\"is\", \"event:goal\", [\"<event name>\"]]".into(),
-            ));
-        }
-        if metrics.contains(&Metric::Percentage) && dimensions.is_empty() {
-            return Err(QueryError::invalid(
-                "metrics",
-                "percentage needs at least one dimension".into(),
-            ));
-        }
-
-        let mut order_by = Vec::new();
-        if let Some(value) = object.get("order_by") {
-            let list = value.as_array().ok_or_else(|| {
-                QueryError::invalid(
-                    "order_by",
-                    "must be a list of [name, \"asc\"|\"desc\"]".into(),
-                )
-            })?;
-            for (i, entry) in list.iter().enumerate() {
-                let field = format!("order_by[{i}]");
-                let pair = entry.as_array().filter(|p| p.len() == 2).ok_or_else(|| {
-                    QueryError::invalid(
-                        &field,
-                        "must be [metric or dimension, \"asc\"|\"desc\"]".into(),
-                    )
-                })?;
-                let name = pair[0].as_str().unwrap_or("");
-                let direction = match pair[1].as_str() {
-                    Some("asc") => Direction::Asc,
-                    Some("desc") => Direction::Desc,
-                    _ => {
-                        return Err(QueryError::invalid(
-                            &field,
-                            "direction must be \"asc\" or \"desc\"".into(),
-                        ))
-                    }
-                };
-                let key = if let Some((_, metric)) = Metric::ALL.iter().find(|(n, _)| *n == name) {
-                    if !metrics.contains(metric) {
-                        return Err(QueryError::invalid(
-                            &field,
-                            format!("{name} is not among the requested metrics"),
-                        ));
-                    }
-                    OrderKey::Metric(*metric)
-                } else {
-                    let dimension = Dimension::parse(name, &field)?;
-                    if !dimensions.contains(&dimension) {
-                        return Err(QueryError::invalid(
-                            &field,
-                            format!("{name} is not among the requested dimensions"),
-                        ));
-                    }
-                    OrderKey::Dimension(dimension)
-                };
-                order_by.push((key, direction));
-            }
-        }
-
-        let (mut compare_previous, mut time_labels, mut total_rows) = (false, false, false);
-        if let Some(value) = object.get("include") {
-            let include = value
-                .as_object()
-                .ok_or_else(|| QueryError::invalid("include", "must be an object".into()))?;
-            for (key, v) in include {
-                match key.as_str() {
-                    "comparisons" => {
-                        compare_previous = match v {
-                            Value::Null | Value::Bool(false) => false,
-                            Value::Object(o) => match o.get("mode").and_then(Value::as_str) {
-                                Some("previous_period") => true,
-                                _ => {
-                                    return Err(QueryError::invalid(
-                                        "include.comparisons.mode",
-                                        "only \"previous_period\" is supported".into(),
-                                    ))
-                                }
-                            },
-                            _ => {
-                                return Err(QueryError::invalid(
-                                    "include.comparisons",
-                                    "must be {\"mode\": \"previous_period\"}".into(),
-                                ))
-                            }
-                        }
-                    }
-                    "time_labels" => time_labels = bool_field(v, "include.time_labels")?,
-                    "total_rows" => total_rows = bool_field(v, "include.total_rows")?,
-                    other => {
-                        return Err(QueryError::invalid(
-                            &format!("include.{other}"),
-                            "unknown; allowed: comparisons, time_labels, total_rows".into(),
-                        ))
-                    }
-                }
-            }
-        }
-        if time_labels && !dimensions.iter().any(|d| matches!(d, Dimension::Time(_))) {
-            return Err(QueryError::invalid(
-                "include.time_labels",
-                "needs a time dimension".into(),
-            ));
-        }
-
-        let (mut limit, mut offset) = (MAX_LIMIT, 0);
-        if let Some(value) = object.get("pagination") {
-            let pagination = value.as_object().ok_or_else(|| {
-                QueryError::invalid("pagination", "must be {\"limit\": n, \"offset\": n}".into())
-            })?;
-            if let Some(v) = pagination.get("limit") {
-                limit = v
-                    .as_u64()
-                    .filter(|l| (1..=MAX_LIMIT).contains(l))
-                    .ok_or_else(|| {
-                        QueryError::invalid("pagination.limit", format!("must be 1 to {MAX_LIMIT}"))
-                    })?;
-            }
-            if let Some(v) = pagination.get("offset") {
-                offset = v.as_u64().filter(|o| *o <= 1_000_000).ok_or_else(|| {
-                    QueryError::invalid("pagination.offset", "must be 0 to 1000000".into())
-                })?;
-            }
-        }
+        let date = parse_date(object.get("date"))?;
+        let dimensions = parse_dimensions(object.get("dimensions"))?;
+        let filters = parse_filters(object.get("filters"))?;
+        check_metrics_are_computable(&metrics, &dimensions, &filters)?;
+        let order_by = parse_order_by(object.get("order_by"), &metrics, &dimensions)?;
+        let include = parse_include(object.get("include"), &dimensions)?;
+        let (limit, offset) = parse_pagination(object.get("pagination"))?;
 
         Ok(QueryRequest {
             site_id,
@@ -618,9 +131,9 @@ impl QueryRequest {
             dimensions,
             filters,
             order_by,
-            compare_previous,
-            time_labels,
-            total_rows,
+            compare_previous: include.compare_previous,
+            time_labels: include.time_labels,
+            total_rows: include.total_rows,
             limit,
             offset,
         })
@@ -641,43 +154,84 @@ impl QueryRequest {
     }
 }
 
-fn metric_names() -> String {
-    Metric::ALL
-        .iter()
-        .map(|(n, _)| *n)
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The request's top-level fields; any other is refused.
+const KNOWN_FIELDS: &[&str] = &[
+    "site_id",
+    "metrics",
+    "date_range",
+    "date",
+    "dimensions",
+    "filters",
+    "order_by",
+    "include",
+    "pagination",
+];
+
+/// Refuses a top-level field that is not one of [`KNOWN_FIELDS`].
+fn check_known_fields(object: &Map<String, Value>) -> Result<(), QueryError> {
+    if let Some(unknown) = object.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
+        return Err(QueryError::invalid(
+            unknown,
+            format!("unknown field; allowed: {}", KNOWN_FIELDS.join(", ")),
+        ));
+    }
+    Ok(())
 }
 
-fn bool_field(value: &Value, field: &str) -> Result<bool, QueryError> {
+/// `site_id`: required, normalised like the configured sites.
+fn parse_site_id(value: Option<&Value>) -> Result<String, QueryError> {
     value
-        .as_bool()
-        .ok_or_else(|| QueryError::invalid(field, "must be true or false".into()))
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .map(crate::config::normalise_site)
+        .ok_or_else(|| QueryError::invalid("site_id", "required: the site's domain".into()))
 }
 
+/// `metrics`: a non-empty list of metric names, none twice.
+fn parse_metrics(value: Option<&Value>) -> Result<Vec<Metric>, QueryError> {
+    let list = value
+        .and_then(Value::as_array)
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| {
+            QueryError::invalid(
+                "metrics",
+                format!("required: a non-empty list of {}", metric_names()),
+            )
+        })?;
+    let mut metrics = Vec::new();
+    for (i, m) in list.iter().enumerate() {
+        let field = format!("metrics[{i}]");
+        let name = m
+            .as_str()
+            .ok_or_else(|| QueryError::invalid(&field, "must be a string".into()))?;
+        let metric = Metric::from_name(name).ok_or_else(|| {
+            QueryError::invalid(
+                &field,
+                format!("unknown metric {name:?}; allowed: {}", metric_names()),
+            )
+        })?;
+        if metrics.contains(&metric) {
+            return Err(QueryError::invalid(
+                &field,
+                format!("{name} is listed twice"),
+            ));
+        }
+        metrics.push(metric);
+    }
+    Ok(metrics)
+}
+
+/// `date_range`: a named period or `[from, to]`.
 fn parse_date_range(value: Option<&Value>) -> Result<DateRange, QueryError> {
     const ALLOWED: &str = "day, 7d, 28d, 30d, 91d, month, 6mo, 12mo, year, all, realtime, or [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]";
     match value {
         Some(Value::String(name)) => {
-            let preset = match name.as_str() {
-                "day" => Preset::Day,
-                "7d" => Preset::Days(7),
-                "28d" => Preset::Days(28),
-                "30d" => Preset::Days(30),
-                "91d" => Preset::Days(91),
-                "month" => Preset::Month,
-                "6mo" => Preset::Months(6),
-                "12mo" => Preset::Months(12),
-                "year" => Preset::Year,
-                "all" => Preset::All,
-                "realtime" => Preset::Realtime,
-                other => {
-                    return Err(QueryError::invalid(
-                        "date_range",
-                        format!("unknown period {other:?}; allowed: {ALLOWED}"),
-                    ))
-                }
-            };
+            let preset = Preset::from_name(name).ok_or_else(|| {
+                QueryError::invalid(
+                    "date_range",
+                    format!("unknown period {name:?}; allowed: {ALLOWED}"),
+                )
+            })?;
             Ok(DateRange::Preset(preset))
         }
         Some(Value::Array(pair)) if pair.len() == 2 => {
@@ -706,6 +260,261 @@ fn parse_date_range(value: Option<&Value>) -> Result<DateRange, QueryError> {
     }
 }
 
+/// `date`: the anchor of relative periods, `YYYY-MM-DD` or absent.
+fn parse_date(value: Option<&Value>) -> Result<Option<String>, QueryError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
+            Ok(Some(s.clone()))
+        }
+        Some(_) => Err(QueryError::invalid(
+            "date",
+            "must be a date YYYY-MM-DD".into(),
+        )),
+    }
+}
+
+/// `dimensions`: at most [`MAX_DIMENSIONS`] names, none twice, at most one
+/// of them a time bucket, and not `event:goal`.
+fn parse_dimensions(value: Option<&Value>) -> Result<Vec<Dimension>, QueryError> {
+    let mut dimensions = Vec::new();
+    let Some(value) = value else {
+        return Ok(dimensions);
+    };
+    let list = value
+        .as_array()
+        .ok_or_else(|| QueryError::invalid("dimensions", "must be a list".into()))?;
+    if list.len() > MAX_DIMENSIONS {
+        return Err(QueryError::invalid(
+            "dimensions",
+            format!("at most {MAX_DIMENSIONS} dimensions"),
+        ));
+    }
+    for (i, d) in list.iter().enumerate() {
+        let field = format!("dimensions[{i}]");
+        let name = d
+            .as_str()
+            .ok_or_else(|| QueryError::invalid(&field, "must be a string".into()))?;
+        let dimension = Dimension::parse(name, &field)?;
+        if dimension == Dimension::Goal {
+            return Err(QueryError::invalid(
+                &field,
+                "event:goal is a filter, not a dimension; use event:name".into(),
+            ));
+        }
+        if dimensions.contains(&dimension) {
+            return Err(QueryError::invalid(
+                &field,
+                format!("{name} is listed twice"),
+            ));
+        }
+        dimensions.push(dimension);
+    }
+    if dimensions
+        .iter()
+        .filter(|d| matches!(d, Dimension::Time(_)))
+        .count()
+        > 1
+    {
+        return Err(QueryError::invalid(
+            "dimensions",
+            "at most one time dimension".into(),
+        ));
+    }
+    Ok(dimensions)
+}
+
+/// `filters`: a list of filter trees, at most [`MAX_FILTERS`] nodes in all.
+fn parse_filters(value: Option<&Value>) -> Result<Vec<Filter>, QueryError> {
+    let mut filters = Vec::new();
+    let Some(value) = value else {
+        return Ok(filters);
+    };
+    let list = value
+        .as_array()
+        .ok_or_else(|| QueryError::invalid("filters", "must be a list of filters".into()))?;
+    for (i, f) in list.iter().enumerate() {
+        filters.push(parse_filter(f, &format!("filters[{i}]"), 0)?);
+    }
+    if filters.iter().map(Filter::size).sum::<usize>() > MAX_FILTERS {
+        return Err(QueryError::invalid(
+            "filters",
+            format!("at most {MAX_FILTERS} filters"),
+        ));
+    }
+    Ok(filters)
+}
+
+/// Metrics that need more than themselves: `conversion_rate` a goal filter,
+/// `percentage` a dimension.
+fn check_metrics_are_computable(
+    metrics: &[Metric],
+    dimensions: &[Dimension],
+    filters: &[Filter],
+) -> Result<(), QueryError> {
+    let has_goal = filters
+        .iter()
+        .flat_map(|f| f.dimensions())
+        .any(|d| *d == Dimension::Goal);
+    if metrics.contains(&Metric::ConversionRate) && !has_goal {
+        return Err(QueryError::invalid(
+            "metrics",
+            "conversion_rate needs a goal: add a filter [\"is\", \"event:goal\", [\"<event name>\"]]".into(),
+        ));
+    }
+    if metrics.contains(&Metric::Percentage) && dimensions.is_empty() {
+        return Err(QueryError::invalid(
+            "metrics",
+            "percentage needs at least one dimension".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `order_by`: a list of `[name, "asc"|"desc"]`, each name one of the
+/// requested metrics or dimensions.
+fn parse_order_by(
+    value: Option<&Value>,
+    metrics: &[Metric],
+    dimensions: &[Dimension],
+) -> Result<Vec<(OrderKey, Direction)>, QueryError> {
+    let mut order_by = Vec::new();
+    let Some(value) = value else {
+        return Ok(order_by);
+    };
+    let list = value.as_array().ok_or_else(|| {
+        QueryError::invalid(
+            "order_by",
+            "must be a list of [name, \"asc\"|\"desc\"]".into(),
+        )
+    })?;
+    for (i, entry) in list.iter().enumerate() {
+        let field = format!("order_by[{i}]");
+        let pair = entry.as_array().filter(|p| p.len() == 2).ok_or_else(|| {
+            QueryError::invalid(
+                &field,
+                "must be [metric or dimension, \"asc\"|\"desc\"]".into(),
+            )
+        })?;
+        let name = pair[0].as_str().unwrap_or("");
+        let direction = pair[1]
+            .as_str()
+            .and_then(Direction::from_name)
+            .ok_or_else(|| {
+                QueryError::invalid(&field, "direction must be \"asc\" or \"desc\"".into())
+            })?;
+        let key = if let Some(metric) = Metric::from_name(name) {
+            if !metrics.contains(&metric) {
+                return Err(QueryError::invalid(
+                    &field,
+                    format!("{name} is not among the requested metrics"),
+                ));
+            }
+            OrderKey::Metric(metric)
+        } else {
+            let dimension = Dimension::parse(name, &field)?;
+            if !dimensions.contains(&dimension) {
+                return Err(QueryError::invalid(
+                    &field,
+                    format!("{name} is not among the requested dimensions"),
+                ));
+            }
+            OrderKey::Dimension(dimension)
+        };
+        order_by.push((key, direction));
+    }
+    Ok(order_by)
+}
+
+/// What `include` asked for.
+#[derive(Default)]
+struct Include {
+    compare_previous: bool,
+    time_labels: bool,
+    total_rows: bool,
+}
+
+/// `include`: `comparisons`, `time_labels` (which needs a time dimension)
+/// and `total_rows`.
+fn parse_include(value: Option<&Value>, dimensions: &[Dimension]) -> Result<Include, QueryError> {
+    let mut include = Include::default();
+    if let Some(value) = value {
+        let fields = value
+            .as_object()
+            .ok_or_else(|| QueryError::invalid("include", "must be an object".into()))?;
+        for (key, v) in fields {
+            match key.as_str() {
+                "comparisons" => include.compare_previous = parse_comparisons(v)?,
+                "time_labels" => include.time_labels = bool_field(v, "include.time_labels")?,
+                "total_rows" => include.total_rows = bool_field(v, "include.total_rows")?,
+                other => {
+                    return Err(QueryError::invalid(
+                        &format!("include.{other}"),
+                        "unknown; allowed: comparisons, time_labels, total_rows".into(),
+                    ))
+                }
+            }
+        }
+    }
+    if include.time_labels && !dimensions.iter().any(|d| matches!(d, Dimension::Time(_))) {
+        return Err(QueryError::invalid(
+            "include.time_labels",
+            "needs a time dimension".into(),
+        ));
+    }
+    Ok(include)
+}
+
+/// `include.comparisons`: off, or `{"mode": "previous_period"}`.
+fn parse_comparisons(value: &Value) -> Result<bool, QueryError> {
+    match value {
+        Value::Null | Value::Bool(false) => Ok(false),
+        Value::Object(o) => match o.get("mode").and_then(Value::as_str) {
+            Some("previous_period") => Ok(true),
+            _ => Err(QueryError::invalid(
+                "include.comparisons.mode",
+                "only \"previous_period\" is supported".into(),
+            )),
+        },
+        _ => Err(QueryError::invalid(
+            "include.comparisons",
+            "must be {\"mode\": \"previous_period\"}".into(),
+        )),
+    }
+}
+
+/// `pagination`: `limit` (1 to [`MAX_LIMIT`], default [`MAX_LIMIT`]) and
+/// `offset` (default 0).
+fn parse_pagination(value: Option<&Value>) -> Result<(u64, u64), QueryError> {
+    let (mut limit, mut offset) = (MAX_LIMIT, 0);
+    if let Some(value) = value {
+        let pagination = value.as_object().ok_or_else(|| {
+            QueryError::invalid("pagination", "must be {\"limit\": n, \"offset\": n}".into())
+        })?;
+        if let Some(v) = pagination.get("limit") {
+            limit = v
+                .as_u64()
+                .filter(|l| (1..=MAX_LIMIT).contains(l))
+                .ok_or_else(|| {
+                    QueryError::invalid("pagination.limit", format!("must be 1 to {MAX_LIMIT}"))
+                })?;
+        }
+        if let Some(v) = pagination.get("offset") {
+            offset = v.as_u64().filter(|o| *o <= 1_000_000).ok_or_else(|| {
+                QueryError::invalid("pagination.offset", "must be 0 to 1000000".into())
+            })?;
+        }
+    }
+    Ok((limit, offset))
+}
+
+fn bool_field(value: &Value, field: &str) -> Result<bool, QueryError> {
+    value
+        .as_bool()
+        .ok_or_else(|| QueryError::invalid(field, "must be true or false".into()))
+}
+
+/// One filter tree, at most 5 deep.
 fn parse_filter(value: &Value, field: &str, depth: usize) -> Result<Filter, QueryError> {
     const SHAPE: &str = "must be [operator, dimension, [values]], [\"and\"|\"or\", [filters]] or [\"not\", filter]; \
         operators: is, is_not, contains, contains_not, matches, matches_not";
@@ -748,20 +557,12 @@ fn parse_filter(value: &Value, field: &str, depth: usize) -> Result<Filter, Quer
             depth + 1,
         )?))),
         (_, 3) => {
-            let op = match op {
-                "is" => Operator::Is,
-                "is_not" => Operator::IsNot,
-                "contains" => Operator::Contains,
-                "contains_not" => Operator::ContainsNot,
-                "matches" => Operator::Matches,
-                "matches_not" => Operator::MatchesNot,
-                other => {
-                    return Err(QueryError::invalid(
-                        &format!("{field}[0]"),
-                        format!("unknown operator {other:?}; {SHAPE}"),
-                    ))
-                }
-            };
+            let op = Operator::from_name(op).ok_or_else(|| {
+                QueryError::invalid(
+                    &format!("{field}[0]"),
+                    format!("unknown operator {op:?}; {SHAPE}"),
+                )
+            })?;
             let name = list[1].as_str().ok_or_else(|| {
                 QueryError::invalid(&format!("{field}[1]"), "must be a dimension name".into())
             })?;

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 
 use super::builder::{build, BuildOptions, Built, GroupSet};
 use super::dates::{self, Period};
-use super::request::{Dimension, Direction, Metric, OrderKey, QueryRequest};
+use super::request::QueryRequest;
+use super::vocabulary::{Dimension, Direction, Metric, OrderKey};
 use super::QueryError;
 use crate::store::Store;
 

@@ -1,0 +1,44 @@
+//! The bodies of `saltmark`'s subcommands, one file per subcommand (as in
+//! cargo's `src/bin/cargo/commands/`), each with its arguments and a `run`;
+//! `main.rs` declares the command line and dispatches here.
+//! `serve` stays in the binary: it is the process's signals and lifetime.
+//! The one-line commands (`migrate`, `check-config`, `clickhouse-config`)
+//! stay in its dispatch too.
+//!
+//! Their log events keep the target `saltmark` (the binary's) that they had
+//! when they were written in `main.rs`, so log lines and filters are as before.
+
+pub mod expire;
+pub mod export;
+pub mod forget_site;
+pub mod keys;
+pub mod query;
+pub mod seed_demo;
+pub mod share;
+pub mod users;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+
+/// An RFC 3339 instant, or a day (`YYYY-MM-DD`) from its UTC midnight.
+pub(super) fn parse_time(text: &str) -> anyhow::Result<DateTime<Utc>> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .with_context(|| format!("{text:?} is neither RFC 3339 nor YYYY-MM-DD"))?;
+    Ok(day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+}
+
+/// Asks on a terminal; non-interactive runs (cron, CI) proceed.
+pub(super) fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if yes || !std::io::stdin().is_terminal() {
+        return Ok(true);
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}

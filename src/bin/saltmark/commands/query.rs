@@ -1,0 +1,80 @@
+//! `saltmark query`: the stats API's questions from the terminal, through
+//! the same request parser and query builder as `POST /api/v2/query`.
+//!
+//! Its own file, as every subcommand with a body (see [`super`]); the flags
+//! become a request in [`crate::filters`], the answer text in
+//! [`crate::table`].
+
+use chrono::Utc;
+
+use crate::filters::query_request;
+use crate::table::{print_answer, OutputFormat};
+use saltmark::config::Config;
+use saltmark::query::request::QueryRequest;
+
+/// The arguments of `saltmark query`.
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    /// The site.
+    #[arg(long)]
+    pub site: String,
+    /// Comma-separated metrics (visitors, visits, pageviews, views_per_visit,
+    /// bounce_rate, visit_duration, events, percentage, conversion_rate).
+    #[arg(
+        long,
+        default_value = "visitors,visits,pageviews,bounce_rate,visit_duration"
+    )]
+    pub metrics: String,
+    /// Dimensions to group by (repeatable or comma-separated), e.g. visit:source, time:day.
+    #[arg(long = "by")]
+    pub by: Vec<String>,
+    /// Period: day, 7d, 28d, 30d, 91d, month, 6mo, 12mo, year, all, realtime.
+    #[arg(long, default_value = "30d")]
+    pub period: String,
+    /// Custom period start (YYYY-MM-DD, inclusive); needs --to.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Custom period end (YYYY-MM-DD, inclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Filters: dim==a|b (is), dim!=a (is not), dim~=a (contains),
+    /// dim!~a (contains not), dim=~re (matches), dim!=~re (matches not).
+    #[arg(long = "filter")]
+    pub filters: Vec<String>,
+    /// Compare with the previous period.
+    #[arg(long)]
+    pub compare: bool,
+    /// Rows at most.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+}
+
+/// Runs `saltmark query`.
+pub async fn run(config: &Config, args: QueryArgs) -> anyhow::Result<()> {
+    let QueryArgs {
+        site,
+        metrics,
+        by,
+        period,
+        from,
+        to,
+        filters,
+        compare,
+        limit,
+        format,
+    } = args;
+    let (store, _managed) = saltmark::open_storage(config).await?;
+    let site = saltmark::config::normalise_site(&site);
+    let request = query_request(
+        &site, &metrics, &by, &period, from, to, &filters, compare, limit,
+    )?;
+    let query = QueryRequest::from_value(&request)?;
+    let answer =
+        saltmark::query::run::execute(&store, &query, config.timezone_of(&site), Utc::now())
+            .await?;
+    print_answer(&answer, &query, format);
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! `saltmark share`: create, list and revoke read-only dashboard share links.
+//!
+//! Its own file, as every subcommand with a body (see [`super`]).
+
+use chrono::{DateTime, Utc};
+
+use saltmark::auth::shares;
+use saltmark::clock::OsRandom;
+use saltmark::config::Config;
+
+/// The subcommands of `saltmark share`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ShareCommand {
+    /// Create a read-only link to one site's dashboard; printed once.
+    Create {
+        /// The site.
+        #[arg(long)]
+        site: String,
+        /// A note to recognise the link by.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// The collector's public address, to print a whole URL.
+        #[arg(long, default_value = "")]
+        base_url: String,
+    },
+    /// List links (ids, sites, state; never the tokens).
+    List,
+    /// Revoke a link by its id.
+    Revoke {
+        /// The id shown by `share list`.
+        id: String,
+    },
+}
+
+/// Runs `saltmark share …`.
+pub async fn run(config: &Config, command: ShareCommand) -> anyhow::Result<()> {
+    let (store, _managed) = saltmark::open_storage(config).await?;
+    match command {
+        ShareCommand::Create {
+            site,
+            label,
+            base_url,
+        } => {
+            let link = shares::create(&store, &site, &label, Utc::now(), &OsRandom).await?;
+            println!("{}/share#{}", base_url.trim_end_matches('/'), link.token);
+            eprintln!(
+                "share link {} for {} — shown once; revoke with `saltmark share revoke {}`",
+                link.id, link.site, link.id
+            );
+        }
+        ShareCommand::List => {
+            println!(
+                "{:<10} {:<8} {:<20} {:<24} label",
+                "id", "state", "created", "site"
+            );
+            for link in shares::list(&store, None).await? {
+                let created =
+                    DateTime::from_timestamp(i64::from(link.first_created), 0).unwrap_or_default();
+                println!(
+                    "{:<10} {:<8} {:<20} {:<24} {}",
+                    link.link_id,
+                    if link.is_revoked == 1 {
+                        "revoked"
+                    } else {
+                        "active"
+                    },
+                    created.format("%Y-%m-%d %H:%M:%S"),
+                    link.link_site,
+                    link.link_label
+                );
+            }
+        }
+        ShareCommand::Revoke { id } => {
+            if shares::revoke(&store, &id, None, Utc::now()).await? {
+                println!("share link {id} revoked");
+            } else {
+                anyhow::bail!("no active share link with id {id}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,373 @@
+//! The stats API's vocabulary: the closed sets of names a query may use
+//! (metrics, dimensions, filter operators, named periods, ordering
+//! directions) as enums, with their parsing from those names and the names
+//! back, and the two kinds built from them (a date range, an order key).
+//!
+//! Separate from [`request`](super::request), which validates a request's
+//! shape, because these lists are what the SQL builder takes its column
+//! expressions from: nothing outside them reaches SQL except as a bound
+//! value, so they are kept in one place to be read and reviewed as a whole.
+
+use super::QueryError;
+
+/// A metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Unique visitors.
+    Visitors,
+    /// Sessions.
+    Visits,
+    /// Page views.
+    Pageviews,
+    /// Page views per visit.
+    ViewsPerVisit,
+    /// Share of visits with a single page view, in percent.
+    BounceRate,
+    /// Average visit length in seconds.
+    VisitDuration,
+    /// All events, page views included.
+    Events,
+    /// Share of the total visitors, in percent.
+    Percentage,
+    /// Converted visitors over all visitors, in percent (needs an `event:goal` filter).
+    ConversionRate,
+}
+
+impl Metric {
+    /// Every metric, for error messages.
+    pub const ALL: &'static [(&'static str, Metric)] = &[
+        ("visitors", Metric::Visitors),
+        ("visits", Metric::Visits),
+        ("pageviews", Metric::Pageviews),
+        ("views_per_visit", Metric::ViewsPerVisit),
+        ("bounce_rate", Metric::BounceRate),
+        ("visit_duration", Metric::VisitDuration),
+        ("events", Metric::Events),
+        ("percentage", Metric::Percentage),
+        ("conversion_rate", Metric::ConversionRate),
+    ];
+
+    /// The API name.
+    pub fn name(self) -> &'static str {
+        Metric::ALL
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("?")
+    }
+
+    /// The metric with API name `name`.
+    pub(crate) fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, m)| *m)
+    }
+}
+
+/// Every metric's API name, comma-separated, for error messages.
+pub(super) fn metric_names() -> String {
+    Metric::ALL
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A time bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimeBucket {
+    /// `time:hour`.
+    Hour,
+    /// `time:day`.
+    Day,
+    /// `time:week` (weeks start on Monday).
+    Week,
+    /// `time:month`.
+    Month,
+}
+
+/// A dimension (grouping key or filter target).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    /// A column of the event (`event:page`, `event:name`, `event:hostname`).
+    Event(&'static str),
+    /// `event:props:<key>`.
+    Prop(String),
+    /// `event:prop_key` (dimension only): the names of the properties sent
+    /// with events, so a dashboard can offer a breakdown per property without
+    /// knowing the keys in advance. An event counts once under each of its keys.
+    PropKey,
+    /// `event:goal` (filters only): custom event names.
+    Goal,
+    /// An attribute of the visit, taken from its first event (`visit:source` …).
+    Visit(VisitAttr),
+    /// A time bucket in the site's time zone.
+    Time(TimeBucket),
+}
+
+/// Attributes of a visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VisitAttr {
+    /// First page of the visit.
+    EntryPage,
+    /// Last page of the visit.
+    ExitPage,
+    /// Any other attribute: the column of the visit's first event.
+    Column(&'static str),
+}
+
+const EVENT_DIMENSIONS: &[(&str, &str)] = &[
+    ("event:page", "pathname"),
+    ("event:name", "name"),
+    ("event:hostname", "hostname"),
+];
+
+const VISIT_DIMENSIONS: &[(&str, &str)] = &[
+    ("visit:source", "referrer_source"),
+    ("visit:referrer", "referrer"),
+    ("visit:utm_source", "utm_source"),
+    ("visit:utm_medium", "utm_medium"),
+    ("visit:utm_campaign", "utm_campaign"),
+    ("visit:utm_content", "utm_content"),
+    ("visit:utm_term", "utm_term"),
+    ("visit:country", "country_code"),
+    ("visit:region", "region"),
+    ("visit:city", "city"),
+    ("visit:browser", "browser"),
+    ("visit:browser_version", "browser_version"),
+    ("visit:os", "os"),
+    ("visit:os_version", "os_version"),
+    ("visit:device", "device"),
+];
+
+const ALLOWED_DIMENSIONS: &str = "event:page, event:name, event:hostname, event:props:<key>, event:prop_key, \
+    visit:entry_page, visit:exit_page, visit:source, visit:referrer, visit:utm_source, visit:utm_medium, \
+    visit:utm_campaign, visit:utm_content, visit:utm_term, visit:country, visit:region, visit:city, \
+    visit:browser, visit:browser_version, visit:os, visit:os_version, visit:device, \
+    time:hour, time:day, time:week, time:month";
+
+impl Dimension {
+    /// Parses a dimension name; `field` names the place in the request.
+    pub fn parse(name: &str, field: &str) -> Result<Dimension, QueryError> {
+        if let Some((_, column)) = EVENT_DIMENSIONS.iter().find(|(n, _)| *n == name) {
+            return Ok(Dimension::Event(column));
+        }
+        if let Some((_, column)) = VISIT_DIMENSIONS.iter().find(|(n, _)| *n == name) {
+            return Ok(Dimension::Visit(VisitAttr::Column(column)));
+        }
+        match name {
+            "visit:entry_page" => return Ok(Dimension::Visit(VisitAttr::EntryPage)),
+            "visit:exit_page" => return Ok(Dimension::Visit(VisitAttr::ExitPage)),
+            "event:goal" => return Ok(Dimension::Goal),
+            "event:prop_key" => return Ok(Dimension::PropKey),
+            "time:hour" => return Ok(Dimension::Time(TimeBucket::Hour)),
+            "time:day" | "time" => return Ok(Dimension::Time(TimeBucket::Day)),
+            "time:week" => return Ok(Dimension::Time(TimeBucket::Week)),
+            "time:month" => return Ok(Dimension::Time(TimeBucket::Month)),
+            _ => {}
+        }
+        if let Some(key) = name.strip_prefix("event:props:") {
+            if !key.is_empty() && key.len() <= 300 {
+                return Ok(Dimension::Prop(key.to_string()));
+            }
+        }
+        Err(QueryError::invalid(
+            field,
+            format!("unknown dimension {name:?}; allowed: {ALLOWED_DIMENSIONS}"),
+        ))
+    }
+
+    /// The API name.
+    pub fn name(&self) -> String {
+        match self {
+            Dimension::Event(column) => EVENT_DIMENSIONS
+                .iter()
+                .find(|(_, c)| c == column)
+                .map(|(n, _)| n.to_string())
+                .unwrap_or_default(),
+            Dimension::Prop(key) => format!("event:props:{key}"),
+            Dimension::PropKey => "event:prop_key".into(),
+            Dimension::Goal => "event:goal".into(),
+            Dimension::Visit(VisitAttr::EntryPage) => "visit:entry_page".into(),
+            Dimension::Visit(VisitAttr::ExitPage) => "visit:exit_page".into(),
+            Dimension::Visit(VisitAttr::Column(column)) => VISIT_DIMENSIONS
+                .iter()
+                .find(|(_, c)| c == column)
+                .map(|(n, _)| n.to_string())
+                .unwrap_or_default(),
+            Dimension::Time(TimeBucket::Hour) => "time:hour".into(),
+            Dimension::Time(TimeBucket::Day) => "time:day".into(),
+            Dimension::Time(TimeBucket::Week) => "time:week".into(),
+            Dimension::Time(TimeBucket::Month) => "time:month".into(),
+        }
+    }
+
+    /// Whether this needs the per-visit attributes.
+    pub fn is_visit(&self) -> bool {
+        matches!(self, Dimension::Visit(_))
+    }
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    /// Equal to one of the values.
+    Is,
+    /// Equal to none of them.
+    IsNot,
+    /// Contains one of the substrings.
+    Contains,
+    /// Contains none of them.
+    ContainsNot,
+    /// Matches one of the regular expressions (RE2 syntax).
+    Matches,
+    /// Matches none of them.
+    MatchesNot,
+}
+
+impl Operator {
+    /// The operator with API name `name`.
+    pub(crate) fn from_name(name: &str) -> Option<Operator> {
+        Some(match name {
+            "is" => Operator::Is,
+            "is_not" => Operator::IsNot,
+            "contains" => Operator::Contains,
+            "contains_not" => Operator::ContainsNot,
+            "matches" => Operator::Matches,
+            "matches_not" => Operator::MatchesNot,
+            _ => return None,
+        })
+    }
+}
+
+/// A date range as requested.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DateRange {
+    /// A named period.
+    Preset(Preset),
+    /// `[from, to]`, dates inclusive (or RFC 3339 instants).
+    Custom(String, String),
+}
+
+/// Named periods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    /// Today.
+    Day,
+    /// The last N days, today included.
+    Days(u32),
+    /// This month.
+    Month,
+    /// The last N months, this one included.
+    Months(u32),
+    /// This year.
+    Year,
+    /// Everything.
+    All,
+    /// The last 5 minutes.
+    Realtime,
+}
+
+impl Preset {
+    /// The named period `name` (`"7d"`, `"month"`, …).
+    pub(crate) fn from_name(name: &str) -> Option<Preset> {
+        Some(match name {
+            "day" => Preset::Day,
+            "7d" => Preset::Days(7),
+            "28d" => Preset::Days(28),
+            "30d" => Preset::Days(30),
+            "91d" => Preset::Days(91),
+            "month" => Preset::Month,
+            "6mo" => Preset::Months(6),
+            "12mo" => Preset::Months(12),
+            "year" => Preset::Year,
+            "all" => Preset::All,
+            "realtime" => Preset::Realtime,
+            _ => return None,
+        })
+    }
+}
+
+/// Ordering direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+impl Direction {
+    /// `"asc"` or `"desc"`.
+    pub(crate) fn from_name(name: &str) -> Option<Direction> {
+        match name {
+            "asc" => Some(Direction::Asc),
+            "desc" => Some(Direction::Desc),
+            _ => None,
+        }
+    }
+}
+
+/// What to order by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderKey {
+    /// A requested metric.
+    Metric(Metric),
+    /// A requested dimension.
+    Dimension(Dimension),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_name_parses_back_to_itself() {
+        for (name, metric) in Metric::ALL {
+            assert_eq!(Metric::from_name(name), Some(*metric), "{name}");
+            assert_eq!(metric.name(), *name);
+        }
+        assert_eq!(Metric::from_name("visitorz"), None);
+        assert!(metric_names().starts_with("visitors, visits, pageviews"));
+    }
+
+    /// The list that error messages offer is exactly what parses: every
+    /// name in it is a dimension whose name is that name again.
+    #[test]
+    fn every_allowed_dimension_parses_and_names_itself() {
+        for name in ALLOWED_DIMENSIONS.split(", ") {
+            let dimension = Dimension::parse(name, "dimensions[0]").unwrap();
+            assert_eq!(dimension.name(), name);
+        }
+        assert_eq!(
+            Dimension::parse("time", "d").unwrap(),
+            Dimension::Time(TimeBucket::Day)
+        );
+        assert_eq!(
+            Dimension::parse("event:goal", "d").unwrap(),
+            Dimension::Goal
+        );
+        let err = Dimension::parse("event:props:", "dimensions[3]").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("dimensions[3]: unknown dimension"),
+            "{err}"
+        );
+        assert!(Dimension::parse(&format!("event:props:{}", "k".repeat(301)), "d").is_err());
+    }
+
+    #[test]
+    fn operators_periods_and_directions_parse_from_their_names() {
+        assert_eq!(
+            Operator::from_name("matches_not"),
+            Some(Operator::MatchesNot)
+        );
+        assert_eq!(Operator::from_name("equals"), None);
+        assert_eq!(Preset::from_name("91d"), Some(Preset::Days(91)));
+        assert_eq!(Preset::from_name("12mo"), Some(Preset::Months(12)));
+        assert_eq!(Preset::from_name("fortnight"), None);
+        assert_eq!(Direction::from_name("desc"), Some(Direction::Desc));
+        assert_eq!(Direction::from_name("DESC"), None);
+    }
+}
