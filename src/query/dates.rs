@@ -10,7 +10,7 @@
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::vocabulary::{DateRange, Preset, TimeBucket};
+use super::vocabulary::{DateBound, DateRange, Preset, TimeBucket};
 use super::QueryError;
 
 /// Most time labels one answer may carry.
@@ -89,8 +89,8 @@ pub fn resolve(
             to: now + Duration::seconds(1),
         },
         DateRange::Custom(from, to) => {
-            let start = instant(from, tz, false, "date_range[0]")?;
-            let end = instant(to, tz, true, "date_range[1]")?;
+            let start = instant(*from, tz, false);
+            let end = instant(*to, tz, true);
             if end <= start {
                 return Err(QueryError::invalid(
                     "date_range",
@@ -142,17 +142,12 @@ pub fn previous(period: Period, range: &DateRange, tz: Tz) -> Period {
     previous.clamped()
 }
 
-fn instant(text: &str, tz: Tz, end: bool, field: &str) -> Result<DateTime<Utc>, QueryError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
+fn instant(bound: DateBound, tz: Tz, end: bool) -> DateTime<Utc> {
+    match bound {
+        DateBound::Instant(t) => t,
+        // Dates are inclusive: the end date runs until the next local midnight.
+        DateBound::Day(day) => local_midnight(if end { day + Duration::days(1) } else { day }, tz),
     }
-    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| QueryError::invalid(field, "must be YYYY-MM-DD or an RFC 3339 time".into()))?;
-    // Dates are inclusive: the end date runs until the next local midnight.
-    Ok(local_midnight(
-        if end { day + Duration::days(1) } else { day },
-        tz,
-    ))
 }
 
 /// Every bucket label of `period`, formatted as ClickHouse formats the bucket
@@ -217,7 +212,10 @@ mod tests {
     #[test]
     fn ranges_beyond_the_datetime_range_are_clamped() {
         let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
-        let range = DateRange::Custom("0001-01-01".into(), "9999-12-31".into());
+        let range = DateRange::Custom(
+            DateBound::parse("0001-01-01").unwrap(),
+            DateBound::parse("9999-12-31").unwrap(),
+        );
         let p = resolve(&range, None, now, chrono_tz::UTC).unwrap();
         assert_eq!(p.from.timestamp(), 0);
         assert_eq!(p.to.timestamp(), i64::from(u32::MAX));
@@ -230,7 +228,8 @@ mod tests {
     #[test]
     fn a_day_across_the_spring_change_is_23_hours() {
         let tz: Tz = "Europe/Berlin".parse().unwrap();
-        let range = DateRange::Custom("2026-03-29".into(), "2026-03-29".into());
+        let day = DateBound::parse("2026-03-29").unwrap();
+        let range = DateRange::Custom(day, day);
         let now = Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap();
         let p = resolve(&range, None, now, tz).unwrap();
         assert_eq!(p.from, Utc.with_ymd_and_hms(2026, 3, 28, 23, 0, 0).unwrap());

@@ -12,7 +12,7 @@
 use serde_json::{Map, Value};
 
 use super::vocabulary::{
-    metric_names, DateRange, Dimension, Direction, Metric, Operator, OrderKey, Preset,
+    metric_names, DateBound, DateRange, Dimension, Direction, Metric, Operator, OrderKey, Preset,
 };
 use super::QueryError;
 
@@ -79,7 +79,7 @@ pub struct QueryRequest {
     /// The period.
     pub date_range: DateRange,
     /// Anchor date for relative periods (`YYYY-MM-DD`), default today.
-    pub date: Option<String>,
+    pub date: Option<chrono::NaiveDate>,
     /// Grouping.
     pub dimensions: Vec<Dimension>,
     /// Filters (implicitly AND-ed).
@@ -235,19 +235,15 @@ fn parse_date_range(value: Option<&Value>) -> Result<DateRange, QueryError> {
             Ok(DateRange::Preset(preset))
         }
         Some(Value::Array(pair)) if pair.len() == 2 => {
-            let from = pair[0].as_str().unwrap_or("").to_string();
-            let to = pair[1].as_str().unwrap_or("").to_string();
-            for (text, field) in [(&from, "date_range[0]"), (&to, "date_range[1]")] {
-                let ok = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
-                    || chrono::DateTime::parse_from_rfc3339(text).is_ok();
-                if !ok {
-                    return Err(QueryError::invalid(
-                        field,
+            let bound = |index: usize| {
+                DateBound::parse(pair[index].as_str().unwrap_or("")).ok_or_else(|| {
+                    QueryError::invalid(
+                        &format!("date_range[{index}]"),
                         "must be YYYY-MM-DD or an RFC 3339 time".into(),
-                    ));
-                }
-            }
-            Ok(DateRange::Custom(from, to))
+                    )
+                })
+            };
+            Ok(DateRange::Custom(bound(0)?, bound(1)?))
         }
         None => Err(QueryError::invalid(
             "date_range",
@@ -261,16 +257,14 @@ fn parse_date_range(value: Option<&Value>) -> Result<DateRange, QueryError> {
 }
 
 /// `date`: the anchor of relative periods, `YYYY-MM-DD` or absent.
-fn parse_date(value: Option<&Value>) -> Result<Option<String>, QueryError> {
+fn parse_date(value: Option<&Value>) -> Result<Option<chrono::NaiveDate>, QueryError> {
+    let invalid = || QueryError::invalid("date", "must be a date YYYY-MM-DD".into());
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() => {
-            Ok(Some(s.clone()))
-        }
-        Some(_) => Err(QueryError::invalid(
-            "date",
-            "must be a date YYYY-MM-DD".into(),
-        )),
+        Some(Value::String(s)) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| invalid()),
+        Some(_) => Err(invalid()),
     }
 }
 

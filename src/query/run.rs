@@ -232,11 +232,7 @@ pub async fn execute(
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<Value, QueryError> {
-    let anchor = query
-        .date
-        .as_deref()
-        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-    let period = dates::resolve(&query.date_range, anchor, now, tz)?;
+    let period = dates::resolve(&query.date_range, query.date, now, tz)?;
     let time_index = query
         .dimensions
         .iter()

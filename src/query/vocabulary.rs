@@ -247,7 +247,29 @@ pub enum DateRange {
     /// A named period.
     Preset(Preset),
     /// `[from, to]`, dates inclusive (or RFC 3339 instants).
-    Custom(String, String),
+    Custom(DateBound, DateBound),
+}
+
+/// One end of a custom date range, parsed once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateBound {
+    /// A calendar day in the site's time zone (`YYYY-MM-DD`); as an end,
+    /// the whole day is included.
+    Day(chrono::NaiveDate),
+    /// An exact instant (RFC 3339).
+    Instant(chrono::DateTime<chrono::Utc>),
+}
+
+impl DateBound {
+    /// `YYYY-MM-DD` or an RFC 3339 time.
+    pub fn parse(text: &str) -> Option<DateBound> {
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+            return Some(DateBound::Instant(t.with_timezone(&chrono::Utc)));
+        }
+        chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .map(DateBound::Day)
+    }
 }
 
 /// Named periods.
