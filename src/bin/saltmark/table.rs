@@ -87,12 +87,20 @@ fn rows(answer: &Value) -> Vec<Vec<String>> {
         .unwrap_or_default()
 }
 
-/// CSV: each cell through [`escape::csv_field`].
+/// CSV: each cell through [`escape::csv_field`], except plain numbers: a
+/// number is never a formula, and `-3.5` must stay a number for the
+/// spreadsheet.
 fn csv(header: &[String], rows: &[Vec<String>]) -> String {
     let line = |cells: &[String]| {
         cells
             .iter()
-            .map(|c| escape::csv_field(c))
+            .map(|c| {
+                if c.parse::<f64>().is_ok_and(f64::is_finite) {
+                    std::borrow::Cow::Borrowed(c.as_str())
+                } else {
+                    escape::csv_field(c)
+                }
+            })
             .collect::<Vec<_>>()
             .join(",")
     };
@@ -182,11 +190,11 @@ mod tests {
     #[test]
     fn a_comparison_adds_a_change_column_per_metric() {
         let text = render_answer(&answer(true), &query(true), OutputFormat::Csv);
-        // A negative number starts like a formula, so it gets the `'` too.
+        // A negative number stays a number: it is no formula.
         assert_eq!(
             text,
             "visit:source,visitors,bounce_rate,visitors_change,bounce_rate_change\n\
-             Google,1200,41.5,20,'-3.5\n\
+             Google,1200,41.5,20,-3.5\n\
              a-much-longer-source.example,7,100,null,0\n"
         );
     }
