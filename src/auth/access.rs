@@ -98,6 +98,16 @@ pub fn session_cookie(headers: &hyper::HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The access of whoever sent `headers`: their credential, resolved (the
+/// one way every endpoint authorises a request).
+pub async fn of_request(
+    store: &Store,
+    headers: &hyper::HeaderMap,
+    now: DateTime<Utc>,
+) -> Result<Access, AuthError> {
+    authorize(store, credential(headers), now).await
+}
+
 /// Resolves a credential (401 when missing, unknown, expired or revoked).
 pub async fn authorize(
     store: &Store,

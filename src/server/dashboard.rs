@@ -222,12 +222,7 @@ async fn authorize(
     state: &LoginState,
     request: &Request<Incoming>,
 ) -> Result<access::Access, AuthError> {
-    access::authorize(
-        &state.store,
-        access::credential(request.headers()),
-        state.clock.now(),
-    )
-    .await
+    access::of_request(&state.store, request.headers(), state.clock.now()).await
 }
 
 /// `GET /api/dashboard/me`: who is asking and which sites they may see.

@@ -98,11 +98,6 @@ fn query_refused(http: &HttpState, e: &QueryError) -> Response<Body> {
     refused(&http.metrics, e)
 }
 
-/// The request's credential (API key, share link or dashboard session).
-async fn authorize(stats: &StatsState, headers: &hyper::HeaderMap) -> Result<Access, AuthError> {
-    access::authorize(&stats.store, access::credential(headers), stats.clock.now()).await
-}
-
 /// A place among the running queries for this credential.
 fn admit(stats: &StatsState, access: &Access) -> Result<QueryPermit, GateRefusal> {
     stats.gate.enter(&access.principal)
@@ -114,7 +109,8 @@ pub(super) async fn query(
     http: &HttpState,
     request: Request<Incoming>,
 ) -> Response<Body> {
-    let access = match authorize(stats, request.headers()).await {
+    let access = match access::of_request(&stats.store, request.headers(), stats.clock.now()).await
+    {
         Ok(access) => access,
         Err(e) => return refused(&http.metrics, &e),
     };
@@ -155,7 +151,8 @@ pub(super) async fn realtime(
                 .map(|(_, v)| crate::config::normalise_site(&v))
         })
         .unwrap_or_default();
-    let access = match authorize(stats, request.headers()).await {
+    let access = match access::of_request(&stats.store, request.headers(), stats.clock.now()).await
+    {
         Ok(access) => access,
         Err(e) => return refused(&http.metrics, &e),
     };
