@@ -173,8 +173,7 @@ impl Cluster {
                         ),
                     )
                     .unwrap();
-                    ManagedClickHouse::start_in("clickhouse-server", &node_dir, Duration::from_secs(60))
-                        .expect("cluster node starts")
+                    start_clickhouse_in(&node_dir)
                 })
                 .collect();
             Cluster {
@@ -435,13 +434,7 @@ async fn one_shard_two_replicas_two_collectors_an_outage_expiry_and_erasure() {
 
     let mut asked = 0.0;
     for collector in [&one, &two] {
-        asked += collector
-            .metrics()
-            .await
-            .lines()
-            .find_map(|l| l.strip_prefix("saltmark_visits_asked_owner_total "))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0);
+        asked += collector.metric("saltmark_visits_asked_owner_total").await;
     }
     assert_eq!(
         asked, 60.0,
