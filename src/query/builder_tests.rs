@@ -9,12 +9,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 
-use super::{build, dimension_expr, filter_sql, shape, BuildOptions, Built, GroupSet, Shape};
-use crate::query::dates::Period;
-use crate::query::request::{
-    DateRange, Dimension, Direction, Filter, Metric, Operator, OrderKey, Preset, QueryRequest,
-    TimeBucket,
+use super::{
+    build, dimension_expr, filter_sql, is_goal_filter, shape, BuildOptions, Built, GroupSet, Shape,
 };
+// The request's types by the names builder.rs imports them under, so that
+// this file does not depend on which module of `query` defines them.
+use super::{Dimension, Direction, Filter, Metric, Operator, OrderKey, QueryRequest, TimeBucket};
+use crate::query::dates::Period;
 use crate::store::sql::{Param, Sql};
 
 const SITE: &str = "shop.example";
@@ -36,20 +37,21 @@ fn compare(op: Operator, dimension: Dimension, values: &[&str]) -> Filter {
     }
 }
 
+/// A valid request to start from (the builder reads neither its period nor
+/// its `include` flags: the caller resolves those).
+fn base_request() -> QueryRequest {
+    let body = serde_json::json!({"site_id": SITE, "metrics": ["visitors"], "date_range": "30d"});
+    QueryRequest::from_value(&body).expect("a valid request")
+}
+
 fn request(metrics: &[Metric], dimensions: Vec<Dimension>, filters: Vec<Filter>) -> QueryRequest {
     QueryRequest {
-        site_id: SITE.to_string(),
         metrics: metrics.to_vec(),
-        date_range: DateRange::Preset(Preset::Day),
-        date: None,
         dimensions,
         filters,
-        order_by: Vec::new(),
-        compare_previous: false,
-        time_labels: false,
-        total_rows: false,
         limit: 100,
         offset: 200,
+        ..base_request()
     }
 }
 
@@ -528,16 +530,12 @@ fn query_request() -> impl Strategy<Value = QueryRequest> {
                 QueryRequest {
                     site_id,
                     metrics,
-                    date_range: DateRange::Preset(Preset::Days(30)),
-                    date: None,
                     dimensions,
                     filters,
                     order_by,
-                    compare_previous: false,
-                    time_labels: false,
-                    total_rows: false,
                     limit,
                     offset,
+                    ..base_request()
                 }
             },
         )
@@ -737,7 +735,7 @@ proptest! {
         let kept = query
             .filters
             .iter()
-            .filter(|f| !(without_goals && super::is_goal_filter(f)));
+            .filter(|f| !(without_goals && is_goal_filter(f)));
         let mut values = Vec::new();
         for filter in kept {
             let mut only = query.clone();
