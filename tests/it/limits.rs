@@ -2,11 +2,9 @@
 //! (closed) and bodies (408), connection count (503), rate limits per visitor
 //! hash and per site (429 + Retry-After); each counted in /metrics.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -8,15 +8,13 @@
 //! totals and visitors through either node; a replica stopped during ingest
 //! loses nothing and catches up; expiry and erasure reach every node.
 
-mod common;
-
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use chrono::Utc;
-use common::*;
 use saltmark::store::managed::ManagedClickHouse;
 use serde_json::json;
 

@@ -1,14 +1,12 @@
 //! The dashboard's credentials over real HTTP against a real ClickHouse:
 //! users made with the CLI, logins (argon2), throttling, the session cookie,
 //! logout, removal, share-link management and its scope. The page itself is
-//! driven in a browser by `tests/browser.rs`.
-
-mod common;
+//! driven in a browser by `tests/it/browser.rs`.
 
 use std::io::Write;
 use std::process::Stdio;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "a long enough password";

@@ -1,14 +1,12 @@
 //! Nothing accepted is lost: ClickHouse taken away mid-stream, and SIGTERM
 //! under load.
 
-mod common;
-
 use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::{self, *};
 use saltmark::app::Deps;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,7 @@
 //! Ingest end to end against a real ClickHouse: enrichment, proxies, drops and
 //! every rejection status.
 
-mod common;
-
-use common::*;
+use crate::common::{self, *};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,12 +6,10 @@
 //! measures the figure docs/operations.md states); both processes are the real
 //! release-path binary and server, measured by their kernel high-water marks.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use saltmark::store::managed::SMALL_PROFILE_FLOOR_MIB;
 
 const SITE: &str = "floor.example";

@@ -2,13 +2,11 @@
 //! queue holds, across a graceful restart, and across `kill -9` with both
 //! fsync policies.
 
-mod common;
-
 use std::collections::HashSet;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::{self, *};
 use saltmark::app::Deps;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

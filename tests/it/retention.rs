@@ -2,14 +2,12 @@
 //! partitions, audit rows, salts, site and visitor erasure, the job lock, a
 //! ClickHouse failure in the middle of a run, and export.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::common::{self, *};
 use chrono::{DateTime, TimeZone, Utc};
-use common::*;
 use saltmark::clock::SeededRandom;
 use serde_json::json;
 

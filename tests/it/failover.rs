@@ -3,11 +3,9 @@
 //! twice. (Two independent servers here, so each row's home is visible; in a
 //! cluster the nodes are replicas or Distributed-table hosts of one dataset.)
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use saltmark::store::{migrate, Store};
 
 async fn count(url: &str, database: &str, prefix: &str) -> (u64, u64) {
