@@ -531,6 +531,37 @@ impl NumberedStream {
     }
 }
 
+/// `saltmark serve` as a child process, listening on `127.0.0.1:{port}`:
+/// ClickHouse at `ch_url`, its own `database` and `data_dir`, the site
+/// example.com, no metrics listener, warnings only, output discarded, none
+/// of the caller's `SALTMARK_*` variables; killed when dropped. Add or
+/// override settings with `.env` before `.spawn()`, then
+/// [`wait_until_ok`] its `/healthz`.
+pub fn serve_command(
+    ch_url: &str,
+    database: &str,
+    data_dir: &Path,
+    port: u16,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_saltmark"));
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("SALTMARK_")) {
+        command.env_remove(name);
+    }
+    command
+        .arg("serve")
+        .env("SALTMARK_CLICKHOUSE_URL", ch_url)
+        .env("SALTMARK_CLICKHOUSE_DATABASE", database)
+        .env("SALTMARK_SITES", "example.com")
+        .env("SALTMARK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SALTMARK_METRICS_LISTEN", "")
+        .env("SALTMARK_DATA_DIR", data_dir)
+        .env("SALTMARK_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
 /// Waits (at most 60 s) until `url` answers 200: a collector started as a
 /// child process is ready.
 pub async fn wait_until_ok(url: &str) {

@@ -1,7 +1,6 @@
 //! Nothing accepted is lost: ClickHouse taken away mid-stream, and SIGTERM
 //! under load.
 
-use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,19 +65,8 @@ async fn sigterm_under_load_drains_everything_accepted() {
     let database = fresh_database("sigterm");
     let data_dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_saltmark"))
-        .arg("serve")
-        .env("SALTMARK_CLICKHOUSE_URL", clickhouse_url())
-        .env("SALTMARK_CLICKHOUSE_DATABASE", &database)
-        .env("SALTMARK_SITES", "example.com")
-        .env("SALTMARK_LISTEN", format!("127.0.0.1:{port}"))
+    let mut child = serve_command(&clickhouse_url(), &database, data_dir.path(), port)
         .env("SALTMARK_WRITER_BATCH_AGE_MS", "5000")
-        .env("SALTMARK_METRICS_LISTEN", "")
-        .env("SALTMARK_DATA_DIR", data_dir.path())
-        .env("SALTMARK_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");

@@ -3,7 +3,6 @@
 //! fsync policies.
 
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::common::{self, *};
@@ -133,23 +132,13 @@ async fn spawn_collector(
 ) -> Collector {
     let port = free_port();
     let metrics_port = free_port();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_saltmark"))
-        .arg("serve")
-        .env("SALTMARK_CLICKHOUSE_URL", ch_url)
-        .env("SALTMARK_CLICKHOUSE_DATABASE", database)
-        .env("SALTMARK_SITES", "example.com")
-        .env("SALTMARK_LISTEN", format!("127.0.0.1:{port}"))
+    let child = serve_command(ch_url, database, data_dir, port)
         .env(
             "SALTMARK_METRICS_LISTEN",
             format!("127.0.0.1:{metrics_port}"),
         )
-        .env("SALTMARK_DATA_DIR", data_dir)
         .env("SALTMARK_SPOOL_FSYNC", fsync)
         .env("SALTMARK_WRITER_BATCH_AGE_MS", "1000")
-        .env("SALTMARK_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
