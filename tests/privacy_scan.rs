@@ -6,12 +6,9 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
 
 use common::*;
 use saltmark::app::Deps;
-use saltmark::store::managed::ManagedClickHouse;
 use serde_json::json;
 
 fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -36,15 +33,7 @@ async fn no_ip_or_user_agent_in_data_dir_spool_or_trace_logs() {
         .init();
 
     let dir = tempfile::tempdir().unwrap();
-    let ch_dir = dir.path().join("clickhouse");
-    let clickhouse = Arc::new(
-        tokio::task::spawn_blocking(move || {
-            ManagedClickHouse::start_in("clickhouse-server", &ch_dir, Duration::from_secs(60))
-        })
-        .await
-        .unwrap()
-        .unwrap(),
-    );
+    let clickhouse = own_clickhouse(&dir.path().join("clickhouse")).await;
     let data_dir = dir.path().join("data");
     let data_dir_text = data_dir.to_str().unwrap().to_string();
     let server = TestServer::start_with(
@@ -108,10 +97,7 @@ async fn no_ip_or_user_agent_in_data_dir_spool_or_trace_logs() {
         }
     };
     send_round(0).await;
-    let ch = clickhouse.clone();
-    tokio::task::spawn_blocking(move || ch.stop())
-        .await
-        .unwrap();
+    stop_clickhouse(&clickhouse).await;
     let mut accepted_while_down = 0;
     for round in 1..4 {
         accepted_while_down += send_round(round).await;
@@ -173,7 +159,5 @@ async fn no_ip_or_user_agent_in_data_dir_spool_or_trace_logs() {
             "{fragment}"
         );
     }
-    tokio::task::spawn_blocking(move || drop(clickhouse))
-        .await
-        .unwrap();
+    drop_clickhouse(clickhouse).await;
 }

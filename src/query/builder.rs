@@ -524,3 +524,7 @@ pub fn is_goal_filter(filter: &Filter) -> bool {
         }
     )
 }
+
+#[cfg(test)]
+#[path = "builder_tests.rs"]
+mod tests_generated;

@@ -64,7 +64,7 @@ pub use crate::config::ServerProfile;
 
 /// The resident-memory floor stated for the small profile: collector plus
 /// ClickHouse peak, in MiB, under the load of `bench/floor` (and of the
-/// smaller `tests/small_profile.rs`). Measured, not guessed: see docs/operations.md, the
+/// smaller `tests/it/small_profile.rs`). Measured, not guessed: see docs/operations.md, the
 /// "Small machines" section for the run it comes from.
 pub const SMALL_PROFILE_FLOOR_MIB: u64 = 768;
 

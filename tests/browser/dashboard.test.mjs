@@ -1,5 +1,5 @@
 // Drives Debian's chromium (playwright-core) through the dashboard that
-// tests/browser.rs serves: log in, compare every number on the page with
+// tests/it/browser.rs serves: log in, compare every number on the page with
 // the stats API's answer to the same question (asked here with an API key),
 // filter by clicking, remove the filter, reload a bookmarked view, open a
 // share link read-only and try to reach another site with it.
@@ -16,7 +16,7 @@ if (!shots) {
 }
 mkdirSync(shots, { recursive: true });
 const SITE = 'shop.test';
-// Stored by tests/browser.rs as a campaign name: must show as text.
+// Stored by tests/it/browser.rs as a campaign name: must show as text.
 const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 const OTHER = 'other.test';
 

@@ -2,7 +2,7 @@
 // page tries to erase its visitor's data on the collector (a no-cors fetch,
 // a fetch with the page's header, a text/plain form), then the erasure page
 // is opened with a script-injection payload in its address, then used for
-// real. tests/browser.rs checks the rows before and after.
+// real. tests/it/browser.rs checks the rows before and after.
 // Usage: node forget.test.mjs <collector url> <evil page url> <site>
 // Prints "cross-site done" after the attack and waits for a line on stdin
 // before the real erasure, so the Rust side can check the rows in between.

@@ -1,5 +1,5 @@
 // Drives Debian's chromium (playwright-core) through the pages that
-// tests/browser.rs serves; tests/browser.rs then checks the rows the
+// tests/it/browser.rs serves; tests/it/browser.rs then checks the rows the
 // collector stored. Usage: node tracker.test.mjs <collector url> <page url>
 // where <page url> is http://shop.test:<port> (mapped to 127.0.0.1 here, so
 // the script sees a real host name, not localhost).

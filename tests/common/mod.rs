@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use saltmark::app::{App, AppState, Deps};
 use saltmark::config::Config;
@@ -34,16 +34,61 @@ pub fn clickhouse_url() -> String {
     CLICKHOUSE
         .get_or_init(|| {
             let dir = tempfile::tempdir().expect("tempdir");
-            let server = ManagedClickHouse::start_in(
-                "clickhouse-server",
-                &dir.path().join("clickhouse"),
-                Duration::from_secs(60),
-            )
-            .expect("clickhouse-server must be installed for the integration tests (apt-get install clickhouse-server)");
+            let server = start_clickhouse_in(&dir.path().join("clickhouse"));
             Shared { server, _dir: dir }
         })
         .server
         .authenticated_url()
+}
+
+/// Starts a private clickhouse-server with its files in `dir` (the same
+/// `ManagedClickHouse` code `saltmark serve` uses) and waits until it
+/// answers. Blocking: from async code use [`own_clickhouse`].
+pub fn start_clickhouse_in(dir: &Path) -> ManagedClickHouse {
+    ManagedClickHouse::start_in("clickhouse-server", dir, Duration::from_secs(60)).unwrap_or_else(
+        |e| {
+            panic!(
+                "a private clickhouse-server in {} did not start: {e} \
+                 (the integration tests need it installed: apt-get install clickhouse-server)",
+                dir.display()
+            )
+        },
+    )
+}
+
+/// A ClickHouse of the test's own (one it stops, restarts or stalls), with
+/// its files in `dir`, started off the runtime's threads.
+pub async fn own_clickhouse(dir: &Path) -> Arc<ManagedClickHouse> {
+    let dir = dir.to_path_buf();
+    let server = tokio::task::spawn_blocking(move || start_clickhouse_in(&dir))
+        .await
+        .expect("clickhouse start task");
+    Arc::new(server)
+}
+
+/// Stops the test's own ClickHouse (off the runtime's threads).
+pub async fn stop_clickhouse(clickhouse: &Arc<ManagedClickHouse>) {
+    let clickhouse = clickhouse.clone();
+    tokio::task::spawn_blocking(move || clickhouse.stop())
+        .await
+        .expect("clickhouse stop task");
+}
+
+/// Starts the test's own ClickHouse again on its data and waits until it
+/// answers.
+pub async fn restart_clickhouse(clickhouse: &Arc<ManagedClickHouse>) {
+    let clickhouse = clickhouse.clone();
+    tokio::task::spawn_blocking(move || clickhouse.start(Duration::from_secs(60)))
+        .await
+        .expect("clickhouse start task")
+        .expect("clickhouse starts again");
+}
+
+/// Drops (and so stops) the test's own ClickHouse off the runtime's threads.
+pub async fn drop_clickhouse(clickhouse: Arc<ManagedClickHouse>) {
+    tokio::task::spawn_blocking(move || drop(clickhouse))
+        .await
+        .expect("clickhouse drop task");
 }
 
 /// A fresh database name for one test.
@@ -201,17 +246,48 @@ impl TestServer {
         request.send().await.expect("request sent")
     }
 
-    /// The Prometheus text of `/metrics` (its own listener).
-    pub async fn metrics(&self) -> String {
-        let addr = self.state.metrics_addr.expect("metrics listener");
+    /// Posts the numbered events `seqs` (see [`numbered_under`]) one after
+    /// another; each must be answered 202. Returns how many were sent.
+    pub async fn post_numbered(
+        &self,
+        prefix: &str,
+        seqs: impl IntoIterator<Item = u64>,
+        user_agent: &str,
+    ) -> u64 {
+        let mut sent = 0;
+        for seq in seqs {
+            let response = self
+                .post(&numbered_under(prefix, seq), &[("user-agent", user_agent)])
+                .await;
+            assert_eq!(response.status(), 202, "event {prefix}{seq}");
+            sent += 1;
+        }
+        sent
+    }
+
+    /// `GET /healthz`.
+    pub async fn health(&self) -> reqwest::Response {
         client()
-            .get(format!("http://{addr}/metrics"))
+            .get(self.url("/healthz"))
             .send()
             .await
-            .expect("metrics answer")
-            .text()
-            .await
-            .expect("metrics text")
+            .expect("healthz answers")
+    }
+
+    /// The base URL of the metrics listener (`http://127.0.0.1:port`).
+    pub fn metrics_base(&self) -> String {
+        let addr = self.state.metrics_addr.expect("metrics listener");
+        format!("http://{addr}")
+    }
+
+    /// The Prometheus text of `/metrics` (its own listener).
+    pub async fn metrics(&self) -> String {
+        metrics_text(&self.metrics_base()).await
+    }
+
+    /// One sample of `/metrics`: see [`metric_value`].
+    pub async fn metric(&self, sample: &str) -> f64 {
+        metric_value(&self.metrics().await, sample)
     }
 
     /// A query against this server's database, TSV out.
@@ -219,17 +295,271 @@ impl TestServer {
         ch_query(&self.ch_url, &self.database, sql).await
     }
 
-    /// Waits until `sql` (a count) returns at least `want`.
+    /// Waits until `sql` (a count) returns at least `want`; see
+    /// [`wait_count_at`] (it panics on timeout).
     pub async fn wait_count(&self, sql: &str, want: u64) -> u64 {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let got: u64 = self.query(sql).await.trim().parse().unwrap_or(0);
-            if got >= want || tokio::time::Instant::now() > deadline {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        wait_count_at(&self.ch_url, &self.database, sql, want).await
+    }
+
+    /// [`assert_stored_once`] on this server's database.
+    pub async fn assert_stored_once(&self, accepted: u64, settle: Duration) {
+        assert_stored_once(&self.ch_url, &self.database, accepted, settle).await
+    }
+}
+
+/// Waits (at most 30 s) until `sql`, a count, returns at least `want` on
+/// `database`, and returns what it returned. Panics on timeout, naming the
+/// SQL and the last value seen.
+pub async fn wait_count_at(url: &str, database: &str, sql: &str, want: u64) -> u64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = ch_query(url, database, sql).await;
+        let got: u64 = text.trim().parse().unwrap_or(0);
+        if got >= want {
+            return got;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after 30 s waiting for `{sql}` to reach {want} on {database}: last value {:?}",
+            text.trim()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Counts the stored events and their distinct sequence numbers (the one
+/// property of [`numbered`] events).
+pub const STORED_ONCE_SQL: &str =
+    "SELECT count(), uniqExact(prop_values[1]) FROM events FORMAT TSV";
+
+/// Every accepted numbered event is stored exactly once: waits until
+/// `accepted` rows are in `database`, gives a late (duplicate) insert
+/// `settle` to land, then both the row count and the number of distinct
+/// sequence numbers must be `accepted`.
+pub async fn assert_stored_once(url: &str, database: &str, accepted: u64, settle: Duration) {
+    let seen = wait_count_at(url, database, "SELECT count() FROM events", accepted).await;
+    tokio::time::sleep(settle).await;
+    assert_eq!(
+        ch_query(url, database, STORED_ONCE_SQL).await,
+        format!("{accepted}\t{accepted}\n"),
+        "every accepted event stored exactly once: (rows, distinct sequence numbers), \
+         {seen} rows seen while waiting"
+    );
+}
+
+/// The Prometheus text of `{base}/metrics`.
+pub async fn metrics_text(base: &str) -> String {
+    client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+/// The value of one sample in Prometheus text: `sample` is the name with its
+/// labels as printed, e.g. `saltmark_events_accepted_total` or
+/// `saltmark_requests_rejected_total{reason="too_large"}`. A labelled
+/// sample not counted yet is absent, which is 0; a name whose family the
+/// text does not declare (a typo) panics.
+pub fn metric_value(text: &str, sample: &str) -> f64 {
+    if let Some(value) = text.lines().find_map(|line| {
+        line.strip_prefix(sample)
+            .and_then(|rest| rest.strip_prefix(' '))
+    }) {
+        let value = value.split_whitespace().next().unwrap_or_default();
+        return value
+            .parse()
+            .unwrap_or_else(|_| panic!("{sample} has no number: {value:?}"));
+    }
+    let name = sample.split('{').next().unwrap_or(sample);
+    let declared = text.lines().any(|line| {
+        line.strip_prefix("# TYPE ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .is_some_and(|family| {
+                name == family
+                    || name
+                        .strip_prefix(family)
+                        .is_some_and(|suffix| suffix.starts_with('_'))
+            })
+    });
+    assert!(declared, "{name} is not a metric of /metrics:\n{text}");
+    0.0
+}
+
+/// [`metric_value`] from the metrics listener at `base`.
+pub async fn metric_at(base: &str, sample: &str) -> f64 {
+    metric_value(&metrics_text(base).await, sample)
+}
+
+/// Event number `seq` under `/n/`: see [`numbered_under`].
+pub fn numbered(seq: u64) -> serde_json::Value {
+    numbered_under("/n/", seq)
+}
+
+/// Event number `seq`: a page view of `{prefix}{seq}` carrying `seq` as its
+/// one property, so that stored rows can be told apart by
+/// `prop_values[1]` (see [`STORED_ONCE_SQL`]).
+pub fn numbered_under(prefix: &str, seq: u64) -> serde_json::Value {
+    serde_json::json!({
+        "n": "pageview",
+        "u": format!("https://example.com{prefix}{seq}"),
+        "d": "example.com",
+        "p": {"seq": seq},
+    })
+}
+
+/// What a [`NumberedStream`] sent.
+pub struct Streamed {
+    /// The sequence numbers answered 202, with the time of each answer.
+    pub accepted: Vec<(u64, Instant)>,
+    /// Answered 503.
+    pub refused: u64,
+    /// Requests that got no answer (a sender stops at its first: the
+    /// collector is gone).
+    pub failed: u64,
+}
+
+/// Senders posting numbered events (one sequence shared by all of them) to
+/// a collector's `/api/event` in the background. Any answer but 202 or 503
+/// fails the test.
+pub struct NumberedStream {
+    accepted: Arc<Mutex<Vec<(u64, Instant)>>>,
+    refused: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    senders: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl NumberedStream {
+    /// One sender, an event every `every`, until [`NumberedStream::stop`].
+    pub fn start(url: String, user_agent: &'static str, every: Duration) -> NumberedStream {
+        Self::start_many(url, user_agent, every, 1, u64::MAX)
+    }
+
+    /// `senders` senders at once, each sending at most `per_sender` events
+    /// with `every` between them.
+    pub fn start_many(
+        url: String,
+        user_agent: &'static str,
+        every: Duration,
+        senders: usize,
+        per_sender: u64,
+    ) -> NumberedStream {
+        let accepted: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::default();
+        let refused: Arc<AtomicU64> = Arc::default();
+        let failed: Arc<AtomicU64> = Arc::default();
+        let stop: Arc<AtomicBool> = Arc::default();
+        let next = Arc::new(AtomicU64::new(1));
+        let senders = (0..senders)
+            .map(|_| {
+                let (url, next) = (url.clone(), next.clone());
+                let (accepted, refused, failed, stop) = (
+                    accepted.clone(),
+                    refused.clone(),
+                    failed.clone(),
+                    stop.clone(),
+                );
+                tokio::spawn(async move {
+                    let http = client();
+                    for _ in 0..per_sender {
+                        if stop.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        let seq = next.fetch_add(1, Ordering::SeqCst);
+                        let result = http
+                            .post(&url)
+                            .header("content-type", "text/plain")
+                            .header("user-agent", user_agent)
+                            .body(numbered(seq).to_string())
+                            .send()
+                            .await;
+                        match result {
+                            Ok(r) if r.status() == 202 => {
+                                accepted.lock().unwrap().push((seq, Instant::now()))
+                            }
+                            Ok(r) if r.status() == 503 => {
+                                refused.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Ok(r) => panic!("unexpected status {} for event {seq}", r.status()),
+                            Err(_) => {
+                                failed.fetch_add(1, Ordering::SeqCst);
+                                return;
+                            }
+                        }
+                        if !every.is_zero() {
+                            tokio::time::sleep(every).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        NumberedStream {
+            accepted,
+            refused,
+            failed,
+            stop,
+            senders,
         }
     }
+
+    /// How many were accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.lock().unwrap().len()
+    }
+
+    /// Tells the senders to stop and waits for them.
+    pub async fn stop(self) -> Streamed {
+        self.stop.store(true, Ordering::SeqCst);
+        self.finish().await
+    }
+
+    /// Waits until every sender is done (sent its events, or lost the
+    /// collector).
+    pub async fn finish(self) -> Streamed {
+        for sender in self.senders {
+            sender.await.expect("sender");
+        }
+        let accepted = std::mem::take(&mut *self.accepted.lock().unwrap());
+        Streamed {
+            accepted,
+            refused: self.refused.load(Ordering::SeqCst),
+            failed: self.failed.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// `saltmark serve` as a child process, listening on `127.0.0.1:{port}`:
+/// ClickHouse at `ch_url`, its own `database` and `data_dir`, the site
+/// example.com, no metrics listener, warnings only, output discarded, none
+/// of the caller's `SALTMARK_*` variables; killed when dropped. Add or
+/// override settings with `.env` before `.spawn()`, then
+/// [`wait_until_ok`] its `/healthz`.
+pub fn serve_command(
+    ch_url: &str,
+    database: &str,
+    data_dir: &Path,
+    port: u16,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_saltmark"));
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("SALTMARK_")) {
+        command.env_remove(name);
+    }
+    command
+        .arg("serve")
+        .env("SALTMARK_CLICKHOUSE_URL", ch_url)
+        .env("SALTMARK_CLICKHOUSE_DATABASE", database)
+        .env("SALTMARK_SITES", "example.com")
+        .env("SALTMARK_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SALTMARK_METRICS_LISTEN", "")
+        .env("SALTMARK_DATA_DIR", data_dir)
+        .env("SALTMARK_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    command
 }
 
 /// Waits (at most 60 s) until `url` answers 200: a collector started as a

@@ -1,12 +1,10 @@
 //! The visitor hash, salt rotation and destruction, and sessions, with an
 //! injected clock.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::*;
 use chrono::{Duration, TimeZone, Utc};
-use common::*;
 use saltmark::app::Deps;
 use saltmark::clock::{ManualClock, SeededRandom};
 

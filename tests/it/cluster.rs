@@ -8,15 +8,13 @@
 //! totals and visitors through either node; a replica stopped during ingest
 //! loses nothing and catches up; expiry and erasure reach every node.
 
-mod common;
-
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use chrono::Utc;
-use common::*;
 use saltmark::store::managed::ManagedClickHouse;
 use serde_json::json;
 
@@ -173,8 +171,7 @@ impl Cluster {
                         ),
                     )
                     .unwrap();
-                    ManagedClickHouse::start_in("clickhouse-server", &node_dir, Duration::from_secs(60))
-                        .expect("cluster node starts")
+                    start_clickhouse_in(&node_dir)
                 })
                 .collect();
             Cluster {
@@ -435,13 +432,7 @@ async fn one_shard_two_replicas_two_collectors_an_outage_expiry_and_erasure() {
 
     let mut asked = 0.0;
     for collector in [&one, &two] {
-        asked += collector
-            .metrics()
-            .await
-            .lines()
-            .find_map(|l| l.strip_prefix("saltmark_visits_asked_owner_total "))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0);
+        asked += collector.metric("saltmark_visits_asked_owner_total").await;
     }
     assert_eq!(
         asked, 60.0,

@@ -1,11 +1,9 @@
 //! The tracker script as the collector serves it: encodings, caching,
 //! size budget, variants.
 
-mod common;
-
 use std::io::Read;
 
-use common::*;
+use crate::common::*;
 
 /// The default script's budget, gzipped (docs/api.md: "Tracker script").
 const MAX_GZIP: usize = 1024;

@@ -2,103 +2,16 @@
 //! queue holds, across a graceful restart, and across `kill -9` with both
 //! fsync policies.
 
-mod common;
-
-use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::{self, *};
 use saltmark::app::Deps;
-use saltmark::store::managed::ManagedClickHouse;
-use serde_json::json;
-
-fn numbered(seq: u64) -> serde_json::Value {
-    json!({"n": "pageview", "u": format!("https://example.com/n/{seq}"), "d": "example.com", "p": {"seq": seq}})
-}
-
-async fn own_clickhouse(dir: &std::path::Path) -> Arc<ManagedClickHouse> {
-    let ch_dir = dir.join("clickhouse");
-    Arc::new(
-        tokio::task::spawn_blocking(move || {
-            ManagedClickHouse::start_in("clickhouse-server", &ch_dir, Duration::from_secs(60))
-        })
-        .await
-        .unwrap()
-        .unwrap(),
-    )
-}
-
-async fn stop_clickhouse(ch: &Arc<ManagedClickHouse>) {
-    let ch = ch.clone();
-    tokio::task::spawn_blocking(move || ch.stop())
-        .await
-        .unwrap();
-}
-
-async fn start_clickhouse(ch: &Arc<ManagedClickHouse>) {
-    let ch = ch.clone();
-    tokio::task::spawn_blocking(move || ch.start(Duration::from_secs(60)))
-        .await
-        .unwrap()
-        .unwrap();
-}
-
-async fn metric(base: &str, name: &str) -> f64 {
-    let text = common::client()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in /metrics"))
-}
-
-/// Sends numbered events until `until` says stop; records the send time of
-/// every 202 (by sequence number) and counts anything else.
-fn stream(
-    url: String,
-    every: Duration,
-    accepted: Arc<Mutex<Vec<(u64, Instant)>>>,
-    refused: Arc<AtomicU64>,
-    until: Arc<std::sync::atomic::AtomicBool>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let http = common::client();
-        let mut seq = 0u64;
-        while !until.load(Ordering::SeqCst) {
-            seq += 1;
-            let result = http
-                .post(&url)
-                .header("content-type", "text/plain")
-                .header("user-agent", CHROME_WINDOWS)
-                .body(numbered(seq).to_string())
-                .send()
-                .await;
-            match result {
-                Ok(r) if r.status() == 202 => accepted.lock().unwrap().push((seq, Instant::now())),
-                Ok(r) if r.status() == 503 => {
-                    refused.fetch_add(1, Ordering::SeqCst);
-                }
-                Ok(r) => panic!("unexpected status {}", r.status()),
-                Err(_) => return, // the collector was killed
-            }
-            tokio::time::sleep(every).await;
-        }
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_longer_than_the_memory_queue_is_spooled_and_stored_once() {
     let dir = tempfile::tempdir().unwrap();
-    let clickhouse = own_clickhouse(dir.path()).await;
+    let clickhouse = own_clickhouse(&dir.path().join("clickhouse")).await;
     let server = TestServer::start_with(
         "spool_outage",
         &[
@@ -110,69 +23,46 @@ async fn outage_longer_than_the_memory_queue_is_spooled_and_stored_once() {
         Some(clickhouse.authenticated_url()),
     )
     .await;
-    let base = format!("http://{}", server.state.metrics_addr.unwrap());
-    let accepted = Arc::new(Mutex::new(Vec::new()));
-    let refused = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sender = stream(
+    let stream = NumberedStream::start(
         server.url("/api/event"),
+        CHROME_WINDOWS,
         Duration::from_millis(10),
-        accepted.clone(),
-        refused.clone(),
-        done.clone(),
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop_clickhouse(&clickhouse).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let health = common::client()
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let health = server.health().await;
     assert_eq!(health.status(), 503);
     let health: serde_json::Value = health.json().await.unwrap();
     assert_eq!(health["spooling"], true, "{health}");
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let during = accepted.lock().unwrap().len();
+    let during = stream.accepted();
     assert!(
-        metric(&base, "saltmark_spool_bytes").await > 0.0,
+        server.metric("saltmark_spool_bytes").await > 0.0,
         "events wait on disk"
     );
-    start_clickhouse(&clickhouse).await;
+    restart_clickhouse(&clickhouse).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    done.store(true, Ordering::SeqCst);
-    sender.await.unwrap();
+    let streamed = stream.stop().await;
 
-    let accepted = accepted.lock().unwrap().len() as u64;
+    let accepted = streamed.accepted.len() as u64;
     assert!(
         accepted > 300 && during > 100,
         "a real stream ran: {accepted}"
     );
+    assert_eq!(streamed.failed, 0, "the collector stays up");
     assert_eq!(
-        refused.load(Ordering::SeqCst),
-        0,
+        streamed.refused, 0,
         "the spool, not 503s, held an outage far longer than 10 queued events"
     );
     server
-        .wait_count("SELECT count() FROM events", accepted)
+        .assert_stored_once(accepted, Duration::from_secs(1))
         .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        server
-            .query("SELECT count(), uniqExact(prop_values[1]) FROM events FORMAT TSV")
-            .await,
-        format!("{accepted}\t{accepted}\n"),
-        "every 202 stored exactly once"
-    );
-    assert!(metric(&base, "saltmark_spool_replayed_events_total").await > 100.0);
-    assert_eq!(metric(&base, "saltmark_spool_records").await, 0.0);
+    assert!(server.metric("saltmark_spool_replayed_events_total").await > 100.0);
+    assert_eq!(server.metric("saltmark_spool_records").await, 0.0);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let health = common::client()
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap();
+        let health = server.health().await;
         if health.status() == 200 {
             let body: serde_json::Value = health.json().await.unwrap();
             assert_eq!(body["spooling"], false);
@@ -182,15 +72,13 @@ async fn outage_longer_than_the_memory_queue_is_spooled_and_stored_once() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     server.stop().await;
-    tokio::task::spawn_blocking(move || drop(clickhouse))
-        .await
-        .unwrap();
+    drop_clickhouse(clickhouse).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_restart_with_a_non_empty_spool_replays_it() {
     let dir = tempfile::tempdir().unwrap();
-    let clickhouse = own_clickhouse(dir.path()).await;
+    let clickhouse = own_clickhouse(&dir.path().join("clickhouse")).await;
     let data_dir = dir.path().join("data");
     let data_dir_text = data_dir.to_str().unwrap().to_string();
     let overrides = [
@@ -207,14 +95,7 @@ async fn graceful_restart_with_a_non_empty_spool_replays_it() {
     .await;
     let database = server.database.clone();
     stop_clickhouse(&clickhouse).await;
-    let mut accepted = 0u64;
-    for seq in 0..200 {
-        let response = server
-            .post(&numbered(seq), &[("user-agent", FIREFOX_LINUX)])
-            .await;
-        assert_eq!(response.status(), 202);
-        accepted += 1;
-    }
+    let accepted = server.post_numbered("/n/", 0..200, FIREFOX_LINUX).await;
     server.stop().await;
     let segments = std::fs::read_dir(data_dir.join("spool"))
         .unwrap()
@@ -227,26 +108,14 @@ async fn graceful_restart_with_a_non_empty_spool_replays_it() {
         })
         .count();
     assert!(segments > 0, "the stop left the events in the spool");
-    start_clickhouse(&clickhouse).await;
+    restart_clickhouse(&clickhouse).await;
     let server =
         TestServer::start_on_database(&database, &clickhouse.authenticated_url(), &overrides).await;
-    assert_eq!(
-        server
-            .wait_count("SELECT count() FROM events", accepted)
-            .await,
-        accepted
-    );
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        server
-            .query("SELECT count(), uniqExact(prop_values[1]) FROM events FORMAT TSV")
-            .await,
-        format!("{accepted}\t{accepted}\n")
-    );
+    server
+        .assert_stored_once(accepted, Duration::from_secs(1))
+        .await;
     server.stop().await;
-    tokio::task::spawn_blocking(move || drop(clickhouse))
-        .await
-        .unwrap();
+    drop_clickhouse(clickhouse).await;
 }
 
 struct Collector {
@@ -263,23 +132,13 @@ async fn spawn_collector(
 ) -> Collector {
     let port = free_port();
     let metrics_port = free_port();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_saltmark"))
-        .arg("serve")
-        .env("SALTMARK_CLICKHOUSE_URL", ch_url)
-        .env("SALTMARK_CLICKHOUSE_DATABASE", database)
-        .env("SALTMARK_SITES", "example.com")
-        .env("SALTMARK_LISTEN", format!("127.0.0.1:{port}"))
+    let child = serve_command(ch_url, database, data_dir, port)
         .env(
             "SALTMARK_METRICS_LISTEN",
             format!("127.0.0.1:{metrics_port}"),
         )
-        .env("SALTMARK_DATA_DIR", data_dir)
         .env("SALTMARK_SPOOL_FSYNC", fsync)
         .env("SALTMARK_WRITER_BATCH_AGE_MS", "1000")
-        .env("SALTMARK_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -298,7 +157,7 @@ async fn spawn_collector(
 /// Returns (accepted with send times, kill time, stored sequence numbers).
 async fn kill_9_under_load(fsync: &str, outage: bool) -> (Vec<(u64, Instant)>, Instant, Vec<u64>) {
     let dir = tempfile::tempdir().unwrap();
-    let clickhouse = own_clickhouse(dir.path()).await;
+    let clickhouse = own_clickhouse(&dir.path().join("clickhouse")).await;
     let database = fresh_database("spool_kill");
     let data_dir = dir.path().join("data");
     let mut collector =
@@ -306,31 +165,25 @@ async fn kill_9_under_load(fsync: &str, outage: bool) -> (Vec<(u64, Instant)>, I
     if outage {
         stop_clickhouse(&clickhouse).await;
     }
-    let accepted = Arc::new(Mutex::new(Vec::new()));
-    let refused = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sender = stream(
+    let stream = NumberedStream::start(
         format!("{}/api/event", collector.base),
+        CHROME_WINDOWS,
         Duration::from_millis(2),
-        accepted.clone(),
-        refused.clone(),
-        done.clone(),
     );
     tokio::time::sleep(Duration::from_millis(if outage { 4000 } else { 2500 })).await;
     collector.child.start_kill().unwrap();
     let killed_at = Instant::now();
     collector.child.wait().await.unwrap();
-    done.store(true, Ordering::SeqCst);
-    sender.await.unwrap();
-    assert_eq!(refused.load(Ordering::SeqCst), 0);
+    let streamed = stream.stop().await;
+    assert_eq!(streamed.refused, 0);
     if outage {
-        start_clickhouse(&clickhouse).await;
+        restart_clickhouse(&clickhouse).await;
     }
     let collector =
         spawn_collector(&clickhouse.authenticated_url(), &database, &data_dir, fsync).await;
     // Wait until the replay is done: the spool is empty.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while metric(&collector.metrics, "saltmark_spool_records").await > 0.0 {
+    while metric_at(&collector.metrics, "saltmark_spool_records").await > 0.0 {
         assert!(Instant::now() < deadline, "the spool drains");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -342,11 +195,8 @@ async fn kill_9_under_load(fsync: &str, outage: bool) -> (Vec<(u64, Instant)>, I
     .await;
     let stored: Vec<u64> = stored.lines().map(|l| l.parse().unwrap()).collect();
     drop(collector);
-    tokio::task::spawn_blocking(move || drop(clickhouse))
-        .await
-        .unwrap();
-    let accepted = accepted.lock().unwrap().clone();
-    (accepted, killed_at, stored)
+    drop_clickhouse(clickhouse).await;
+    (streamed.accepted, killed_at, stored)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,7 +222,9 @@ async fn kill_9_with_clickhouse_healthy_loses_at_most_the_interval() {
     assert_lost_within(&accepted, killed_at, stored, interval);
 }
 
-fn assert_nothing_lost(accepted: &[(u64, Instant)], stored: Vec<u64>) {
+/// Checks that a real stream ran and that no sequence number in `stored`
+/// (sorted) is there twice; returns them as a set.
+fn stored_once(accepted: &[(u64, Instant)], stored: Vec<u64>) -> HashSet<u64> {
     assert!(
         accepted.len() > 200,
         "a real stream ran: {}",
@@ -381,7 +233,11 @@ fn assert_nothing_lost(accepted: &[(u64, Instant)], stored: Vec<u64>) {
     let mut unique = stored.clone();
     unique.dedup();
     assert_eq!(unique.len(), stored.len(), "nothing stored twice");
-    let stored: std::collections::HashSet<u64> = stored.into_iter().collect();
+    stored.into_iter().collect()
+}
+
+fn assert_nothing_lost(accepted: &[(u64, Instant)], stored: Vec<u64>) {
+    let stored = stored_once(accepted, stored);
     let lost: Vec<u64> = accepted
         .iter()
         .map(|(seq, _)| *seq)
@@ -403,15 +259,7 @@ fn assert_lost_within(
     stored: Vec<u64>,
     interval: Duration,
 ) {
-    assert!(
-        accepted.len() > 200,
-        "a real stream ran: {}",
-        accepted.len()
-    );
-    let mut unique = stored.clone();
-    unique.dedup();
-    assert_eq!(unique.len(), stored.len(), "nothing stored twice");
-    let stored: std::collections::HashSet<u64> = stored.into_iter().collect();
+    let stored = stored_once(accepted, stored);
     // The bound: only events answered within one interval (plus the time a
     // flush and the kill take) before the kill may be missing.
     let slack = Duration::from_millis(200);

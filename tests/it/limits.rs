@@ -2,20 +2,15 @@
 //! (closed) and bodies (408), connection count (503), rate limits per visitor
 //! hash and per site (429 + Retry-After); each counted in /metrics.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn rejected(server: &TestServer, reason: &str) -> u64 {
-    let text = server.metrics().await;
-    let prefix = format!("saltmark_requests_rejected_total{{reason=\"{reason}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .map_or(0, |v| v.parse().unwrap())
+    let sample = format!("saltmark_requests_rejected_total{{reason=\"{reason}\"}}");
+    server.metric(&sample).await as u64
 }
 
 /// Sends raw bytes, then reads until the server closes or `wait` passes.
@@ -211,17 +206,8 @@ async fn connections_over_the_limit_get_503_and_are_closed() {
     drop((_first, _second));
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Room again once those are gone.
-    let response = common::client()
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let text = server.metrics().await;
-    assert!(
-        text.contains("saltmark_requests_rejected_total{reason=\"too_many_connections\"} 1"),
-        "{text}"
-    );
+    assert_eq!(server.health().await.status(), 200);
+    assert_eq!(rejected(&server, "too_many_connections").await, 1);
     server.stop().await;
 }
 

@@ -1,9 +1,7 @@
 //! Ingest end to end against a real ClickHouse: enrichment, proxies, drops and
 //! every rejection status.
 
-mod common;
-
-use common::*;
+use crate::common::{self, *};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,12 +149,16 @@ async fn bots_unknown_sites_and_excluded_paths_are_dropped_with_a_reason() {
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert_eq!(server.query("SELECT count() FROM events").await.trim(), "1");
     let metrics = server.metrics().await;
-    assert!(
-        metrics.contains("saltmark_events_dropped_total{reason=\"bot\"} 4"),
-        "{metrics}"
-    );
-    assert!(metrics.contains("saltmark_events_dropped_total{reason=\"unknown_site\"} 1"));
-    assert!(metrics.contains("saltmark_events_accepted_total 1"));
+    for (sample, want) in [
+        ("saltmark_events_dropped_total{reason=\"bot\"}", 4.0),
+        (
+            "saltmark_events_dropped_total{reason=\"unknown_site\"}",
+            1.0,
+        ),
+        ("saltmark_events_accepted_total", 1.0),
+    ] {
+        assert_eq!(metric_value(&metrics, sample), want, "{sample}");
+    }
     server.stop().await;
 }
 
@@ -277,14 +279,18 @@ async fn malformed_requests_get_clear_statuses() {
         "/no-js\tDuckDuckGo\tmobile\tSafari\n"
     );
     let metrics = server.metrics().await;
-    assert!(
-        metrics.contains("saltmark_requests_rejected_total{reason=\"too_large\"} 2"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("saltmark_requests_rejected_total{reason=\"malformed\"} 5"),
-        "{metrics}"
-    );
+    for (sample, want) in [
+        (
+            "saltmark_requests_rejected_total{reason=\"too_large\"}",
+            2.0,
+        ),
+        (
+            "saltmark_requests_rejected_total{reason=\"malformed\"}",
+            5.0,
+        ),
+    ] {
+        assert_eq!(metric_value(&metrics, sample), want, "{sample}");
+    }
     server.stop().await;
 }
 
@@ -385,11 +391,7 @@ async fn hostile_text_repeated_domains_and_fragment_secrets_are_cleaned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_metrics_answer() {
     let server = TestServer::start("health", &[]).await;
-    let response = common::client()
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let response = server.health().await;
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().contains("\"status\":\"ok\""));
     let metrics = server.metrics().await;

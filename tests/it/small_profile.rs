@@ -6,12 +6,10 @@
 //! measures the figure docs/operations.md states); both processes are the real
 //! release-path binary and server, measured by their kernel high-water marks.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use saltmark::store::managed::SMALL_PROFILE_FLOOR_MIB;
 
 const SITE: &str = "floor.example";
@@ -250,7 +248,7 @@ async fn the_small_profile_holds_its_memory_floor_while_ingesting_and_querying()
 /// `config.d/` and `users.d/` next to a roomy base configuration, they win.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_printed_small_profile_files_configure_a_self_run_server() {
-    use saltmark::store::managed::{ManagedClickHouse, ServerProfile};
+    use saltmark::store::managed::ServerProfile;
     let dir = tempfile::tempdir().unwrap();
     let ch_dir = dir.path().join("clickhouse");
     let (server_xml, users_xml) = ServerProfile::Small.standalone_files();
@@ -259,12 +257,7 @@ async fn the_printed_small_profile_files_configure_a_self_run_server() {
         std::fs::write(ch_dir.join(sub).join("saltmark-memory.xml"), text).unwrap();
     }
     // The base is the standard profile (4 GB per query, 256 MiB caches).
-    let server = tokio::task::spawn_blocking(move || {
-        ManagedClickHouse::start_in("clickhouse-server", &ch_dir, Duration::from_secs(60))
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let server = own_clickhouse(&ch_dir).await;
     let settings = ch_query(
         &server.authenticated_url(),
         "system",

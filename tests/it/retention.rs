@@ -2,16 +2,13 @@
 //! partitions, audit rows, salts, site and visitor erasure, the job lock, a
 //! ClickHouse failure in the middle of a run, and export.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::common::{self, *};
 use chrono::{DateTime, TimeZone, Utc};
-use common::*;
 use saltmark::clock::SeededRandom;
-use saltmark::store::managed::ManagedClickHouse;
 use serde_json::json;
 
 fn saltmark(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
@@ -724,13 +721,7 @@ async fn one_job_at_a_time_and_a_dead_holders_lease_expires() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clickhouse_failing_mid_run_then_the_next_run_completes() {
     let dir = tempfile::tempdir().unwrap();
-    let ch_dir = dir.path().join("clickhouse");
-    let clickhouse = tokio::task::spawn_blocking(move || {
-        ManagedClickHouse::start_in("clickhouse-server", &ch_dir, Duration::from_secs(60))
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let clickhouse = own_clickhouse(&dir.path().join("clickhouse")).await;
     let url = clickhouse.authenticated_url();
     let (db, _store) = migrated("expirykill", &url, &[]).await;
     // Twelve old months to drop and some boundary rows to delete.
@@ -847,9 +838,7 @@ async fn clickhouse_failing_mid_run_then_the_next_run_completes() {
             .await
             .contains("ok")
     );
-    tokio::task::spawn_blocking(move || drop(restarted))
-        .await
-        .unwrap();
+    drop_clickhouse(restarted).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

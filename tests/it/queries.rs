@@ -2,10 +2,8 @@
 //! out by hand below (not by running the same SQL), plus keys, tenant
 //! isolation, injection attempts, time zones and the CLI.
 
-mod common;
-
+use crate::common::{self, *};
 use chrono::{TimeZone, Utc};
-use common::*;
 use serde_json::{json, Value};
 
 /// One visit: (visitor, session, source, country, device, events).

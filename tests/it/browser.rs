@@ -5,14 +5,12 @@
 //! tests/browser`) and `/usr/bin/chromium`; `.ci/install` provides them.
 //! Fails, rather than skips, when one is missing.
 
-mod common;
-
 use std::convert::Infallible;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common::{self, *};
 use bytes::Bytes;
-use common::*;
 use http_body_util::Full;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;

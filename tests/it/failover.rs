@@ -3,23 +3,10 @@
 //! twice. (Two independent servers here, so each row's home is visible; in a
 //! cluster the nodes are replicas or Distributed-table hosts of one dataset.)
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
-use saltmark::store::managed::ManagedClickHouse;
+use crate::common::*;
 use saltmark::store::{migrate, Store};
-use serde_json::json;
-
-async fn managed(dir: std::path::PathBuf) -> ManagedClickHouse {
-    tokio::task::spawn_blocking(move || {
-        ManagedClickHouse::start_in("clickhouse-server", &dir, Duration::from_secs(60))
-    })
-    .await
-    .unwrap()
-    .unwrap()
-}
 
 async fn count(url: &str, database: &str, prefix: &str) -> (u64, u64) {
     let text = ch_query(
@@ -32,19 +19,11 @@ async fn count(url: &str, database: &str, prefix: &str) -> (u64, u64) {
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
-async fn post_numbered(server: &TestServer, prefix: &str, n: u64) {
-    for i in 0..n {
-        let body = json!({"n": "pageview", "u": format!("https://example.com{prefix}{i}"), "d": "example.com"});
-        let response = server.post(&body, &[("user-agent", CHROME_WINDOWS)]).await;
-        assert_eq!(response.status(), 202, "{prefix}{i}");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_writer_fails_over_to_the_next_node_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let a = managed(dir.path().join("a")).await;
-    let b = managed(dir.path().join("b")).await;
+    let a = own_clickhouse(&dir.path().join("a")).await;
+    let b = own_clickhouse(&dir.path().join("b")).await;
     let database = fresh_database("failover");
     // Both nodes carry the schema (a cluster's ON CLUSTER migrations do this).
     let mut cfg = test_config(&database, &b.authenticated_url(), &[]).clickhouse;
@@ -55,7 +34,9 @@ async fn the_writer_fails_over_to_the_next_node_and_loses_nothing() {
     let urls = format!("{}, {}", a.authenticated_url(), b.authenticated_url());
     let server = TestServer::start_on_database(&database, &urls, &[]).await;
 
-    post_numbered(&server, "/before/", 40).await;
+    server
+        .post_numbered("/before/", 0..40, CHROME_WINDOWS)
+        .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while count(&a.authenticated_url(), &database, "/before/").await.0 < 40 {
         assert!(
@@ -69,8 +50,8 @@ async fn the_writer_fails_over_to_the_next_node_and_loses_nothing() {
     // other. (Whichever part of the collector meets the stopped node first —
     // the writer, or the start-up expiry run if it is still going — moves
     // the shared store on; the metric counts either.)
-    a.stop();
-    post_numbered(&server, "/after/", 40).await;
+    stop_clickhouse(&a).await;
+    server.post_numbered("/after/", 0..40, CHROME_WINDOWS).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while count(&b.authenticated_url(), &database, "/after/").await.0 < 40 {
         assert!(
@@ -80,17 +61,12 @@ async fn the_writer_fails_over_to_the_next_node_and_loses_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let metrics = server.metrics().await;
-    let failovers: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("saltmark_clickhouse_failovers_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0);
-    assert!(failovers >= 1.0, "{metrics}");
+    let failovers = server.metric("saltmark_clickhouse_failovers_total").await;
+    assert!(failovers >= 1.0, "{failovers} failovers");
     server.stop().await;
 
     // Each row is stored exactly once, on one node or the other.
-    a.start(Duration::from_secs(60)).unwrap();
+    restart_clickhouse(&a).await;
     let before_a = count(&a.authenticated_url(), &database, "/before/").await;
     let before_b = count(&b.authenticated_url(), &database, "/before/").await;
     let after_a = count(&a.authenticated_url(), &database, "/after/").await;

@@ -1,11 +1,9 @@
 //! The binary's edges: configuration errors, broken geo databases, a missing
 //! clickhouse-server, and `migrate` run twice.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn saltmark(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_saltmark"));

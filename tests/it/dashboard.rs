@@ -1,14 +1,12 @@
 //! The dashboard's credentials over real HTTP against a real ClickHouse:
 //! users made with the CLI, logins (argon2), throttling, the session cookie,
 //! logout, removal, share-link management and its scope. The page itself is
-//! driven in a browser by `tests/browser.rs`.
-
-mod common;
+//! driven in a browser by `tests/it/browser.rs`.
 
 use std::io::Write;
 use std::process::Stdio;
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "a long enough password";
@@ -413,23 +411,8 @@ async fn a_login_flood_is_bounded_in_memory_and_ingest_keeps_answering() {
     let data_dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_saltmark"));
-    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("SALTMARK_")) {
-        command.env_remove(name);
-    }
-    let mut child = command
-        .arg("serve")
-        .env("SALTMARK_CLICKHOUSE_URL", clickhouse_url())
-        .env("SALTMARK_CLICKHOUSE_DATABASE", &database)
-        .env("SALTMARK_SITES", "example.com")
-        .env("SALTMARK_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SALTMARK_METRICS_LISTEN", "")
+    let mut child = serve_command(&clickhouse_url(), &database, data_dir.path(), port)
         .env("SALTMARK_TRUSTED_PROXIES", "127.0.0.1/32")
-        .env("SALTMARK_DATA_DIR", data_dir.path())
-        .env("SALTMARK_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let pid = child.id().unwrap();

@@ -1,0 +1,28 @@
+//! The integration tests, one module per area, in one test binary: one
+//! link of the crate instead of one per file. Run one area with
+//! `cargo test --test it spool::`, one test with its full name
+//! (`cargo test --test it spool::kill_9_with_fsync_always_loses_no_accepted_event`).
+//!
+//! `tests/privacy.rs` and `tests/privacy_scan.rs` stay binaries of their
+//! own: each installs the process-wide tracing subscriber at trace level
+//! and searches everything the process logged, which needs a process with
+//! no other test in it.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod browser;
+mod cli;
+mod cluster;
+mod dashboard;
+mod failover;
+mod identity;
+mod ingest;
+mod limits;
+mod modern_clickhouse;
+mod queries;
+mod resilience;
+mod retention;
+mod small_profile;
+mod spool;
+mod tracker;
