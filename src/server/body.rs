@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{HeaderMap, Response, StatusCode};
@@ -89,11 +89,14 @@ impl Refusal for BodyError {
 }
 
 impl BodyError {
-    /// The answer, counted (a timed-out connection is closed: its client is
-    /// slow or hostile, and the slot is worth more than the keep-alive).
+    /// The answer, counted. The connection is closed, and the answer says
+    /// so: after a timeout its client is slow or hostile and the slot is
+    /// worth more than the keep-alive; after a body over the limit the rest
+    /// of it is unread, so the connection cannot carry another request (a
+    /// client that pooled it would see its next request fail).
     pub fn response(&self, metrics: &Metrics) -> Response<Body> {
         let mut response = refused(metrics, self);
-        if let BodyError::Timeout(_) = self {
+        if let BodyError::Timeout(_) | BodyError::TooLarge(_) = self {
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -127,28 +130,55 @@ pub async fn read_or_refuse(
     }
 }
 
+/// After a body passes its limit, up to this much more is read and thrown
+/// away before the 413 goes out (a lingering close): a client still
+/// sending a modestly oversized body then reads the answer instead of a
+/// reset connection. A body declared or streamed beyond that is refused
+/// without reading further, and the connection closed.
+pub const DRAIN_BYTES: usize = 64 * 1024;
+
 /// Reads the whole body, at most `limit.max_bytes`, within `timeout`.
 pub async fn read(
-    body: Incoming,
+    mut body: Incoming,
     headers: &HeaderMap,
     limit: BodyLimit,
     timeout: Duration,
 ) -> Result<Bytes, BodyError> {
-    if declared_length(headers).is_some_and(|len| len > limit.max_bytes as u64) {
+    let declared = declared_length(headers);
+    if declared.is_some_and(|len| len > (limit.max_bytes + DRAIN_BYTES) as u64) {
         return Err(BodyError::TooLarge(limit));
     }
-    let collected = tokio::time::timeout(timeout, Limited::new(body, limit.max_bytes).collect())
-        .await
-        .map_err(|_| BodyError::Timeout(timeout.as_secs()))?;
-    match collected {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(BodyError::TooLarge(limit))
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut kept = bytes::BytesMut::new();
+    let mut excess = declared
+        .map_or(0, |len| len.saturating_sub(limit.max_bytes as u64))
+        .min(1) as usize;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) if excess > 0 => return Err(BodyError::TooLarge(limit)),
+            Err(_) => return Err(BodyError::Timeout(timeout.as_secs())),
+            Ok(None) => break,
+            Ok(Some(Err(_))) if excess > 0 => return Err(BodyError::TooLarge(limit)),
+            Ok(Some(Err(_))) => return Err(BodyError::Read),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if excess == 0 && kept.len() + data.len() <= limit.max_bytes {
+            kept.extend_from_slice(&data);
+            continue;
         }
-        Err(_) => Err(BodyError::Read),
+        excess += kept.len() + data.len();
+        kept.clear();
+        if excess > limit.max_bytes + DRAIN_BYTES {
+            break;
+        }
+    }
+    if excess > 0 {
+        Err(BodyError::TooLarge(limit))
+    } else {
+        Ok(kept.freeze())
     }
 }
 
@@ -167,9 +197,11 @@ mod tests {
             "request body larger than 256 bytes, the limit of /internal/visit"
         );
         assert_eq!(BodyError::Timeout(10).status(), StatusCode::REQUEST_TIMEOUT);
-        assert_eq!(
-            BodyError::Timeout(10).response(&Metrics::new()).headers()[header::CONNECTION],
-            "close"
-        );
+        for closing in [BodyError::Timeout(10), BodyError::TooLarge(FORGET)] {
+            assert_eq!(
+                closing.response(&Metrics::new()).headers()[header::CONNECTION],
+                "close"
+            );
+        }
     }
 }

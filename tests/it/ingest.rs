@@ -239,6 +239,9 @@ async fn malformed_requests_get_clear_statuses() {
         .await
         .unwrap();
     assert_eq!(response.status(), 413);
+    // The rest of that body is unread: the answer closes the connection, so
+    // the client does not send its next request on it.
+    assert_eq!(response.headers()["connection"], "close");
 
     let response = http.put(server.url("/api/event")).send().await.unwrap();
     assert_eq!(response.status(), 405);
