@@ -65,8 +65,12 @@ pub(super) async fn route(
         ("/api/dashboard/logout", &Method::POST) => logout(state, http, request).await,
         ("/api/dashboard/me", &Method::GET) => me(state, http, request).await,
         ("/api/dashboard/shares", &Method::GET) => list_shares(state, http, request).await,
-        ("/api/dashboard/shares", &Method::POST) => create_share(state, http, request).await,
-        ("/api/dashboard/shares/revoke", &Method::POST) => revoke_share(state, http, request).await,
+        ("/api/dashboard/shares", &Method::POST) => create_share(state, http, request)
+            .await
+            .unwrap_or_else(|refused| refused),
+        ("/api/dashboard/shares/revoke", &Method::POST) => revoke_share(state, http, request)
+            .await
+            .unwrap_or_else(|refused| refused),
         (p, _) if p.starts_with("/api/dashboard/") && !p.contains("..") => json(
             StatusCode::NOT_FOUND,
             json!({"error": "no such dashboard endpoint"}),
@@ -259,6 +263,20 @@ async fn user_sites(
     }
 }
 
+/// A logged-in user's change to their share links: their sites and the
+/// request's JSON body (credential first, then the body).
+async fn user_change(
+    state: &LoginState,
+    http: &HttpState,
+    request: Request<Incoming>,
+) -> Result<(Vec<String>, Value), Response<Body>> {
+    let sites = user_sites(state, &request)
+        .await
+        .map_err(|e| error(http, &e))?;
+    let body = json_body(http, request).await?;
+    Ok((sites, body))
+}
+
 /// `GET /api/dashboard/shares`.
 async fn list_shares(
     state: &LoginState,
@@ -280,24 +298,17 @@ async fn create_share(
     state: &LoginState,
     http: &HttpState,
     request: Request<Incoming>,
-) -> Response<Body> {
-    let sites = match user_sites(state, &request).await {
-        Ok(sites) => sites,
-        Err(e) => return error(http, &e),
-    };
-    let body = match json_body(http, request).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
+) -> Result<Response<Body>, Response<Body>> {
+    let (sites, body) = user_change(state, http, request).await?;
     let site = crate::config::normalise_site(body["site"].as_str().unwrap_or(""));
     if !sites.contains(&site) {
-        return error(
+        return Err(error(
             http,
             &AuthError::Forbidden(format!("this credential has no access to site {site:?}")),
-        );
+        ));
     }
     let label = body["label"].as_str().unwrap_or("");
-    match shares::create(
+    let link = shares::create(
         &state.store,
         &site,
         label,
@@ -305,13 +316,11 @@ async fn create_share(
         state.random.as_ref(),
     )
     .await
-    {
-        Ok(link) => json(
-            StatusCode::CREATED,
-            json!({"id": link.id, "site": link.site, "path": format!("/share#{}", link.token)}),
-        ),
-        Err(e) => error(http, &e),
-    }
+    .map_err(|e| error(http, &e))?;
+    Ok(json(
+        StatusCode::CREATED,
+        json!({"id": link.id, "site": link.site, "path": format!("/share#{}", link.token)}),
+    ))
 }
 
 /// `POST /api/dashboard/shares/revoke` `{"id": …}`.
@@ -319,22 +328,18 @@ async fn revoke_share(
     state: &LoginState,
     http: &HttpState,
     request: Request<Incoming>,
-) -> Response<Body> {
-    let sites = match user_sites(state, &request).await {
-        Ok(sites) => sites,
-        Err(e) => return error(http, &e),
-    };
-    let body = match json_body(http, request).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
+) -> Result<Response<Body>, Response<Body>> {
+    let (sites, body) = user_change(state, http, request).await?;
     let id = body["id"].as_str().unwrap_or("");
-    match shares::revoke(&state.store, id, Some(&sites), state.clock.now()).await {
-        Ok(true) => json(StatusCode::OK, json!({"revoked": id})),
-        Ok(false) => json(
+    let revoked = shares::revoke(&state.store, id, Some(&sites), state.clock.now())
+        .await
+        .map_err(|e| error(http, &e))?;
+    Ok(if revoked {
+        json(StatusCode::OK, json!({"revoked": id}))
+    } else {
+        json(
             StatusCode::NOT_FOUND,
             json!({"error": "no such active share link on your sites"}),
-        ),
-        Err(e) => error(http, &e),
-    }
+        )
+    })
 }

@@ -17,6 +17,14 @@ use crate::metrics::Metrics;
 /// The body type of every answer.
 pub type Body = Full<Bytes>;
 
+/// Sets fixed headers on an answer.
+fn set_headers(response: &mut Response<Body>, fixed: &[(header::HeaderName, &'static str)]) {
+    let headers = response.headers_mut();
+    for (name, value) in fixed {
+        headers.insert(name.clone(), HeaderValue::from_static(value));
+    }
+}
+
 /// A plain answer.
 pub fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
     Response::builder()
@@ -142,23 +150,18 @@ pub const CONTENT_SECURITY_POLICY: &str =
 /// and their assets): the CSP, no framing, no MIME sniffing, no Referer (a
 /// share link's page must not leak its address anywhere).
 pub fn harden(response: &mut Response<Body>) {
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
+    set_headers(
+        response,
+        &[
+            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (
+                header::HeaderName::from_static("cross-origin-opener-policy"),
+                "same-origin",
+            ),
+        ],
     );
 }
 
@@ -178,14 +181,12 @@ pub fn page(content_type: &'static str, body: impl Into<Bytes>) -> Response<Body
 /// anything but the drop reason. No credentials are involved (we set no
 /// cookies), so a wildcard is safe — for `/api/event` only.
 pub fn cors(mut response: Response<Body>) -> Response<Body> {
-    let headers = response.headers_mut();
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("x-saltmark-dropped"),
+    set_headers(
+        &mut response,
+        &[
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::ACCESS_CONTROL_EXPOSE_HEADERS, "x-saltmark-dropped"),
+        ],
     );
     response
 }
@@ -193,18 +194,13 @@ pub fn cors(mut response: Response<Body>) -> Response<Body> {
 /// The CORS preflight of `/api/event`.
 pub fn preflight() -> Response<Body> {
     let mut response = text(StatusCode::NO_CONTENT, "text/plain", String::new());
-    let headers = response.headers_mut();
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, POST, OPTIONS"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("Content-Type"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_MAX_AGE,
-        HeaderValue::from_static("86400"),
+    set_headers(
+        &mut response,
+        &[
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, "Content-Type"),
+            (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+        ],
     );
     cors(response)
 }

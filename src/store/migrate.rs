@@ -30,38 +30,25 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+/// One entry of [`MIGRATIONS`]: its number, name and file under `schema/`.
+macro_rules! migration {
+    ($version:literal, $name:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../../schema/", $file)),
+        }
+    };
+}
+
 /// All migrations, in order.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "events",
-        sql: include_str!("../../schema/0001_events.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "salts",
-        sql: include_str!("../../schema/0002_salts.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "retention",
-        sql: include_str!("../../schema/0003_retention.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "api_keys",
-        sql: include_str!("../../schema/0004_api_keys.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "dashboard",
-        sql: include_str!("../../schema/0005_dashboard.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "session_user_version",
-        sql: include_str!("../../schema/0006_session_user_version.sql"),
-    },
+    migration!(1, "events", "0001_events.sql"),
+    migration!(2, "salts", "0002_salts.sql"),
+    migration!(3, "retention", "0003_retention.sql"),
+    migration!(4, "api_keys", "0004_api_keys.sql"),
+    migration!(5, "dashboard", "0005_dashboard.sql"),
+    migration!(6, "session_user_version", "0006_session_user_version.sql"),
 ];
 
 /// What the templates need to know about the target.

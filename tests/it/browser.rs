@@ -97,6 +97,28 @@ async fn start_pages(collector: String) -> u16 {
     port
 }
 
+/// Runs `script` (in `tests/browser/`) with node and `args`, within
+/// `limit`; fails the test with its output unless it succeeds.
+async fn run_node_script(dir: &Path, script: &str, args: &[&str], limit: Duration) {
+    let run = tokio::process::Command::new("node")
+        .arg(dir.join(script))
+        .args(args)
+        .current_dir(dir)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(limit, run)
+        .await
+        .unwrap_or_else(|_| panic!("{script} finishes within {} s", limit.as_secs()))
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{stdout}\n{stderr}"
+    );
+}
+
 fn require_tools(dir: &Path) {
     let node = std::process::Command::new("node").arg("--version").output();
     let version = match node {
@@ -134,24 +156,13 @@ async fn the_tracker_records_what_a_visitor_does_and_stores_nothing() {
     let port = start_pages(collector.clone()).await;
     let page_url = format!("http://shop.test:{port}");
 
-    let run = tokio::process::Command::new("node")
-        .arg(dir.join("tracker.test.mjs"))
-        .arg(&collector)
-        .arg(&page_url)
-        .current_dir(&dir)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(90), run)
-        .await
-        .expect("the browser test finishes within 90 s")
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "tracker.test.mjs failed:\n{stdout}\n{stderr}"
-    );
+    run_node_script(
+        &dir,
+        "tracker.test.mjs",
+        &[&collector, &page_url],
+        Duration::from_secs(90),
+    )
+    .await;
 
     // 14 events were sent; all of them are stored.
     assert_eq!(
@@ -374,24 +385,14 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
 
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
     let collector = format!("http://{}", server.addr);
-    let run = tokio::process::Command::new("node")
-        .arg(dir.join("dashboard.test.mjs"))
-        .args([&collector, &key, &link.token, "alice", password])
-        .arg(&shots)
-        .current_dir(&dir)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(150), run)
-        .await
-        .expect("the dashboard test finishes within 150 s")
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "dashboard.test.mjs failed:\n{stdout}\n{stderr}"
-    );
+    let shots_arg = shots.display().to_string();
+    run_node_script(
+        &dir,
+        "dashboard.test.mjs",
+        &[&collector, &key, &link.token, "alice", password, &shots_arg],
+        Duration::from_secs(150),
+    )
+    .await;
     let screenshot = shots.join("dashboard.png");
     let size = std::fs::metadata(&screenshot).map(|m| m.len()).unwrap_or(0);
     assert!(

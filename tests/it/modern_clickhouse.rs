@@ -5,7 +5,8 @@
 
 use saltmark::store::migrate::{render, Target, MIGRATIONS};
 
-fn modern_statements() -> Vec<String> {
+/// saltmark's schema as migrations render it for a modern server.
+fn modern_schema() -> Vec<String> {
     let target = Target {
         database: "saltmark",
         low_cardinality: true,
@@ -17,6 +18,11 @@ fn modern_statements() -> Vec<String> {
     for migration in MIGRATIONS {
         statements.extend(render(migration.sql, target));
     }
+    statements
+}
+
+fn modern_statements() -> Vec<String> {
+    let mut statements = modern_schema();
     statements.extend(
         [
             "ALTER TABLE saltmark.events MODIFY TTL timestamp + INTERVAL 13 MONTH",
@@ -179,17 +185,7 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
     use saltmark::query::request::QueryRequest;
     use serde_json::json;
 
-    let target = Target {
-        database: "saltmark",
-        low_cardinality: true,
-        ttl: true,
-        retention_months: 24,
-        cluster: None,
-    };
-    let mut statements = vec!["CREATE DATABASE IF NOT EXISTS saltmark".to_string()];
-    for migration in MIGRATIONS {
-        statements.extend(render(migration.sql, target));
-    }
+    let mut statements = modern_schema();
     statements.push(
         "INSERT INTO saltmark.events (site, timestamp, name, pathname, referrer_source, country_code, device, \
          visitor_id, session_id, prop_keys, prop_values) VALUES \

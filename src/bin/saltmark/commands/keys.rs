@@ -2,8 +2,6 @@
 //!
 //! Its own file, as every subcommand with a body (see [`super`]).
 
-use chrono::DateTime;
-
 use saltmark::clock::OsRandom;
 use saltmark::config::Config;
 
@@ -48,26 +46,17 @@ pub async fn run(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
             );
         }
         KeysCommand::List => {
-            println!(
-                "{:<10} {:<8} {:<20} {:<24} label",
-                "id", "state", "created", "sites"
+            let keys = saltmark::auth::keys::list(&store).await?;
+            super::print_credentials(
+                "sites",
+                keys.iter().map(|key| super::CredentialLine {
+                    id: &key.key_id,
+                    revoked: key.is_revoked == 1,
+                    created: key.first_created,
+                    scope: key.key_sites.join(","),
+                    label: &key.key_label,
+                }),
             );
-            for key in saltmark::auth::keys::list(&store).await? {
-                let created =
-                    DateTime::from_timestamp(i64::from(key.first_created), 0).unwrap_or_default();
-                println!(
-                    "{:<10} {:<8} {:<20} {:<24} {}",
-                    key.key_id,
-                    if key.is_revoked == 1 {
-                        "revoked"
-                    } else {
-                        "active"
-                    },
-                    created.format("%Y-%m-%d %H:%M:%S"),
-                    key.key_sites.join(","),
-                    key.key_label
-                );
-            }
         }
         KeysCommand::Revoke { id } => {
             if saltmark::auth::keys::revoke(&store, &id, chrono::Utc::now()).await? {

@@ -42,3 +42,40 @@ pub(super) fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
+
+/// One line of `keys list` or `share list`.
+pub(super) struct CredentialLine<'a> {
+    /// Public id.
+    pub id: &'a str,
+    /// Revoked or active.
+    pub revoked: bool,
+    /// Creation time (unix seconds).
+    pub created: u32,
+    /// The sites it may read.
+    pub scope: String,
+    /// Free text.
+    pub label: &'a str,
+}
+
+/// The listing of keys or share links, one line each (labels and sites
+/// made safe for the terminal).
+pub(super) fn print_credentials<'a>(
+    scope_heading: &str,
+    lines: impl IntoIterator<Item = CredentialLine<'a>>,
+) {
+    println!(
+        "{:<10} {:<8} {:<20} {:<24} label",
+        "id", "state", "created", scope_heading
+    );
+    for line in lines {
+        let created = DateTime::from_timestamp(i64::from(line.created), 0).unwrap_or_default();
+        println!(
+            "{:<10} {:<8} {:<20} {:<24} {}",
+            line.id,
+            if line.revoked { "revoked" } else { "active" },
+            created.format("%Y-%m-%d %H:%M:%S"),
+            saltmark::escape::terminal(&line.scope),
+            saltmark::escape::terminal(line.label)
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //!
 //! Its own file, as every subcommand with a body (see [`super`]).
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use saltmark::auth::shares;
 use saltmark::clock::OsRandom;
@@ -49,26 +49,17 @@ pub async fn run(config: &Config, command: ShareCommand) -> anyhow::Result<()> {
             );
         }
         ShareCommand::List => {
-            println!(
-                "{:<10} {:<8} {:<20} {:<24} label",
-                "id", "state", "created", "site"
+            let links = shares::list(&store, None).await?;
+            super::print_credentials(
+                "site",
+                links.iter().map(|link| super::CredentialLine {
+                    id: &link.link_id,
+                    revoked: link.is_revoked == 1,
+                    created: link.first_created,
+                    scope: link.link_site.clone(),
+                    label: &link.link_label,
+                }),
             );
-            for link in shares::list(&store, None).await? {
-                let created =
-                    DateTime::from_timestamp(i64::from(link.first_created), 0).unwrap_or_default();
-                println!(
-                    "{:<10} {:<8} {:<20} {:<24} {}",
-                    link.link_id,
-                    if link.is_revoked == 1 {
-                        "revoked"
-                    } else {
-                        "active"
-                    },
-                    created.format("%Y-%m-%d %H:%M:%S"),
-                    link.link_site,
-                    link.link_label
-                );
-            }
         }
         ShareCommand::Revoke { id } => {
             if shares::revoke(&store, &id, None, Utc::now()).await? {
