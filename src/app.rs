@@ -181,7 +181,7 @@ pub struct App {
 
 impl App {
     /// Builds the stages, loads salts and starts the writer and jobs. The
-    /// schema must already be migrated (see `clickhouse::migrate::run`).
+    /// schema must already be migrated (see `store::migrate::run`).
     pub async fn start(config: &Config, store: Store, deps: Deps) -> Result<App, StartError> {
         let metrics = Arc::new(Metrics::new());
         let geo = Arc::new(GeoLocator::open_many(config.geo.database.clone())?);

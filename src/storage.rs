@@ -6,7 +6,7 @@
 //!   the URL, and the stats API as `clickhouse.reader_user` if set.
 //! - Without it, the managed `clickhouse-server` under `data_dir/clickhouse`
 //!   is used: the one a `saltmark serve` on this machine already runs, or a
-//!   new child. Its generated users (see `clickhouse::managed`) are read
+//!   new child. Its generated users (see `store::managed`) are read
 //!   from its credentials file.
 //!
 //! Only `serve` and `migrate` may create a database ([`prepare_storage`]).

@@ -59,8 +59,8 @@ pub struct VisitQuestion {
 impl VisitQuestion {
     /// Decides the visit in this collector's own tracker: what the owner
     /// does when asked, and what a receiver falls back to.
-    pub fn decide_locally(self, sessions: &Visits, random: &dyn RandomSource) -> Assigned {
-        sessions.assign(self.today, self.yesterday, self.now, random)
+    pub fn decide_locally(self, visits: &Visits, random: &dyn RandomSource) -> Assigned {
+        visits.assign(self.today, self.yesterday, self.now, random)
     }
 }
 
@@ -188,14 +188,14 @@ impl Peers {
     /// the owner cannot be reached in time), otherwise by the owner.
     pub async fn assign(
         &self,
-        sessions: &Visits,
+        visits: &Visits,
         random: &dyn RandomSource,
         routing_key: u64,
         question: VisitQuestion,
     ) -> Assigned {
         let owner = self.owner(routing_key);
         if owner == self.me {
-            return question.decide_locally(sessions, random);
+            return question.decide_locally(visits, random);
         }
         match tokio::time::timeout(ASK_TIMEOUT, self.ask(owner, question)).await {
             Ok(Ok(answer)) => {
@@ -212,7 +212,7 @@ impl Peers {
                 };
                 tracing::warn!(owner = %self.peers[owner], reason, "visit owner unreachable; deciding locally");
                 self.metrics.visit_owner_unreachable.inc();
-                question.decide_locally(sessions, random)
+                question.decide_locally(visits, random)
             }
         }
     }

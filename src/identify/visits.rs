@@ -147,42 +147,42 @@ mod tests {
 
     #[test]
     fn inactivity_starts_a_new_visit() {
-        let sessions = Visits::new(30);
+        let visits = Visits::new(30);
         let random = SeededRandom::new(1);
-        let first = sessions.assign(7, None, 1_000, &random);
-        let again = sessions.assign(7, None, 1_000 + 29 * 60, &random);
+        let first = visits.assign(7, None, 1_000, &random);
+        let again = visits.assign(7, None, 1_000 + 29 * 60, &random);
         assert_eq!(first, again);
         // 30 min after the *last* event, still inside.
-        let third = sessions.assign(7, None, 1_000 + 59 * 60, &random);
+        let third = visits.assign(7, None, 1_000 + 59 * 60, &random);
         assert_eq!(first.session_id, third.session_id);
-        let later = sessions.assign(7, None, 1_000 + 59 * 60 + 31 * 60, &random);
+        let later = visits.assign(7, None, 1_000 + 59 * 60 + 31 * 60, &random);
         assert_ne!(first.session_id, later.session_id);
     }
 
     #[test]
     fn a_visit_across_midnight_keeps_yesterdays_visitor() {
-        let sessions = Visits::new(30);
+        let visits = Visits::new(30);
         let random = SeededRandom::new(2);
-        let before = sessions.assign(100, None, 10_000, &random);
-        let after = sessions.assign(200, Some(100), 10_600, &random);
+        let before = visits.assign(100, None, 10_000, &random);
+        let after = visits.assign(200, Some(100), 10_600, &random);
         assert_eq!(after.visitor_id, 100);
         assert_eq!(after.session_id, before.session_id);
         // A different person after midnight gets a new visit.
-        let other = sessions.assign(300, Some(400), 10_600, &random);
+        let other = visits.assign(300, Some(400), 10_600, &random);
         assert_eq!(other.visitor_id, 300);
         assert_ne!(other.session_id, before.session_id);
     }
 
     #[test]
     fn sweep_bounds_memory() {
-        let sessions = Visits::new(30);
+        let visits = Visits::new(30);
         let random = SeededRandom::new(3);
         for id in 0..100 {
-            sessions.assign(id, None, 0, &random);
+            visits.assign(id, None, 0, &random);
         }
-        sessions.assign(1_000, None, 3_000, &random);
-        assert_eq!(sessions.sweep(3_000), 100);
-        assert_eq!(sessions.len(), 1);
+        visits.assign(1_000, None, 3_000, &random);
+        assert_eq!(visits.sweep(3_000), 100);
+        assert_eq!(visits.len(), 1);
     }
 
     mod properties {
@@ -221,7 +221,7 @@ mod tests {
             /// keeps its visitor id and session.
             #[test]
             fn visits_follow_the_inactivity_model(events in proptest::collection::vec(event(), 1..120), sweep_every in 1usize..20) {
-                let sessions = Visits::new(30);
+                let visits = Visits::new(30);
                 let random = SeededRandom::new(42);
                 let mut day = 0u64;
                 let mut now = 1_000i64;
@@ -240,7 +240,7 @@ mod tests {
                     }
                     let today = id(day, e.person);
                     let yesterday = day.checked_sub(1).map(|d| id(d, e.person));
-                    let got = sessions.assign(today, yesterday, now, &random);
+                    let got = visits.assign(today, yesterday, now, &random);
                     match model.get(&e.person) {
                         Some(&(last, session, visitor)) if now - last <= 30 * 60
                             && (visitor == today || Some(visitor) == yesterday) => {
@@ -259,10 +259,10 @@ mod tests {
                     model.insert(e.person, (now, got.session_id, got.visitor_id));
                     entries.insert(got.visitor_id, now);
                     if i % sweep_every == 0 {
-                        sessions.sweep(now);
+                        visits.sweep(now);
                         entries.retain(|_, last| now - *last <= 30 * 60);
                         let open = entries.len();
-                        prop_assert_eq!(sessions.len(), open, "sweep keeps exactly the open visits");
+                        prop_assert_eq!(visits.len(), open, "sweep keeps exactly the open visits");
                     }
                 }
             }

@@ -3,7 +3,7 @@
 //! A stats query can be expensive (a breakdown over millions of groups, a
 //! year compared with the year before); four such queries in parallel once
 //! took the collector to 1.4 GB. Every statement has its ClickHouse limits
-//! (time, memory, result size — see `clickhouse::StatementLimits`); this
+//! (time, memory, result size — see `store::StatementLimits`); this
 //! gate bounds how many run at once, so no single API key, share link or
 //! dashboard user can hold every ClickHouse thread: beyond its own share a
 //! credential is answered 429, beyond the global bound everyone gets 503.
