@@ -52,7 +52,17 @@ pub fn local_midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
     Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight exists"))
 }
 
-/// Resolves a requested range at `now`, relative to `anchor` (default today).
+/// Resolves a requested range at `now`, relative to `anchor` (default today),
+/// as Plausible's Stats API does:
+/// - `day`: the anchor day, up to `now` when it is today;
+/// - `7d`, `28d`, `30d`, `91d`: that many whole days ending the day *before*
+///   the anchor (today's partial day is never in a relative period);
+/// - `6mo`, `12mo`: that many whole calendar months ending with the month
+///   before the anchor's;
+/// - `month`, `year`: the calendar month or year holding the anchor;
+/// - `realtime`: the last five minutes (and five seconds ahead, for clocks
+///   that run a little fast);
+/// - `all`: everything up to the end of the anchor day.
 pub fn resolve(
     range: &DateRange,
     anchor: Option<NaiveDate>,
@@ -66,16 +76,16 @@ pub fn resolve(
     };
     let tomorrow = today + Duration::days(1);
     let month_start = today.with_day(1).expect("day 1 exists");
+    let is_today = today == now.with_timezone(&tz).date_naive();
     let period = match range {
+        DateRange::Preset(Preset::Day) if is_today => Period {
+            from: local_midnight(today, tz),
+            to: (now + Duration::seconds(1)).min(local_midnight(tomorrow, tz)),
+        },
         DateRange::Preset(Preset::Day) => span(today, tomorrow),
-        DateRange::Preset(Preset::Days(n)) => {
-            span(today - Duration::days(i64::from(*n) - 1), tomorrow)
-        }
+        DateRange::Preset(Preset::Days(n)) => span(today - Duration::days(i64::from(*n)), today),
         DateRange::Preset(Preset::Month) => span(month_start, month_start + Months::new(1)),
-        DateRange::Preset(Preset::Months(n)) => span(
-            month_start - Months::new(n - 1),
-            month_start + Months::new(1),
-        ),
+        DateRange::Preset(Preset::Months(n)) => span(month_start - Months::new(*n), month_start),
         DateRange::Preset(Preset::Year) => {
             let first = NaiveDate::from_ymd_opt(today.year(), 1, 1).expect("1 January exists");
             span(first, first + Months::new(12))
@@ -86,7 +96,7 @@ pub fn resolve(
         },
         DateRange::Preset(Preset::Realtime) => Period {
             from: now - Duration::minutes(5),
-            to: now + Duration::seconds(1),
+            to: now + Duration::seconds(5),
         },
         DateRange::Custom(from, to) => {
             let start = instant(*from, tz, false);
@@ -106,40 +116,30 @@ pub fn resolve(
     Ok(period.clamped())
 }
 
-/// The period of equal length right before.
-pub fn previous(period: Period, range: &DateRange, tz: Tz) -> Period {
-    // Calendar periods compare with the previous calendar period.
-    let local_from = period.from.with_timezone(&tz).date_naive();
-    let previous = match range {
-        DateRange::Preset(Preset::Month) => Period {
-            from: local_midnight(local_from - Months::new(1), tz),
-            to: period.from,
-        },
-        DateRange::Preset(Preset::Year) => Period {
-            from: local_midnight(local_from - Months::new(12), tz),
-            to: period.from,
-        },
-        DateRange::Preset(Preset::Realtime) => Period {
+/// The period `previous_period` compares with, as Plausible computes it: the
+/// period's days up to today at most, shifted back by their own number, as
+/// whole local days (this month so far compares with as many days before
+/// it). Realtime compares with the five minutes before.
+pub fn previous(period: Period, range: &DateRange, now: DateTime<Utc>, tz: Tz) -> Period {
+    if let DateRange::Preset(Preset::Realtime) = range {
+        return Period {
             from: period.from - (period.to - period.from),
             to: period.from,
-        },
-        _ => {
-            let local_to = period.to.with_timezone(&tz).date_naive();
-            let days = (local_to - local_from).num_days();
-            if days >= 1 && local_midnight(local_from, tz) == period.from {
-                Period {
-                    from: local_midnight(local_from - Duration::days(days), tz),
-                    to: period.from,
-                }
-            } else {
-                Period {
-                    from: period.from - (period.to - period.from),
-                    to: period.from,
-                }
-            }
         }
-    };
-    previous.clamped()
+        .clamped();
+    }
+    let first = period.from.with_timezone(&tz).date_naive();
+    let last = (period.to - Duration::seconds(1))
+        .with_timezone(&tz)
+        .date_naive()
+        .min(now.with_timezone(&tz).date_naive())
+        .max(first);
+    let days = (last - first).num_days() + 1;
+    Period {
+        from: local_midnight(first - Duration::days(days), tz),
+        to: local_midnight(last - Duration::days(days) + Duration::days(1), tz),
+    }
+    .clamped()
 }
 
 fn instant(bound: DateBound, tz: Tz, end: bool) -> DateTime<Utc> {
@@ -220,7 +220,7 @@ mod tests {
         assert_eq!(p.from.timestamp(), 0);
         assert_eq!(p.to.timestamp(), i64::from(u32::MAX));
         // The period before "everything" is empty, not a wrapped instant.
-        let before = previous(p, &range, chrono_tz::UTC);
+        let before = previous(p, &range, now, chrono_tz::UTC);
         assert_eq!(before.from.timestamp(), 0);
         assert_eq!(before.to.timestamp(), 0);
     }
@@ -244,25 +244,34 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 6, 10, 3, 0, 0).unwrap();
         let p = resolve(&DateRange::Preset(Preset::Day), None, now, tz).unwrap();
         assert_eq!(p.from, Utc.with_ymd_and_hms(2026, 6, 9, 4, 0, 0).unwrap());
+        // Today (9 June) is still running: up to now, not to midnight.
+        assert_eq!(p.to, now + Duration::seconds(1));
+        // 7d: the seven whole days before today, 2 to 8 June.
         let p7 = resolve(&DateRange::Preset(Preset::Days(7)), None, now, tz).unwrap();
-        assert_eq!(
-            time_labels(p7, TimeBucket::Day, tz)
-                .unwrap()
-                .first()
-                .unwrap(),
-            "2026-06-03"
-        );
-        let prev = previous(p7, &DateRange::Preset(Preset::Days(7)), tz);
+        let labels = time_labels(p7, TimeBucket::Day, tz).unwrap();
+        assert_eq!(labels.first().unwrap(), "2026-06-02");
+        assert_eq!(labels.last().unwrap(), "2026-06-08");
+        assert_eq!(p7.to, Utc.with_ymd_and_hms(2026, 6, 9, 4, 0, 0).unwrap());
+        let prev = previous(p7, &DateRange::Preset(Preset::Days(7)), now, tz);
         assert_eq!(prev.to, p7.from);
         assert_eq!(
             prev.from,
-            Utc.with_ymd_and_hms(2026, 5, 27, 4, 0, 0).unwrap()
+            Utc.with_ymd_and_hms(2026, 5, 26, 4, 0, 0).unwrap()
         );
+        // The month so far (1 to 9 June) compares with the nine days before.
         let month = resolve(&DateRange::Preset(Preset::Month), None, now, tz).unwrap();
-        let prev_month = previous(month, &DateRange::Preset(Preset::Month), tz);
+        let prev_month = previous(month, &DateRange::Preset(Preset::Month), now, tz);
         assert_eq!(
             prev_month.from,
-            Utc.with_ymd_and_hms(2026, 5, 1, 4, 0, 0).unwrap()
+            Utc.with_ymd_and_hms(2026, 5, 23, 4, 0, 0).unwrap()
         );
+        assert_eq!(prev_month.to, month.from);
+        // 6mo: December to May, whole months before this one.
+        let six = resolve(&DateRange::Preset(Preset::Months(6)), None, now, tz).unwrap();
+        assert_eq!(
+            six.from,
+            Utc.with_ymd_and_hms(2025, 12, 1, 5, 0, 0).unwrap()
+        );
+        assert_eq!(six.to, Utc.with_ymd_and_hms(2026, 6, 1, 4, 0, 0).unwrap());
     }
 }

@@ -1,7 +1,8 @@
 //! Runs a validated query: the main statement, and where asked the previous
 //! period, the totals for `percentage`, the goal-less denominator for
-//! `conversion_rate`, the row count and zero-filled time labels. Every number
-//! the API, the CLI and the dashboard show comes from here.
+//! `conversion_rate`, the row count, the time labels and the empty buckets
+//! of a compared time series. Every number the API, the CLI and the
+//! dashboard show comes from here.
 
 use std::collections::HashMap;
 
@@ -199,22 +200,40 @@ async fn count_groups(
     Ok(sql.query(store.reader()).fetch_one::<u64>().await?)
 }
 
-/// Change from `previous` to `current` as the dashboard shows it: percent for
-/// counts, percentage points for rates.
+/// Change from `previous` to `current` as Plausible computes it: for the
+/// bounce rate the difference in points (none when there was no bounce rate
+/// before); for every other metric, percentages included, the relative change
+/// in whole percent (100 from nothing, 0 from nothing to nothing).
 fn change(metric: Metric, current: f64, previous: f64) -> Value {
     match metric {
-        Metric::BounceRate | Metric::Percentage | Metric::ConversionRate => {
-            json!(round1(current - previous))
-        }
+        Metric::BounceRate if previous > 0.0 => number(current - previous),
+        Metric::BounceRate => Value::Null,
         _ if previous == 0.0 => {
-            if current == 0.0 {
-                json!(0)
-            } else {
+            if current > 0.0 {
                 json!(100)
+            } else {
+                json!(0)
             }
         }
-        _ => json!(((current - previous) / previous * 100.0).round()),
+        _ => json!(((current - previous) / previous * 100.0).round() as i64),
     }
+}
+
+/// A metric's value as Plausible writes it: shares of a whole are decimals
+/// (`50.0`), everything else whole when it is whole.
+fn metric_value(metric: Metric, x: f64) -> Value {
+    match metric {
+        Metric::Percentage | Metric::ConversionRate => json!(x),
+        _ => number(x),
+    }
+}
+
+fn metric_values(metrics: &[Metric], values: &[f64]) -> Vec<Value> {
+    metrics
+        .iter()
+        .zip(values)
+        .map(|(m, x)| metric_value(*m, *x))
+        .collect()
 }
 
 fn number(x: f64) -> Value {
@@ -237,18 +256,20 @@ pub async fn execute(
         .dimensions
         .iter()
         .position(|d| matches!(d, Dimension::Time(_)));
-    let labels = match (query.time_labels, time_index) {
-        (true, Some(i)) => match &query.dimensions[i] {
-            Dimension::Time(bucket) => Some(dates::time_labels(period, *bucket, tz)?),
-            _ => None,
-        },
+    // Every bucket of the period: reported in `meta.time_labels` when asked
+    // for, and the rows of a compared time series (Plausible compares every
+    // bucket, empty ones too). Otherwise only non-empty buckets are rows.
+    let all_buckets = match time_index.map(|i| &query.dimensions[i]) {
+        Some(Dimension::Time(bucket)) if query.time_labels || query.compare_previous => {
+            Some(dates::time_labels(period, *bucket, tz)?)
+        }
         _ => None,
     };
-    // A time-only breakdown with labels is zero-filled, then paginated here.
-    let zero_fill = labels.is_some() && query.dimensions.len() == 1;
+    let zero_fill = all_buckets.is_some() && query.compare_previous && query.dimensions.len() == 1;
+    let labels = all_buckets.as_ref().filter(|_| query.time_labels).cloned();
     let mut rows = rows_for(store, query, period, tz, !zero_fill, None).await?;
     if zero_fill {
-        let labels = labels.as_ref().expect("checked");
+        let labels = all_buckets.as_ref().expect("checked");
         let mut by_label: HashMap<String, Row> = rows
             .drain(..)
             .map(|r| (r.dimensions[0].clone(), r))
@@ -300,7 +321,7 @@ pub async fn execute(
     let mut previous_rows: Option<HashMap<Vec<String>, Row>> = None;
     let mut bucket_map: HashMap<String, String> = HashMap::new();
     if query.compare_previous {
-        let previous = dates::previous(period, &query.date_range, tz);
+        let previous = dates::previous(period, &query.date_range, now, tz);
         comparison_period = Some(previous);
         if let Some(Dimension::Time(bucket)) = time_index.map(|i| &query.dimensions[i]) {
             let now_labels = dates::time_labels(period, *bucket, tz)?;
@@ -337,7 +358,7 @@ pub async fn execute(
         .iter()
         .map(|row| {
             let mut entry = json!({
-                "metrics": row.metrics.iter().map(|x| number(*x)).collect::<Vec<_>>(),
+                "metrics": metric_values(&query.metrics, &row.metrics),
                 "dimensions": row.dimensions,
             });
             if let Some(previous) = &previous_rows {
@@ -350,14 +371,12 @@ pub async fn execute(
                     .map(|r| r.metrics.clone())
                     .unwrap_or_else(|| vec![0.0; query.metrics.len()]);
                 let mut comparison = json!({
-                    "metrics": before.iter().map(|x| number(*x)).collect::<Vec<_>>(),
+                    "metrics": metric_values(&query.metrics, &before),
                     "change": query.metrics.iter().enumerate()
                         .map(|(i, m)| change(*m, row.metrics[i], before[i]))
                         .collect::<Vec<_>>(),
                 });
-                if time_index.is_some() {
-                    comparison["dimensions"] = json!(key);
-                }
+                comparison["dimensions"] = json!(key);
                 entry["comparison"] = comparison;
             }
             entry

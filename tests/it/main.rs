@@ -20,6 +20,7 @@ mod identity;
 mod ingest;
 mod limits;
 mod modern_clickhouse;
+mod plausible;
 mod queries;
 mod resilience;
 mod retention;

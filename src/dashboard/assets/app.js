@@ -254,7 +254,12 @@
   async function renderChart() {
     const dim = timeDimension();
     const answer = await query({ metrics: ['visitors', 'pageviews'], dimensions: [dim], include: { time_labels: true } });
-    const points = answer.results.map((r) => ({ label: r.dimensions[0], visitors: r.metrics[0], pageviews: r.metrics[1] }));
+    // The answer holds the buckets with visitors; the labels name every bucket.
+    const found = new Map(answer.results.map((r) => [r.dimensions[0], r.metrics]));
+    const points = (answer.meta.time_labels || [...found.keys()]).map((label) => {
+      const m = found.get(label) || [0, 0];
+      return { label, visitors: m[0], pageviews: m[1] };
+    });
     const box = $('chart-svg');
     box.replaceChildren();
     const width = 800; const height = 200; const pad = 24;

@@ -1,0 +1,196 @@
+//! Plausible's own Stats API v2 cases, ported: their events, their request
+//! bodies and the answers their tests assert, from
+//! `test/plausible_web/controllers/api/external_stats_controller/` in
+//! plausible/analytics (`query_comparisons_test.exs`). The facts are
+//! Plausible's; the code is ours. Plausible's factory gives every page view
+//! its own visitor and visit unless a test says otherwise, and so does
+//! [`Pageview`] here.
+
+use crate::common::{self, *};
+use serde_json::{json, Value};
+
+/// One of Plausible's `build(:pageview, …)`.
+struct Pageview {
+    timestamp: &'static str,
+    browser: &'static str,
+}
+
+fn at(timestamp: &'static str) -> Pageview {
+    Pageview {
+        timestamp,
+        browser: "",
+    }
+}
+
+const SITE: &str = "plausible.test";
+
+/// A collector for [`SITE`] with `events` stored (each its own visitor and
+/// visit) and an API key for it.
+async fn site_with(tag: &str, events: &[Pageview]) -> (TestServer, String) {
+    let server = TestServer::start(tag, &[("SALTMARK_SITES", SITE)]).await;
+    let rows: Vec<String> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            format!(
+                "('{SITE}', '{}', 'pageview', '/', '{SITE}', '{}', {}, {})",
+                e.timestamp,
+                e.browser,
+                1000 + i,
+                5000 + i
+            )
+        })
+        .collect();
+    ch_query(
+        &server.ch_url,
+        &server.database,
+        &format!(
+            "INSERT INTO events (site, timestamp, name, pathname, hostname, browser, visitor_id, session_id) VALUES {}",
+            rows.join(", ")
+        ),
+    )
+    .await;
+    let config = test_config(&server.database, &server.ch_url, &[]);
+    let store = saltmark::prepare_storage(&config).await.unwrap().0;
+    let key = saltmark::auth::keys::create(
+        &store,
+        &[SITE.to_string()],
+        "plausible",
+        chrono::Utc::now(),
+        &saltmark::clock::OsRandom,
+    )
+    .await
+    .unwrap()
+    .key;
+    (server, key)
+}
+
+async fn query(server: &TestServer, key: &str, mut body: Value) -> Value {
+    body["site_id"] = json!(SITE);
+    let response = common::client()
+        .post(server.url("/api/v2/query"))
+        .header("authorization", format!("Bearer {key}"))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+/// `(dimensions, metrics, comparison)` of each result, for comparing with
+/// Plausible's asserted results.
+fn results(answer: &Value) -> Vec<Value> {
+    answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| json!([r["dimensions"], r["metrics"], r["comparison"]]))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comparisons_aggregate_a_single_metric() {
+    let (server, key) = site_with(
+        "pl_cmp_aggregate",
+        &[
+            at("2021-01-01 00:00:00"),
+            at("2021-01-01 00:25:00"),
+            at("2021-01-02 00:00:00"),
+            at("2021-01-07 00:00:00"),
+        ],
+    )
+    .await;
+    let answer = query(
+        &server,
+        &key,
+        json!({"metrics": ["pageviews"], "date_range": ["2021-01-07", "2021-01-13"],
+            "include": {"comparisons": {"mode": "previous_period"}}}),
+    )
+    .await;
+    assert_eq!(
+        results(&answer),
+        vec![json!([[], [1], {"dimensions": [], "metrics": [3], "change": [-67]}])]
+    );
+    // The same week as a relative period: `7d` ends the day before `date`.
+    let relative = query(
+        &server,
+        &key,
+        json!({"metrics": ["pageviews"], "date_range": "7d", "date": "2021-01-14",
+            "include": {"comparisons": {"mode": "previous_period"}}}),
+    )
+    .await;
+    assert_eq!(results(&relative), results(&answer));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comparisons_of_a_time_series_cover_every_bucket() {
+    let (server, key) = site_with(
+        "pl_cmp_series",
+        &[
+            at("2021-01-01 00:00:00"),
+            at("2021-01-01 00:25:00"),
+            at("2021-01-06 00:00:00"),
+            at("2021-01-07 00:00:00"),
+            at("2021-01-08 00:00:00"),
+        ],
+    )
+    .await;
+    let answer = query(
+        &server,
+        &key,
+        json!({"metrics": ["pageviews"], "date_range": ["2021-01-07", "2021-01-13"],
+            "dimensions": ["time:day"], "include": {"comparisons": {"mode": "previous_period"}}}),
+    )
+    .await;
+    let day = |now: &str, n: i64, then: &str, m: i64, change: i64| json!([[now], [n], {"dimensions": [then], "metrics": [m], "change": [change]}]);
+    assert_eq!(
+        results(&answer),
+        vec![
+            day("2021-01-07", 1, "2020-12-31", 0, 100),
+            day("2021-01-08", 1, "2021-01-01", 2, -50),
+            day("2021-01-09", 0, "2021-01-02", 0, 0),
+            day("2021-01-10", 0, "2021-01-03", 0, 0),
+            day("2021-01-11", 0, "2021-01-04", 0, 0),
+            day("2021-01-12", 0, "2021-01-05", 0, 0),
+            day("2021-01-13", 0, "2021-01-06", 1, -100),
+        ]
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comparisons_by_dimension_with_a_low_limit() {
+    let browser = |browser: &'static str, timestamp: &'static str| Pageview { timestamp, browser };
+    let mut events = Vec::new();
+    for (name, count) in [("Firefox", 4), ("Safari", 3), ("Chrome", 1)] {
+        events.extend((0..count).map(|_| browser(name, "2021-01-01 00:00:00")));
+    }
+    for (name, count) in [("Chrome", 3), ("Firefox", 2)] {
+        events.extend((0..count).map(|_| browser(name, "2021-01-07 00:00:00")));
+    }
+    events.push(browser("Safari", "2021-01-08 00:00:00"));
+    let (server, key) = site_with("pl_cmp_dimension", &events).await;
+    let body = |offset: u64| {
+        json!({"metrics": ["visitors", "percentage"], "date_range": ["2021-01-07", "2021-01-13"],
+            "dimensions": ["visit:browser"], "include": {"comparisons": {"mode": "previous_period"}},
+            "pagination": {"limit": 2, "offset": offset}})
+    };
+    assert_eq!(
+        results(&query(&server, &key, body(0)).await),
+        vec![
+            json!([["Chrome"], [3, 50.0], {"dimensions": ["Chrome"], "metrics": [1, 12.5], "change": [200, 300]}]),
+            json!([["Firefox"], [2, 33.3], {"dimensions": ["Firefox"], "metrics": [4, 50.0], "change": [-50, -33]}]),
+        ]
+    );
+    assert_eq!(
+        results(&query(&server, &key, body(2)).await),
+        vec![
+            json!([["Safari"], [1, 16.7], {"dimensions": ["Safari"], "metrics": [3, 37.5], "change": [-67, -55]}])
+        ]
+    );
+    server.stop().await;
+}
