@@ -144,6 +144,9 @@ pub fn previous(period: Period, range: &DateRange, now: DateTime<Utc>, tz: Tz) -
 
 fn instant(bound: DateBound, tz: Tz, end: bool) -> DateTime<Utc> {
     match bound {
+        // An instant ends a range inclusively, to the second (Plausible's
+        // ranges name their last second: `…T23:59:59`).
+        DateBound::Instant(t) if end => t + Duration::seconds(1),
         DateBound::Instant(t) => t,
         // Dates are inclusive: the end date runs until the next local midnight.
         DateBound::Day(day) => local_midnight(if end { day + Duration::days(1) } else { day }, tz),

@@ -96,6 +96,9 @@ pub struct QueryRequest {
     pub limit: u64,
     /// Page start.
     pub offset: u64,
+    /// The request's own fields as sent, echoed back (with the period made
+    /// absolute) so that an answer's `query` can be posted again.
+    pub source: Map<String, Value>,
 }
 
 impl QueryRequest {
@@ -136,6 +139,7 @@ impl QueryRequest {
             total_rows: include.total_rows,
             limit,
             offset,
+            source: object.clone(),
         })
     }
 

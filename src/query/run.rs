@@ -389,16 +389,30 @@ pub async fn execute(
     if let Some(total) = total_rows {
         meta["total_rows"] = json!(total);
     }
+    // The period as Plausible writes it: first and last second, in the
+    // site's zone. Posting the echo again asks the same question.
     let local = |t: DateTime<Utc>| t.with_timezone(&tz).to_rfc3339();
-    let mut query_echo = json!({
-        "site_id": query.site_id,
-        "metrics": query.metrics.iter().map(|m| m.name()).collect::<Vec<_>>(),
-        "date_range": [local(period.from), local(period.to)],
-        "dimensions": query.dimensions.iter().map(|d| d.name()).collect::<Vec<_>>(),
-        "time_zone": tz.name(),
-    });
+    let inclusive = |p: dates::Period| {
+        json!([
+            local(p.from),
+            local((p.to - chrono::Duration::seconds(1)).max(p.from))
+        ])
+    };
+    let mut query_echo = Value::Object(query.source.clone());
+    query_echo["site_id"] = json!(query.site_id);
+    query_echo["metrics"] = json!(query.metrics.iter().map(|m| m.name()).collect::<Vec<_>>());
+    query_echo["date_range"] = inclusive(period);
+    query_echo["dimensions"] = json!(query
+        .dimensions
+        .iter()
+        .map(|d| d.name())
+        .collect::<Vec<_>>());
+    if let Some(echo) = query_echo.as_object_mut() {
+        echo.remove("date");
+    }
+    meta["time_zone"] = json!(tz.name());
     if let Some(previous) = comparison_period {
-        query_echo["comparison_date_range"] = json!([local(previous.from), local(previous.to)]);
+        meta["comparison_date_range"] = inclusive(previous);
     }
     Ok(json!({ "results": results, "meta": meta, "query": query_echo }))
 }

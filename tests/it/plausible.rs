@@ -114,6 +114,19 @@ async fn comparisons_aggregate_a_single_metric() {
         results(&answer),
         vec![json!([[], [1], {"dimensions": [], "metrics": [3], "change": [-67]}])]
     );
+    // The echoed query names the period by its first and last second, as
+    // Plausible's does, and posting it again asks the same question.
+    assert_eq!(
+        answer["query"]["date_range"],
+        json!(["2021-01-07T00:00:00+00:00", "2021-01-13T23:59:59+00:00"])
+    );
+    assert_eq!(
+        answer["query"]["include"],
+        json!({"comparisons": {"mode": "previous_period"}})
+    );
+    let again = query(&server, &key, answer["query"].clone()).await;
+    assert_eq!(results(&again), results(&answer));
+    assert_eq!(again["query"], answer["query"]);
     // The same week as a relative period: `7d` ends the day before `date`.
     let relative = query(
         &server,
