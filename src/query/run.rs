@@ -96,6 +96,12 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
+/// Conversion rates to two decimals, as Plausible rounds them (a share of
+/// all visitors, `percentage`, keeps one).
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
 /// Runs the query for one period (only `only_groups` when given).
 async fn rows_for(
     store: &Store,
@@ -176,7 +182,7 @@ async fn rows_for(
         for (row, (_, v)) in rows.iter_mut().zip(&raw) {
             let all = denominators.get(&row.dimensions).copied().unwrap_or(0.0);
             row.metrics[index] = if all > 0.0 {
-                round1(100.0 * visitors_of(&built, v) / all)
+                round2(100.0 * visitors_of(&built, v) / all)
             } else {
                 0.0
             };

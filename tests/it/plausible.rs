@@ -207,3 +207,28 @@ async fn comparisons_by_dimension_with_a_low_limit() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversion_rates_have_two_decimals() {
+    let events: Vec<Pageview> = (0..3).map(|_| at("2021-01-07 10:00:00")).collect();
+    let (server, key) = site_with("pl_conversion", &events).await;
+    // The first visitor (see site_with's ids) also signs up.
+    ch_query(
+        &server.ch_url,
+        &server.database,
+        &format!(
+            "INSERT INTO events (site, timestamp, name, pathname, hostname, visitor_id, session_id) \
+             VALUES ('{SITE}', '2021-01-07 10:01:00', 'Signup', '/', '{SITE}', 1000, 5000)"
+        ),
+    )
+    .await;
+    let answer = query(
+        &server,
+        &key,
+        json!({"metrics": ["visitors", "conversion_rate"], "date_range": ["2021-01-07", "2021-01-07"],
+            "filters": [["is", "event:goal", ["Signup"]]]}),
+    )
+    .await;
+    assert_eq!(answer["results"][0]["metrics"], json!([1, 33.33]));
+    server.stop().await;
+}
