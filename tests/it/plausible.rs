@@ -232,3 +232,75 @@ async fn conversion_rates_have_two_decimals() {
     assert_eq!(answer["results"][0]["metrics"], json!([1, 33.33]));
     server.stop().await;
 }
+
+/// Plausible's "returns top browsers with :is_not filter on custom pageview
+/// props" (`query_*` tests): a negated property filter keeps the events that
+/// do not carry the property at all (Safari here), as Plausible's answer
+/// shows. Their events are from "today" (`date_range: "day"`); here they
+/// sit on a fixed day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_negated_property_filter_keeps_events_without_the_property() {
+    let server = TestServer::start("pl_props_is_not", &[("SALTMARK_SITES", SITE)]).await;
+    // (visitor, browser, author)
+    let rows = [
+        (123, "Chrome", Some("John Doe")),
+        (123, "Chrome", Some("John Doe")),
+        (124, "Firefox", Some("other")),
+        (125, "Safari", None),
+    ];
+    let values: Vec<String> = rows
+        .iter()
+        .map(|(visitor, browser, author)| {
+            let (keys, vals) = match author {
+                Some(a) => ("['author']".to_string(), format!("['{a}']")),
+                None => ("[]".to_string(), "[]".to_string()),
+            };
+            format!(
+                "('{SITE}', '2021-01-01 00:00:00', 'pageview', '/', '{SITE}', '{browser}', {visitor}, {visitor}, {keys}, {vals})"
+            )
+        })
+        .collect();
+    ch_query(
+        &server.ch_url,
+        &server.database,
+        &format!(
+            "INSERT INTO events (site, timestamp, name, pathname, hostname, browser, visitor_id, session_id, prop_keys, prop_values) VALUES {}",
+            values.join(", ")
+        ),
+    )
+    .await;
+    let config = test_config(&server.database, &server.ch_url, &[]);
+    let store = saltmark::prepare_storage(&config).await.unwrap().0;
+    let key = saltmark::auth::keys::create(
+        &store,
+        &[SITE.to_string()],
+        "plausible",
+        chrono::Utc::now(),
+        &saltmark::clock::OsRandom,
+    )
+    .await
+    .unwrap()
+    .key;
+    let answer = query(
+        &server,
+        &key,
+        json!({"metrics": ["visitors", "percentage"], "date_range": ["2021-01-01", "2021-01-01"],
+            "dimensions": ["visit:browser"], "filters": [["is_not", "event:props:author", ["John Doe"]]],
+            "order_by": [["visit:browser", "asc"]]}),
+    )
+    .await;
+    let rows: Vec<Value> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| json!([r["dimensions"], r["metrics"]]))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            json!([["Firefox"], [1, 50.0]]),
+            json!([["Safari"], [1, 50.0]])
+        ]
+    );
+    server.stop().await;
+}
