@@ -412,38 +412,10 @@ fn text() -> impl Strategy<Value = String> {
     ]
 }
 
-const DIMENSION_NAMES: &[&str] = &[
-    "event:page",
-    "event:name",
-    "event:hostname",
-    "event:prop_key",
-    "visit:entry_page",
-    "visit:exit_page",
-    "visit:source",
-    "visit:referrer",
-    "visit:utm_source",
-    "visit:utm_medium",
-    "visit:utm_campaign",
-    "visit:utm_content",
-    "visit:utm_term",
-    "visit:country",
-    "visit:region",
-    "visit:city",
-    "visit:browser",
-    "visit:browser_version",
-    "visit:os",
-    "visit:os_version",
-    "visit:device",
-    "time:hour",
-    "time:day",
-    "time:week",
-    "time:month",
-];
-
 /// A dimension of the vocabulary, or a property with any name.
 fn dimension() -> impl Strategy<Value = Dimension> {
     prop_oneof![
-        3 => prop::sample::select(DIMENSION_NAMES).prop_map(dim),
+        3 => prop::sample::select(crate::query::vocabulary::dimension_names().collect::<Vec<_>>()).prop_map(dim),
         1 => text().prop_map(Dimension::Prop),
     ]
 }

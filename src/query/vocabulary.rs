@@ -147,6 +147,14 @@ const ALLOWED_DIMENSIONS: &str = "event:page, event:name, event:hostname, event:
     visit:browser, visit:browser_version, visit:os, visit:os_version, visit:device, \
     time:hour, time:day, time:week, time:month";
 
+/// Every dimension with a fixed name (all but `event:props:<key>`), in the
+/// order error messages list them: for tests and tools that walk them all.
+pub fn dimension_names() -> impl Iterator<Item = &'static str> {
+    ALLOWED_DIMENSIONS
+        .split(", ")
+        .filter(|name| !name.contains('<'))
+}
+
 impl Dimension {
     /// Parses a dimension name; `field` names the place in the request.
     pub fn parse(name: &str, field: &str) -> Result<Dimension, QueryError> {

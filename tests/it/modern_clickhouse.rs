@@ -195,33 +195,13 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
          ('shop.example', '2026-05-10 11:00:00', 'pageview', '/blog', '', 'US', 'mobile', 2, 21, [], [])"
             .to_string(),
     );
-    let dimensions = [
-        "event:page",
-        "event:name",
-        "event:hostname",
-        "event:props:plan",
-        "visit:entry_page",
-        "visit:exit_page",
-        "visit:source",
-        "visit:referrer",
-        "visit:utm_source",
-        "visit:utm_medium",
-        "visit:utm_campaign",
-        "visit:utm_content",
-        "visit:utm_term",
-        "visit:country",
-        "visit:region",
-        "visit:city",
-        "visit:browser",
-        "visit:browser_version",
-        "visit:os",
-        "visit:os_version",
-        "visit:device",
-        "time:hour",
-        "time:day",
-        "time:week",
-        "time:month",
-    ];
+    // Every named dimension but the property-name listing (event:prop_key,
+    // left out of this catalogue as before), and one property.
+    let dimensions: Vec<String> = saltmark::query::vocabulary::dimension_names()
+        .filter(|name| *name != "event:prop_key")
+        .map(String::from)
+        .chain(["event:props:plan".to_string()])
+        .collect();
     let all_metrics = json!([
         "visitors",
         "visits",
