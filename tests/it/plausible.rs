@@ -13,12 +13,18 @@ use serde_json::{json, Value};
 struct Pageview {
     timestamp: &'static str,
     browser: &'static str,
+    /// `"meta.key"`/`"meta.value"`: one property, if any.
+    prop: Option<(&'static str, &'static str)>,
+    /// Plausible's `user_id`; `None`: a visitor of its own.
+    visitor: Option<u64>,
 }
 
 fn at(timestamp: &'static str) -> Pageview {
     Pageview {
         timestamp,
         browser: "",
+        prop: None,
+        visitor: None,
     }
 }
 
@@ -32,12 +38,16 @@ async fn site_with(tag: &str, events: &[Pageview]) -> (TestServer, String) {
         .iter()
         .enumerate()
         .map(|(i, e)| {
+            let visitor = e.visitor.unwrap_or(1000 + i as u64);
+            let (keys, values) = match e.prop {
+                Some((k, v)) => (format!("['{k}']"), format!("['{v}']")),
+                None => ("[]".to_string(), "[]".to_string()),
+            };
             format!(
-                "('{SITE}', '{}', 'pageview', '/', '{SITE}', '{}', {}, {})",
+                "('{SITE}', '{}', 'pageview', '/', '{SITE}', '{}', {visitor}, {}, {keys}, {values})",
                 e.timestamp,
                 e.browser,
-                1000 + i,
-                5000 + i
+                visitor + 4000,
             )
         })
         .collect();
@@ -45,7 +55,8 @@ async fn site_with(tag: &str, events: &[Pageview]) -> (TestServer, String) {
         &server.ch_url,
         &server.database,
         &format!(
-            "INSERT INTO events (site, timestamp, name, pathname, hostname, browser, visitor_id, session_id) VALUES {}",
+            "INSERT INTO events (site, timestamp, name, pathname, hostname, browser, visitor_id, session_id, \
+             prop_keys, prop_values) VALUES {}",
             rows.join(", ")
         ),
     )
@@ -177,7 +188,10 @@ async fn comparisons_of_a_time_series_cover_every_bucket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn comparisons_by_dimension_with_a_low_limit() {
-    let browser = |browser: &'static str, timestamp: &'static str| Pageview { timestamp, browser };
+    let browser = |browser: &'static str, timestamp: &'static str| Pageview {
+        browser,
+        ..at(timestamp)
+    };
     let mut events = Vec::new();
     for (name, count) in [("Firefox", 4), ("Safari", 3), ("Chrome", 1)] {
         events.extend((0..count).map(|_| browser(name, "2021-01-01 00:00:00")));
@@ -240,47 +254,23 @@ async fn conversion_rates_have_two_decimals() {
 /// sit on a fixed day.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_negated_property_filter_keeps_events_without_the_property() {
-    let server = TestServer::start("pl_props_is_not", &[("SALTMARK_SITES", SITE)]).await;
-    // (visitor, browser, author)
-    let rows = [
-        (123, "Chrome", Some("John Doe")),
-        (123, "Chrome", Some("John Doe")),
-        (124, "Firefox", Some("other")),
-        (125, "Safari", None),
-    ];
-    let values: Vec<String> = rows
-        .iter()
-        .map(|(visitor, browser, author)| {
-            let (keys, vals) = match author {
-                Some(a) => ("['author']".to_string(), format!("['{a}']")),
-                None => ("[]".to_string(), "[]".to_string()),
-            };
-            format!(
-                "('{SITE}', '2021-01-01 00:00:00', 'pageview', '/', '{SITE}', '{browser}', {visitor}, {visitor}, {keys}, {vals})"
-            )
-        })
-        .collect();
-    ch_query(
-        &server.ch_url,
-        &server.database,
-        &format!(
-            "INSERT INTO events (site, timestamp, name, pathname, hostname, browser, visitor_id, session_id, prop_keys, prop_values) VALUES {}",
-            values.join(", ")
-        ),
+    let author =
+        |browser: &'static str, author: Option<&'static str>, visitor: Option<u64>| Pageview {
+            browser,
+            prop: author.map(|a| ("author", a)),
+            visitor,
+            ..at("2021-01-01 00:00:00")
+        };
+    let (server, key) = site_with(
+        "pl_props_is_not",
+        &[
+            author("Chrome", Some("John Doe"), Some(123)),
+            author("Chrome", Some("John Doe"), Some(123)),
+            author("Firefox", Some("other"), None),
+            author("Safari", None, None),
+        ],
     )
     .await;
-    let config = test_config(&server.database, &server.ch_url, &[]);
-    let store = saltmark::prepare_storage(&config).await.unwrap().0;
-    let key = saltmark::auth::keys::create(
-        &store,
-        &[SITE.to_string()],
-        "plausible",
-        chrono::Utc::now(),
-        &saltmark::clock::OsRandom,
-    )
-    .await
-    .unwrap()
-    .key;
     let answer = query(
         &server,
         &key,
