@@ -149,33 +149,34 @@ pub async fn read(
         return Err(BodyError::TooLarge(limit));
     }
     let deadline = tokio::time::Instant::now() + timeout;
+    // Past the limit, the rest is read (up to DRAIN_BYTES more) and dropped.
+    let mut over = declared.is_some_and(|len| len > limit.max_bytes as u64);
+    let mut seen = 0usize;
     let mut kept = bytes::BytesMut::new();
-    let mut excess = declared
-        .map_or(0, |len| len.saturating_sub(limit.max_bytes as u64))
-        .min(1) as usize;
     loop {
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-            Err(_) if excess > 0 => return Err(BodyError::TooLarge(limit)),
+            Err(_) if over => return Err(BodyError::TooLarge(limit)),
             Err(_) => return Err(BodyError::Timeout(timeout.as_secs())),
             Ok(None) => break,
-            Ok(Some(Err(_))) if excess > 0 => return Err(BodyError::TooLarge(limit)),
+            Ok(Some(Err(_))) if over => return Err(BodyError::TooLarge(limit)),
             Ok(Some(Err(_))) => return Err(BodyError::Read),
             Ok(Some(Ok(frame))) => frame,
         };
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        if excess == 0 && kept.len() + data.len() <= limit.max_bytes {
+        seen += data.len();
+        if !over && seen <= limit.max_bytes {
             kept.extend_from_slice(&data);
             continue;
         }
-        excess += kept.len() + data.len();
+        over = true;
         kept.clear();
-        if excess > limit.max_bytes + DRAIN_BYTES {
+        if seen > limit.max_bytes + DRAIN_BYTES {
             break;
         }
     }
-    if excess > 0 {
+    if over {
         Err(BodyError::TooLarge(limit))
     } else {
         Ok(kept.freeze())
