@@ -82,7 +82,6 @@ pub fn refused(metrics: &Metrics, refusal: &dyn Refusal) -> Response<Body> {
     } else if status == StatusCode::SERVICE_UNAVAILABLE && refusal.reason().is_none() {
         tracing::warn!(error = %refusal.detail(), "request failed for now");
     }
-    let mut response = json_error(status, &refusal.public_message());
     let retry = refusal.retry_after().or_else(|| {
         matches!(
             status,
@@ -90,11 +89,18 @@ pub fn refused(metrics: &Metrics, refusal: &dyn Refusal) -> Response<Body> {
         )
         .then_some(Duration::from_secs(1))
     });
-    if let Some(wait) = retry {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(whole_seconds(wait)));
+    match retry {
+        Some(wait) => retry_later(status, &refusal.public_message(), wait),
+        None => json_error(status, &refusal.public_message()),
     }
+}
+
+/// `{"error": message}` with `Retry-After` in whole seconds.
+fn retry_later(status: StatusCode, message: &str, wait: Duration) -> Response<Body> {
+    let mut response = json_error(status, message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(whole_seconds(wait)));
     response
 }
 
@@ -105,22 +111,16 @@ fn whole_seconds(wait: Duration) -> u64 {
 
 /// 503 with `Retry-After`: the client should come back, not give up.
 pub fn unavailable(message: &str, retry_after_secs: u64) -> Response<Body> {
-    let mut response = json_error(StatusCode::SERVICE_UNAVAILABLE, message);
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from(retry_after_secs.max(1)),
-    );
-    response
+    retry_later(
+        StatusCode::SERVICE_UNAVAILABLE,
+        message,
+        Duration::from_secs(retry_after_secs),
+    )
 }
 
 /// 429 with `Retry-After` (whole seconds, at least one).
-pub fn too_many(message: &str, retry_after: std::time::Duration) -> Response<Body> {
-    let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, message);
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from(whole_seconds(retry_after)),
-    );
-    response
+pub fn too_many(message: &str, retry_after: Duration) -> Response<Body> {
+    retry_later(StatusCode::TOO_MANY_REQUESTS, message, retry_after)
 }
 
 /// 405 naming the methods the path does take.
