@@ -329,10 +329,11 @@ pub async fn execute(
     if query.compare_previous {
         let previous = dates::previous(period, &query.date_range, now, tz);
         comparison_period = Some(previous);
-        if let Some(Dimension::Time(bucket)) = time_index.map(|i| &query.dimensions[i]) {
-            let now_labels = dates::time_labels(period, *bucket, tz)?;
+        if let (Some(Dimension::Time(bucket)), Some(now_labels)) =
+            (time_index.map(|i| &query.dimensions[i]), &all_buckets)
+        {
             let then_labels = dates::time_labels(previous, *bucket, tz)?;
-            bucket_map = now_labels.into_iter().zip(then_labels).collect();
+            bucket_map = now_labels.iter().cloned().zip(then_labels).collect();
         }
         let mut unpaged = query.clone();
         unpaged.order_by.clear();
