@@ -542,3 +542,100 @@ proptest! {
         );
     }
 }
+
+/// Sources as saltmark's own referrer classifier names them, end to end:
+/// a drift between its names and the lists here shows up as a wrong channel.
+#[test]
+fn saltmark_referrer_names_get_plausibles_channels() {
+    let referrers = crate::enrich::referrer::ReferrerClassifier::embedded()
+        .expect("embedded referrer lists load");
+    let cases: &[(Option<&str>, &str, &str, Channel)] = &[
+        // (referrer, source tag, page query, channel)
+        (Some("https://www.google.com/"), "", "", OrganicSearch),
+        (Some("https://www.google.de/"), "", "gclid=x", PaidSearch),
+        (
+            Some("https://www.bing.com/search?q=x"),
+            "",
+            "msclkid=y",
+            PaidSearch,
+        ),
+        (Some("https://www.bing.com/"), "", "", OrganicSearch),
+        (Some("https://duckduckgo.com/"), "", "", OrganicSearch),
+        (
+            Some("https://search.brave.com/search?q=x"),
+            "",
+            "",
+            OrganicSearch,
+        ),
+        (Some("https://kagi.com/search?q=x"), "", "", OrganicSearch),
+        (Some("https://yandex.ru/"), "", "", OrganicSearch),
+        (Some("https://t.co/abc"), "", "", OrganicSocial),
+        (Some("https://x.com/someone"), "", "", OrganicSocial),
+        (
+            Some("https://l.facebook.com/"),
+            "",
+            "fbclid=z",
+            OrganicSocial,
+        ),
+        (
+            Some("https://www.reddit.com/r/rust/"),
+            "",
+            "",
+            OrganicSocial,
+        ),
+        (
+            Some("https://news.ycombinator.com/item"),
+            "",
+            "",
+            OrganicSocial,
+        ),
+        (Some("https://bsky.app/profile/x"), "", "", OrganicSocial),
+        (
+            Some("https://discord.com/channels/1"),
+            "",
+            "",
+            OrganicSocial,
+        ),
+        (
+            Some("https://www.producthunt.com/posts/x"),
+            "",
+            "",
+            OrganicSocial,
+        ),
+        (Some("https://www.youtube.com/watch"), "", "", OrganicVideo),
+        (Some("https://chatgpt.com/"), "", "", AiAssistants),
+        (Some("https://gemini.google.com/app"), "", "", AiAssistants),
+        (Some("https://www.perplexity.ai/"), "", "", AiAssistants),
+        (Some("https://mail.google.com/mail/u/0/"), "", "", Email),
+        (Some("https://blog.example.org/post"), "", "", Referral),
+        (None, "", "", Direct),
+        (None, "adwords", "gclid=x", PaidSearch),
+        (None, "google", "utm_medium=cpc", PaidSearch),
+        (None, "fb", "", OrganicSocial),
+        (None, "facebook_ads", "", PaidSocial),
+        (None, "ig", "", OrganicSocial),
+        (None, "yt", "", OrganicVideo),
+        (None, "newsletter", "", Email),
+        (None, "sms", "", Sms),
+    ];
+    for (referrer, tag, query, expected) in cases {
+        let source = referrers.classify(*referrer, tag, "shop.example", "shop.example");
+        let medium = if query.starts_with("utm_medium=") {
+            query.trim_start_matches("utm_medium=")
+        } else {
+            ""
+        };
+        let channel = classify(&ChannelInput {
+            source: &source.source,
+            utm_source: tag,
+            utm_medium: medium,
+            utm_campaign: "",
+            click_id: ClickId::from_url_query(query),
+        });
+        assert_eq!(
+            channel, *expected,
+            "referrer {referrer:?} tag {tag:?} query {query:?} (source {:?})",
+            source.source
+        );
+    }
+}
