@@ -27,6 +27,7 @@
 //! and its field decoders.
 
 mod decode;
+pub mod iso;
 mod mapped;
 mod probe;
 
