@@ -12,7 +12,7 @@ use std::fmt;
 use serde::de::{self, value::MapAccessDeserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::{Location, MAX_FIELD_BYTES};
+use super::{iso, Location, MAX_FIELD_BYTES};
 
 /// The fields we read from a record, in either the GeoIP2 or the flat schema.
 #[derive(Deserialize, Default)]
@@ -24,9 +24,10 @@ pub(super) struct RawRecord {
     /// Flat schema: `"GB"`.
     #[serde(default)]
     country_code: Option<String>,
-    /// GeoIP2: a list of subdivisions, largest first; we keep the first's name.
+    /// GeoIP2: a list of subdivisions, largest first; we keep the first's
+    /// English name and ISO 3166-2 code (the part after the country's).
     #[serde(default, deserialize_with = "first_subdivision")]
-    subdivisions: Option<String>,
+    subdivisions: Option<Subdivision>,
     /// Flat schema: the first-level subdivision, e.g. `"England"`.
     #[serde(default)]
     state1: Option<String>,
@@ -39,13 +40,49 @@ impl RawRecord {
     /// Normalise into what we store: GeoIP2 fields win over flat ones, every
     /// field is capped at [`MAX_FIELD_BYTES`], and a country code must be two
     /// ASCII letters (uppercased) or it is dropped.
+    ///
+    /// The region code is GeoIP2's (`"GB"` + `"-"` + `"ENG"`) when that is an
+    /// ISO 3166-2 code we know, else the code of the region's name
+    /// ([`iso::region_code`]; DB-IP has only names, and GeoIP2 still has a
+    /// few pre-2017 codes such as `CN-22` for `CN-JL`), else GeoIP2's code if
+    /// it is at least well-formed, else empty. There is none without a
+    /// country.
     pub(super) fn into_location(self) -> Location {
         let country = self.country.or(self.country_code).unwrap_or_default();
+        let country_code = normalise_country(&country);
+        let (region, subdivision_code) = match self.subdivisions {
+            Some(Subdivision { name, iso_code }) => (name.or(self.state1), iso_code),
+            None => (self.state1, None),
+        };
+        let region = cap(region.unwrap_or_default());
+        let region_code = region_code(&country_code, subdivision_code.as_deref(), &region);
         Location {
-            country_code: normalise_country(&country),
-            region: cap(self.subdivisions.or(self.state1).unwrap_or_default()),
+            country_code,
+            region,
+            region_code,
             city: cap(self.city.unwrap_or_default()),
         }
+    }
+}
+
+/// See [`RawRecord::into_location`]. `country` is already normalised.
+fn region_code(country: &str, subdivision_code: Option<&str>, name: &str) -> String {
+    if country.is_empty() {
+        return String::new();
+    }
+    // ISO 3166-2 subdivision parts are one to three letters or digits.
+    let given = subdivision_code
+        .map(str::trim)
+        .filter(|c| (1..=3).contains(&c.len()) && c.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .map(|c| format!("{country}-{}", c.to_ascii_uppercase()));
+    if let Some(code) = &given {
+        if iso::is_region_code(code) {
+            return code.clone();
+        }
+    }
+    match iso::region_code(country, name) {
+        Some(code) => code.to_owned(),
+        None => given.unwrap_or_default(),
     }
 }
 
@@ -87,6 +124,20 @@ impl Named {
     fn english(self) -> Option<String> {
         self.names.and_then(|n| n.en)
     }
+}
+
+/// The first entry of GeoIP2's `subdivisions`: `{"iso_code": "ENG",
+/// "names": {"en": "England", …}, …}`.
+#[derive(Deserialize)]
+struct Subdivision {
+    #[serde(default, rename = "names", deserialize_with = "english_name")]
+    name: Option<String>,
+    #[serde(default)]
+    iso_code: Option<String>,
+}
+
+fn english_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<EnglishName>::deserialize(d)?.and_then(|n| n.en))
 }
 
 #[derive(Deserialize)]
@@ -131,17 +182,17 @@ fn country_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     d.deserialize_any(V)
 }
 
-/// GeoIP2's `subdivisions` list: the English name of the first entry; the
-/// rest are skipped undecoded.
-fn first_subdivision<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+/// GeoIP2's `subdivisions` list: the English name and code of the first
+/// entry; the rest are skipped undecoded.
+fn first_subdivision<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Subdivision>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
-        type Value = Option<String>;
+        type Value = Option<Subdivision>;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a list of subdivisions")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let first = seq.next_element::<Named>()?.and_then(Named::english);
+            let first = seq.next_element::<Subdivision>()?;
             while seq.next_element::<IgnoredAny>()?.is_some() {}
             Ok(first)
         }
@@ -171,6 +222,82 @@ mod tests {
         for (addr, want) in cases {
             assert_eq!(db.lookup(ip(addr)).unwrap(), want, "{addr}");
         }
+    }
+
+    #[test]
+    fn region_codes() {
+        let geoip2 = open("GeoIP2-City-Test.mmdb");
+        let flat = open("dbip-city-flat-test.mmdb");
+        let cases = [
+            (&geoip2, "81.2.69.142", "GB-ENG"),
+            // Several subdivisions (England, West Berkshire): the first.
+            (&geoip2, "2.125.160.216", "GB-ENG"),
+            (&geoip2, "216.160.83.56", "US-WA"),
+            (&geoip2, "89.160.20.112", "SE-E"),
+            (&geoip2, "::214.0.1.0", "AU-VIC"),
+            // GeoIP2 says "22", the code before 2017; the name says CN-JL.
+            (&geoip2, "175.16.199.1", "CN-JL"),
+            (&geoip2, "2001:218::1", ""),
+            (&geoip2, "10.0.0.1", ""),
+            // The flat schema has names only.
+            (&flat, "81.2.69.142", "GB-ENG"),
+            (&flat, "216.160.83.60", "US-WA"),
+            (&flat, "2001:218::1", "JP-13"),
+            (&flat, "198.51.100.7", "DE-BE"),
+            // No country ("XYZ" is dropped): no region code.
+            (&flat, "203.0.113.9", ""),
+        ];
+        for (db, addr, want) in cases {
+            let got = db.lookup(ip(addr)).unwrap();
+            assert_eq!(got.region_code, want, "{} {addr}", db.database_type());
+        }
+        let country = open("GeoLite2-Country-Test.mmdb");
+        assert_eq!(country.lookup(ip("81.2.69.142")).unwrap().region_code, "");
+    }
+
+    #[test]
+    fn region_code_prefers_a_known_database_code() {
+        let record = |country: &str, code: Option<&str>, name: Option<&str>| RawRecord {
+            country: Some(country.into()),
+            subdivisions: Some(Subdivision {
+                name: name.map(Into::into),
+                iso_code: code.map(Into::into),
+            }),
+            ..RawRecord::default()
+        };
+        let cases = [
+            (record("GB", Some("ENG"), Some("England")), "GB-ENG"),
+            // The code wins over a name that says something else.
+            (record("GB", Some("SCT"), Some("England")), "GB-SCT"),
+            (record("gb", Some("eng"), None), "GB-ENG"),
+            (record("CN", Some("22"), Some("Jilin Sheng")), "CN-JL"),
+            // Unknown but well-formed: kept, so nothing is lost.
+            (record("CN", Some("22"), None), "CN-22"),
+            (record("GB", None, Some("Scotland")), "GB-SCT"),
+            (record("GB", Some("ENGLAND"), Some("Wales")), "GB-WLS"),
+            (record("GB", Some("E-G"), None), ""),
+            (record("GB", Some(""), Some("")), ""),
+            (record("GB", Some("\u{e9}"), Some(&"x".repeat(1000))), ""),
+            (record("GBR", Some("ENG"), Some("England")), ""),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(raw.into_location().region_code, want);
+        }
+        // GeoIP2's subdivision name wins over the flat schema's `state1`,
+        // which still serves when the subdivision has no English name.
+        let mut raw = record("GB", Some("ENG"), None);
+        raw.state1 = Some("England".into());
+        let location = raw.into_location();
+        assert_eq!(
+            (location.region.as_str(), location.region_code.as_str()),
+            ("England", "GB-ENG")
+        );
+        let flat = RawRecord {
+            country_code: Some("FR".into()),
+            state1: Some("Île-de-France".into()),
+            ..RawRecord::default()
+        };
+        assert_eq!(flat.into_location().region_code, "FR-IDF");
     }
 
     #[test]
@@ -210,12 +337,14 @@ mod tests {
         assert_eq!(london.city, "London");
         // Exhaustive destructuring: adding a field to `Location` (say, a
         // postcode) stops this test compiling, so it has to be a decision.
+        assert_eq!(london.region_code, "GB-ENG");
         let Location {
             country_code,
             region,
+            region_code,
             city,
         } = london;
-        assert!(![country_code, region, city]
+        assert!(![country_code, region, region_code, city]
             .iter()
             .any(|v| v.contains("EC2V") || v.contains("51.") || v.contains("City of")));
 

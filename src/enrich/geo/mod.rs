@@ -3,8 +3,8 @@
 //!
 //! Three on-disk schemas are understood, because operators bring whichever
 //! database they are licensed for:
-//! - GeoIP2 / GeoLite2 **City** (`country.iso_code`, `subdivisions[0].names.en`,
-//!   `city.names.en`);
+//! - GeoIP2 / GeoLite2 **City** (`country.iso_code`, `subdivisions[0].names.en`
+//!   and `.iso_code`, `city.names.en`);
 //! - GeoIP2 / GeoLite2 **Country** (only `country.iso_code`);
 //! - the DB-IP / ip-location-db **flat** schema (`country_code`, `state1`,
 //!   `city` as a plain string), which is what `geo/fetch` downloads.
@@ -24,9 +24,11 @@
 //! [`GeoDatabase`] and its lookups, [`GeoLocator`] and its reload); `probe`
 //! the open-time checks and the panic guard around the parser; `mapped` the
 //! memory-mapped bytes and their safety argument; `decode` the record type
-//! and its field decoders.
+//! and its field decoders; [`iso`] the ISO 3166 names and the subdivision
+//! name → ISO 3166-2 code mapping (DB-IP has names only).
 
 mod decode;
+pub mod iso;
 mod mapped;
 mod probe;
 
@@ -54,13 +56,18 @@ pub const MAX_FIELD_BYTES: usize = 128;
 
 /// The coarse location of a client. All fields are empty when unknown.
 ///
-/// Deliberately only three fields: nothing finer than a city is ever stored.
+/// Deliberately only country, region and city: nothing finer than a city is
+/// ever stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Location {
     /// ISO 3166-1 alpha-2 country code, uppercase (`"GB"`), or empty.
     pub country_code: String,
     /// First-level subdivision in English (`"England"`, `"Washington"`), or empty.
     pub region: String,
+    /// ISO 3166-2 code of that subdivision (`"GB-ENG"`, `"US-WA"`), or empty:
+    /// the database's own code where it has one, else found from the name
+    /// (see [`iso::region_code`]).
+    pub region_code: String,
     /// City name in English (`"London"`), or empty.
     pub city: String,
 }
@@ -69,7 +76,10 @@ impl Location {
     /// True when the database told us nothing about the address, so that a
     /// [`GeoLocator`] holding several databases can ask the next one.
     pub fn is_empty(&self) -> bool {
-        self.country_code.is_empty() && self.region.is_empty() && self.city.is_empty()
+        self.country_code.is_empty()
+            && self.region.is_empty()
+            && self.region_code.is_empty()
+            && self.city.is_empty()
     }
 }
 
@@ -81,6 +91,8 @@ pub struct SharedLocation {
     pub country_code: SharedStr,
     /// See [`Location::region`].
     pub region: SharedStr,
+    /// See [`Location::region_code`].
+    pub region_code: SharedStr,
     /// See [`Location::city`].
     pub city: SharedStr,
 }
@@ -88,7 +100,10 @@ pub struct SharedLocation {
 impl SharedLocation {
     /// See [`Location::is_empty`].
     pub fn is_empty(&self) -> bool {
-        self.country_code.is_empty() && self.region.is_empty() && self.city.is_empty()
+        self.country_code.is_empty()
+            && self.region.is_empty()
+            && self.region_code.is_empty()
+            && self.city.is_empty()
     }
 }
 
@@ -97,6 +112,7 @@ impl From<Location> for SharedLocation {
         SharedLocation {
             country_code: location.country_code.into(),
             region: location.region.into(),
+            region_code: location.region_code.into(),
             city: location.city.into(),
         }
     }
@@ -599,10 +615,15 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// A location as the databases give it; the region code is the one
+    /// its name maps to (the tests of `decode` check the codes themselves).
     pub(super) fn loc(country_code: &str, region: &str, city: &str) -> Location {
         Location {
             country_code: country_code.into(),
             region: region.into(),
+            region_code: iso::region_code(country_code, region)
+                .unwrap_or_default()
+                .into(),
             city: city.into(),
         }
     }
