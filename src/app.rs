@@ -124,7 +124,7 @@ pub struct HttpState {
     pub limits: LimitsConfig,
 }
 
-/// What the stats endpoints (`/api/v2/query`, `/api/v2/realtime`) need:
+/// What the stats endpoints (`/api/v2/query`, `/api/v2/realtime`, `/api/v1/stats/*`) need:
 /// the read-only store, time, the concurrency gate and the sites' zones.
 pub struct StatsState {
     /// ClickHouse (queries go through its read-only client).

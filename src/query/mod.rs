@@ -9,7 +9,9 @@
 //! - [`gate`]: how many queries run at once, per credential and in all;
 //! - [`builder`]: SQL with bound values only;
 //! - [`run`]: execution, comparisons, percentages, zero-filled time labels;
-//! - [`re2`]: which regular expressions may reach ClickHouse.
+//! - [`re2`]: which regular expressions may reach ClickHouse;
+//! - [`v1`]: Plausible's Stats API v1 parameters as a v2 request, and the
+//!   v2 answer in v1's shape.
 
 pub mod builder;
 pub mod dates;
@@ -17,6 +19,7 @@ pub mod gate;
 pub mod re2;
 pub mod request;
 pub mod run;
+pub mod v1;
 pub mod vocabulary;
 
 use crate::store::StoreError;

@@ -10,10 +10,11 @@
 
 //!
 //! Rooms: [`routes`] maps paths to the endpoint families, one file each —
-//! [`events`] (`/api/event`), [`stats`] (`/api/v2/*`), [`dashboard`]
-//! (`/dashboard`, `/share`, `/api/dashboard/*`), [`forget`] (`/api/forget`),
-//! [`peers`] (`/internal/visit`), [`health`] (`/healthz`), [`pages`] (the
-//! demo and erasure pages) and [`metrics`] (the separate `/metrics`
+//! [`events`] (`/api/event`), [`stats`] (`/api/v2/*`), [`stats_v1`]
+//! (`/api/v1/stats/*`), [`dashboard`] (`/dashboard`, `/share`,
+//! `/api/dashboard/*`), [`forget`] (`/api/forget`), [`peers`]
+//! (`/internal/visit`), [`health`] (`/healthz`), [`pages`] (the demo and
+//! erasure pages) and [`metrics`] (the separate `/metrics`
 //! listener). Every shared answer is built in [`reply`]; every body is read
 //! through [`body`].
 
@@ -28,6 +29,7 @@ mod peers;
 pub mod reply;
 mod routes;
 mod stats;
+mod stats_v1;
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -7,8 +7,9 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 
 use super::reply::{self, cors, Body};
-use super::{dashboard, events, forget, health, pages, peers, stats};
+use super::{dashboard, events, forget, health, pages, peers, stats, stats_v1};
 use crate::app::AppState;
+use crate::query::v1::Endpoint;
 
 /// Answers one request.
 pub(super) async fn route(
@@ -38,6 +39,26 @@ pub(super) async fn route(
             stats::realtime(&state.stats, &state.http, request).await
         }
         ("/api/v2/realtime", _) => reply::method_not_allowed("GET"),
+        // Plausible's Stats API v1, answered by the v2 query code.
+        ("/api/v1/stats/aggregate", &Method::GET) => {
+            stats_v1::get(&state.stats, &state.http, request, Endpoint::Aggregate).await
+        }
+        ("/api/v1/stats/breakdown", &Method::GET) => {
+            stats_v1::get(&state.stats, &state.http, request, Endpoint::Breakdown).await
+        }
+        ("/api/v1/stats/timeseries", &Method::GET) => {
+            stats_v1::get(&state.stats, &state.http, request, Endpoint::Timeseries).await
+        }
+        ("/api/v1/stats/realtime/visitors", &Method::GET) => {
+            stats_v1::get(&state.stats, &state.http, request, Endpoint::Realtime).await
+        }
+        (
+            "/api/v1/stats/aggregate"
+            | "/api/v1/stats/breakdown"
+            | "/api/v1/stats/timeseries"
+            | "/api/v1/stats/realtime/visitors",
+            _,
+        ) => reply::method_not_allowed("GET"),
         ("/healthz", &Method::GET) => health::get(state).await,
         ("/healthz", _) => reply::method_not_allowed("GET"),
         ("/demo", &Method::GET) => match &state.demo_site {

@@ -91,7 +91,7 @@ impl Refusal for GateRefusal {
 
 /// The answer to a failed query; a query over its limits is logged with
 /// the limit ClickHouse named.
-fn query_refused(http: &HttpState, e: &QueryError) -> Response<Body> {
+pub(super) fn query_refused(http: &HttpState, e: &QueryError) -> Response<Body> {
     if let QueryError::TooExpensive(cause) = e {
         tracing::warn!(error = %cause, "stats query over its limits");
     }
@@ -99,7 +99,7 @@ fn query_refused(http: &HttpState, e: &QueryError) -> Response<Body> {
 }
 
 /// A place among the running queries for this credential.
-fn admit(stats: &StatsState, access: &Access) -> Result<QueryPermit, GateRefusal> {
+pub(super) fn admit(stats: &StatsState, access: &Access) -> Result<QueryPermit, GateRefusal> {
     stats.gate.enter(&access.principal)
 }
 

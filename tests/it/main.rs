@@ -26,4 +26,5 @@ mod resilience;
 mod retention;
 mod small_profile;
 mod spool;
+mod stats_v1;
 mod tracker;
