@@ -44,6 +44,9 @@ pub struct Page {
     /// First non-empty of `utm_source`, `ref`, `source`: the site owner's own
     /// statement of where the visit came from, which outranks the Referer.
     pub source_param: String,
+    /// Which ad click id the URL carried (its name only; the value, which
+    /// identifies one click, is never read).
+    pub click_id: Option<super::channel::ClickId>,
 }
 
 /// Parses the page URL a tracker sent.
@@ -59,7 +62,9 @@ pub fn parse_page(url: &str, hash_mode: bool) -> Result<Page, PageError> {
         truncate_to_char_boundary(build_pathname(&parsed, hash_mode), MAX_PATHNAME_BYTES);
     let utm = UtmTags::from_url(&parsed);
     let source_param = utm.source_param();
+    let click_id = super::channel::ClickId::from_url_query(parsed.query().unwrap_or(""));
     Ok(Page {
+        click_id,
         hostname,
         pathname,
         utm_source: utm.source,

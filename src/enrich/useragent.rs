@@ -2,7 +2,8 @@
 //!
 //! Parsing uses uap-core's `regexes.yaml` (vendored in `data/`) through the
 //! `ua-parser` crate, then folds uap's fine-grained family names into the
-//! handful a dashboard reader recognises ("Chrome Mobile" is just Chrome).
+//! names Plausible stores ("Chrome Mobile" is just Chrome, "Mac OS X" is
+//! "Mac"), so that a report built for Plausible finds the same rows here.
 //! Only these coarse columns are stored; the raw user agent never is, and it
 //! is never logged either.
 
@@ -25,52 +26,84 @@ const UAP_UNKNOWN: &str = "Other";
 /// uap's device family for crawlers it recognises on its own.
 const UAP_SPIDER_DEVICE: &str = "Spider";
 
-/// uap browser families → the name shown to users. Families not listed are
-/// shown as uap spells them ("Samsung Internet", "Vivaldi", "Yandex Browser").
+/// uap browser families → the name Plausible stores for the same browser
+/// (Plausible parses with Matomo's device detector and renames a few of its
+/// families; a report built for Plausible filters on these exact strings).
+/// Families not listed keep uap's spelling ("Samsung Internet", "Vivaldi").
 const BROWSER_ALIASES: &[(&str, &str)] = &[
     ("Chrome Mobile", "Chrome"),
     ("Chrome Mobile iOS", "Chrome"),
-    ("Chrome Mobile WebView", "Chrome WebView"),
+    ("Chrome Mobile WebView", "Mobile App"),
     ("Mobile Safari", "Safari"),
     ("Mobile Safari UI/WKWebView", "Safari"),
     ("Firefox Mobile", "Firefox"),
     ("Firefox iOS", "Firefox"),
-    ("Edge Mobile", "Edge"),
+    ("Edge", "Microsoft Edge"),
+    ("Edge Mobile", "Microsoft Edge"),
     ("Opera Mobile", "Opera"),
+    ("Opera Mini", "Opera"),
     ("IE", "Internet Explorer"),
     ("IE Mobile", "Internet Explorer"),
-    ("DuckDuckGo Mobile", "DuckDuckGo"),
+    ("DuckDuckGo Mobile", "DuckDuckGo Privacy Browser"),
     ("Yandex Browser Mobile", "Yandex Browser"),
+    ("Yandex Browser Lite", "Yandex Browser"),
+    ("MiuiBrowser", "MIUI Browser"),
+    // In-app browsers: Plausible files every app's web view as "Mobile App".
+    ("Facebook", "Mobile App"),
+    ("Instagram", "Mobile App"),
+    ("LinkedIn", "Mobile App"),
+    ("Pinterest", "Mobile App"),
+    ("Snapchat", "Mobile App"),
+    ("Twitter", "Mobile App"),
 ];
 
-/// uap OS families → the name shown to users.
-const OS_ALIASES: &[(&str, &str)] = &[("Mac OS X", "macOS"), ("Chrome OS", "Chrome OS")];
-
-/// Linux distributions are reported as plain "Linux": the distribution adds
-/// detail nobody filters on and splits one audience into many rows.
-const LINUX_DISTRIBUTIONS: &[&str] = &[
-    "Ubuntu",
-    "Debian",
-    "Fedora",
-    "Red Hat",
-    "SUSE",
-    "openSUSE",
-    "Mint",
-    "Linux Mint",
-    "Gentoo",
-    "Arch Linux",
-    "Mandriva",
-    "Slackware",
-    "CentOS",
-    "Kubuntu",
-    "Xubuntu",
+/// uap OS families → Plausible's names. Linux distributions that uap names
+/// ("Ubuntu", "Fedora", …) keep their names, as Plausible's do.
+const OS_ALIASES: &[(&str, &str)] = &[
+    ("Mac OS X", "Mac"),
+    ("Linux", "GNU/Linux"),
+    ("Chrome OS", "Chrome OS"),
 ];
+
+/// Names saltmark stored before it adopted Plausible's, and their
+/// replacements: the migration `0007_plausible_vocabulary.sql` rewrites
+/// stored rows with the same table, and [`upgrade_legacy_names`] rewrites
+/// rows that were still in the spool when the collector was upgraded.
+pub const LEGACY_DEVICE_NAMES: &[(&str, &str)] = &[
+    ("desktop", "Desktop"),
+    ("mobile", "Mobile"),
+    ("tablet", "Tablet"),
+];
+/// See [`LEGACY_DEVICE_NAMES`].
+pub const LEGACY_OS_NAMES: &[(&str, &str)] = &[("macOS", "Mac"), ("Linux", "GNU/Linux")];
+/// See [`LEGACY_DEVICE_NAMES`].
+pub const LEGACY_BROWSER_NAMES: &[(&str, &str)] = &[
+    ("Edge", "Microsoft Edge"),
+    ("Chrome WebView", "Mobile App"),
+    ("DuckDuckGo", "DuckDuckGo Privacy Browser"),
+];
+
+/// Rewrites names stored before Plausible's vocabulary (see
+/// [`LEGACY_DEVICE_NAMES`]) in place; current names pass unchanged.
+pub fn upgrade_legacy_names(browser: &mut SharedStr, os: &mut SharedStr, device: &mut SharedStr) {
+    let upgrade = |value: &mut SharedStr, table: &[(&str, &'static str)]| {
+        if let Some((_, new)) = table.iter().find(|(old, _)| *old == value.as_str()) {
+            *value = SharedStr::from_static(new);
+        }
+    };
+    upgrade(browser, LEGACY_BROWSER_NAMES);
+    upgrade(os, LEGACY_OS_NAMES);
+    upgrade(device, LEGACY_DEVICE_NAMES);
+}
 
 /// Operating systems whose browsers are desktop class.
 const DESKTOP_OSES: &[&str] = &[
     "Windows",
-    "macOS",
-    "Linux",
+    "Mac",
+    "GNU/Linux",
+    "Ubuntu",
+    "Debian",
+    "Fedora",
     "Chrome OS",
     "FreeBSD",
     "OpenBSD",
@@ -99,9 +132,9 @@ impl Device {
     /// The value stored in the database and shown in the dashboard.
     pub fn as_str(&self) -> &'static str {
         match self {
-            Device::Desktop => "desktop",
-            Device::Mobile => "mobile",
-            Device::Tablet => "tablet",
+            Device::Desktop => "Desktop",
+            Device::Mobile => "Mobile",
+            Device::Tablet => "Tablet",
         }
     }
 
@@ -123,11 +156,12 @@ pub struct ParsedAgent {
     pub is_bot: bool,
     /// "Chrome", "Safari", "Samsung Internet"…; empty when unknown.
     pub browser: SharedStr,
-    /// Major version only ("120"): finer versions identify people, not trends.
+    /// Major and minor, as Plausible keeps them ("120.0"); nothing finer,
+    /// since build numbers split one audience into many rows.
     pub browser_version: SharedStr,
-    /// "Windows", "macOS", "iOS", "Android", "Linux", "Chrome OS"…
+    /// "Windows", "Mac", "iOS", "Android", "GNU/Linux", "Chrome OS"…
     pub os: SharedStr,
-    /// Major, or major.minor when the minor is not 0 ("10", "17.1", "14").
+    /// Major, or major.minor when there is a minor ("10", "17.1", "17.0").
     pub os_version: SharedStr,
     /// `None` when the user agent alone does not decide.
     pub device: Option<Device>,
@@ -203,16 +237,17 @@ fn browser_fields(value: ua_parser::user_agent::ValueRef<'_>) -> (String, String
         return Default::default();
     }
     let name = alias_or_self(BROWSER_ALIASES, &value.family).to_owned();
-    let major = value.major.unwrap_or_default().to_owned();
-    (name, major)
+    // Plausible keeps no version for in-app browsers.
+    if name == "Mobile App" {
+        return (name, String::new());
+    }
+    let version = short_version(value.major, value.minor);
+    (name, version)
 }
 
 fn os_fields(value: ua_parser::os::ValueRef<'_>) -> (String, String) {
     if value.os == UAP_UNKNOWN {
         return Default::default();
-    }
-    if LINUX_DISTRIBUTIONS.contains(&value.os.as_ref()) {
-        return ("Linux".to_owned(), String::new());
     }
     let name = alias_or_self(OS_ALIASES, &value.os).to_owned();
     let version = short_version(value.major.as_deref(), value.minor.as_deref());
@@ -226,10 +261,11 @@ fn alias_or_self<'a>(aliases: &'a [(&'a str, &'a str)], family: &'a str) -> &'a 
         .map_or(family, |(_, to)| to)
 }
 
-/// "17" + "1" → "17.1"; "10" + "0" → "10": iOS 17.0 and 17 are one version.
+/// "17" + "1" → "17.1", "120" + "0" → "120.0", "10" + none → "10": the
+/// major.minor Plausible stores.
 fn short_version(major: Option<&str>, minor: Option<&str>) -> String {
     match (major.map(str::trim), minor.map(str::trim)) {
-        (Some(major), Some(minor)) if !major.is_empty() && !minor.is_empty() && minor != "0" => {
+        (Some(major), Some(minor)) if !major.is_empty() && !minor.is_empty() => {
             format!("{major}.{minor}")
         }
         (Some(major), _) => major.to_owned(),
@@ -310,72 +346,73 @@ mod tests {
     const REAL_BROWSERS: &[Expected] = &[
         expect(
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-            "Chrome", "120", "Windows", "10", DESKTOP,
+            "Chrome", "120.0", "Windows", "10", DESKTOP,
         ),
         expect(
             "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15",
-            "Safari", "17", "macOS", "10.15", DESKTOP,
+            "Safari", "17.2", "Mac", "10.15", DESKTOP,
         ),
         expect(
             "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1.2 Mobile/15E148 Safari/604.1",
-            "Safari", "17", "iOS", "17.1", MOBILE,
+            "Safari", "17.1", "iOS", "17.1", MOBILE,
         ),
         expect(
             "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/120.0.6099.119 Mobile/15E148 Safari/604.1",
-            "Chrome", "120", "iOS", "17.2", MOBILE,
+            "Chrome", "120.0", "iOS", "17.2", MOBILE,
         ),
         expect(
             "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
-            "Safari", "16", "iOS", "16.6", TABLET,
+            "Safari", "16.6", "iOS", "16.6", TABLET,
         ),
         expect(
             "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.144 Mobile Safari/537.36",
-            "Chrome", "120", "Android", "14", MOBILE,
+            "Chrome", "120.0", "Android", "14", MOBILE,
         ),
         expect(
             "Mozilla/5.0 (Android 14; Mobile; rv:121.0) Gecko/121.0 Firefox/121.0",
-            "Firefox", "121", "Android", "14", MOBILE,
+            "Firefox", "121.0", "Android", "14", MOBILE,
         ),
         expect(
             "Mozilla/5.0 (Android 13; Tablet; rv:121.0) Gecko/121.0 Firefox/121.0",
-            "Firefox", "121", "Android", "13", TABLET,
+            "Firefox", "121.0", "Android", "13", TABLET,
         ),
         expect(
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
-            "Firefox", "121", "Windows", "10", DESKTOP,
+            "Firefox", "121.0", "Windows", "10", DESKTOP,
         ),
         expect(
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91",
-            "Edge", "120", "Windows", "10", DESKTOP,
+            "Microsoft Edge", "120.0", "Windows", "10", DESKTOP,
         ),
         expect(
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 OPR/106.0.0.0",
-            "Opera", "106", "Windows", "10", DESKTOP,
+            "Opera", "106.0", "Windows", "10", DESKTOP,
         ),
         expect(
             "Mozilla/5.0 (Linux; Android 13; SAMSUNG SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36",
-            "Samsung Internet", "23", "Android", "13", MOBILE,
+            "Samsung Internet", "23.0", "Android", "13", MOBILE,
         ),
         expect(
             "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Safari/537.36",
-            "Samsung Internet", "23", "Android", "13", TABLET,
+            "Samsung Internet", "23.0", "Android", "13", TABLET,
         ),
         expect(
             "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-            "Chrome", "120", "Linux", "", DESKTOP,
+            "Chrome", "120.0", "GNU/Linux", "", DESKTOP,
         ),
         expect(
             "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
-            "Firefox", "121", "Linux", "", DESKTOP,
+            "Firefox", "121.0", "Ubuntu", "", DESKTOP,
         ),
         expect(
             "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-            "Chrome", "120", "Chrome OS", "14541", DESKTOP,
+            "Chrome", "120.0", "Chrome OS", "14541.0", DESKTOP,
         ),
     ];
 
     #[test]
     fn real_browsers_are_parsed_and_normalised() {
+        let mut wrong = Vec::new();
         for expected in REAL_BROWSERS {
             let parsed = parser().parse(expected.ua);
             let actual = (
@@ -394,8 +431,11 @@ mod tests {
                 expected.device,
                 false,
             );
-            assert_eq!(actual, wanted, "{}", expected.ua);
+            if actual != wanted {
+                wrong.push(format!("{actual:?} instead of {wanted:?}: {}", expected.ua));
+            }
         }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 
     #[test]
@@ -454,9 +494,9 @@ mod tests {
         assert_eq!(Device::from_screen_width(576), Device::Tablet);
         assert_eq!(Device::from_screen_width(991), Device::Tablet);
         assert_eq!(Device::from_screen_width(992), Device::Desktop);
-        assert_eq!(Device::Desktop.as_str(), "desktop");
-        assert_eq!(Device::Mobile.as_str(), "mobile");
-        assert_eq!(Device::Tablet.as_str(), "tablet");
+        assert_eq!(Device::Desktop.as_str(), "Desktop");
+        assert_eq!(Device::Mobile.as_str(), "Mobile");
+        assert_eq!(Device::Tablet.as_str(), "Tablet");
     }
 
     #[test]
@@ -491,9 +531,9 @@ mod tests {
     }
 
     #[test]
-    fn short_version_drops_zero_minor() {
+    fn short_version_is_major_and_minor() {
         assert_eq!(short_version(Some("17"), Some("1")), "17.1");
-        assert_eq!(short_version(Some("17"), Some("0")), "17");
+        assert_eq!(short_version(Some("17"), Some("0")), "17.0");
         assert_eq!(short_version(Some("10"), None), "10");
         assert_eq!(short_version(None, Some("3")), "");
     }

@@ -227,6 +227,13 @@ impl Pipeline {
             );
             text::clean(&mut referrer.referrer);
             text::clean(&mut referrer.source);
+            let channel = crate::enrich::channel::classify(&crate::enrich::channel::ChannelInput {
+                source: &referrer.source,
+                utm_source: &page.source_param,
+                utm_medium: &page.utm_medium,
+                utm_campaign: &page.utm_campaign,
+                click_id: page.click_id,
+            });
             let yesterday_id = salts
                 .yesterday
                 .as_ref()
@@ -260,12 +267,17 @@ impl Pipeline {
                 utm_term: take(&mut page.utm_term),
                 country_code: location.country_code.clone(),
                 region: location.region.clone(),
+                region_code: location.region_code.clone(),
                 city: location.city.clone(),
                 browser: agent.browser.clone(),
                 browser_version: agent.browser_version.clone(),
                 os: agent.os.clone(),
                 os_version: agent.os_version.clone(),
                 device: device.clone(),
+                channel: SharedStr::from_static(channel.as_str()),
+                click_id: page
+                    .click_id
+                    .map_or(SharedStr::EMPTY, |id| SharedStr::from_static(id.as_str())),
                 visitor_id: assigned.visitor_id,
                 session_id: assigned.session_id,
                 prop_keys: if last {

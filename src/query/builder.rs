@@ -25,12 +25,64 @@
 use chrono_tz::Tz;
 
 use super::dates::Period;
-use super::request::{Filter, QueryRequest};
+use super::request::{Filter, QueryRequest, NOT_SET};
 use super::vocabulary::{Dimension, Direction, Metric, Operator, OrderKey, TimeBucket, VisitAttr};
 use crate::store::sql::{Param, Sql};
 
-/// The SQL expression of a dimension, at the level of joined event rows.
-pub fn dimension_expr(dimension: &Dimension, tz: Tz) -> Sql {
+/// What the expressions of one statement are relative to: the site and the
+/// period (a week bucket starts no earlier than the period's first day, a
+/// `has_done` subquery looks at the same events) and the site's time zone.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// The site.
+    pub site: &'a str,
+    /// The period.
+    pub period: Period,
+    /// The site's time zone.
+    pub tz: Tz,
+}
+
+impl Scope<'_> {
+    fn zone(&self) -> Param {
+        Param::Str(self.tz.name().to_string())
+    }
+
+    /// The period's first day in the site's zone, `YYYY-MM-DD`.
+    fn first_day(&self) -> Param {
+        Param::Str(
+            self.period
+                .from
+                .with_timezone(&self.tz)
+                .date_naive()
+                .format("%Y-%m-%d")
+                .to_string(),
+        )
+    }
+}
+
+/// Plausible's label for a visit without a source or referrer.
+pub const DIRECT: &str = "Direct / None";
+/// Plausible's label for an event without a property.
+pub const NO_PROPERTY: &str = "(none)";
+
+/// How a blank value of a dimension is shown (and may be filtered on):
+/// Plausible's labels.
+fn blank_label(dimension: &Dimension) -> Option<&'static str> {
+    match dimension {
+        Dimension::Prop(_) => Some(NO_PROPERTY),
+        Dimension::Visit(VisitAttr::Column("referrer_source" | "referrer")) => Some(DIRECT),
+        Dimension::Visit(VisitAttr::Column(
+            "utm_source" | "utm_medium" | "utm_campaign" | "utm_content" | "utm_term" | "browser"
+            | "browser_version" | "os" | "os_version" | "device",
+        )) => Some(NOT_SET),
+        _ => None,
+    }
+}
+
+/// The stored value a dimension compares, without labels: what filters
+/// test (Plausible filters the stored values, and reads its labels in `is`
+/// filters as the blank value).
+fn stored_expr(dimension: &Dimension, scope: Scope<'_>) -> Sql {
     match dimension {
         Dimension::Event(column) => Sql::raw(*column),
         Dimension::Prop(key) => Sql::new(
@@ -41,102 +93,246 @@ pub fn dimension_expr(dimension: &Dimension, tz: Tz) -> Sql {
         // array join must not multiply rows inside a WHERE clause.
         Dimension::PropKey => Sql::raw("arrayJoin(prop_keys)"),
         Dimension::Goal => Sql::raw("name"),
-        Dimension::Visit(VisitAttr::EntryPage) => Sql::raw("v_entry_page"),
-        Dimension::Visit(VisitAttr::ExitPage) => Sql::raw("v_exit_page"),
-        // As in Plausible, a visit without a source is "Direct / None" —
-        // in results and in filters alike.
-        Dimension::Visit(VisitAttr::Column("referrer_source")) => {
-            Sql::raw("if(v_referrer_source = '', 'Direct / None', v_referrer_source)")
+        Dimension::Visit(VisitAttr::CountryName) => {
+            let (codes, names) = super::names::country_names();
+            Sql::new(
+                "transform(toString(v_country_code), ?, ?, '')",
+                vec![Param::Strs(codes), Param::Strs(names)],
+            )
         }
-        Dimension::Visit(VisitAttr::Column(column)) => Sql::raw(format!("v_{column}")),
+        Dimension::Visit(attr) => Sql::raw(attr.alias()),
         Dimension::Time(bucket) => {
-            let template = match bucket {
-                TimeBucket::Hour => "toString(toStartOfHour(timestamp, ?), ?)",
-                TimeBucket::Day => "toString(toDate(timestamp, ?))",
-                TimeBucket::Week => "toString(toMonday(toDate(timestamp, ?)))",
-                TimeBucket::Month => "toString(toStartOfMonth(toDate(timestamp, ?)))",
-            };
-            let zone = Param::Str(tz.name().to_string());
-            let params = if *bucket == TimeBucket::Hour {
-                vec![zone.clone(), zone]
-            } else {
-                vec![zone]
+            let (template, params) = match bucket {
+                TimeBucket::Hour => (
+                    "toString(toStartOfHour(timestamp, ?), ?)",
+                    vec![scope.zone(), scope.zone()],
+                ),
+                TimeBucket::Day => ("toString(toDate(timestamp, ?))", vec![scope.zone()]),
+                // Weeks start on Monday, but never before the period does
+                // (Plausible's first bucket is the period's first day).
+                TimeBucket::Week => (
+                    "toString(greatest(toMonday(toDate(timestamp, ?)), toDate(?)))",
+                    vec![scope.zone(), scope.first_day()],
+                ),
+                TimeBucket::Month => (
+                    "toString(toStartOfMonth(toDate(timestamp, ?)))",
+                    vec![scope.zone()],
+                ),
             };
             Sql::new(template, params)
         }
     }
 }
 
-/// The SQL condition of a filter tree.
-pub fn filter_sql(filter: &Filter, tz: Tz) -> Sql {
-    match filter {
-        Filter::Compare {
-            op,
-            dimension,
-            values,
-        } => {
-            let expr = dimension_expr(dimension, tz);
-            let any_of = |template: &str| {
-                let parts = values
-                    .iter()
-                    .map(|v| {
-                        let mut part = Sql::raw(template.split("EXPR").next().unwrap_or(""));
-                        part.push(expr.clone());
-                        part.push(Sql::new(
-                            template.split("EXPR").nth(1).unwrap_or(""),
-                            vec![Param::Str(v.clone())],
-                        ));
-                        part
-                    })
-                    .collect();
-                Sql::join(parts, " OR ")
-            };
-            let positive = match op {
-                Operator::Is | Operator::IsNot => {
-                    let mut sql = Sql::new("has(?, ", vec![Param::Strs(values.clone())]);
-                    sql.push(expr.clone());
-                    sql.text.push(')');
-                    sql
-                }
-                Operator::Contains | Operator::ContainsNot => any_of("position(EXPR, ?) > 0"),
-                Operator::Matches | Operator::MatchesNot => any_of("match(EXPR, ?)"),
-            };
-            if matches!(
-                op,
-                Operator::IsNot | Operator::ContainsNot | Operator::MatchesNot
-            ) {
-                let mut negated = Sql::raw("NOT (");
-                negated.push(positive);
-                negated.text.push(')');
-                negated
-            } else {
-                positive
-            }
-        }
-        Filter::And(parts) => Sql::join(parts.iter().map(|p| filter_sql(p, tz)).collect(), " AND "),
-        Filter::Or(parts) => Sql::join(parts.iter().map(|p| filter_sql(p, tz)).collect(), " OR "),
-        Filter::Not(inner) => {
-            let mut sql = Sql::raw("NOT (");
-            sql.push(filter_sql(inner, tz));
+/// The SQL expression of a dimension as answered: the stored value, or
+/// Plausible's label where it is blank (see [`blank_label`]).
+pub fn dimension_expr(dimension: &Dimension, scope: Scope<'_>) -> Sql {
+    let stored = stored_expr(dimension, scope);
+    match blank_label(dimension) {
+        None => stored,
+        Some(label) => {
+            let mut sql = Sql::raw("if(empty(");
+            sql.push(stored.clone());
+            sql.push(Sql::new("), ?, ", vec![Param::Str(label.to_string())]));
+            sql.push(stored);
             sql.text.push(')');
             sql
         }
     }
 }
 
-/// Visit columns the query refers to.
+/// `template` with `EXPR` replaced by `expr` and one `?` bound to `value`.
+fn with_expr(template: &str, expr: &Sql, value: Param) -> Sql {
+    let (before, after) = template.split_once("EXPR").unwrap_or((template, ""));
+    let mut part = Sql::raw(before);
+    part.push(expr.clone());
+    part.push(Sql::new(after, vec![value]));
+    part
+}
+
+fn negate(sql: Sql) -> Sql {
+    let mut negated = Sql::raw("NOT (");
+    negated.push(sql);
+    negated.text.push(')');
+    negated
+}
+
+/// The condition of one comparison, as Plausible evaluates it: `is` reads
+/// a label of the blank value as the blank value; a property filter other
+/// than `is`/`is_not` only matches events that carry the property; `is_not`
+/// on a property keeps the events without it, unless `(none)` is among the
+/// values.
+fn compare_sql(
+    op: Operator,
+    dimension: &Dimension,
+    values: &[String],
+    case_sensitive: bool,
+    scope: Scope<'_>,
+) -> Sql {
+    let stored = stored_expr(dimension, scope);
+    let condition = compare_stored(op, &stored, blank_label(dimension), values, case_sensitive);
+    let Dimension::Prop(key) = dimension else {
+        return condition;
+    };
+    let carries = Sql::new("has(prop_keys, ?)", vec![Param::Str(key.clone())]);
+    let none_listed = values.iter().any(|v| v == NO_PROPERTY);
+    let mut sql = Sql::raw("(");
+    match op {
+        // Carrying a listed value, or (with `(none)` listed) not carrying it.
+        Operator::Is => {
+            sql.push(carries.clone());
+            sql.text.push_str(" AND ");
+            sql.push(condition);
+            if none_listed {
+                sql.text.push_str(" OR NOT ");
+                sql.push(carries);
+            }
+        }
+        // Carrying another value, or (unless `(none)` is listed) not
+        // carrying it at all.
+        Operator::IsNot => {
+            sql.push(carries.clone());
+            sql.text.push_str(" AND ");
+            sql.push(condition);
+            if !none_listed {
+                sql.text.push_str(" OR NOT ");
+                sql.push(carries);
+            }
+        }
+        _ => {
+            sql.push(carries);
+            sql.text.push_str(" AND ");
+            sql.push(condition);
+        }
+    }
+    sql.text.push(')');
+    sql
+}
+
+/// One comparison of a stored expression; `label` is what its blank value
+/// is called (read as the blank value by `is` and `is_not`).
+fn compare_stored(
+    op: Operator,
+    stored: &Sql,
+    label: Option<&str>,
+    values: &[String],
+    case_sensitive: bool,
+) -> Sql {
+    let any_of = |template: &str, values: &[String]| {
+        Sql::join(
+            values
+                .iter()
+                .map(|v| with_expr(template, stored, Param::Str(v.clone())))
+                .collect(),
+            " OR ",
+        )
+    };
+    let positive = match op {
+        Operator::Is | Operator::IsNot => {
+            let is_blank = |v: &str| Some(v) == label || v == NOT_SET;
+            let listed: Vec<String> = values
+                .iter()
+                .map(|v| {
+                    if is_blank(v) {
+                        String::new()
+                    } else {
+                        v.clone()
+                    }
+                })
+                .map(|v| if case_sensitive { v } else { v.to_lowercase() })
+                .collect();
+            let mut sql = Sql::new("has(?, ", vec![Param::Strs(listed)]);
+            if case_sensitive {
+                sql.push(stored.clone());
+            } else {
+                sql.text.push_str("lowerUTF8(");
+                sql.push(stored.clone());
+                sql.text.push(')');
+            }
+            sql.text.push(')');
+            sql
+        }
+        Operator::Contains | Operator::ContainsNot if case_sensitive => {
+            any_of("position(EXPR, ?) > 0", values)
+        }
+        Operator::Contains | Operator::ContainsNot => {
+            any_of("positionCaseInsensitiveUTF8(EXPR, ?) > 0", values)
+        }
+        Operator::Matches | Operator::MatchesNot => {
+            let patterns: Vec<String> = values
+                .iter()
+                .map(|v| {
+                    if case_sensitive {
+                        v.clone()
+                    } else {
+                        format!("(?i){v}")
+                    }
+                })
+                .collect();
+            any_of("match(EXPR, ?)", &patterns)
+        }
+    };
+    if matches!(
+        op,
+        Operator::IsNot | Operator::ContainsNot | Operator::MatchesNot
+    ) {
+        negate(positive)
+    } else {
+        positive
+    }
+}
+
+/// The SQL condition of a filter tree.
+pub fn filter_sql(filter: &Filter, scope: Scope<'_>) -> Sql {
+    match filter {
+        Filter::Compare {
+            op,
+            dimension,
+            values,
+            case_sensitive,
+        } => compare_sql(*op, dimension, values, *case_sensitive, scope),
+        Filter::And(parts) => Sql::join(
+            parts.iter().map(|p| filter_sql(p, scope)).collect(),
+            " AND ",
+        ),
+        Filter::Or(parts) => {
+            Sql::join(parts.iter().map(|p| filter_sql(p, scope)).collect(), " OR ")
+        }
+        Filter::Not(inner) => negate(filter_sql(inner, scope)),
+        Filter::HasDone { negated, inner } => {
+            let mut sql = Sql::raw(if *negated {
+                "session_id NOT IN (SELECT session_id FROM events"
+            } else {
+                "session_id IN (SELECT session_id FROM events"
+            });
+            sql.push(site_range(scope.site, scope.period));
+            sql.text.push_str(" AND ");
+            sql.push(filter_sql(inner, scope));
+            sql.text.push(')');
+            sql
+        }
+    }
+}
+
+/// Visit attributes the query refers to, each once.
 fn visit_columns(query: &QueryRequest) -> Vec<VisitAttr> {
     let mut columns: Vec<VisitAttr> = Vec::new();
     let dims = query
         .dimensions
         .iter()
         .chain(query.filters.iter().flat_map(|f| f.dimensions()));
+    let mut add = |attr: VisitAttr| {
+        if !columns.iter().any(|c| c.alias() == attr.alias()) {
+            columns.push(attr);
+        }
+    };
     for dimension in dims {
         if let Dimension::Visit(attr) = dimension {
-            if !columns.contains(attr) {
-                columns.push(*attr);
-            }
+            add(*attr);
         }
+    }
+    if entry_page_condition_needed(query) {
+        add(VisitAttr::EntryPage);
     }
     columns
 }
@@ -145,34 +341,78 @@ fn visit_columns(query: &QueryRequest) -> Vec<VisitAttr> {
 fn visit_attribute_columns(query: &QueryRequest) -> String {
     visit_columns(query)
         .into_iter()
-        .map(|attr| match attr {
-            VisitAttr::EntryPage => {
-                ", argMinIf(pathname, timestamp, name = 'pageview') AS v_entry_page".to_string()
-            }
-            VisitAttr::ExitPage => {
-                ", argMaxIf(pathname, timestamp, name = 'pageview') AS v_exit_page".to_string()
-            }
-            VisitAttr::Column(column) => format!(", argMin({column}, timestamp) AS v_{column}"),
-        })
+        .map(|attr| format!(", {} AS {}", attr.aggregate(), attr.alias()))
         .collect()
+}
+
+/// Whether bounce rate or visit duration must be restricted to visits by
+/// their entry page: Plausible counts the bounce rate under an `event:page`
+/// filter only over the visits that *entered* on a matching page, and
+/// answers visit metrics per page for the visits that entered there.
+fn entry_page_condition_needed(query: &QueryRequest) -> bool {
+    let visit_metric = query
+        .metrics
+        .iter()
+        .any(|m| matches!(m, Metric::BounceRate | Metric::VisitDuration));
+    let page = Dimension::Event("pathname");
+    visit_metric
+        && (query.dimensions.contains(&page)
+            || (query.metrics.contains(&Metric::BounceRate)
+                && query.filters.iter().any(is_page_filter)))
+}
+
+/// A top-level filter on `event:page`.
+fn is_page_filter(filter: &Filter) -> bool {
+    matches!(
+        filter,
+        Filter::Compare {
+            dimension: Dimension::Event("pathname"),
+            ..
+        }
+    )
+}
+
+/// The condition on a visit's entry page (`sentry`, at level L1→L2) for
+/// bounce rate (`for_bounce`) or visit duration: the page of the group,
+/// and for the bounce rate the top-level page filters as well.
+fn entry_page_condition(
+    query: &QueryRequest,
+    dimensions: &[Dimension],
+    for_bounce: bool,
+) -> Option<Sql> {
+    let page = Dimension::Event("pathname");
+    let mut parts: Vec<Sql> = Vec::new();
+    if let Some(i) = dimensions.iter().position(|d| *d == page) {
+        parts.push(Sql::raw(format!("sentry = d{i}")));
+    }
+    if for_bounce || !parts.is_empty() {
+        for filter in query.filters.iter().filter(|f| is_page_filter(f)) {
+            if let Filter::Compare {
+                op,
+                values,
+                case_sensitive,
+                ..
+            } = filter
+            {
+                parts.push(compare_stored(
+                    *op,
+                    &Sql::raw("sentry"),
+                    None,
+                    values,
+                    *case_sensitive,
+                ));
+            }
+        }
+    }
+    (!parts.is_empty()).then(|| Sql::join(parts, " AND "))
 }
 
 /// The joined event rows `E` (see the module comment).
 fn event_rows(query: &QueryRequest, period: Period) -> Sql {
-    let range = |sql: &mut Sql| {
-        sql.push(Sql::new(
-            " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)",
-            vec![
-                Param::Str(query.site_id.clone()),
-                Param::time(period.from),
-                Param::time(period.to),
-            ],
-        ))
-    };
     let mut events = Sql::raw(
         "SELECT session_id, visitor_id, timestamp, name, pathname, hostname, prop_keys, prop_values FROM events",
     );
-    range(&mut events);
+    events.push(site_range(&query.site_id, period));
     if !query.needs_visits() {
         return events;
     }
@@ -180,19 +420,9 @@ fn event_rows(query: &QueryRequest, period: Period) -> Sql {
         "SELECT session_id, countIf(name = 'pageview') AS v_pageviews, \
          toUInt32(max(timestamp)) - toUInt32(min(timestamp)) AS v_duration",
     );
-    for attr in visit_columns(query) {
-        visits.text.push_str(&match attr {
-            VisitAttr::EntryPage => {
-                ", argMinIf(pathname, timestamp, name = 'pageview') AS v_entry_page".to_string()
-            }
-            VisitAttr::ExitPage => {
-                ", argMaxIf(pathname, timestamp, name = 'pageview') AS v_exit_page".to_string()
-            }
-            VisitAttr::Column(column) => format!(", argMin({column}, timestamp) AS v_{column}"),
-        });
-    }
+    visits.text.push_str(&visit_attribute_columns(query));
     visits.text.push_str(" FROM events");
-    range(&mut visits);
+    visits.push(site_range(&query.site_id, period));
     visits.text.push_str(" GROUP BY session_id");
     let mut joined = Sql::raw("SELECT * FROM (");
     joined.push(events);
@@ -203,19 +433,31 @@ fn event_rows(query: &QueryRequest, period: Period) -> Sql {
     joined
 }
 
-/// The SQL of one metric at level L2 (`None` for metrics computed afterwards).
-fn metric_expr(metric: Metric) -> Option<&'static str> {
+/// The SQL of one metric at level L2 (`None` for metrics computed
+/// afterwards). `bounce_on` and `duration_on` restrict those two metrics
+/// to visits by their entry page (see [`entry_page_condition`]).
+fn metric_expr(
+    metric: Metric,
+    bounce_on: Option<&str>,
+    duration_on: Option<&str>,
+) -> Option<String> {
     Some(match metric {
-        Metric::Visitors => "toFloat64(uniqExact(visitor))",
-        Metric::Visits => "toFloat64(count())",
-        Metric::Pageviews => "toFloat64(sum(pv))",
-        Metric::Events => "toFloat64(sum(ev))",
-        Metric::ViewsPerVisit => "if(count() = 0, 0, round(sum(pv) / count(), 2))",
+        Metric::Visitors => "toFloat64(uniqExact(visitor))".into(),
+        Metric::Visits => "toFloat64(count())".into(),
+        Metric::Pageviews => "toFloat64(sum(pv))".into(),
+        Metric::Events => "toFloat64(sum(ev))".into(),
+        Metric::ViewsPerVisit => "if(count() = 0, 0, round(sum(pv) / count(), 2))".into(),
         Metric::BounceRate => {
-            "if(countIf(spv >= 1) = 0, 0, round(100 * countIf(spv = 1) / countIf(spv >= 1)))"
+            let on = bounce_on.map_or(String::new(), |c| format!(" AND ({c})"));
+            format!(
+                "if(countIf(spv >= 1{on}) = 0, 0, round(100 * countIf(spv = 1{on}) / countIf(spv >= 1{on})))"
+            )
         }
-        Metric::VisitDuration => "if(count() = 0, 0, round(avg(sdur)))",
-        Metric::Percentage | Metric::ConversionRate => return None,
+        Metric::VisitDuration => match duration_on {
+            None => "if(count() = 0, 0, round(avg(sdur)))".into(),
+            Some(c) => format!("if(countIf({c}) = 0, 0, round(avgIf(sdur, {c})))"),
+        },
+        Metric::Percentage | Metric::ConversionRate | Metric::ExitRate => return None,
     })
 }
 
@@ -322,19 +564,46 @@ fn flat_metric_expr(metric: Metric) -> &'static str {
     }
 }
 
-fn site_range(query: &QueryRequest, period: Period) -> Sql {
+fn site_range(site: &str, period: Period) -> Sql {
     Sql::new(
         " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)",
         vec![
-            Param::Str(query.site_id.clone()),
+            Param::Str(site.to_string()),
             Param::time(period.from),
             Param::time(period.to),
         ],
     )
 }
 
+/// Metrics the SQL computes for `query`: the requested ones that SQL can
+/// compute, plus what the others are computed from (visitors for shares,
+/// visits for the exit rate).
+fn sql_metrics_of(query: &QueryRequest) -> Vec<Metric> {
+    let mut sql_metrics: Vec<Metric> = query
+        .metrics
+        .iter()
+        .copied()
+        .filter(|m| metric_expr(*m, None, None).is_some())
+        .collect();
+    let needs = |m: Metric| query.metrics.contains(&m);
+    if (needs(Metric::Percentage) || needs(Metric::ConversionRate))
+        && !sql_metrics.contains(&Metric::Visitors)
+    {
+        sql_metrics.push(Metric::Visitors);
+    }
+    if needs(Metric::ExitRate) && !sql_metrics.contains(&Metric::Visits) {
+        sql_metrics.push(Metric::Visits);
+    }
+    sql_metrics
+}
+
 /// Builds the statement for `query` over `period`.
 pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions<'_>) -> Built {
+    let scope = Scope {
+        site: &query.site_id,
+        period,
+        tz,
+    };
     let dimensions: Vec<Dimension> = if options.without_dimensions {
         Vec::new()
     } else {
@@ -345,26 +614,13 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
         .iter()
         .filter(|f| !(options.without_goals && is_goal_filter(f)))
         .collect();
-    let mut sql_metrics: Vec<Metric> = query
-        .metrics
-        .iter()
-        .copied()
-        .filter(|m| metric_expr(*m).is_some())
-        .collect();
-    if query
-        .metrics
-        .iter()
-        .any(|m| matches!(m, Metric::Percentage | Metric::ConversionRate))
-        && !sql_metrics.contains(&Metric::Visitors)
-    {
-        sql_metrics.push(Metric::Visitors);
-    }
+    let sql_metrics = sql_metrics_of(query);
     let shape = shape(query, &dimensions, &filters);
     let where_filters = |sql: &mut Sql, joiner: &str| {
         if !filters.is_empty() {
             sql.text.push_str(joiner);
             sql.push(Sql::join(
-                filters.iter().map(|f| filter_sql(f, tz)).collect(),
+                filters.iter().map(|f| filter_sql(f, scope)).collect(),
                 " AND ",
             ));
         }
@@ -373,7 +629,7 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
     let mut statement = Sql::raw("SELECT ");
     let dims_and_metrics = |statement: &mut Sql, metric_sql: &dyn Fn(Metric) -> String| {
         for (i, d) in dimensions.iter().enumerate() {
-            statement.push(dimension_expr(d, tz));
+            statement.push(dimension_expr(d, scope));
             statement.text.push_str(&format!(" AS d{i}, "));
         }
         let metrics: Vec<String> = sql_metrics
@@ -387,12 +643,12 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
         Shape::Flat => {
             dims_and_metrics(&mut statement, &|m| flat_metric_expr(m).to_string());
             statement.text.push_str(" FROM events");
-            statement.push(site_range(query, period));
+            statement.push(site_range(&query.site_id, period));
             where_filters(&mut statement, " AND ");
         }
         Shape::Visits => {
             dims_and_metrics(&mut statement, &|m| {
-                metric_expr(m).unwrap_or("0").to_string()
+                metric_expr(m, None, None).unwrap_or_else(|| "0".into())
             });
             let mut visits = Sql::raw(
                 "SELECT session_id, any(visitor_id) AS visitor, countIf(name = 'pageview') AS pv, \
@@ -401,7 +657,7 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
             );
             visits.text.push_str(&visit_attribute_columns(query));
             visits.text.push_str(" FROM events");
-            visits.push(site_range(query, period));
+            visits.push(site_range(&query.site_id, period));
             visits.text.push_str(" GROUP BY session_id");
             statement.text.push_str(" FROM (");
             statement.push(visits);
@@ -412,13 +668,17 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
             // L1: one row per visit per group.
             let mut level1 = Sql::raw("SELECT ");
             for (i, d) in dimensions.iter().enumerate() {
-                level1.push(dimension_expr(d, tz));
+                level1.push(dimension_expr(d, scope));
                 level1.text.push_str(&format!(" AS d{i}, "));
             }
             level1.text.push_str(
                 "session_id, any(visitor_id) AS visitor, countIf(name = 'pageview') AS pv, count() AS ev, \
-                 any(v_pageviews) AS spv, any(v_duration) AS sdur FROM (",
+                 any(v_pageviews) AS spv, any(v_duration) AS sdur",
             );
+            if entry_page_condition_needed(query) {
+                level1.text.push_str(", any(v_entry_page) AS sentry");
+            }
+            level1.text.push_str(" FROM (");
             level1.push(event_rows(query, period));
             level1.text.push(')');
             where_filters(&mut level1, " WHERE ");
@@ -428,11 +688,32 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
             }
             level1.text.push_str("session_id");
             // L2: the metrics per group.
-            let mut columns: Vec<String> = dim_cols.clone();
+            let (bounce_on, duration_on) = if entry_page_condition_needed(query) {
+                (
+                    entry_page_condition(query, &dimensions, true),
+                    entry_page_condition(query, &dimensions, false),
+                )
+            } else {
+                (None, None)
+            };
+            let mut columns = Sql::raw(
+                dim_cols
+                    .iter()
+                    .map(|c| format!("{c}, "))
+                    .collect::<String>(),
+            );
             for (i, metric) in sql_metrics.iter().enumerate() {
-                columns.push(format!("{} AS m{i}", metric_expr(*metric).unwrap_or("0")));
+                if i > 0 {
+                    columns.text.push_str(", ");
+                }
+                columns.push(metric_sql(
+                    *metric,
+                    i,
+                    bounce_on.as_ref(),
+                    duration_on.as_ref(),
+                ));
             }
-            statement.text.push_str(&columns.join(", "));
+            statement.push(columns);
             statement.text.push_str(" FROM (");
             statement.push(level1);
             statement.text.push(')');
@@ -464,6 +745,39 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
     }
 }
 
+/// One L2 metric column `… AS m{i}`, with the entry-page conditions (and
+/// their bound values) where the metric takes them.
+fn metric_sql(metric: Metric, i: usize, bounce_on: Option<&Sql>, duration_on: Option<&Sql>) -> Sql {
+    // The condition's text goes into the template at each `{c}`; its bound
+    // values must follow in the same order, once per use.
+    let with = |condition: Option<&Sql>, uses: usize, text: String| -> Sql {
+        let mut params = Vec::new();
+        if let Some(c) = condition {
+            for _ in 0..uses {
+                params.extend(c.params.iter().cloned());
+            }
+        }
+        Sql::new(format!("{text} AS m{i}"), params)
+    };
+    match metric {
+        Metric::BounceRate => with(
+            bounce_on,
+            3,
+            metric_expr(metric, bounce_on.map(|c| c.text.as_str()), None).unwrap_or_default(),
+        ),
+        Metric::VisitDuration => with(
+            duration_on,
+            2,
+            metric_expr(metric, None, duration_on.map(|c| c.text.as_str())).unwrap_or_default(),
+        ),
+        other => with(
+            None,
+            0,
+            metric_expr(other, None, None).unwrap_or_else(|| "0".into()),
+        ),
+    }
+}
+
 /// ORDER BY terms: the requested ones, then a default, then every dimension
 /// (so pages are stable).
 pub fn order_terms(
@@ -476,10 +790,10 @@ pub fn order_terms(
     for (key, dir) in &query.order_by {
         let column = match key {
             OrderKey::Metric(m) => {
-                let metric = if matches!(m, Metric::Percentage | Metric::ConversionRate) {
-                    Metric::Visitors
-                } else {
-                    *m
+                let metric = match m {
+                    Metric::Percentage | Metric::ConversionRate => Metric::Visitors,
+                    Metric::ExitRate => Metric::Visits,
+                    other => *other,
                 };
                 sql_metrics
                     .iter()
@@ -495,14 +809,24 @@ pub fn order_terms(
             terms.push(format!("{column} {}", direction(*dir)));
         }
     }
+    // Plausible's default: time ascending, then the first metric
+    // descending (so within a day the biggest group comes first).
     if query.order_by.is_empty() {
         if let Some(i) = dimensions
             .iter()
             .position(|d| matches!(d, Dimension::Time(_)))
         {
             terms.push(format!("d{i} ASC"));
-        } else if !sql_metrics.is_empty() {
-            terms.push("m0 DESC".into());
+        }
+        if let Some(first) = query.metrics.first() {
+            let metric = match first {
+                Metric::Percentage | Metric::ConversionRate => Metric::Visitors,
+                Metric::ExitRate => Metric::Visits,
+                other => *other,
+            };
+            if let Some(j) = sql_metrics.iter().position(|m| *m == metric) {
+                terms.push(format!("m{j} DESC"));
+            }
         }
     }
     for i in 0..dimensions.len() {

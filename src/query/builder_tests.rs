@@ -10,7 +10,8 @@ use chrono_tz::Tz;
 use proptest::prelude::*;
 
 use super::{
-    build, dimension_expr, filter_sql, is_goal_filter, shape, BuildOptions, Built, GroupSet, Shape,
+    build, dimension_expr, filter_sql, is_goal_filter, shape, BuildOptions, Built, GroupSet, Scope,
+    Shape,
 };
 // The request's types by the names builder.rs imports them under, so that
 // this file does not depend on which module of `query` defines them.
@@ -30,10 +31,19 @@ fn prop(key: &str) -> Dimension {
 }
 
 fn compare(op: Operator, dimension: Dimension, values: &[&str]) -> Filter {
-    Filter::Compare {
+    Filter::compare(
         op,
         dimension,
-        values: values.iter().map(|v| v.to_string()).collect(),
+        values.iter().map(|v| v.to_string()).collect(),
+    )
+}
+
+/// The scope of [`period`] for the test site in Berlin.
+fn scope() -> Scope<'static> {
+    Scope {
+        site: SITE,
+        period: period(),
+        tz: BERLIN,
     }
 }
 
@@ -119,7 +129,7 @@ fn a_daily_time_series_is_one_flat_group_by_in_the_sites_zone() {
         "SELECT toString(toDate(timestamp, ?)) AS d0, \
          toFloat64(uniqExact(visitor_id)) AS m0, toFloat64(countIf(name = 'pageview')) AS m1 \
          FROM events WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?) \
-         GROUP BY d0 ORDER BY d0 ASC LIMIT ?, ?"
+         GROUP BY d0 ORDER BY d0 ASC, m0 DESC LIMIT ?, ?"
     );
     assert_eq!(
         sql.params,
@@ -136,20 +146,25 @@ fn each_time_bucket_is_computed_in_the_sites_zone() {
     for (name, text, zones) in [
         ("time:hour", "toString(toStartOfHour(timestamp, ?), ?)", 2),
         ("time:day", "toString(toDate(timestamp, ?))", 1),
-        ("time:week", "toString(toMonday(toDate(timestamp, ?)))", 1),
+        (
+            "time:week",
+            "toString(greatest(toMonday(toDate(timestamp, ?)), toDate(?)))",
+            1,
+        ),
         (
             "time:month",
             "toString(toStartOfMonth(toDate(timestamp, ?)))",
             1,
         ),
     ] {
-        let sql = dimension_expr(&dim(name), BERLIN);
+        let sql = dimension_expr(&dim(name), scope());
         assert_eq!(sql.text, text, "{name}");
-        assert_eq!(
-            sql.params,
-            vec![bound_str("Europe/Berlin"); zones],
-            "{name}"
-        );
+        let mut params = vec![bound_str("Europe/Berlin"); zones];
+        if name == "time:week" {
+            // The first week starts no earlier than the period's first day.
+            params.push(bound_str("2026-05-10"));
+        }
+        assert_eq!(sql.params, params, "{name}");
     }
     assert_eq!(dim("time"), Dimension::Time(TimeBucket::Day));
 }
@@ -166,7 +181,7 @@ fn a_source_breakdown_by_bounce_rate_groups_visits_first() {
     let sql = build(&query, period(), BERLIN, paginated()).sql;
     assert!(
         sql.text.starts_with(
-            "SELECT if(v_referrer_source = '', 'Direct / None', v_referrer_source) AS d0, \
+            "SELECT if(empty(v_referrer_source), ?, v_referrer_source) AS d0, \
              toFloat64(uniqExact(visitor)) AS m0, "
         ),
         "{}",
@@ -186,7 +201,14 @@ fn a_source_breakdown_by_bounce_rate_groups_visits_first() {
         "{}",
         sql.text
     );
-    assert_eq!(sql.params, concat(vec![site_and_period(), page(200, 100)]));
+    assert_eq!(
+        sql.params,
+        concat(vec![
+            vec![bound_str("Direct / None")],
+            site_and_period(),
+            page(200, 100)
+        ])
+    );
 }
 
 #[test]
@@ -216,7 +238,7 @@ fn pages_by_country_with_filters_join_visit_attributes_to_events() {
     );
     assert!(
         sql.text.contains(
-            " WHERE (has(?, v_country_code)) AND ((position(prop_values[indexOf(prop_keys, ?)], ?) > 0)) \
+            " WHERE (has(?, v_country_code)) AND ((has(prop_keys, ?) AND (position(prop_values[indexOf(prop_keys, ?)], ?) > 0))) \
              GROUP BY d0, d1, session_id)"
         ),
         "{}",
@@ -235,7 +257,12 @@ fn pages_by_country_with_filters_join_visit_attributes_to_events() {
             // The events, then the visits, each in the site and period.
             site_and_period(),
             site_and_period(),
-            vec![strs(&["DE", "FR"]), bound_str("plan"), bound_str("pro")],
+            vec![
+                strs(&["DE", "FR"]),
+                bound_str("plan"),
+                bound_str("plan"),
+                bound_str("pro")
+            ],
             page(200, 100),
         ])
     );
@@ -293,7 +320,8 @@ fn only_groups_binds_the_keys_of_the_page_it_completes() {
     assert_eq!(
         sql.params,
         concat(vec![
-            vec![bound_str("plan")],
+            // The property's value, or (none) where it is blank.
+            vec![bound_str("plan"), bound_str("(none)"), bound_str("plan")],
             site_and_period(),
             vec![strs(&["Signup\tpro", "Signup\tfree"])],
             page(200, 100),
@@ -374,11 +402,11 @@ fn filter_operators_and_trees() {
                 compare(Operator::Is, dim("visit:source"), &["Direct / None"]),
                 Filter::Not(Box::new(compare(Operator::Is, page(), &["/"]))),
             ]),
-            "(has(?, if(v_referrer_source = '', 'Direct / None', v_referrer_source))) OR (NOT (has(?, pathname)))",
-            vec![strs(&["Direct / None"]), strs(&["/"])],
+            "(has(?, v_referrer_source)) OR (NOT (has(?, pathname)))",
+            vec![strs(&[""]), strs(&["/"])],
         ),
     ] {
-        let sql = filter_sql(&filter, BERLIN);
+        let sql = filter_sql(&filter, scope());
         assert_eq!(sql.text, text, "{filter:?}");
         assert_eq!(sql.params, params, "{filter:?}");
     }
@@ -444,17 +472,23 @@ fn filter() -> impl Strategy<Value = Filter> {
         operator(),
         filter_dimension(),
         prop::collection::vec(text(), 1..4),
+        any::<bool>(),
     )
-        .prop_map(|(op, dimension, values)| Filter::Compare {
+        .prop_map(|(op, dimension, values, case_sensitive)| Filter::Compare {
             op,
             dimension,
             values,
+            case_sensitive,
         });
     leaf.prop_recursive(3, 12, 3, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 1..3).prop_map(Filter::And),
             prop::collection::vec(inner.clone(), 1..3).prop_map(Filter::Or),
-            inner.prop_map(|f| Filter::Not(Box::new(f))),
+            inner.clone().prop_map(|f| Filter::Not(Box::new(f))),
+            (any::<bool>(), inner).prop_map(|(negated, f)| Filter::HasDone {
+                negated,
+                inner: Box::new(f)
+            }),
         ]
     })
 }
@@ -565,7 +599,7 @@ fn strings_of(query: &QueryRequest, groups: Option<&GroupSet>) -> Vec<String> {
             Filter::And(parts) | Filter::Or(parts) => {
                 parts.iter().for_each(|p| of_filter(p, out));
             }
-            Filter::Not(inner) => of_filter(inner, out),
+            Filter::Not(inner) | Filter::HasDone { inner, .. } => of_filter(inner, out),
         }
     }
     let mut out = vec![query.site_id.clone()];
@@ -609,14 +643,20 @@ impl Neutral {
                 op,
                 dimension,
                 values,
+                case_sensitive,
             } => Filter::Compare {
                 op: *op,
                 dimension: self.dimension(dimension),
                 values: values.iter().map(|v| self.of(v)).collect(),
+                case_sensitive: *case_sensitive,
             },
             Filter::And(parts) => Filter::And(parts.iter().map(|p| self.filter(p)).collect()),
             Filter::Or(parts) => Filter::Or(parts.iter().map(|p| self.filter(p)).collect()),
             Filter::Not(inner) => Filter::Not(Box::new(self.filter(inner))),
+            Filter::HasDone { negated, inner } => Filter::HasDone {
+                negated: *negated,
+                inner: Box::new(self.filter(inner)),
+            },
         }
     }
 
@@ -641,10 +681,17 @@ impl Neutral {
     }
 }
 
+/// Whether `text` is bound: as sent, or in the forms a filter binds it in
+/// (lowercased for a case-insensitive `is`, after `(?i)` for a
+/// case-insensitive pattern, or as the blank value for a blank's label).
 fn bound(params: &[Param], text: &str) -> bool {
+    let forms = [text.to_string(), text.to_lowercase(), format!("(?i){text}")];
+    let label = ["(not set)", "(none)", "Direct / None"].contains(&text);
     params.iter().any(|p| match p {
-        Param::Str(s) => s == text,
-        Param::Strs(list) => list.iter().any(|s| s == text),
+        Param::Str(s) => forms.contains(s),
+        Param::Strs(list) => list
+            .iter()
+            .any(|s| forms.contains(s) || (label && s.is_empty())),
         _ => false,
     })
 }

@@ -10,6 +10,7 @@
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use super::request::{Comparison, ComparisonMode};
 use super::vocabulary::{DateBound, DateRange, Preset, TimeBucket};
 use super::QueryError;
 
@@ -39,8 +40,11 @@ impl Period {
     }
 }
 
-/// Local midnight of `day` in `tz` (the first valid instant if midnight is
-/// skipped by a daylight-saving jump).
+/// Local midnight of `day` in `tz`: the first valid instant if midnight is
+/// skipped by a daylight-saving jump, and the *first* of the two if the
+/// clocks go back over it (so a day starts at the first instant the zone's
+/// calendar gives its date, as ClickHouse's bucketing does; Plausible takes
+/// the second, see docs/api.md).
 pub fn local_midnight(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
     let mut local = day.and_hms_opt(0, 0, 0).expect("midnight exists");
     for _ in 0..4 {
@@ -142,6 +146,84 @@ pub fn previous(period: Period, range: &DateRange, now: DateTime<Utc>, tz: Tz) -
     .clamped()
 }
 
+/// The period a comparison compares `period` with, as Plausible computes
+/// it, in whole local days:
+/// - `previous_period`: see [`previous`];
+/// - `year_over_year`: the period's days up to today at most, 365 days
+///   before (Plausible shifts by 365 days, not by a calendar year);
+/// - `custom`: the comparison's own dates;
+/// - with `match_day_of_week`, the compared days are shifted to begin on the
+///   period's first weekday: to the next such day, or the one before when
+///   the next is the period's own first day.
+pub fn compared(
+    period: Period,
+    comparison: &Comparison,
+    range: &DateRange,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Result<Period, QueryError> {
+    if let DateRange::Preset(Preset::Realtime) = range {
+        return Ok(previous(period, range, now, tz));
+    }
+    let first = period.from.with_timezone(&tz).date_naive();
+    let last = (period.to - Duration::seconds(1))
+        .with_timezone(&tz)
+        .date_naive()
+        .max(first);
+    let today = now.with_timezone(&tz).date_naive();
+    let (from, to) = match comparison.mode {
+        ComparisonMode::PreviousPeriod => {
+            let days = (last.min(today).max(first) - first).num_days() + 1;
+            (
+                first - Duration::days(days),
+                last.min(today).max(first) - Duration::days(days),
+            )
+        }
+        ComparisonMode::YearOverYear => (
+            first - Duration::days(365),
+            last.min(today).max(first) - Duration::days(365),
+        ),
+        ComparisonMode::Custom(custom) => {
+            let resolved = resolve(&custom, None, now, tz)?;
+            let from = resolved.from.with_timezone(&tz).date_naive();
+            let to = (resolved.to - Duration::seconds(1))
+                .with_timezone(&tz)
+                .date_naive()
+                .max(from);
+            (from, to)
+        }
+    };
+    let (from, to) = if comparison.match_day_of_week {
+        let shifted = shift_to_weekday(from, first.weekday(), first);
+        let by = shifted - from;
+        (shifted, to + by)
+    } else {
+        (from, to)
+    };
+    Ok(Period {
+        from: local_midnight(from, tz),
+        to: local_midnight(to + Duration::days(1), tz),
+    }
+    .clamped())
+}
+
+/// `date` if it falls on `weekday`; else the next such day, unless that is
+/// `reject` (the period's own first day), then the one before.
+fn shift_to_weekday(date: NaiveDate, weekday: chrono::Weekday, reject: NaiveDate) -> NaiveDate {
+    if date.weekday() == weekday {
+        return date;
+    }
+    let ahead = (i64::from(weekday.num_days_from_monday())
+        - i64::from(date.weekday().num_days_from_monday()))
+    .rem_euclid(7);
+    let next = date + Duration::days(ahead);
+    if next != reject {
+        next
+    } else {
+        next - Duration::days(7)
+    }
+}
+
 fn instant(bound: DateBound, tz: Tz, end: bool) -> DateTime<Utc> {
     match bound {
         // An instant ends a range inclusively, to the second (Plausible's
@@ -188,9 +270,10 @@ pub fn time_labels(period: Period, bucket: TimeBucket, tz: Tz) -> Result<Vec<Str
             let last_day = last.date_naive();
             while day <= last_day {
                 let label_day = match bucket {
-                    TimeBucket::Week => {
-                        day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
-                    }
+                    // Weeks start on Monday, the first never before the period.
+                    TimeBucket::Week => (day
+                        - Duration::days(i64::from(day.weekday().num_days_from_monday())))
+                    .max(first.date_naive()),
                     TimeBucket::Month => day.with_day(1).expect("day 1 exists"),
                     _ => day,
                 };
@@ -226,6 +309,48 @@ mod tests {
         let before = previous(p, &range, now, chrono_tz::UTC);
         assert_eq!(before.from.timestamp(), 0);
         assert_eq!(before.to.timestamp(), 0);
+    }
+
+    /// Havana turns its clocks back from 01:00 to 00:00 on the first
+    /// Sunday of November, so 1 November 2026 has two midnights. The day
+    /// begins at the first: that instant is already 1 November by the
+    /// zone's calendar (ClickHouse's `toDate(t, tz)` says so too), so
+    /// starting at the second, as Plausible does, would hand the day's
+    /// first hour to 31 October's period while its bucket says 1 November.
+    #[test]
+    fn a_day_starting_in_a_repeated_hour_starts_at_its_first_midnight() {
+        let tz: Tz = "America/Havana".parse().unwrap();
+        let day = |d: &str| DateBound::parse(d).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        let first = Utc.with_ymd_and_hms(2026, 11, 1, 4, 0, 0).unwrap();
+        let nov_1 = resolve(
+            &DateRange::Custom(day("2026-11-01"), day("2026-11-01")),
+            None,
+            now,
+            tz,
+        )
+        .unwrap();
+        assert_eq!(nov_1.from, first, "the first midnight (UTC-4)");
+        assert_eq!(nov_1.to - nov_1.from, Duration::hours(25));
+        let oct_31 = resolve(
+            &DateRange::Custom(day("2026-10-31"), day("2026-10-31")),
+            None,
+            now,
+            tz,
+        )
+        .unwrap();
+        assert_eq!(
+            oct_31.to, first,
+            "the day before ends where the next begins"
+        );
+        assert_eq!(oct_31.to - oct_31.from, Duration::hours(24));
+        // The repeated hour is one hourly bucket label, counted once.
+        let hours = time_labels(nov_1, TimeBucket::Hour, tz).unwrap();
+        assert_eq!(
+            hours.first().map(String::as_str),
+            Some("2026-11-01 00:00:00")
+        );
+        assert_eq!(hours.len(), 24);
     }
 
     #[test]

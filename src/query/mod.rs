@@ -16,6 +16,7 @@
 pub mod builder;
 pub mod dates;
 pub mod gate;
+pub mod names;
 pub mod re2;
 pub mod request;
 pub mod run;

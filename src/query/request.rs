@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::vocabulary::{
     metric_names, DateBound, DateRange, Dimension, Direction, Metric, Operator, OrderKey, Preset,
+    VisitAttr,
 };
 use super::QueryError;
 
@@ -29,7 +30,8 @@ pub const MAX_REGEX_LEN: usize = super::re2::MAX_PATTERN_BYTES;
 /// A filter tree.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
-    /// `[op, dimension, [values]]`.
+    /// `[op, dimension, [values]]`, or with `{"case_sensitive": false}`
+    /// as a fourth element.
     Compare {
         /// The operator.
         op: Operator,
@@ -37,6 +39,17 @@ pub enum Filter {
         dimension: Dimension,
         /// The values (at least one).
         values: Vec<String>,
+        /// False when the values match regardless of letter case.
+        case_sensitive: bool,
+    },
+    /// `["has_done", filter]` / `["has_not_done", filter]`: visits with
+    /// (without) at least one event that matches an event-level filter.
+    /// The whole visit is kept or left out, not only the matching events.
+    HasDone {
+        /// True for `has_not_done`.
+        negated: bool,
+        /// The event filter (event dimensions only).
+        inner: Box<Filter>,
     },
     /// All of them.
     And(Vec<Filter>),
@@ -47,7 +60,9 @@ pub enum Filter {
 }
 
 impl Filter {
-    /// Every dimension the filter touches.
+    /// Every dimension the filter compares in the rows it filters. The
+    /// dimensions inside `has_done` are compared in a subquery of their own
+    /// and are not among them.
     pub fn dimensions(&self) -> Vec<&Dimension> {
         match self {
             Filter::Compare { dimension, .. } => vec![dimension],
@@ -55,6 +70,17 @@ impl Filter {
                 parts.iter().flat_map(|p| p.dimensions()).collect()
             }
             Filter::Not(inner) => inner.dimensions(),
+            Filter::HasDone { .. } => Vec::new(),
+        }
+    }
+
+    /// A plain comparison, case-sensitive.
+    pub fn compare(op: Operator, dimension: Dimension, values: Vec<String>) -> Filter {
+        Filter::Compare {
+            op,
+            dimension,
+            values,
+            case_sensitive: true,
         }
     }
 
@@ -64,9 +90,30 @@ impl Filter {
             Filter::And(parts) | Filter::Or(parts) => {
                 1 + parts.iter().map(Filter::size).sum::<usize>()
             }
-            Filter::Not(inner) => 1 + inner.size(),
+            Filter::Not(inner) | Filter::HasDone { inner, .. } => 1 + inner.size(),
         }
     }
+}
+
+/// What a comparison compares the period with (`include.comparisons`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComparisonMode {
+    /// As many days just before.
+    PreviousPeriod,
+    /// The same days a year before.
+    YearOverYear,
+    /// A period of the request's own.
+    Custom(DateRange),
+}
+
+/// `include.comparisons`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Comparison {
+    /// Which period.
+    pub mode: ComparisonMode,
+    /// Shift the compared period so that its weekdays line up with the
+    /// period's (`match_day_of_week`), as Plausible does.
+    pub match_day_of_week: bool,
 }
 
 /// A validated query.
@@ -86,8 +133,8 @@ pub struct QueryRequest {
     pub filters: Vec<Filter>,
     /// Ordering.
     pub order_by: Vec<(OrderKey, Direction)>,
-    /// Also compute the previous period.
-    pub compare_previous: bool,
+    /// Also compute another period to compare with.
+    pub comparison: Option<Comparison>,
     /// Return all time buckets (and zero-fill a time-only breakdown).
     pub time_labels: bool,
     /// Return the number of result rows before pagination.
@@ -120,8 +167,9 @@ impl QueryRequest {
         let date_range = parse_date_range(object.get("date_range"))?;
         let date = parse_date(object.get("date"))?;
         let dimensions = parse_dimensions(object.get("dimensions"))?;
-        let filters = parse_filters(object.get("filters"))?;
+        let mut filters = parse_filters(object.get("filters"))?;
         check_metrics_are_computable(&metrics, &dimensions, &filters)?;
+        extend_hostname_filters_to_visit(&mut filters, &dimensions);
         let order_by = parse_order_by(object.get("order_by"), &metrics, &dimensions)?;
         let include = parse_include(object.get("include"), &dimensions)?;
         let (limit, offset) = parse_pagination(object.get("pagination"))?;
@@ -134,7 +182,7 @@ impl QueryRequest {
             dimensions,
             filters,
             order_by,
-            compare_previous: include.compare_previous,
+            comparison: include.comparison,
             time_labels: include.time_labels,
             total_rows: include.total_rows,
             limit,
@@ -216,8 +264,8 @@ fn parse_metrics(value: Option<&Value>) -> Result<Vec<Metric>, QueryError> {
         })?;
         if metrics.contains(&metric) {
             return Err(QueryError::invalid(
-                &field,
-                format!("{name} is listed twice"),
+                "metrics",
+                format!("Expected items to be unique but they were not ({name} is listed twice)"),
             ));
         }
         metrics.push(metric);
@@ -357,7 +405,63 @@ fn check_metrics_are_computable(
     if metrics.contains(&Metric::ConversionRate) && !has_goal {
         return Err(QueryError::invalid(
             "metrics",
-            "conversion_rate needs a goal: add a filter [\"is\", \"event:goal\", [\"<event name>\"]]".into(),
+            "Metric `conversion_rate` can only be queried with event:goal filters or dimensions \
+             (add a filter [\"is\", \"event:goal\", [\"<event name>\"]])"
+                .into(),
+        ));
+    }
+    // Plausible's rules for the metrics of a visit: they describe whole
+    // visits, so an event dimension other than a page (whose visits are the
+    // ones that entered on it) has no answer for them.
+    let session_metrics: Vec<&str> = metrics
+        .iter()
+        .filter(|m| matches!(m, Metric::BounceRate | Metric::VisitDuration))
+        .map(|m| m.name())
+        .collect();
+    let event_dimensions: Vec<&Dimension> = dimensions
+        .iter()
+        .filter(|d| {
+            matches!(
+                d,
+                Dimension::Event(_) | Dimension::Prop(_) | Dimension::PropKey
+            )
+        })
+        .collect();
+    let only_the_page =
+        event_dimensions.len() == 1 && *event_dimensions[0] == Dimension::Event("pathname");
+    if !session_metrics.is_empty() && !event_dimensions.is_empty() && !only_the_page {
+        return Err(QueryError::invalid(
+            "metrics",
+            format!(
+                "Session metric(s) `{}` cannot be queried along with event dimensions",
+                session_metrics.join(", ")
+            ),
+        ));
+    }
+    if metrics.contains(&Metric::ViewsPerVisit) {
+        let page_filter = filters
+            .iter()
+            .flat_map(|f| f.dimensions())
+            .any(|d| *d == Dimension::Event("pathname"));
+        if page_filter {
+            return Err(QueryError::invalid(
+                "metrics",
+                "Metric `views_per_visit` cannot be queried with a filter on `event:page`".into(),
+            ));
+        }
+        if !dimensions.is_empty() {
+            return Err(QueryError::invalid(
+                "metrics",
+                "Metric `views_per_visit` cannot be queried with `dimensions`".into(),
+            ));
+        }
+    }
+    if metrics.contains(&Metric::ExitRate) && dimensions != [Dimension::Visit(VisitAttr::ExitPage)]
+    {
+        return Err(QueryError::invalid(
+            "metrics",
+            "Metric `exit_rate` requires a `\"visit:exit_page\"` dimension. No other dimensions are allowed."
+                .into(),
         ));
     }
     if metrics.contains(&Metric::Percentage) && dimensions.is_empty() {
@@ -427,7 +531,7 @@ fn parse_order_by(
 /// What `include` asked for.
 #[derive(Default)]
 struct Include {
-    compare_previous: bool,
+    comparison: Option<Comparison>,
     time_labels: bool,
     total_rows: bool,
 }
@@ -442,7 +546,7 @@ fn parse_include(value: Option<&Value>, dimensions: &[Dimension]) -> Result<Incl
             .ok_or_else(|| QueryError::invalid("include", "must be an object".into()))?;
         for (key, v) in fields {
             match key.as_str() {
-                "comparisons" => include.compare_previous = parse_comparisons(v)?,
+                "comparisons" => include.comparison = parse_comparisons(v)?,
                 "time_labels" => include.time_labels = bool_field(v, "include.time_labels")?,
                 "total_rows" => include.total_rows = bool_field(v, "include.total_rows")?,
                 other => {
@@ -463,22 +567,69 @@ fn parse_include(value: Option<&Value>, dimensions: &[Dimension]) -> Result<Incl
     Ok(include)
 }
 
-/// `include.comparisons`: off, or `{"mode": "previous_period"}`.
-fn parse_comparisons(value: &Value) -> Result<bool, QueryError> {
-    match value {
-        Value::Null | Value::Bool(false) => Ok(false),
-        Value::Object(o) => match o.get("mode").and_then(Value::as_str) {
-            Some("previous_period") => Ok(true),
-            _ => Err(QueryError::invalid(
-                "include.comparisons.mode",
-                "only \"previous_period\" is supported".into(),
-            )),
-        },
-        _ => Err(QueryError::invalid(
-            "include.comparisons",
-            "must be {\"mode\": \"previous_period\"}".into(),
-        )),
+/// `include.comparisons`: off, or `{"mode": "previous_period" |
+/// "year_over_year" | "custom", "date_range": [from, to] (custom only),
+/// "match_day_of_week": bool}`.
+fn parse_comparisons(value: &Value) -> Result<Option<Comparison>, QueryError> {
+    const SHAPE: &str =
+        "must be {\"mode\": \"previous_period\" | \"year_over_year\" | \"custom\", \
+        \"date_range\": [from, to] (custom only), \"match_day_of_week\": true | false}";
+    let object = match value {
+        Value::Null | Value::Bool(false) => return Ok(None),
+        Value::Object(o) => o,
+        _ => return Err(QueryError::invalid("include.comparisons", SHAPE.into())),
+    };
+    for key in object.keys() {
+        if !["mode", "date_range", "match_day_of_week"].contains(&key.as_str()) {
+            return Err(QueryError::invalid(
+                &format!("include.comparisons.{key}"),
+                format!("unknown; {SHAPE}"),
+            ));
+        }
     }
+    let mode = match object.get("mode").and_then(Value::as_str) {
+        Some("previous_period") => ComparisonMode::PreviousPeriod,
+        Some("year_over_year") => ComparisonMode::YearOverYear,
+        Some("custom") => {
+            let range =
+                match object.get("date_range") {
+                    Some(Value::Array(pair)) if pair.len() == 2 => {
+                        parse_date_range(object.get("date_range")).map_err(|_| {
+                            QueryError::invalid(
+                                "include.comparisons.date_range",
+                                "must be [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]".into(),
+                            )
+                        })?
+                    }
+                    _ => return Err(QueryError::invalid(
+                        "include.comparisons.date_range",
+                        "custom comparisons need a date_range: [\"YYYY-MM-DD\", \"YYYY-MM-DD\"]"
+                            .into(),
+                    )),
+                };
+            ComparisonMode::Custom(range)
+        }
+        _ => {
+            return Err(QueryError::invalid(
+                "include.comparisons.mode",
+                SHAPE.into(),
+            ))
+        }
+    };
+    if object.contains_key("date_range") && !matches!(mode, ComparisonMode::Custom(_)) {
+        return Err(QueryError::invalid(
+            "include.comparisons.date_range",
+            "only a custom comparison takes a date_range".into(),
+        ));
+    }
+    let match_day_of_week = match object.get("match_day_of_week") {
+        None => false,
+        Some(v) => bool_field(v, "include.comparisons.match_day_of_week")?,
+    };
+    Ok(Some(Comparison {
+        mode,
+        match_day_of_week,
+    }))
 }
 
 /// `pagination`: `limit` (1 to [`MAX_LIMIT`], default [`MAX_LIMIT`]) and
@@ -514,7 +665,9 @@ fn bool_field(value: &Value, field: &str) -> Result<bool, QueryError> {
 
 /// One filter tree, at most 5 deep.
 fn parse_filter(value: &Value, field: &str, depth: usize) -> Result<Filter, QueryError> {
-    const SHAPE: &str = "must be [operator, dimension, [values]], [\"and\"|\"or\", [filters]] or [\"not\", filter]; \
+    const SHAPE: &str =
+        "must be [operator, dimension, [values]] (optionally with {\"case_sensitive\": false}), \
+        [\"and\"|\"or\", [filters]], [\"not\", filter] or [\"has_done\"|\"has_not_done\", filter]; \
         operators: is, is_not, contains, contains_not, matches, matches_not";
     if depth > 5 {
         return Err(QueryError::invalid(
@@ -554,7 +707,16 @@ fn parse_filter(value: &Value, field: &str, depth: usize) -> Result<Filter, Quer
             &format!("{field}[1]"),
             depth + 1,
         )?))),
-        (_, 3) => {
+        ("has_done" | "has_not_done", 2) => {
+            let inner_field = format!("{field}[1]");
+            let inner = parse_filter(&list[1], &inner_field, depth + 1)?;
+            check_behavioural(&inner, &inner_field)?;
+            Ok(Filter::HasDone {
+                negated: op == "has_not_done",
+                inner: Box::new(inner),
+            })
+        }
+        (_, 3 | 4) => {
             let op = Operator::from_name(op).ok_or_else(|| {
                 QueryError::invalid(
                     &format!("{field}[0]"),
@@ -606,13 +768,136 @@ fn parse_filter(value: &Value, field: &str, depth: usize) -> Result<Filter, Quer
                     check_regex(pattern, &values_field)?;
                 }
             }
+            if dimension == Dimension::Visit(VisitAttr::Column("country_code"))
+                && matches!(op, Operator::Is | Operator::IsNot)
+                && !values.iter().all(|v| is_country_code(v))
+            {
+                return Err(QueryError::invalid(
+                    &values_field,
+                    "Invalid visit:country filter, visit:country needs to be a valid 2-letter country code"
+                        .into(),
+                ));
+            }
+            let case_sensitive = match list.get(3) {
+                None => true,
+                Some(modifiers) => parse_modifiers(modifiers, &format!("{field}[3]"))?,
+            };
             Ok(Filter::Compare {
                 op,
                 dimension,
                 values,
+                case_sensitive,
             })
         }
         _ => Err(QueryError::invalid(field, SHAPE.into())),
+    }
+}
+
+/// A filter's fourth element: `{"case_sensitive": bool}`; returns it.
+fn parse_modifiers(value: &Value, field: &str) -> Result<bool, QueryError> {
+    let object = value.as_object().ok_or_else(|| {
+        QueryError::invalid(field, "must be {\"case_sensitive\": true | false}".into())
+    })?;
+    let mut case_sensitive = true;
+    for (key, v) in object {
+        match key.as_str() {
+            "case_sensitive" => case_sensitive = bool_field(v, &format!("{field}.case_sensitive"))?,
+            other => {
+                return Err(QueryError::invalid(
+                    &format!("{field}.{other}"),
+                    "unknown modifier; allowed: case_sensitive".into(),
+                ))
+            }
+        }
+    }
+    Ok(case_sensitive)
+}
+
+/// Two ASCII capitals, or the `(not set)` of a visit without a country.
+fn is_country_code(value: &str) -> bool {
+    value == NOT_SET || (value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase()))
+}
+
+/// The label of a blank visit attribute (Plausible's), accepted in filters.
+pub const NOT_SET: &str = "(not set)";
+
+/// `has_done` takes event filters only (a page, an event name, a property):
+/// it asks whether the visit did something.
+fn check_behavioural(filter: &Filter, field: &str) -> Result<(), QueryError> {
+    match filter {
+        Filter::HasDone { .. } => Err(QueryError::invalid(
+            field,
+            "has_done and has_not_done cannot be nested".into(),
+        )),
+        Filter::Compare { dimension, .. } => match dimension {
+            Dimension::Event(_) | Dimension::Prop(_) | Dimension::Goal => Ok(()),
+            _ => Err(QueryError::invalid(
+                field,
+                "Behavioral filters (has_done, has_not_done) can only be used with event dimension filters"
+                    .into(),
+            )),
+        },
+        Filter::And(parts) | Filter::Or(parts) => {
+            parts.iter().try_for_each(|p| check_behavioural(p, field))
+        }
+        Filter::Not(inner) => check_behavioural(inner, field),
+    }
+}
+
+/// As Plausible: an `event:hostname` filter also applies to the visit's
+/// entry (or exit) hostname when the breakdown is by an attribute of the
+/// visit's entry (or exit), so that a report for one host of a site shows
+/// the sources and entry pages of visits that began there — not of every
+/// visit that passed through it.
+fn extend_hostname_filters_to_visit(filters: &mut Vec<Filter>, dimensions: &[Dimension]) {
+    let hostname_filters: Vec<Filter> = filters
+        .iter()
+        .filter(|f| {
+            matches!(
+                f,
+                Filter::Compare {
+                    dimension: Dimension::Event("hostname"),
+                    ..
+                }
+            )
+        })
+        .cloned()
+        .collect();
+    if hostname_filters.is_empty() {
+        return;
+    }
+    let mut targets: Vec<VisitAttr> = Vec::new();
+    for dimension in dimensions {
+        let target = match dimension {
+            Dimension::Visit(VisitAttr::ExitPage) => VisitAttr::ExitHostname,
+            Dimension::Visit(VisitAttr::EntryPage)
+            | Dimension::Visit(VisitAttr::Column(
+                "referrer_source" | "referrer" | "utm_source" | "utm_medium" | "utm_campaign"
+                | "utm_content" | "utm_term",
+            )) => VisitAttr::EntryHostname,
+            _ => continue,
+        };
+        if !targets.contains(&target) {
+            targets.push(target);
+        }
+    }
+    for target in targets {
+        for filter in &hostname_filters {
+            if let Filter::Compare {
+                op,
+                values,
+                case_sensitive,
+                ..
+            } = filter
+            {
+                filters.push(Filter::Compare {
+                    op: *op,
+                    dimension: Dimension::Visit(target),
+                    values: values.clone(),
+                    case_sensitive: *case_sensitive,
+                });
+            }
+        }
     }
 }
 
@@ -639,7 +924,7 @@ mod tests {
     fn a_full_query_parses() {
         let q = parse(json!({
             "site_id": "www.Example.com",
-            "metrics": ["visitors", "bounce_rate"],
+            "metrics": ["visitors", "pageviews"],
             "date_range": ["2026-01-01", "2026-01-31"],
             "dimensions": ["visit:source", "time:day", "event:props:plan"],
             "filters": [["is", "visit:country", ["DE"]], ["or", [["contains", "event:page", ["/blog"]], ["not", ["matches", "event:page", ["^/docs/.*"]]]]]],
@@ -650,7 +935,7 @@ mod tests {
         .unwrap();
         assert_eq!(q.site_id, "example.com");
         assert_eq!(q.dimensions[2], Dimension::Prop("plan".into()));
-        assert!(q.compare_previous && q.time_labels && q.total_rows);
+        assert!(q.comparison.is_some() && q.time_labels && q.total_rows);
         assert_eq!((q.limit, q.offset), (5, 10));
         assert!(q.needs_visits());
     }
@@ -684,8 +969,111 @@ mod tests {
         assert!(error(with("order_by", json!([["pageviews", "desc"]])))
             .contains("not among the requested metrics"));
         assert!(error(with("pagination", json!({"limit": 0}))).contains("pagination.limit"));
-        assert!(error(with("metrics", json!(["conversion_rate"]))).contains("needs a goal"));
+        assert!(error(with("metrics", json!(["conversion_rate"])))
+            .contains("Metric `conversion_rate` can only be queried with event:goal filters"));
         assert!(error(with("surprise", json!(1))).contains("surprise"));
         assert!(error(json!({"metrics": ["visitors"], "date_range": "7d"})).contains("site_id"));
+    }
+
+    /// The questions Plausible refuses, refused with Plausible's message
+    /// (after the field it concerns).
+    #[test]
+    fn questions_plausible_refuses_are_refused_with_its_messages() {
+        let query = |extra: Value| {
+            let mut q = json!({"site_id": "a.example", "date_range": "all"});
+            for (k, v) in extra.as_object().unwrap() {
+                q[k] = v.clone();
+            }
+            error(q)
+        };
+        for dimension in ["event:name", "event:props:url"] {
+            assert!(query(
+                json!({"metrics": ["visitors", "bounce_rate"], "dimensions": [dimension]})
+            )
+            .contains(
+                "Session metric(s) `bounce_rate` cannot be queried along with event dimensions"
+            ));
+        }
+        assert_eq!(
+            query(
+                json!({"metrics": ["views_per_visit"], "filters": [["is", "event:page", ["/something"]]]})
+            ),
+            "metrics: Metric `views_per_visit` cannot be queried with a filter on `event:page`"
+        );
+        assert_eq!(
+            query(json!({"metrics": ["views_per_visit"], "dimensions": ["event:name"]})),
+            "metrics: Metric `views_per_visit` cannot be queried with `dimensions`"
+        );
+        assert!(
+            query(json!({"metrics": ["views_per_visit", "visitors", "visitors"]}))
+                .starts_with("metrics: Expected items to be unique but they were not")
+        );
+        assert_eq!(
+            query(json!({"metrics": ["pageviews"], "filters": [["is", "visit:country", ["USA"]]]})),
+            "filters[0][2]: Invalid visit:country filter, visit:country needs to be a valid 2-letter country code"
+        );
+        assert!(
+            query(json!({"metrics": ["exit_rate"], "dimensions": ["event:page"]}))
+                .contains("Metric `exit_rate` requires a `\"visit:exit_page\"` dimension")
+        );
+        assert!(query(json!({"metrics": ["visitors"], "filters": [["has_done", ["is", "visit:country", ["DE"]]]]}))
+            .contains("can only be used with event dimension filters"));
+        // Accepted: a page breakdown's bounce rate (visits that entered there).
+        assert!(parse(json!({"site_id": "a.example", "date_range": "all",
+            "metrics": ["visitors", "bounce_rate"], "dimensions": ["event:page"]}))
+        .is_ok());
+    }
+
+    #[test]
+    fn modifiers_and_comparison_modes_parse() {
+        let q = parse(json!({
+            "site_id": "a.example", "metrics": ["visitors"], "date_range": "7d",
+            "filters": [["contains", "event:page", ["BLOG"], {"case_sensitive": false}]],
+            "include": {"comparisons": {"mode": "custom", "date_range": ["2026-01-01", "2026-01-07"], "match_day_of_week": true}}
+        }))
+        .unwrap();
+        assert!(matches!(
+            q.filters[0],
+            Filter::Compare {
+                case_sensitive: false,
+                ..
+            }
+        ));
+        let comparison = q.comparison.unwrap();
+        assert!(matches!(comparison.mode, ComparisonMode::Custom(_)));
+        assert!(comparison.match_day_of_week);
+        let bad = |include: Value| {
+            error(
+                json!({"site_id": "a.example", "metrics": ["visitors"], "date_range": "7d", "include": include}),
+            )
+        };
+        assert!(bad(json!({"comparisons": {"mode": "custom"}}))
+            .starts_with("include.comparisons.date_range"));
+        assert!(
+            bad(json!({"comparisons": {"mode": "weekly"}})).starts_with("include.comparisons.mode")
+        );
+        assert!(error(
+            json!({"site_id": "a.example", "metrics": ["visitors"], "date_range": "7d",
+            "filters": [["is", "event:page", ["/"], {"case": false}]]})
+        )
+        .starts_with("filters[0][3].case"));
+    }
+
+    #[test]
+    fn a_hostname_filter_reaches_the_entry_of_an_entry_breakdown() {
+        let q = parse(json!({
+            "site_id": "a.example", "metrics": ["visitors"], "date_range": "7d",
+            "dimensions": ["visit:source", "visit:exit_page"],
+            "filters": [["is", "event:hostname", ["blog.a.example"]]]
+        }))
+        .unwrap();
+        let added: Vec<&Dimension> = q.filters[1..].iter().flat_map(|f| f.dimensions()).collect();
+        assert_eq!(
+            added,
+            [
+                &Dimension::Visit(VisitAttr::EntryHostname),
+                &Dimension::Visit(VisitAttr::ExitHostname)
+            ]
+        );
     }
 }

@@ -96,8 +96,8 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// Conversion rates to two decimals, as Plausible rounds them (a share of
-/// all visitors, `percentage`, keeps one).
+/// Shares (`percentage`, `conversion_rate`) to two decimals, as Plausible
+/// rounds them.
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -143,7 +143,7 @@ async fn rows_for(
             .unwrap_or(0.0);
         for (row, (_, v)) in rows.iter_mut().zip(&raw) {
             row.metrics[index] = if total > 0.0 {
-                round1(100.0 * visitors_of(&built, v) / total)
+                round2(100.0 * visitors_of(&built, v) / total)
             } else {
                 0.0
             };
@@ -188,7 +188,69 @@ async fn rows_for(
             };
         }
     }
+    if let Some(index) = query.metrics.iter().position(|m| *m == Metric::ExitRate) {
+        // Exits from a page over the page's page views, both under the
+        // query's filters (an exit-page filter becoming a page filter).
+        let pages: Vec<String> = rows.iter().map(|r| r.dimensions[0].clone()).collect();
+        let mut views = query.clone();
+        views.metrics = vec![Metric::Pageviews];
+        views.dimensions = vec![Dimension::Event("pathname")];
+        views.order_by.clear();
+        views.filters = query.filters.iter().map(exit_page_as_page).collect();
+        let page_set = GroupSet {
+            dimensions: vec![0],
+            keys: pages,
+        };
+        let built_views = build(
+            &views,
+            period,
+            tz,
+            BuildOptions {
+                only_groups: Some(&page_set),
+                ..BuildOptions::default()
+            },
+        );
+        let pageviews: HashMap<String, f64> = fetch(store, &built_views, 1)
+            .await?
+            .into_iter()
+            .map(|(d, v)| (d[0].clone(), v.first().copied().unwrap_or(0.0)))
+            .collect();
+        let visits_at = built.sql_metrics.iter().position(|m| *m == Metric::Visits);
+        for (row, (_, v)) in rows.iter_mut().zip(&raw) {
+            let exits = visits_at.and_then(|i| v.get(i).copied()).unwrap_or(0.0);
+            let views = pageviews.get(&row.dimensions[0]).copied().unwrap_or(0.0);
+            row.metrics[index] = if views > 0.0 {
+                round1(100.0 * exits / views)
+            } else {
+                0.0
+            };
+        }
+    }
     Ok(rows)
+}
+
+/// A filter with `visit:exit_page` read as `event:page` (the page views
+/// an exit rate divides by).
+fn exit_page_as_page(filter: &super::request::Filter) -> super::request::Filter {
+    use super::request::Filter;
+    use super::vocabulary::VisitAttr;
+    match filter {
+        Filter::Compare {
+            op,
+            dimension: Dimension::Visit(VisitAttr::ExitPage),
+            values,
+            case_sensitive,
+        } => Filter::Compare {
+            op: *op,
+            dimension: Dimension::Event("pathname"),
+            values: values.clone(),
+            case_sensitive: *case_sensitive,
+        },
+        Filter::And(parts) => Filter::And(parts.iter().map(exit_page_as_page).collect()),
+        Filter::Or(parts) => Filter::Or(parts.iter().map(exit_page_as_page).collect()),
+        Filter::Not(inner) => Filter::Not(Box::new(exit_page_as_page(inner))),
+        other => other.clone(),
+    }
 }
 
 /// How many groups the query has over `period`: counted by ClickHouse
@@ -229,7 +291,7 @@ fn change(metric: Metric, current: f64, previous: f64) -> Value {
 /// (`50.0`), everything else whole when it is whole.
 fn metric_value(metric: Metric, x: f64) -> Value {
     match metric {
-        Metric::Percentage | Metric::ConversionRate => json!(x),
+        Metric::Percentage | Metric::ConversionRate | Metric::ExitRate => json!(x),
         _ => number(x),
     }
 }
@@ -266,12 +328,13 @@ pub async fn execute(
     // for, and the rows of a compared time series (Plausible compares every
     // bucket, empty ones too). Otherwise only non-empty buckets are rows.
     let all_buckets = match time_index.map(|i| &query.dimensions[i]) {
-        Some(Dimension::Time(bucket)) if query.time_labels || query.compare_previous => {
+        Some(Dimension::Time(bucket)) if query.time_labels || query.comparison.is_some() => {
             Some(dates::time_labels(period, *bucket, tz)?)
         }
         _ => None,
     };
-    let zero_fill = all_buckets.is_some() && query.compare_previous && query.dimensions.len() == 1;
+    let zero_fill =
+        all_buckets.is_some() && query.comparison.is_some() && query.dimensions.len() == 1;
     let labels = all_buckets.as_ref().filter(|_| query.time_labels).cloned();
     let mut rows = rows_for(store, query, period, tz, !zero_fill, None).await?;
     if zero_fill {
@@ -326,8 +389,8 @@ pub async fn execute(
     // matched with the bucket at the same position in the previous period.
     let mut previous_rows: Option<HashMap<Vec<String>, Row>> = None;
     let mut bucket_map: HashMap<String, String> = HashMap::new();
-    if query.compare_previous {
-        let previous = dates::previous(period, &query.date_range, now, tz);
+    if let Some(comparison) = &query.comparison {
+        let previous = dates::compared(period, comparison, &query.date_range, now, tz)?;
         comparison_period = Some(previous);
         if let (Some(Dimension::Time(bucket)), Some(now_labels)) =
             (time_index.map(|i| &query.dimensions[i]), &all_buckets)

@@ -31,6 +31,9 @@ pub enum Metric {
     Percentage,
     /// Converted visitors over all visitors, in percent (needs an `event:goal` filter).
     ConversionRate,
+    /// Visits that left from a page over that page's page views, in percent
+    /// (needs the `visit:exit_page` dimension).
+    ExitRate,
 }
 
 impl Metric {
@@ -45,6 +48,7 @@ impl Metric {
         ("events", Metric::Events),
         ("percentage", Metric::Percentage),
         ("conversion_rate", Metric::ConversionRate),
+        ("exit_rate", Metric::ExitRate),
     ];
 
     /// The API name.
@@ -113,8 +117,57 @@ pub enum VisitAttr {
     EntryPage,
     /// Last page of the visit.
     ExitPage,
+    /// Host of the visit's first page.
+    EntryHostname,
+    /// Host of the visit's last page.
+    ExitHostname,
+    /// The English name of the visit's country (from its code).
+    CountryName,
+    /// The visit's city name (`visit:city_name`; `visit:city` is the same
+    /// column, see docs/api.md).
+    CityName,
     /// Any other attribute: the column of the visit's first event.
     Column(&'static str),
+}
+
+impl VisitAttr {
+    /// The stored column the attribute is read from.
+    pub fn column(self) -> &'static str {
+        match self {
+            VisitAttr::EntryPage | VisitAttr::ExitPage => "pathname",
+            VisitAttr::EntryHostname | VisitAttr::ExitHostname => "hostname",
+            VisitAttr::CountryName => "country_code",
+            VisitAttr::CityName => "city",
+            VisitAttr::Column(column) => column,
+        }
+    }
+
+    /// The per-visit column's name in the visits subquery.
+    pub fn alias(self) -> String {
+        match self {
+            VisitAttr::EntryPage => "v_entry_page".into(),
+            VisitAttr::ExitPage => "v_exit_page".into(),
+            VisitAttr::EntryHostname => "v_entry_hostname".into(),
+            VisitAttr::ExitHostname => "v_exit_hostname".into(),
+            other => format!("v_{}", other.column()),
+        }
+    }
+
+    /// The aggregate that computes it from the visit's events: entry and
+    /// exit from the first and last page view, everything else from the
+    /// visit's first event.
+    pub fn aggregate(self) -> String {
+        let column = self.column();
+        match self {
+            VisitAttr::EntryPage | VisitAttr::EntryHostname => {
+                format!("argMinIf({column}, timestamp, name = 'pageview')")
+            }
+            VisitAttr::ExitPage | VisitAttr::ExitHostname => {
+                format!("argMaxIf({column}, timestamp, name = 'pageview')")
+            }
+            _ => format!("argMin({column}, timestamp)"),
+        }
+    }
 }
 
 const EVENT_DIMENSIONS: &[(&str, &str)] = &[
@@ -132,8 +185,10 @@ const VISIT_DIMENSIONS: &[(&str, &str)] = &[
     ("visit:utm_content", "utm_content"),
     ("visit:utm_term", "utm_term"),
     ("visit:country", "country_code"),
-    ("visit:region", "region"),
+    ("visit:region", "region_code"),
+    ("visit:region_name", "region"),
     ("visit:city", "city"),
+    ("visit:channel", "channel"),
     ("visit:browser", "browser"),
     ("visit:browser_version", "browser_version"),
     ("visit:os", "os"),
@@ -142,10 +197,22 @@ const VISIT_DIMENSIONS: &[(&str, &str)] = &[
 ];
 
 const ALLOWED_DIMENSIONS: &str = "event:page, event:name, event:hostname, event:props:<key>, event:prop_key, \
-    visit:entry_page, visit:exit_page, visit:source, visit:referrer, visit:utm_source, visit:utm_medium, \
+    visit:entry_page, visit:exit_page, visit:entry_page_hostname, visit:exit_page_hostname, \
+    visit:source, visit:referrer, visit:channel, visit:utm_source, visit:utm_medium, \
     visit:utm_campaign, visit:utm_content, visit:utm_term, visit:country, visit:region, visit:city, \
+    visit:country_name, visit:region_name, visit:city_name, \
     visit:browser, visit:browser_version, visit:os, visit:os_version, visit:device, \
     time:hour, time:day, time:week, time:month";
+
+/// Attributes with a name of their own (not one stored column each).
+const NAMED_VISIT_ATTRS: &[(&str, VisitAttr)] = &[
+    ("visit:entry_page", VisitAttr::EntryPage),
+    ("visit:exit_page", VisitAttr::ExitPage),
+    ("visit:entry_page_hostname", VisitAttr::EntryHostname),
+    ("visit:exit_page_hostname", VisitAttr::ExitHostname),
+    ("visit:country_name", VisitAttr::CountryName),
+    ("visit:city_name", VisitAttr::CityName),
+];
 
 /// Every dimension with a fixed name (all but `event:props:<key>`), in the
 /// order error messages list them: for tests and tools that walk them all.
@@ -164,9 +231,10 @@ impl Dimension {
         if let Some((_, column)) = VISIT_DIMENSIONS.iter().find(|(n, _)| *n == name) {
             return Ok(Dimension::Visit(VisitAttr::Column(column)));
         }
+        if let Some((_, attr)) = NAMED_VISIT_ATTRS.iter().find(|(n, _)| *n == name) {
+            return Ok(Dimension::Visit(*attr));
+        }
         match name {
-            "visit:entry_page" => return Ok(Dimension::Visit(VisitAttr::EntryPage)),
-            "visit:exit_page" => return Ok(Dimension::Visit(VisitAttr::ExitPage)),
             "event:goal" => return Ok(Dimension::Goal),
             "event:prop_key" => return Ok(Dimension::PropKey),
             "time:hour" => return Ok(Dimension::Time(TimeBucket::Hour)),
@@ -197,11 +265,14 @@ impl Dimension {
             Dimension::Prop(key) => format!("event:props:{key}"),
             Dimension::PropKey => "event:prop_key".into(),
             Dimension::Goal => "event:goal".into(),
-            Dimension::Visit(VisitAttr::EntryPage) => "visit:entry_page".into(),
-            Dimension::Visit(VisitAttr::ExitPage) => "visit:exit_page".into(),
             Dimension::Visit(VisitAttr::Column(column)) => VISIT_DIMENSIONS
                 .iter()
                 .find(|(_, c)| c == column)
+                .map(|(n, _)| n.to_string())
+                .unwrap_or_default(),
+            Dimension::Visit(attr) => NAMED_VISIT_ATTRS
+                .iter()
+                .find(|(_, a)| a == attr)
                 .map(|(n, _)| n.to_string())
                 .unwrap_or_default(),
             Dimension::Time(TimeBucket::Hour) => "time:hour".into(),
@@ -250,7 +321,7 @@ impl Operator {
 }
 
 /// A date range as requested.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DateRange {
     /// A named period.
     Preset(Preset),

@@ -49,6 +49,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "api_keys", "0004_api_keys.sql"),
     migration!(5, "dashboard", "0005_dashboard.sql"),
     migration!(6, "session_user_version", "0006_session_user_version.sql"),
+    migration!(7, "plausible_vocabulary", "0007_plausible_vocabulary.sql"),
 ];
 
 /// What the templates need to know about the target.
@@ -92,8 +93,18 @@ fn for_cluster(statement: String, database: &str, cluster: &str) -> Vec<String> 
             name
         };
         let mut out = vec![format!("{alter}{storage} ON CLUSTER {cluster}{action}")];
-        if name == "events" {
-            out.push(format!("{alter}events ON CLUSTER {cluster}{action}"));
+        // A mutation (UPDATE/DELETE) changes rows, which only the shards'
+        // table holds. A column change must reach the Distributed table
+        // too, but a cluster with internal replication refuses ALTER ON
+        // CLUSTER of a table that is not replicated: the Distributed table
+        // holds no data, so it is made again with the shards' columns.
+        let mutates =
+            action.trim_start().starts_with("UPDATE") || action.trim_start().starts_with("DELETE");
+        if name == "events" && !mutates {
+            out.push(format!(
+                "DROP TABLE IF EXISTS {database}.events ON CLUSTER {cluster}"
+            ));
+            out.push(distributed_events(database, cluster));
         }
         return out;
     }
@@ -117,13 +128,18 @@ fn for_cluster(statement: String, database: &str, cluster: &str) -> Vec<String> 
     );
     let mut out = vec![format!("{prefix}{storage} ON CLUSTER {cluster}{body}")];
     if name == "events" {
-        out.push(format!(
-            "CREATE TABLE IF NOT EXISTS {database}.events ON CLUSTER {cluster} \
-             AS {database}.events_local \
-             ENGINE = Distributed({cluster}, {database}, events_local, visitor_id)"
-        ));
+        out.push(distributed_events(database, cluster));
     }
     out
+}
+
+/// The Distributed `events` over the shards' `events_local`.
+fn distributed_events(database: &str, cluster: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {database}.events ON CLUSTER {cluster} \
+         AS {database}.events_local \
+         ENGINE = Distributed({cluster}, {database}, events_local, visitor_id)"
+    )
 }
 
 /// Fills in a migration template for `target`. Comment lines are dropped.
@@ -261,6 +277,17 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
         );
         newly.push(migration.version);
     }
+    if !applied.contains(&super::backfill::VERSION) {
+        super::backfill::run(store).await?;
+        store
+            .client()
+            .query("INSERT INTO schema_migrations (version, name, applied_at) SELECT ?, ?, now()")
+            .bind(super::backfill::VERSION)
+            .bind(super::backfill::NAME)
+            .execute()
+            .await?;
+        newly.push(super::backfill::VERSION);
+    }
     if let Some(statement) = deduplication_window(store) {
         store.client().query(&statement).execute().await?;
     }
@@ -329,9 +356,11 @@ mod tests {
         assert!(events[1].contains("ENGINE = Distributed(c1, sm, events_local, visitor_id)"));
         for migration in &MIGRATIONS[1..] {
             for statement in render(migration.sql, target) {
-                assert!(statement.contains(" ON CLUSTER c1 "), "{statement}");
+                assert!(statement.contains(" ON CLUSTER c1"), "{statement}");
                 assert!(
                     statement.starts_with("ALTER TABLE sm.")
+                        || statement.starts_with("DROP TABLE IF EXISTS sm.events ON CLUSTER")
+                        || statement.contains("ENGINE = Distributed(c1, sm, events_local")
                         || statement
                             .contains("ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/sm/"),
                     "{statement}"
@@ -346,8 +375,18 @@ mod tests {
             ),
             [
                 "ALTER TABLE sm.events_local ON CLUSTER c1 ADD COLUMN x UInt8",
-                "ALTER TABLE sm.events ON CLUSTER c1 ADD COLUMN x UInt8"
+                "DROP TABLE IF EXISTS sm.events ON CLUSTER c1",
+                "CREATE TABLE IF NOT EXISTS sm.events ON CLUSTER c1 AS sm.events_local \
+                 ENGINE = Distributed(c1, sm, events_local, visitor_id)"
             ]
+        );
+        assert_eq!(
+            for_cluster(
+                "ALTER TABLE sm.events UPDATE os = 'Mac' WHERE os = 'macOS'".into(),
+                "sm",
+                "c1"
+            ),
+            ["ALTER TABLE sm.events_local ON CLUSTER c1 UPDATE os = 'Mac' WHERE os = 'macOS'"]
         );
     }
 }

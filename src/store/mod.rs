@@ -7,6 +7,7 @@
 //! where the server has them). Schema validation of the crate is switched off
 //! because it sends a setting 18.16 rejects.
 
+pub mod backfill;
 pub mod managed;
 pub mod migrate;
 pub mod sql;

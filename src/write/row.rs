@@ -39,8 +39,12 @@ pub struct EventRow {
     pub utm_term: String,
     /// ISO 3166-1 alpha-2.
     pub country_code: SharedStr,
-    /// First subdivision name.
+    /// First subdivision's English name (`visit:region_name`).
     pub region: SharedStr,
+    /// First subdivision's ISO 3166-2 code, "GB-ENG" (`visit:region`).
+    /// Absent from spool records written before the column existed.
+    #[serde(default)]
+    pub region_code: SharedStr,
     /// City name.
     pub city: SharedStr,
     /// Browser family.
@@ -51,8 +55,14 @@ pub struct EventRow {
     pub os: SharedStr,
     /// Operating system version.
     pub os_version: SharedStr,
-    /// desktop / mobile / tablet.
+    /// Desktop / Mobile / Tablet.
     pub device: SharedStr,
+    /// The visit's acquisition channel ("Organic Search", "Direct", …).
+    #[serde(default)]
+    pub channel: SharedStr,
+    /// Which ad click id the page URL carried ("gclid", …), never its value.
+    #[serde(default)]
+    pub click_id: SharedStr,
     /// Daily-salted visitor hash.
     pub visitor_id: u64,
     /// Visit id.

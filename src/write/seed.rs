@@ -108,32 +108,35 @@ const SOURCES: &[Weighted5] = &[
     ),
 ];
 
-const PLACES: &[(u64, (&str, &str, &str))] = &[
-    (22, ("US", "California", "San Francisco")),
-    (10, ("US", "New York", "New York")),
-    (12, ("DE", "Berlin", "Berlin")),
-    (6, ("DE", "Bavaria", "Munich")),
-    (10, ("GB", "England", "London")),
-    (7, ("FR", "Île-de-France", "Paris")),
-    (5, ("NL", "North Holland", "Amsterdam")),
-    (8, ("IN", "Karnataka", "Bengaluru")),
-    (5, ("BR", "São Paulo", "São Paulo")),
-    (5, ("JP", "Tokyo", "Tokyo")),
-    (4, ("CA", "Ontario", "Toronto")),
-    (6, ("", "", "")),
+/// (country, region name, ISO 3166-2 region code, city)
+type Place = (&'static str, &'static str, &'static str, &'static str);
+
+const PLACES: &[(u64, Place)] = &[
+    (22, ("US", "California", "US-CA", "San Francisco")),
+    (10, ("US", "New York", "US-NY", "New York")),
+    (12, ("DE", "Berlin", "DE-BE", "Berlin")),
+    (6, ("DE", "Bavaria", "DE-BY", "Munich")),
+    (10, ("GB", "England", "GB-ENG", "London")),
+    (7, ("FR", "Île-de-France", "FR-IDF", "Paris")),
+    (5, ("NL", "North Holland", "NL-NH", "Amsterdam")),
+    (8, ("IN", "Karnataka", "IN-KA", "Bengaluru")),
+    (5, ("BR", "São Paulo", "BR-SP", "São Paulo")),
+    (5, ("JP", "Tokyo", "JP-13", "Tokyo")),
+    (4, ("CA", "Ontario", "CA-ON", "Toronto")),
+    (6, ("", "", "", "")),
 ];
 
 // (browser, version, os, os_version, device)
 const AGENTS: &[Weighted5] = &[
-    (28, ("Chrome", "120", "Windows", "10", "desktop")),
-    (10, ("Safari", "17", "macOS", "10.15", "desktop")),
-    (6, ("Firefox", "121", "Windows", "10", "desktop")),
-    (6, ("Edge", "120", "Windows", "10", "desktop")),
-    (4, ("Chrome", "120", "Linux", "", "desktop")),
-    (20, ("Safari", "17", "iOS", "17.1", "mobile")),
-    (16, ("Chrome", "120", "Android", "14", "mobile")),
-    (5, ("Samsung Internet", "23", "Android", "14", "mobile")),
-    (5, ("Safari", "17", "iOS", "17.1", "tablet")),
+    (28, ("Chrome", "120.0", "Windows", "10", "Desktop")),
+    (10, ("Safari", "17.2", "Mac", "10.15", "Desktop")),
+    (6, ("Firefox", "121.0", "Windows", "10", "Desktop")),
+    (6, ("Microsoft Edge", "120.0", "Windows", "10", "Desktop")),
+    (4, ("Chrome", "120.0", "GNU/Linux", "", "Desktop")),
+    (20, ("Safari", "17.1", "iOS", "17.1", "Mobile")),
+    (16, ("Chrome", "120.0", "Android", "14", "Mobile")),
+    (5, ("Samsung Internet", "23.0", "Android", "14", "Mobile")),
+    (5, ("Safari", "17.1", "iOS", "17.1", "Tablet")),
 ];
 
 const PAGES: &[&str] = &[
@@ -180,8 +183,15 @@ pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedRepor
         let mut at =
             start + Duration::seconds(day * 86_400 + hour * 3_600 + rng.below(3_600) as i64);
         let (source, referrer, utm_source, utm_medium, utm_campaign) = *rng.weighted(SOURCES);
-        let (country, region, city) = *rng.weighted(PLACES);
+        let (country, region, region_code, city) = *rng.weighted(PLACES);
         let (browser, browser_version, os, os_version, device) = *rng.weighted(AGENTS);
+        let channel = crate::enrich::channel::classify(&crate::enrich::channel::ChannelInput {
+            source,
+            utm_source,
+            utm_medium,
+            utm_campaign,
+            click_id: None,
+        });
         let pages = if rng.chance(45) { 1 } else { 2 + rng.below(7) };
         let mut page = match source {
             "Google" | "Bing" | "DuckDuckGo" | "ChatGPT" => PAGES[7 + rng.below(8) as usize],
@@ -210,12 +220,14 @@ pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedRepor
                 utm_campaign: utm_campaign.into(),
                 country_code: country.into(),
                 region: region.into(),
+                region_code: region_code.into(),
                 city: city.into(),
                 browser: browser.into(),
                 browser_version: browser_version.into(),
                 os: os.into(),
                 os_version: os_version.into(),
                 device: device.into(),
+                channel: crate::shared::SharedStr::from_static(channel.as_str()),
                 visitor_id,
                 session_id,
                 ..EventRow::default()

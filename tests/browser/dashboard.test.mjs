@@ -37,10 +37,12 @@ async function api(body) {
 }
 
 // What each panel must ask, written out here rather than read from the page.
-const nonEmpty = (dim) => [['is_not', dim, ['']]];
+// Leaves out the blank value, by Plausible's label for it: a missing
+// property is "(none)", any other blank "(not set)".
+const nonEmpty = (dim) => [['is_not', dim, [dim.startsWith('event:props:') ? '(none)' : '(not set)']]];
 const PANELS = {
   pages: { metrics: ['visitors', 'pageviews'], dimensions: ['event:page'], filters: [] },
-  sources: { metrics: ['visitors', 'visits'], dimensions: ['visit:source'], filters: [] },
+  sources: { metrics: ['visitors', 'visits'], dimensions: ['visit:channel'], filters: nonEmpty('visit:channel') },
   locations: { metrics: ['visitors', 'visits'], dimensions: ['visit:country'], filters: nonEmpty('visit:country') },
   devices: { metrics: ['visitors', 'visits'], dimensions: ['visit:browser'], filters: [] },
   events: { metrics: ['visitors', 'events'], dimensions: ['event:name'], filters: [['is_not', 'event:name', ['pageview']]] },
@@ -50,11 +52,15 @@ const HEADLINE = ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_durat
 const waitReady = (page) => page.waitForFunction(() => {
   const board = document.querySelector('#board');
   return board && !board.hidden && board.dataset.state === 'ready';
-}, null, { timeout: 30000 });
+}, null, { timeout: 30000 }).catch(async (e) => {
+  // Say what the page says, not only that it timed out.
+  const status = await page.$eval('#status', (n) => n.textContent).catch(() => '?');
+  throw new Error(`${e.message}; the page's status: ${status}`);
+});
 
 /** Checks every number on the page against the API under `filters`. */
-async function compareWithApi(page, filters, what, range = '30d', bucket = 'time:day') {
-  const headline = await api({ site_id: SITE, date_range: range, metrics: HEADLINE, filters, include: { comparisons: { mode: 'previous_period' } } });
+async function compareWithApi(page, filters, what, range = '30d', bucket = 'time:day', mode = 'previous_period') {
+  const headline = await api({ site_id: SITE, date_range: range, metrics: HEADLINE, filters, include: { comparisons: { mode } } });
   const shown = await page.$$eval('#headline [data-metric]', (nodes) => nodes.map((n) => [n.dataset.metric, n.dataset.value]));
   const row = headline.results[0];
   check(same(shown, HEADLINE.map((m, i) => [m, String(row.metrics[i])])), `${what}: headline ${JSON.stringify(shown)} vs API ${JSON.stringify(row.metrics)}`);
@@ -164,7 +170,7 @@ try {
 
   // Data is text, never markup: a hostile campaign name as a filter chip and a row.
   // It was sent today, and "30d" ends yesterday (as in Plausible): ask for today.
-  await page.goto(`${collector}/dashboard?site=${SITE}&period=day&tab_sources=2&visit:utm_campaign=${encodeURIComponent(HOSTILE)}`);
+  await page.goto(`${collector}/dashboard?site=${SITE}&period=day&tab_sources=3&visit:utm_campaign=${encodeURIComponent(HOSTILE)}`);
   await waitReady(page);
   const chip = await page.$eval('#chips .chip', (n) => [n.dataset.value, n.textContent]);
   check(chip[0] === HOSTILE && chip[1].includes(HOSTILE), 'hostile chip shown as text: ' + JSON.stringify(chip));
@@ -196,6 +202,14 @@ try {
   await page.waitForFunction((from) => location.search.includes('from=' + from) && document.querySelector('#board').dataset.state === 'ready', day(9));
   await compareWithApi(page, [], 'custom range', [day(9), day(2)], 'time:day');
   await page.selectOption('#period', '30d');
+  await waitReady(page);
+  // Compared with the year before: the changes are the API's in that mode.
+  await page.selectOption('#compare', 'year_over_year');
+  await page.waitForFunction(() => location.search.includes('compare=year_over_year') && document.querySelector('#board').dataset.state === 'ready');
+  await compareWithApi(page, [], 'year over year', '30d', 'time:day', 'year_over_year');
+  const title = await page.$eval('#headline [data-change]', (n) => n.title).catch(() => 'no change shown');
+  check(title === 'Change against the year before', 'the change says what it compares with: ' + title);
+  await page.selectOption('#compare', 'previous_period');
   await waitReady(page);
 
   // Phone width: nothing wider than the screen.

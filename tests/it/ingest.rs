@@ -20,7 +20,7 @@ async fn a_page_view_becomes_one_enriched_row() {
     let response = server
         .post(
             &pageview(
-                "https://www.example.com/pricing?utm_medium=cpc&utm_campaign=spring#top",
+                "https://www.example.com/pricing?utm_medium=cpc&utm_campaign=spring&gclid=Cj0KCQ-secret#top",
                 Some("https://www.google.com/search?q=analytics"),
             ),
             &[
@@ -35,14 +35,22 @@ async fn a_page_view_becomes_one_enriched_row() {
     assert_eq!(server.wait_count("SELECT count() FROM events", 1).await, 1);
     let row = server
         .query(
-            "SELECT site, name, pathname, hostname, country_code, region, city, browser, os, device, \
-             referrer_source, referrer, utm_medium, utm_campaign FROM events FORMAT TSV",
+            "SELECT site, name, pathname, hostname, country_code, region, region_code, city, browser, \
+             os, device, referrer_source, referrer, utm_medium, utm_campaign, channel, click_id \
+             FROM events FORMAT TSV",
         )
         .await;
+    // Plausible's vocabulary: the ISO 3166-2 region, the capitalised
+    // device, the acquisition channel; of the click id only its name.
     assert_eq!(
         row.trim_end(),
-        "example.com\tpageview\t/pricing\texample.com\tGB\tEngland\tLondon\tChrome\tWindows\tdesktop\tGoogle\tgoogle.com/search\tcpc\tspring"
+        "example.com\tpageview\t/pricing\texample.com\tGB\tEngland\tGB-ENG\tLondon\tChrome\tWindows\tDesktop\t\
+         Google\tgoogle.com/search\tcpc\tspring\tPaid Search\tgclid"
     );
+    assert!(!server
+        .query("SELECT * FROM events FORMAT TSV")
+        .await
+        .contains("Cj0KCQ"));
     server.stop().await;
 }
 
@@ -279,7 +287,7 @@ async fn malformed_requests_get_clear_statuses() {
         server
             .query("SELECT pathname, referrer_source, device, browser FROM events FORMAT TSV")
             .await,
-        "/no-js\tDuckDuckGo\tmobile\tSafari\n"
+        "/no-js\tDuckDuckGo\tMobile\tSafari\n"
     );
     let metrics = server.metrics().await;
     for (sample, want) in [
@@ -322,7 +330,7 @@ async fn props_utm_and_hash_mode_are_stored() {
         server
             .query("SELECT name, pathname, referrer_source, prop_keys, prop_values, os FROM events FORMAT TSV")
             .await,
-        "Signup\t/app#/settings\tProduct Hunt\t['plan','seats']\t['pro','3']\tLinux\n"
+        "Signup\t/app#/settings\tProduct Hunt\t['plan','seats']\t['pro','3']\tGNU/Linux\n"
     );
     server.stop().await;
 }

@@ -28,3 +28,4 @@ mod small_profile;
 mod spool;
 mod stats_v1;
 mod tracker;
+mod vocabulary;

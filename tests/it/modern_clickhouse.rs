@@ -28,10 +28,10 @@ fn modern_statements() -> Vec<String> {
             "ALTER TABLE saltmark.events MODIFY TTL timestamp + INTERVAL 13 MONTH",
             // What the writer inserts (RowBinary there; the same columns here).
             "INSERT INTO saltmark.events (site, timestamp, name, pathname, hostname, referrer, referrer_source, \
-             utm_source, utm_medium, utm_campaign, utm_content, utm_term, country_code, region, city, browser, \
-             browser_version, os, os_version, device, visitor_id, session_id, prop_keys, prop_values, batch_id) \
+             utm_source, utm_medium, utm_campaign, utm_content, utm_term, country_code, region, region_code, city, browser, \
+             browser_version, os, os_version, device, channel, click_id, visitor_id, session_id, prop_keys, prop_values, batch_id) \
              VALUES ('example.com', now(), 'pageview', '/', 'example.com', '', '', '', '', '', '', '', 'GB', \
-             'England', 'London', 'Chrome', '120', 'Windows', '10', 'desktop', 1, 2, ['plan'], ['pro'], 3)",
+             'England', '', 'London', 'Chrome', '120', 'Windows', '10', 'desktop', '', 'gclid', 1, 2, ['plan'], ['pro'], 3)",
             // The writer's exactly-once check.
             "SELECT count() AS rows FROM saltmark.events WHERE timestamp >= toDateTime(0) \
              AND timestamp <= toDateTime(4000000000) AND batch_id = 3",
@@ -94,8 +94,42 @@ fn modern_statements() -> Vec<String> {
         ]
         .map(String::from),
     );
-    // The CSV export, formula prefixes neutralised by ClickHouse.
+    // The vocabulary backfill (store::backfill) on a row as an older
+    // saltmark stored it: old names, no region code, no channel. (Its
+    // effect is checked on 18.16, tests/it/vocabulary.rs.)
     let client = clickhouse::Client::default();
+    {
+        use saltmark::store::backfill::{
+            channel_update, legacy_names_count, legacy_names_update, region_update, SEPARATOR,
+        };
+        let on = |sql: saltmark::store::sql::Sql| {
+            sql.query(&client)
+                .sql_display()
+                .to_string()
+                .replace("FROM events", "FROM saltmark.events")
+        };
+        statements.push(
+            "INSERT INTO saltmark.events (site, timestamp, name, pathname, country_code, region, device, \
+             os, browser, visitor_id, session_id) VALUES ('legacy.example', now(), 'pageview', '/', 'GB', \
+             'England', 'desktop', 'macOS', 'Edge', 5, 6)"
+                .into(),
+        );
+        statements.push(on(legacy_names_count()));
+        statements.push(on(legacy_names_update("saltmark.events", "")));
+        statements.push(on(region_update(
+            "saltmark.events",
+            "",
+            &[format!("GB{SEPARATOR}England")],
+            &["GB-ENG".to_string()],
+        )));
+        statements.push(on(channel_update(
+            "saltmark.events",
+            "",
+            &[[""; 4].join(SEPARATOR)],
+            &["Direct".to_string()],
+        )));
+    }
+    // The CSV export, formula prefixes neutralised by ClickHouse.
     let export =
         saltmark::retention::export::export_sql(saltmark::retention::export::ExportFormat::Csv);
     statements.push(
@@ -211,10 +245,50 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
         "visit_duration",
         "events"
     ]);
+    // A visit's metrics answer for visit dimensions and pages; an event
+    // dimension takes the event metrics (Plausible refuses the others).
+    let event_metrics = json!(["visitors", "visits", "pageviews", "events"]);
+    let visit_metrics = json!([
+        "visitors",
+        "visits",
+        "pageviews",
+        "bounce_rate",
+        "visit_duration",
+        "events"
+    ]);
     let mut catalogue = vec![json!({"metrics": all_metrics})];
     for dimension in dimensions {
-        catalogue.push(json!({"metrics": all_metrics, "dimensions": [dimension], "order_by": [["visitors", "desc"]]}));
+        let event_level = dimension.starts_with("event:") && dimension != "event:page";
+        let metrics = if event_level {
+            &event_metrics
+        } else {
+            &visit_metrics
+        };
+        catalogue.push(json!({"metrics": metrics, "dimensions": [dimension], "order_by": [["visitors", "desc"]]}));
     }
+    // Issue 16's shapes: case-insensitive filters, the labels of blanks in
+    // filters, properties without a value, behavioural filters, the
+    // entry-page bounce rate, hostname filters reaching the visit's entry,
+    // the exit rate and the new dimensions.
+    for op in [
+        "is",
+        "is_not",
+        "contains",
+        "contains_not",
+        "matches",
+        "matches_not",
+    ] {
+        catalogue.push(json!({"metrics": ["visitors"], "filters": [[op, "event:page", ["/PRI"], {"case_sensitive": false}]]}));
+        catalogue.push(json!({"metrics": ["visitors"], "filters": [[op, "event:props:plan", ["(none)", "pro"]]]}));
+    }
+    catalogue.push(json!({"metrics": ["visitors"], "filters": [["is", "visit:utm_source", ["(not set)"]], ["is", "visit:referrer", ["Direct / None"]]]}));
+    catalogue.push(json!({"metrics": ["visitors", "visits"], "dimensions": ["visit:source"], "filters": [["has_done", ["is", "event:name", ["Signup"]]]]}));
+    catalogue.push(json!({"metrics": ["visitors"], "filters": [["has_not_done", ["and", [["is", "event:page", ["/pricing"]], ["contains", "event:props:plan", ["p"]]]]]]}));
+    catalogue.push(json!({"metrics": ["visitors", "bounce_rate", "visit_duration"], "filters": [["is", "event:page", ["/pricing"]]]}));
+    catalogue.push(json!({"metrics": ["visitors", "bounce_rate", "visit_duration"], "dimensions": ["event:page"], "filters": [["contains", "event:page", ["/"]]]}));
+    catalogue.push(json!({"metrics": ["visitors"], "dimensions": ["visit:source", "visit:exit_page"], "filters": [["is", "event:hostname", ["shop.example"]]]}));
+    catalogue.push(json!({"metrics": ["visits", "exit_rate"], "dimensions": ["visit:exit_page"]}));
+    catalogue.push(json!({"metrics": ["visitors"], "dimensions": ["time:week"]}));
     for op in [
         "is",
         "is_not",

@@ -210,13 +210,16 @@ async fn comparisons_by_dimension_with_a_low_limit() {
         results(&query(&server, &key, body(0)).await),
         vec![
             json!([["Chrome"], [3, 50.0], {"dimensions": ["Chrome"], "metrics": [1, 12.5], "change": [200, 300]}]),
-            json!([["Firefox"], [2, 33.3], {"dimensions": ["Firefox"], "metrics": [4, 50.0], "change": [-50, -33]}]),
+            // Plausible's file asserts 33.3 (its percentages then had one
+            // decimal); they have two now, as issue 16 asks (docs/api.md).
+            json!([["Firefox"], [2, 33.33], {"dimensions": ["Firefox"], "metrics": [4, 50.0], "change": [-50, -33]}]),
         ]
     );
     assert_eq!(
         results(&query(&server, &key, body(2)).await),
         vec![
-            json!([["Safari"], [1, 16.7], {"dimensions": ["Safari"], "metrics": [3, 37.5], "change": [-67, -55]}])
+            // 16.7 and -55 in Plausible's one-decimal file; -56 from 16.67.
+            json!([["Safari"], [1, 16.67], {"dimensions": ["Safari"], "metrics": [3, 37.5], "change": [-67, -56]}])
         ]
     );
     server.stop().await;

@@ -34,7 +34,7 @@ fn dataset() -> Vec<Visit> {
             11,
             "Google",
             "DE",
-            "desktop",
+            "Desktop",
             vec![
                 (h(10, 0, 0), "pageview", "/", None),
                 (h(10, 1, 40), "pageview", "/pricing", None),
@@ -48,7 +48,7 @@ fn dataset() -> Vec<Visit> {
             21,
             "",
             "US",
-            "mobile",
+            "Mobile",
             vec![(h(11, 0, 0), "pageview", "/pricing", None)],
         ),
         // V3: same visitor 2, Twitter, US, mobile: /, /blog. 120 s.
@@ -57,7 +57,7 @@ fn dataset() -> Vec<Visit> {
             22,
             "Twitter",
             "US",
-            "mobile",
+            "Mobile",
             vec![
                 (h(15, 0, 0), "pageview", "/", None),
                 (h(15, 2, 0), "pageview", "/blog", None),
@@ -69,7 +69,7 @@ fn dataset() -> Vec<Visit> {
             31,
             "Google",
             "FR",
-            "desktop",
+            "Desktop",
             vec![(h(9, 0, 0), "pageview", "/blog", None)],
         ),
         // V5: newsletter, DE, desktop: /pricing, /signup + Signup(free). 605 s.
@@ -78,7 +78,7 @@ fn dataset() -> Vec<Visit> {
             41,
             "newsletter",
             "DE",
-            "desktop",
+            "Desktop",
             vec![
                 (h(12, 0, 0), "pageview", "/pricing", None),
                 (h(12, 10, 0), "pageview", "/signup", None),
@@ -106,7 +106,7 @@ async fn load(url: &str, db: &str, site: &str) {
     }
     // The day before: one direct bounce by visitor 9 (for comparisons).
     values.push(format!(
-        "('{site}', '2026-05-09 08:00:00', 'pageview', '/', '{site}', '', 'GB', 'desktop', 9, 91, [], [])"
+        "('{site}', '2026-05-09 08:00:00', 'pageview', '/', '{site}', '', 'GB', 'Desktop', 9, 91, [], [])"
     ));
     ch_query(
         url,
@@ -289,10 +289,12 @@ async fn metrics_breakdowns_filters_and_pagination_match_hand_counts() {
         vec![json!(1), json!(1)]
     );
     // Event filter with visit metrics (the joined shape): visits that saw
-    // /pricing are V1 (3 pages, 305 s), V2 (1, 0 s), V5 (2, 605 s).
+    // /pricing are V1 (3 pages, 305 s), V2 (1, 0 s), V5 (2, 605 s). As in
+    // Plausible, the bounce rate counts only the visits that entered there
+    // (V2 bounced, V5 did not); the duration is of every visit that saw it.
     assert_eq!(
         api.table(q(json!({"metrics": ["visits", "bounce_rate", "visit_duration"], "filters": [["is", "event:page", ["/pricing"]]]}))).await,
-        vec![vec![json!(3), json!(33), json!(303)]]
+        vec![vec![json!(3), json!(50), json!(303)]]
     );
     assert_eq!(
         api.table(q(json!({"metrics": ["visitors", "bounce_rate"], "dimensions": ["visit:source"], "filters": [["is", "event:name", ["pageview"]]], "order_by": [["visit:source", "asc"]]}))).await,
@@ -328,7 +330,7 @@ async fn metrics_breakdowns_filters_and_pagination_match_hand_counts() {
         vec![json!(1), json!(3)]
     );
     assert_eq!(
-        count(json!([["not", ["is", "visit:device", ["mobile"]]]])).await,
+        count(json!([["not", ["is", "visit:device", ["Mobile"]]]])).await,
         vec![json!(3), json!(6)]
     );
     // Goals: 2 of 4 visitors signed up; props of the goal.

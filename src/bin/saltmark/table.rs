@@ -53,7 +53,7 @@ pub(crate) fn render_answer(answer: &Value, query: &QueryRequest, format: Output
 fn header(query: &QueryRequest) -> Vec<String> {
     let mut header: Vec<String> = query.dimensions.iter().map(|d| d.name()).collect();
     header.extend(query.metrics.iter().map(|m| m.name().to_string()));
-    let compare = query.compare_previous;
+    let compare = query.comparison.is_some();
     if compare {
         header.extend(query.metrics.iter().map(|m| format!("{}_change", m.name())));
     }

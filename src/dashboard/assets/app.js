@@ -27,13 +27,16 @@
   };
 
   const PERIODS = ['day', '7d', '30d', 'month', '12mo', 'custom'];
+  // What the headline's changes compare with (Plausible's modes).
+  const COMPARISONS = { previous_period: 'the previous period', year_over_year: 'the year before', off: '' };
   const LIST_LIMIT = 10;
   const DIMENSION_NAMES = {
     'event:page': 'Page', 'event:name': 'Event', 'event:goal': 'Goal',
     'visit:entry_page': 'Entry page', 'visit:exit_page': 'Exit page',
-    'visit:source': 'Source', 'visit:referrer': 'Referrer',
+    'visit:source': 'Source', 'visit:referrer': 'Referrer', 'visit:channel': 'Channel',
     'visit:utm_campaign': 'UTM campaign', 'visit:utm_source': 'UTM source', 'visit:utm_medium': 'UTM medium',
     'visit:country': 'Country', 'visit:region': 'Region', 'visit:city': 'City',
+    'visit:region_name': 'Region', 'visit:city_name': 'City',
     'visit:browser': 'Browser', 'visit:os': 'Operating system', 'visit:device': 'Device',
   };
   const METRIC_NAMES = {
@@ -41,7 +44,9 @@
     bounce_rate: 'Bounce rate', visit_duration: 'Visit duration', events: 'Total events',
   };
   // Panels: each tab is one stats API query grouped by one dimension.
-  const nonEmpty = (dim) => [['is_not', dim, ['']]];
+  // Leaves out the blank value, by Plausible's label for it: a missing
+  // property is "(none)", any other blank "(not set)".
+  const nonEmpty = (dim) => [['is_not', dim, [dim.startsWith('event:props:') ? '(none)' : '(not set)']]];
   const PANELS = [
     { id: 'pages', title: 'Pages', tabs: [
       { label: 'Top pages', dim: 'event:page', metrics: ['visitors', 'pageviews'] },
@@ -49,6 +54,7 @@
       { label: 'Exit pages', dim: 'visit:exit_page', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:exit_page') },
     ] },
     { id: 'sources', title: 'Sources', tabs: [
+      { label: 'Channels', dim: 'visit:channel', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:channel') },
       { label: 'Sources', dim: 'visit:source', metrics: ['visitors', 'visits'] },
       { label: 'Referrers', dim: 'visit:referrer', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:referrer') },
       { label: 'Campaigns', dim: 'visit:utm_campaign', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:utm_campaign') },
@@ -57,8 +63,8 @@
     ] },
     { id: 'locations', title: 'Locations', tabs: [
       { label: 'Countries', dim: 'visit:country', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:country') },
-      { label: 'Regions', dim: 'visit:region', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:region') },
-      { label: 'Cities', dim: 'visit:city', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:city') },
+      { label: 'Regions', dim: 'visit:region_name', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:region_name') },
+      { label: 'Cities', dim: 'visit:city_name', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:city_name') },
     ] },
     { id: 'devices', title: 'Devices', tabs: [
       { label: 'Browsers', dim: 'visit:browser', metrics: ['visitors', 'visits'] },
@@ -82,9 +88,12 @@
     }
     let period = params.get('period') || '30d';
     if (!PERIODS.includes(period)) period = '30d';
+    let compare = params.get('compare') || 'previous_period';
+    if (!(compare in COMPARISONS)) compare = 'previous_period';
     return {
       site: params.get('site') || '',
       period,
+      compare,
       from: params.get('from') || '',
       to: params.get('to') || '',
       prop: params.get('prop') || '',
@@ -97,6 +106,7 @@
     params.set('site', view.site);
     params.set('period', view.period);
     if (view.period === 'custom') { params.set('from', view.from); params.set('to', view.to); }
+    if (view.compare !== 'previous_period') params.set('compare', view.compare);
     for (const f of view.filters) params.append(f.dim, f.value);
     for (const [id, tab] of Object.entries(view.tabs)) if (tab) params.set('tab_' + id, tab);
     if (view.prop) params.set('prop', view.prop);
@@ -216,7 +226,8 @@
 
   async function renderHeadline() {
     const metrics = ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration'];
-    const answer = await query({ metrics, include: { comparisons: { mode: 'previous_period' } } });
+    const include = view.compare === 'off' ? {} : { comparisons: { mode: view.compare } };
+    const answer = await query({ metrics, include });
     const row = answer.results[0] || { metrics: metrics.map(() => 0) };
     const list = $('headline');
     list.replaceChildren();
@@ -233,7 +244,7 @@
           class: 'change ' + (change === 0 ? 'same' : better ? 'good' : 'bad'),
           'data-change': change,
           text: `${arrow} ${integer.format(Math.abs(change))}${metric === 'bounce_rate' ? ' pts' : '%'}`,
-          title: 'Change against the previous period',
+          title: 'Change against ' + COMPARISONS[view.compare],
         }));
       }
       list.append(item);
@@ -425,6 +436,7 @@
     renderChips();
     $('site').value = view.site;
     $('period').value = view.period;
+    $('compare').value = view.compare;
     $('custom').hidden = view.period !== 'custom';
     $('from').value = view.from; $('to').value = view.to;
     if (view.period === 'custom' && !(view.from && view.to)) {
@@ -493,6 +505,7 @@
     try { await postJson('/api/dashboard/logout', {}); } finally { showLogin(); }
   });
   $('site').addEventListener('change', (e) => { view.site = e.target.value; view.filters = []; view.prop = ''; navigate(); });
+  $('compare').addEventListener('change', (e) => { view.compare = e.target.value; navigate(); });
   $('period').addEventListener('change', (e) => {
     view.period = e.target.value;
     if (view.period === 'custom' && !(view.from && view.to)) {

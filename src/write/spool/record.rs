@@ -92,7 +92,18 @@ impl<'a> SegmentReader<'a> {
         if hasher.finalize() != crc {
             return None;
         }
-        Some((end, serde_json::from_slice(payload).ok()?))
+        let mut batch: SpooledBatch = serde_json::from_slice(payload).ok()?;
+        // A record written by a collector from before Plausible's names
+        // carries the old ones; the stored rows were rewritten by migration
+        // 7, and these must land the same.
+        for row in &mut batch.rows {
+            crate::enrich::useragent::upgrade_legacy_names(
+                &mut row.browser,
+                &mut row.os,
+                &mut row.device,
+            );
+        }
+        Some((end, batch))
     }
 }
 

@@ -396,3 +396,45 @@ proptest! {
         prop_assert!(!spool.is_active());
     }
 }
+
+/// A record written by a collector from before Plausible's names is read
+/// with the new ones (the stored rows were renamed by the backfill), and a
+/// record from before the region, channel and click-id columns still reads.
+#[test]
+fn records_from_before_plausibles_vocabulary_read_with_its_names() {
+    let mut legacy = row(1);
+    legacy.device = "desktop".into();
+    legacy.os = "macOS".into();
+    legacy.browser = "Edge".into();
+    let mut json = serde_json::to_value(SpooledBatch {
+        batch_id: 1,
+        rows: vec![legacy],
+    })
+    .unwrap();
+    for column in ["region_code", "channel", "click_id"] {
+        json["rows"][0].as_object_mut().unwrap().remove(column);
+    }
+    let payload = serde_json::to_vec(&json).unwrap();
+    let len = (payload.len() as u32).to_le_bytes();
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&len);
+    hasher.update(&payload);
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend_from_slice(&len);
+    bytes.extend_from_slice(&hasher.finalize().to_le_bytes());
+    bytes.extend_from_slice(&payload);
+    let items: Vec<SegmentItem> = SegmentReader::new(&bytes, 0).collect();
+    let [SegmentItem::Record { batch, .. }] = items.as_slice() else {
+        panic!("one record expected: {items:?}");
+    };
+    let read = &batch.rows[0];
+    assert_eq!(
+        (
+            read.device.as_str(),
+            read.os.as_str(),
+            read.browser.as_str()
+        ),
+        ("Desktop", "Mac", "Microsoft Edge")
+    );
+    assert_eq!(read.region_code, "");
+}
