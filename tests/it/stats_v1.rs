@@ -741,6 +741,17 @@ async fn refusals_name_the_parameter() {
         ("breakdown", "property=event:page&limit=0", "`limit`"),
         ("breakdown", "property=event:page&page=x", "`page`"),
         ("timeseries", "interval=alskd", "`interval`"),
+        // What Plausible refuses in v2 is refused here, with its message.
+        (
+            "breakdown",
+            "property=event:name&metrics=visitors,bounce_rate",
+            "`metrics`",
+        ),
+        (
+            "breakdown",
+            "property=visit:source&metrics=views_per_visit",
+            "`metrics`",
+        ),
         // More buckets than an answer may carry: refused when run.
         (
             "timeseries",
@@ -759,6 +770,14 @@ async fn refusals_name_the_parameter() {
         assert_eq!(status, 400, "{endpoint}?{query}: {answer}");
         let message = answer["error"].as_str().unwrap();
         assert!(message.contains(parameter), "{endpoint}?{query}: {message}");
+        if query.contains("bounce_rate") {
+            assert!(
+                message.contains(
+                    "Session metric(s) `bounce_rate` cannot be queried along with event dimensions"
+                ),
+                "{message}"
+            );
+        }
     }
     for endpoint in ["aggregate", "breakdown", "timeseries", "realtime/visitors"] {
         let path = format!("/api/v1/stats/{endpoint}");
