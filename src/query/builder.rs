@@ -176,34 +176,20 @@ fn compare_sql(
     };
     let carries = Sql::new("has(prop_keys, ?)", vec![Param::Str(key.clone())]);
     let none_listed = values.iter().any(|v| v == NO_PROPERTY);
+    // Events without the property pass `is` when `(none)` is listed, and
+    // `is_not` unless it is; every other operator needs the property.
+    let or_without = match op {
+        Operator::Is => none_listed,
+        Operator::IsNot => !none_listed,
+        _ => false,
+    };
     let mut sql = Sql::raw("(");
-    match op {
-        // Carrying a listed value, or (with `(none)` listed) not carrying it.
-        Operator::Is => {
-            sql.push(carries.clone());
-            sql.text.push_str(" AND ");
-            sql.push(condition);
-            if none_listed {
-                sql.text.push_str(" OR NOT ");
-                sql.push(carries);
-            }
-        }
-        // Carrying another value, or (unless `(none)` is listed) not
-        // carrying it at all.
-        Operator::IsNot => {
-            sql.push(carries.clone());
-            sql.text.push_str(" AND ");
-            sql.push(condition);
-            if !none_listed {
-                sql.text.push_str(" OR NOT ");
-                sql.push(carries);
-            }
-        }
-        _ => {
-            sql.push(carries);
-            sql.text.push_str(" AND ");
-            sql.push(condition);
-        }
+    sql.push(carries.clone());
+    sql.text.push_str(" AND ");
+    sql.push(condition);
+    if or_without {
+        sql.text.push_str(" OR NOT ");
+        sql.push(carries);
     }
     sql.text.push(')');
     sql
