@@ -41,7 +41,7 @@ pub struct Page {
     pub utm_campaign: String,
     pub utm_content: String,
     pub utm_term: String,
-    /// First non-empty of `utm_source`, `ref`, `source`: the site owner's own
+    /// First non-empty of `utm_source`, `source`, `ref` (Plausible's order): the site owner's own
     /// statement of where the visit came from, which outranks the Referer.
     pub source_param: String,
     /// Which ad click id the URL carried (its name only; the value, which
@@ -194,7 +194,8 @@ impl UtmTags {
     }
 
     fn source_param(&self) -> String {
-        [&self.source, &self.ref_param, &self.source_alias]
+        // Plausible's order: utm_source, then source, then ref.
+        [&self.source, &self.source_alias, &self.ref_param]
             .into_iter()
             .find(|value| !value.is_empty())
             .cloned()
@@ -304,7 +305,7 @@ mod tests {
     }
 
     #[test]
-    fn source_param_falls_back_to_ref_then_source() {
+    fn source_param_falls_back_to_source_then_ref() {
         assert_eq!(
             page("https://example.com/?ref=producthunt").source_param,
             "producthunt"
@@ -312,7 +313,7 @@ mod tests {
         assert_eq!(page("https://example.com/?source=hn").source_param, "hn");
         assert_eq!(
             page("https://example.com/?source=hn&ref=producthunt&utm_source=").source_param,
-            "producthunt"
+            "hn"
         );
         assert_eq!(
             page("https://example.com/?source=hn&utm_source=newsletter").source_param,
