@@ -75,14 +75,7 @@ pub async fn run(store: &Store) -> Result<Backfilled, StoreError> {
     }
 
     // 2. Region codes.
-    let pairs: Vec<(String, String)> = store
-        .client()
-        .query(&format!(
-            "SELECT DISTINCT toString(country_code), toString(region) FROM events \
-             WHERE region_code = '' AND region != '' AND country_code != '' LIMIT {MAX_KEYS}"
-        ))
-        .fetch_all()
-        .await?;
+    let pairs: Vec<(String, String)> = region_inputs().query(store.client()).fetch_all().await?;
     let (keys, codes): (Vec<String>, Vec<String>) = pairs
         .iter()
         .filter_map(|(country, region)| {
@@ -104,14 +97,8 @@ pub async fn run(store: &Store) -> Result<Backfilled, StoreError> {
     }
 
     // 3. Channels.
-    let inputs: Vec<(String, String, String, String)> = store
-        .client()
-        .query(&format!(
-            "SELECT DISTINCT referrer_source, toString(utm_source), toString(utm_medium), toString(utm_campaign) \
-             FROM events WHERE channel = '' LIMIT {MAX_KEYS}"
-        ))
-        .fetch_all()
-        .await?;
+    let inputs: Vec<(String, String, String, String)> =
+        channel_inputs().query(store.client()).fetch_all().await?;
     let (keys, channels): (Vec<String>, Vec<String>) = inputs
         .iter()
         .map(|(source, utm_source, utm_medium, utm_campaign)| {
@@ -222,4 +209,21 @@ pub fn channel_update(table: &str, on_cluster: &str, keys: &[String], channels: 
     );
     update.push(Sql::has_str(keys, &key));
     update
+}
+
+/// The distinct (country, region name) pairs of rows without a region code.
+pub fn region_inputs() -> Sql {
+    Sql::raw(format!(
+        "SELECT DISTINCT toString(country_code), toString(region) FROM events \
+         WHERE region_code = '' AND region != '' AND country_code != '' LIMIT {MAX_KEYS}"
+    ))
+}
+
+/// The distinct (source, utm_source, utm_medium, utm_campaign) of rows
+/// without a channel.
+pub fn channel_inputs() -> Sql {
+    Sql::raw(format!(
+        "SELECT DISTINCT referrer_source, toString(utm_source), toString(utm_medium), \
+         toString(utm_campaign) FROM events WHERE channel = '' LIMIT {MAX_KEYS}"
+    ))
 }

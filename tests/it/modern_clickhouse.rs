@@ -100,7 +100,8 @@ fn modern_statements() -> Vec<String> {
     let client = clickhouse::Client::default();
     {
         use saltmark::store::backfill::{
-            channel_update, legacy_names_count, legacy_names_update, region_update, SEPARATOR,
+            channel_inputs, channel_update, legacy_names_count, legacy_names_update, region_inputs,
+            region_update, SEPARATOR,
         };
         let on = |sql: saltmark::store::sql::Sql| {
             sql.query(&client)
@@ -115,6 +116,8 @@ fn modern_statements() -> Vec<String> {
                 .into(),
         );
         statements.push(on(legacy_names_count()));
+        statements.push(on(region_inputs()));
+        statements.push(on(channel_inputs()));
         statements.push(on(legacy_names_update("saltmark.events", "")));
         statements.push(on(region_update(
             "saltmark.events",
