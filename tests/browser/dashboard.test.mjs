@@ -209,6 +209,14 @@ try {
   await compareWithApi(page, [], 'year over year', '30d', 'time:day', 'year_over_year');
   const title = await page.$eval('#headline [data-change]', (n) => n.title).catch(() => 'no change shown');
   check(title === 'Change against the year before', 'the change says what it compares with: ' + title);
+  // Day of week matched: the API's changes with match_day_of_week.
+  await page.check('#match-weekday');
+  await page.waitForFunction(() => location.search.includes('match_weekday=1') && document.querySelector('#board').dataset.state === 'ready');
+  const matched = await api({ site_id: SITE, date_range: '30d', metrics: HEADLINE, include: { comparisons: { mode: 'year_over_year', match_day_of_week: true } } });
+  const matchedShown = await page.$$eval('#headline [data-change]', (nodes) => nodes.map((n) => n.dataset.change));
+  check(same(matchedShown, matched.results[0].comparison.change.filter((c) => c !== null).map(String)), 'matched weekdays: ' + JSON.stringify(matchedShown));
+  await page.uncheck('#match-weekday');
+  await waitReady(page);
   await page.selectOption('#compare', 'previous_period');
   await waitReady(page);
 

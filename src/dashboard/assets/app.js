@@ -94,6 +94,7 @@
       site: params.get('site') || '',
       period,
       compare,
+      matchWeekday: params.get('match_weekday') === '1',
       from: params.get('from') || '',
       to: params.get('to') || '',
       prop: params.get('prop') || '',
@@ -107,6 +108,7 @@
     params.set('period', view.period);
     if (view.period === 'custom') { params.set('from', view.from); params.set('to', view.to); }
     if (view.compare !== 'previous_period') params.set('compare', view.compare);
+    if (view.matchWeekday && view.compare !== 'off') params.set('match_weekday', '1');
     for (const f of view.filters) params.append(f.dim, f.value);
     for (const [id, tab] of Object.entries(view.tabs)) if (tab) params.set('tab_' + id, tab);
     if (view.prop) params.set('prop', view.prop);
@@ -226,7 +228,9 @@
 
   async function renderHeadline() {
     const metrics = ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration'];
-    const include = view.compare === 'off' ? {} : { comparisons: { mode: view.compare } };
+    const comparisons = { mode: view.compare };
+    if (view.matchWeekday) comparisons.match_day_of_week = true;
+    const include = view.compare === 'off' ? {} : { comparisons };
     const answer = await query({ metrics, include });
     const row = answer.results[0] || { metrics: metrics.map(() => 0) };
     const list = $('headline');
@@ -437,6 +441,8 @@
     $('site').value = view.site;
     $('period').value = view.period;
     $('compare').value = view.compare;
+    $('match-weekday').checked = view.matchWeekday;
+    $('match-weekday').disabled = view.compare === 'off';
     $('custom').hidden = view.period !== 'custom';
     $('from').value = view.from; $('to').value = view.to;
     if (view.period === 'custom' && !(view.from && view.to)) {
@@ -506,6 +512,7 @@
   });
   $('site').addEventListener('change', (e) => { view.site = e.target.value; view.filters = []; view.prop = ''; navigate(); });
   $('compare').addEventListener('change', (e) => { view.compare = e.target.value; navigate(); });
+  $('match-weekday').addEventListener('change', (e) => { view.matchWeekday = e.target.checked; navigate(); });
   $('period').addEventListener('change', (e) => {
     view.period = e.target.value;
     if (view.period === 'custom' && !(view.from && view.to)) {
