@@ -367,6 +367,21 @@ async fn event_filters() {
             ),
             one(json!([2, 3])),
         ),
+        // `query_goal_custom_props_test.exs`: a goal without custom
+        // properties counts every event of its name.
+        case(
+            "goals without custom_props filter match all events",
+            vec![
+                ev("Signup").prop("source", "google"),
+                ev("Signup").prop("source", "twitter"),
+                ev("Signup"),
+            ],
+            all(
+                json!(["visitors", "events"]),
+                json!([["is", "event:goal", ["Signup"]]]),
+            ),
+            one(json!([3, 3])),
+        ),
         case(
             "combining filters",
             vec![
