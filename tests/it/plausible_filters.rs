@@ -247,7 +247,8 @@ async fn aggregates_and_visit_filters() {
                 }
             }),
         )
-        .tz("Europe/Tallinn"),
+        .tz("Europe/Tallinn")
+        .repost(),
         case(
             "not requested leads to no metric_warnings (revenue metrics)",
             vec![],

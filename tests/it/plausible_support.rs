@@ -225,6 +225,9 @@ pub struct Case {
     /// Further questions on the same rows (Plausible's tests that post
     /// several queries, or one query per dimension).
     pub more: Vec<(Value, Expect)>,
+    /// Posts the first answer's `query` again and wants the same results
+    /// (Plausible's "using the returned query object in a new POST request").
+    pub repost: bool,
 }
 
 pub fn case(name: &'static str, events: Vec<Ev>, query: Value, expect: Expect) -> Case {
@@ -235,12 +238,17 @@ pub fn case(name: &'static str, events: Vec<Ev>, query: Value, expect: Expect) -
         expect,
         timezone: None,
         more: Vec::new(),
+        repost: false,
     }
 }
 
 impl Case {
     pub fn tz(mut self, zone: &'static str) -> Case {
         self.timezone = Some(zone);
+        self
+    }
+    pub fn repost(mut self) -> Case {
+        self.repost = true;
         self
     }
     pub fn and(mut self, query: Value, expect: Expect) -> Case {
@@ -508,6 +516,15 @@ pub async fn run(tag: &str, cases: Vec<Case>) {
                     c.name,
                     n + 1
                 ));
+            }
+            if c.repost && n == 0 {
+                let (status, again) = post(&server, &key, &sites[i], answer["query"].clone()).await;
+                if status != 200 || again["results"] != answer["results"] {
+                    failures.push(format!(
+                        "{} (the returned query posted again): {status} {again}",
+                        c.name
+                    ));
+                }
             }
         }
     }
