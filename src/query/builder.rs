@@ -323,7 +323,7 @@ fn visit_columns(query: &QueryRequest) -> Vec<VisitAttr> {
     columns
 }
 
-/// `, argMin(column, timestamp) AS v_column, …` for the visit attributes used.
+/// `, argMin(column, …) AS v_column, …` for the visit attributes used.
 fn visit_attribute_columns(query: &QueryRequest) -> String {
     visit_columns(query)
         .into_iter()

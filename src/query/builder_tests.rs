@@ -190,7 +190,7 @@ fn a_source_breakdown_by_bounce_rate_groups_visits_first() {
     // One row per visit, its source from its first event.
     assert!(
         sql.text
-            .contains(", argMin(referrer_source, timestamp) AS v_referrer_source FROM events"),
+            .contains(", argMin(referrer_source, toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_referrer_source FROM events"),
         "{}",
         sql.text
     );

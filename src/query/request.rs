@@ -433,8 +433,13 @@ fn check_metrics_are_computable(
         return Err(QueryError::invalid(
             "metrics",
             format!(
-                "Session metric(s) `{}` cannot be queried along with event dimensions",
-                session_metrics.join(", ")
+                "Session metric(s) `{}` cannot be queried along with event dimension(s) `{}`",
+                session_metrics.join(", "),
+                event_dimensions
+                    .iter()
+                    .map(|d| d.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     }
@@ -986,13 +991,14 @@ mod tests {
             }
             error(q)
         };
+        // Plausible's message names the event dimensions too.
         for dimension in ["event:name", "event:props:url"] {
             assert!(query(
                 json!({"metrics": ["visitors", "bounce_rate"], "dimensions": [dimension]})
             )
-            .contains(
-                "Session metric(s) `bounce_rate` cannot be queried along with event dimensions"
-            ));
+            .contains(&format!(
+                "Session metric(s) `bounce_rate` cannot be queried along with event dimension(s) `{dimension}`"
+            )));
         }
         assert_eq!(
             query(

@@ -155,7 +155,10 @@ impl VisitAttr {
 
     /// The aggregate that computes it from the visit's events: entry and
     /// exit from the first and last page view, everything else from the
-    /// visit's first event.
+    /// visit's first event. Of events stored in the same second, a page
+    /// view comes first: a visit begins with the page that loads, and the
+    /// custom events it sends follow (Plausible's visit takes its source
+    /// from that page view).
     pub fn aggregate(self) -> String {
         let column = self.column();
         match self {
@@ -165,7 +168,7 @@ impl VisitAttr {
             VisitAttr::ExitPage | VisitAttr::ExitHostname => {
                 format!("argMaxIf({column}, timestamp, name = 'pageview')")
             }
-            _ => format!("argMin({column}, timestamp)"),
+            _ => format!("argMin({column}, toUInt64(timestamp) * 2 + (name != 'pageview'))"),
         }
     }
 }
