@@ -353,6 +353,97 @@ mod tests {
         assert_eq!(hours.len(), 24);
     }
 
+    /// Paraguay turned its clocks back from 00:00 on 24 March 2024 to
+    /// 23:00 on the 23rd: the 23rd ends after its repeated hour, at the
+    /// 24th's one midnight (04:00 UTC), and is 25 hours long.
+    #[test]
+    fn a_day_ending_in_a_repeated_hour_ends_after_it() {
+        let tz: Tz = "America/Asuncion".parse().unwrap();
+        let day = DateBound::parse("2024-03-23").unwrap();
+        let now = Utc.with_ymd_and_hms(2024, 4, 1, 0, 0, 0).unwrap();
+        let p = resolve(&DateRange::Custom(day, day), None, now, tz).unwrap();
+        assert_eq!(p.to, Utc.with_ymd_and_hms(2024, 3, 24, 4, 0, 0).unwrap());
+        assert_eq!(p.to - p.from, Duration::hours(25));
+        let repeated = Utc.with_ymd_and_hms(2024, 3, 24, 3, 0, 0).unwrap();
+        assert_eq!(
+            repeated.with_timezone(&tz).date_naive(),
+            day_of(2024, 3, 23)
+        );
+        assert!(p.from <= repeated && repeated < p.to);
+    }
+
+    /// The compared days of each comparison mode, as Plausible's
+    /// `Comparisons` computes them.
+    #[test]
+    fn comparison_modes_pick_plausibles_days() {
+        use crate::query::request::{Comparison, ComparisonMode};
+        let tz = chrono_tz::UTC;
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        let range = |a: &str, b: &str| {
+            DateRange::Custom(DateBound::parse(a).unwrap(), DateBound::parse(b).unwrap())
+        };
+        let days = |p: Period| {
+            (
+                p.from.date_naive().to_string(),
+                (p.to - Duration::seconds(1)).date_naive().to_string(),
+            )
+        };
+        let compare = |mode, match_day_of_week, r: &DateRange| {
+            let period = resolve(r, None, now, tz).unwrap();
+            let comparison = Comparison {
+                mode,
+                match_day_of_week,
+            };
+            days(compared(period, &comparison, r, now, tz).unwrap())
+        };
+        // A week starting on Monday 2026-11-16.
+        let week = range("2026-11-16", "2026-11-22");
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            compare(ComparisonMode::PreviousPeriod, false, &week),
+            pair("2026-11-09", "2026-11-15")
+        );
+        // 365 days back: Sunday 2025-11-16, then the next Monday with the
+        // weekdays matched.
+        assert_eq!(
+            compare(ComparisonMode::YearOverYear, false, &week),
+            pair("2025-11-16", "2025-11-22")
+        );
+        assert_eq!(
+            compare(ComparisonMode::YearOverYear, true, &week),
+            pair("2025-11-17", "2025-11-23")
+        );
+        // The days up to today only: this month so far.
+        let this_month = range("2026-12-01", "2026-12-31");
+        assert_eq!(
+            compare(ComparisonMode::YearOverYear, false, &this_month),
+            pair("2025-12-01", "2025-12-01")
+        );
+        let custom = range("2026-01-05", "2026-01-11");
+        assert_eq!(
+            compare(ComparisonMode::Custom(custom), false, &week),
+            pair("2026-01-05", "2026-01-11")
+        );
+        // A previous period that would start on the period's own first day
+        // when moved forward goes back a week instead: the 7 days before a
+        // Monday-to-Sunday week already start on a Monday.
+        assert_eq!(
+            compare(ComparisonMode::PreviousPeriod, true, &week),
+            pair("2026-11-09", "2026-11-15")
+        );
+        // Ten days from Wednesday: the previous ten start on a Sunday, and
+        // move to the next Wednesday.
+        let ten = range("2026-11-18", "2026-11-27");
+        assert_eq!(
+            compare(ComparisonMode::PreviousPeriod, true, &ten),
+            pair("2026-11-11", "2026-11-20")
+        );
+    }
+
+    fn day_of(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
     #[test]
     fn a_day_across_the_spring_change_is_23_hours() {
         let tz: Tz = "Europe/Berlin".parse().unwrap();
