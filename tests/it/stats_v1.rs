@@ -773,7 +773,7 @@ async fn refusals_name_the_parameter() {
         if query.contains("bounce_rate") {
             assert!(
                 message.contains(
-                    "Session metric(s) `bounce_rate` cannot be queried along with event dimensions"
+                    "Session metric(s) `bounce_rate` cannot be queried along with event dimension(s) `event:name`"
                 ),
                 "{message}"
             );
