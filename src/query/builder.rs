@@ -661,7 +661,8 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
                 "session_id, any(visitor_id) AS visitor, countIf(name = 'pageview') AS pv, count() AS ev, \
                  any(v_pageviews) AS spv, any(v_duration) AS sdur",
             );
-            if entry_page_condition_needed(query) {
+            let by_entry = entry_page_condition_needed(query);
+            if by_entry {
                 level1.text.push_str(", any(v_entry_page) AS sentry");
             }
             level1.text.push_str(" FROM (");
@@ -674,7 +675,7 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
             }
             level1.text.push_str("session_id");
             // L2: the metrics per group.
-            let (bounce_on, duration_on) = if entry_page_condition_needed(query) {
+            let (bounce_on, duration_on) = if by_entry {
                 (
                     entry_page_condition(query, &dimensions, true),
                     entry_page_condition(query, &dimensions, false),

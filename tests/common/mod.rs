@@ -290,6 +290,47 @@ impl TestServer {
         metric_value(&self.metrics().await, sample)
     }
 
+    /// The store of this server's database, as an admin command opens it.
+    pub async fn store(&self) -> saltmark::store::Store {
+        let config = test_config(&self.database, &self.ch_url, &[]);
+        saltmark::prepare_storage(&config).await.unwrap().0
+    }
+
+    /// A new stats API key for `sites`, labelled `label`.
+    pub async fn api_key(&self, sites: &[String], label: &str) -> String {
+        saltmark::auth::keys::create(
+            &self.store().await,
+            sites,
+            label,
+            chrono::Utc::now(),
+            &saltmark::clock::OsRandom,
+        )
+        .await
+        .unwrap()
+        .key
+    }
+
+    /// `POST /api/v2/query` with `key`: the status and the JSON answer
+    /// (`null` when the answer is not JSON).
+    pub async fn stats_query(
+        &self,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let response = client()
+            .post(self.url("/api/v2/query"))
+            .header("authorization", format!("Bearer {key}"))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// A query against this server's database, TSV out.
     pub async fn query(&self, sql: &str) -> String {
         ch_query(&self.ch_url, &self.database, sql).await

@@ -6,7 +6,7 @@
 //! its own visitor and visit unless a test says otherwise, and so does
 //! [`Pageview`] here.
 
-use crate::common::{self, *};
+use crate::common::*;
 use serde_json::{json, Value};
 
 /// One of Plausible's `build(:pageview, …)`.
@@ -61,32 +61,13 @@ async fn site_with(tag: &str, events: &[Pageview]) -> (TestServer, String) {
         ),
     )
     .await;
-    let config = test_config(&server.database, &server.ch_url, &[]);
-    let store = saltmark::prepare_storage(&config).await.unwrap().0;
-    let key = saltmark::auth::keys::create(
-        &store,
-        &[SITE.to_string()],
-        "plausible",
-        chrono::Utc::now(),
-        &saltmark::clock::OsRandom,
-    )
-    .await
-    .unwrap()
-    .key;
+    let key = server.api_key(&[SITE.to_string()], "plausible").await;
     (server, key)
 }
 
 async fn query(server: &TestServer, key: &str, mut body: Value) -> Value {
     body["site_id"] = json!(SITE);
-    let response = common::client()
-        .post(server.url("/api/v2/query"))
-        .header("authorization", format!("Bearer {key}"))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let answer: Value = response.json().await.unwrap();
+    let (status, answer) = server.stats_query(key, &body).await;
     assert_eq!(status, 200, "{answer}");
     answer
 }

@@ -13,7 +13,7 @@
 //! covers just the same. The visit's channel is classified from its source
 //! and UTM tags by saltmark's own classifier, as ingest would.
 
-use crate::common::{self, *};
+use crate::common::*;
 use saltmark::enrich::channel::{classify, ChannelInput};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -492,18 +492,7 @@ pub async fn run(tag: &str, cases: Vec<Case>) {
         )
         .await;
     }
-    let config = test_config(&server.database, &server.ch_url, &overrides);
-    let store = saltmark::prepare_storage(&config).await.unwrap().0;
-    let key = saltmark::auth::keys::create(
-        &store,
-        &sites,
-        "plausible",
-        chrono::Utc::now(),
-        &saltmark::clock::OsRandom,
-    )
-    .await
-    .unwrap()
-    .key;
+    let key = server.api_key(&sites, "plausible").await;
     let mut failures = Vec::new();
     for (i, c) in cases.iter().enumerate() {
         let questions =
@@ -541,14 +530,5 @@ pub async fn run(tag: &str, cases: Vec<Case>) {
 /// One `POST /api/v2/query` for `site`.
 pub async fn post(server: &TestServer, key: &str, site: &str, mut body: Value) -> (u16, Value) {
     body["site_id"] = json!(site);
-    let response = common::client()
-        .post(server.url("/api/v2/query"))
-        .header("authorization", format!("Bearer {key}"))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let answer: Value = response.json().await.unwrap_or(Value::Null);
-    (status, answer)
+    server.stats_query(key, &body).await
 }

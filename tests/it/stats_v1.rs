@@ -75,18 +75,7 @@ async fn site_with(tag: &str, events: &[Ev]) -> (TestServer, String) {
         ),
     )
     .await;
-    let config = test_config(&server.database, &server.ch_url, &[]);
-    let store = saltmark::prepare_storage(&config).await.unwrap().0;
-    let key = saltmark::auth::keys::create(
-        &store,
-        &[SITE.to_string()],
-        "v1",
-        chrono::Utc::now(),
-        &saltmark::clock::OsRandom,
-    )
-    .await
-    .unwrap()
-    .key;
+    let key = server.api_key(&[SITE.to_string()], "v1").await;
     (server, key)
 }
 
@@ -117,15 +106,7 @@ async fn v1(server: &TestServer, key: &str, endpoint: &str, query: &str) -> Valu
 /// The v2 answer to `body` (for [`SITE`]).
 async fn v2(server: &TestServer, key: &str, mut body: Value) -> Value {
     body["site_id"] = json!(SITE);
-    let response = common::client()
-        .post(server.url("/api/v2/query"))
-        .header("authorization", format!("Bearer {key}"))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let answer: Value = response.json().await.unwrap();
+    let (status, answer) = server.stats_query(key, &body).await;
     assert_eq!(status, 200, "{body}: {answer}");
     answer
 }

@@ -3,39 +3,16 @@
 //! written in Plausible's words, and rows stored by an older saltmark are
 //! brought to the same words by the backfill.
 
-use crate::common::{self, *};
+use crate::common::*;
 use serde_json::{json, Value};
 
 const SAFARI_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 \
      (KHTML, like Gecko) Version/17.2 Safari/605.1.15";
 
-async fn api_key(server: &TestServer) -> String {
-    let config = test_config(&server.database, &server.ch_url, &[]);
-    let store = saltmark::prepare_storage(&config).await.unwrap().0;
-    saltmark::auth::keys::create(
-        &store,
-        &["example.com".to_string()],
-        "vocabulary",
-        chrono::Utc::now(),
-        &saltmark::clock::OsRandom,
-    )
-    .await
-    .unwrap()
-    .key
-}
-
 async fn query(server: &TestServer, key: &str, mut body: Value) -> Value {
     body["site_id"] = json!("example.com");
     body["date_range"] = json!("day");
-    let response = common::client()
-        .post(server.url("/api/v2/query"))
-        .header("authorization", format!("Bearer {key}"))
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let answer: Value = response.json().await.unwrap();
+    let (status, answer) = server.stats_query(key, &body).await;
     assert_eq!(status, 200, "{answer}");
     answer
 }
@@ -103,7 +80,9 @@ async fn real_traffic_answers_filters_in_plausibles_words() {
         assert_eq!(response.status(), 202);
     }
     assert_eq!(server.wait_count("SELECT count() FROM events", 4).await, 4);
-    let key = api_key(&server).await;
+    let key = server
+        .api_key(&["example.com".to_string()], "vocabulary")
+        .await;
     let count = |filters: Value| {
         let (server, key) = (&server, &key);
         async move {
@@ -194,8 +173,7 @@ async fn rows_stored_with_the_old_names_are_brought_to_plausibles() {
          ('example.com', now(), 'pageview', '/', 'example.com', 'Facebook', 'cpc', 'US', 'Nowhere Land', 'Chrome', 'Linux', 'mobile', 3, 31)",
     )
     .await;
-    let config = test_config(&server.database, &server.ch_url, &[]);
-    let store = saltmark::prepare_storage(&config).await.unwrap().0;
+    let store = server.store().await;
     let done = saltmark::store::backfill::run(&store).await.unwrap();
     assert!(done.names);
     assert_eq!(
