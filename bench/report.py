@@ -474,6 +474,11 @@ if os.path.exists(optimisations):
 
 with open(OUT, "w") as f:
     f.write("\n".join(lines))
+# The full dashboard question set (bench/queries --set full) stays in.
+sys.path.insert(0, BENCH)
+import splice_results  # noqa: E402
+
+splice_results.splice(OUT)
 
 print()
 print("\n".join(table))

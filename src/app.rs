@@ -135,6 +135,8 @@ pub struct StatsState {
     pub gate: crate::query::gate::QueryGate,
     /// Each site's time zone.
     pub timezones: std::collections::HashMap<String, chrono_tz::Tz>,
+    /// When large periods are sampled.
+    pub sampling: crate::query::sampling::SamplingPolicy,
 }
 
 impl StatsState {
@@ -299,6 +301,9 @@ impl App {
                     .iter()
                     .map(|site| (site.clone(), config.timezone_of(site)))
                     .collect(),
+                sampling: crate::query::sampling::SamplingPolicy {
+                    above_events: config.query.sample_above_events,
+                },
             },
             logins: LoginState {
                 store,

@@ -94,6 +94,7 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("query.max_result_rows", KeyKind::Scalar, "rows a stats statement may return (max_result_rows)"),
     ("query.max_concurrent", KeyKind::Scalar, "stats queries running at once, all credentials together; beyond, 503"),
     ("query.max_concurrent_per_credential", KeyKind::Scalar, "stats queries running at once per API key, share link or dashboard user; beyond, 429"),
+    ("query.sample_above_events", KeyKind::Scalar, "a question over a period with more events than this is answered from a share of its visitors (said in meta.sampling; include.exact asks for the exact figure); 0 = never sample"),
     ("dashboard.secure_cookie", KeyKind::Scalar, "mark the dashboard's login cookie Secure (set true when served over HTTPS)"),
     ("dashboard.session_days", KeyKind::Scalar, "days a dashboard login lasts"),
     ("retention.months", KeyKind::Scalar, "months events are kept"),
@@ -216,6 +217,8 @@ pub struct QueryConfig {
     pub max_concurrent: usize,
     /// Queries at once per credential.
     pub max_concurrent_per_credential: usize,
+    /// Sample periods with more events than this (0: never).
+    pub sample_above_events: u64,
 }
 
 impl Default for QueryConfig {
@@ -226,6 +229,7 @@ impl Default for QueryConfig {
             max_result_rows: 1_000_000,
             max_concurrent: 16,
             max_concurrent_per_credential: 4,
+            sample_above_events: crate::query::sampling::DEFAULT_SAMPLE_ABOVE_EVENTS,
         }
     }
 }

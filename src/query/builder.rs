@@ -3,9 +3,12 @@
 //! ```text
 //! Flat     — no visit attribute, no bounce rate or duration: one GROUP BY
 //!            over the site's events in [from, to) (partition + key pruning).
-//! Visits   — only visit-level dimensions and filters: one row per visit
-//!            (GROUP BY session_id, attributes from its first event), then
-//!            GROUP BY the dimensions.
+//! Visits   — only visit-level dimensions: one row per visit (GROUP BY
+//!            session_id, attributes from its first event), then GROUP BY
+//!            the dimensions. Event-level filters (page, name, properties)
+//!            are counted in the same pass: a visit is kept when one of its
+//!            events matches, and its page views and events are those that
+//!            match, as Joined would count them — without the join.
 //! Joined   — event-level and visit-level together:
 //!            E  = events [ANY LEFT JOIN per-visit attributes USING session_id]
 //!            L1 = GROUP BY dimensions, session_id — one row per visit per group
@@ -26,6 +29,7 @@ use chrono_tz::Tz;
 
 use super::dates::Period;
 use super::request::{Filter, QueryRequest, NOT_SET};
+use super::sampling::Sample;
 use super::vocabulary::{Dimension, Direction, Metric, Operator, OrderKey, TimeBucket, VisitAttr};
 use crate::store::sql::{Param, Sql};
 
@@ -40,6 +44,8 @@ pub struct Scope<'a> {
     pub period: Period,
     /// The site's time zone.
     pub tz: Tz,
+    /// The share of visitors read, if sampled (see [`super::sampling`]).
+    pub sample: Option<Sample>,
 }
 
 impl Scope<'_> {
@@ -291,7 +297,7 @@ pub fn filter_sql(filter: &Filter, scope: Scope<'_>) -> Sql {
             } else {
                 "session_id IN (SELECT session_id FROM events"
             });
-            sql.push(site_range(scope.site, scope.period));
+            sql.push(site_range(scope));
             sql.text.push_str(" AND ");
             sql.push(filter_sql(inner, scope));
             sql.text.push(')');
@@ -393,12 +399,36 @@ fn entry_page_condition(
     (!parts.is_empty()).then(|| Sql::join(parts, " AND "))
 }
 
-/// The joined event rows `E` (see the module comment).
-fn event_rows(query: &QueryRequest, period: Period) -> Sql {
+/// The joined event rows `E` (see the module comment). Filters that look
+/// only at the event (page, name, hostname, properties, `has_done`) are
+/// applied before the join, only visits with a matching event are
+/// regrouped, and filters that look only at the visit are applied to the
+/// visits before the join: L1 would drop every other row anyway, and the
+/// join and the per-visit GROUP BY are what cost. (Every event left has its
+/// visit on the right, so the inner join drops exactly the events whose
+/// visit fails a visit filter.)
+fn event_rows(query: &QueryRequest, scope: Scope<'_>, filters: &[&Filter]) -> Sql {
+    let event_level: Vec<Sql> = filters
+        .iter()
+        .filter(|f| is_event_level(f))
+        .map(|f| filter_sql(f, scope))
+        .collect();
+    let visit_level: Vec<Sql> = filters
+        .iter()
+        .filter(|f| is_visit_level(f))
+        .map(|f| filter_sql(f, scope))
+        .collect();
+    let matching = |sql: &mut Sql| {
+        if !event_level.is_empty() {
+            sql.text.push_str(" AND ");
+            sql.push(Sql::join(event_level.clone(), " AND "));
+        }
+    };
     let mut events = Sql::raw(
         "SELECT session_id, visitor_id, timestamp, name, pathname, hostname, prop_keys, prop_values FROM events",
     );
-    events.push(site_range(&query.site_id, period));
+    events.push(site_range(scope));
+    matching(&mut events);
     if !query.needs_visits() {
         return events;
     }
@@ -408,12 +438,24 @@ fn event_rows(query: &QueryRequest, period: Period) -> Sql {
     );
     visits.text.push_str(&visit_attribute_columns(query));
     visits.text.push_str(" FROM events");
-    visits.push(site_range(&query.site_id, period));
+    visits.push(site_range(scope));
+    if !event_level.is_empty() {
+        visits
+            .text
+            .push_str(" AND session_id IN (SELECT session_id FROM events");
+        visits.push(site_range(scope));
+        matching(&mut visits);
+        visits.text.push(')');
+    }
     visits.text.push_str(" GROUP BY session_id");
+    if !visit_level.is_empty() {
+        visits.text.push_str(" HAVING ");
+        visits.push(Sql::join(visit_level, " AND "));
+    }
     let mut joined = Sql::raw("SELECT * FROM (");
     joined.push(events);
     // Aliases: modern servers require them on joined subqueries.
-    joined.text.push_str(") AS e ANY LEFT JOIN (");
+    joined.text.push_str(") AS e ANY INNER JOIN (");
     joined.push(visits);
     joined.text.push_str(") AS v USING session_id");
     joined
@@ -471,6 +513,8 @@ pub struct BuildOptions<'a> {
     /// conversion-rate denominator needs the groups of the page it
     /// completes, not every group of the period.
     pub only_groups: Option<&'a GroupSet>,
+    /// Read only this share of the visitors (see [`super::sampling`]).
+    pub sample: Option<Sample>,
 }
 
 /// Groups by some of the query's dimensions, see [`BuildOptions::only_groups`].
@@ -518,6 +562,17 @@ pub enum Shape {
     Joined,
 }
 
+/// Whether a filter looks only at the event (not at its visit).
+fn is_event_level(filter: &Filter) -> bool {
+    filter.dimensions().iter().all(|d| !d.is_visit())
+}
+
+/// Whether a filter looks only at the visit.
+fn is_visit_level(filter: &Filter) -> bool {
+    let dimensions = filter.dimensions();
+    !dimensions.is_empty() && dimensions.iter().all(|d| d.is_visit())
+}
+
 /// The shape for a query with these dimensions and filters.
 pub fn shape(query: &QueryRequest, dimensions: &[Dimension], filters: &[&Filter]) -> Shape {
     let touched: Vec<&Dimension> = dimensions
@@ -530,9 +585,16 @@ pub fn shape(query: &QueryRequest, dimensions: &[Dimension], filters: &[&Filter]
             .iter()
             .any(|m| matches!(m, Metric::BounceRate | Metric::VisitDuration));
     let event_level = touched.iter().any(|d| !d.is_visit());
+    // Event-level filters alone do not need the join (see the module
+    // comment), as long as every filter is wholly one level or the other.
+    let filters_split = filters
+        .iter()
+        .all(|f| is_event_level(f) || is_visit_level(f));
+    let event_dimension = dimensions.iter().any(|d| !d.is_visit());
     match (visit_level, event_level) {
         (false, _) => Shape::Flat,
         (true, false) => Shape::Visits,
+        (true, true) if filters_split && !event_dimension => Shape::Visits,
         (true, true) => Shape::Joined,
     }
 }
@@ -550,15 +612,19 @@ fn flat_metric_expr(metric: Metric) -> &'static str {
     }
 }
 
-fn site_range(site: &str, period: Period) -> Sql {
-    Sql::new(
+/// What follows `FROM events`: the sample, if any, and the site's events
+/// in the period.
+fn site_range(scope: Scope<'_>) -> Sql {
+    let mut sql = Sample::clause(scope.sample);
+    sql.push(Sql::new(
         " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)",
         vec![
-            Param::Str(site.to_string()),
-            Param::time(period.from),
-            Param::time(period.to),
+            Param::Str(scope.site.to_string()),
+            Param::time(scope.period.from),
+            Param::time(scope.period.to),
         ],
-    )
+    ));
+    sql
 }
 
 /// Metrics the SQL computes for `query`: the requested ones that SQL can
@@ -589,6 +655,7 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
         site: &query.site_id,
         period,
         tz,
+        sample: options.sample,
     };
     let dimensions: Vec<Dimension> = if options.without_dimensions {
         Vec::new()
@@ -629,26 +696,80 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
         Shape::Flat => {
             dims_and_metrics(&mut statement, &|m| flat_metric_expr(m).to_string());
             statement.text.push_str(" FROM events");
-            statement.push(site_range(&query.site_id, period));
+            statement.push(site_range(scope));
             where_filters(&mut statement, " AND ");
         }
         Shape::Visits => {
-            dims_and_metrics(&mut statement, &|m| {
-                metric_expr(m, None, None).unwrap_or_else(|| "0".into())
-            });
-            let mut visits = Sql::raw(
-                "SELECT session_id, any(visitor_id) AS visitor, countIf(name = 'pageview') AS pv, \
-                 count() AS ev, countIf(name = 'pageview') AS spv, \
-                 toUInt32(max(timestamp)) - toUInt32(min(timestamp)) AS sdur",
-            );
+            let (event_filters, visit_filters): (Vec<&Filter>, Vec<&Filter>) =
+                filters.iter().partition(|f| is_event_level(f));
+            let by_entry = entry_page_condition_needed(query) && !event_filters.is_empty();
+            let (bounce_on, duration_on) = if by_entry {
+                (
+                    entry_page_condition(query, &dimensions, true),
+                    entry_page_condition(query, &dimensions, false),
+                )
+            } else {
+                (None, None)
+            };
+            for (i, d) in dimensions.iter().enumerate() {
+                statement.push(dimension_expr(d, scope));
+                statement.text.push_str(&format!(" AS d{i}, "));
+            }
+            for (i, metric) in sql_metrics.iter().enumerate() {
+                if i > 0 {
+                    statement.text.push_str(", ");
+                }
+                statement.push(metric_sql(
+                    *metric,
+                    i,
+                    bounce_on.as_ref(),
+                    duration_on.as_ref(),
+                ));
+            }
+            let mut visits = if event_filters.is_empty() {
+                Sql::raw(
+                    "SELECT session_id, any(visitor_id) AS visitor, countIf(name = 'pageview') AS pv, \
+                     count() AS ev, countIf(name = 'pageview') AS spv, \
+                     toUInt32(max(timestamp)) - toUInt32(min(timestamp)) AS sdur",
+                )
+            } else {
+                // The event passes the event-level filters.
+                let matched = Sql::join(
+                    event_filters.iter().map(|f| filter_sql(f, scope)).collect(),
+                    " AND ",
+                );
+                let mut sql = Sql::raw(
+                    "SELECT session_id, any(visitor_id) AS visitor, countIf(name = 'pageview' AND (",
+                );
+                sql.push(matched.clone());
+                sql.text.push_str(")) AS pv, countIf(");
+                sql.push(matched);
+                sql.text.push_str(
+                    ") AS ev, countIf(name = 'pageview') AS spv, \
+                     toUInt32(max(timestamp)) - toUInt32(min(timestamp)) AS sdur",
+                );
+                sql
+            };
             visits.text.push_str(&visit_attribute_columns(query));
+            if by_entry {
+                visits.text.push_str(", v_entry_page AS sentry");
+            }
             visits.text.push_str(" FROM events");
-            visits.push(site_range(&query.site_id, period));
+            visits.push(site_range(scope));
             visits.text.push_str(" GROUP BY session_id");
+            if !event_filters.is_empty() {
+                visits.text.push_str(" HAVING ev > 0");
+            }
             statement.text.push_str(" FROM (");
             statement.push(visits);
             statement.text.push(')');
-            where_filters(&mut statement, " WHERE ");
+            if !visit_filters.is_empty() {
+                statement.text.push_str(" WHERE ");
+                statement.push(Sql::join(
+                    visit_filters.iter().map(|f| filter_sql(f, scope)).collect(),
+                    " AND ",
+                ));
+            }
         }
         Shape::Joined => {
             // L1: one row per visit per group.
@@ -666,7 +787,7 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
                 level1.text.push_str(", any(v_entry_page) AS sentry");
             }
             level1.text.push_str(" FROM (");
-            level1.push(event_rows(query, period));
+            level1.push(event_rows(query, scope, &filters));
             level1.text.push(')');
             where_filters(&mut level1, " WHERE ");
             level1.text.push_str(" GROUP BY ");

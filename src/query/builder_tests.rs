@@ -44,6 +44,7 @@ fn scope() -> Scope<'static> {
         site: SITE,
         period: period(),
         tz: BERLIN,
+        sample: None,
     }
 }
 
@@ -230,9 +231,23 @@ fn pages_by_country_with_filters_join_visit_attributes_to_events() {
         "{}",
         sql.text
     );
+    // The property filter (event-level) is applied before the join and
+    // picks the visits to regroup; the country filter (visit-level) is
+    // applied to the visits before the join.
     assert!(
+        sql.text.contains(
+            " AND ((has(prop_keys, ?) AND (position(prop_values[indexOf(prop_keys, ?)], ?) > 0)))) \
+             AS e ANY INNER JOIN (SELECT session_id, "
+        ),
+        "{}",
         sql.text
-            .contains(") AS e ANY LEFT JOIN (SELECT session_id, "),
+    );
+    assert!(
+        sql.text.contains(
+            " AND session_id IN (SELECT session_id FROM events WHERE site = ? AND timestamp >= toDateTime(?) \
+             AND timestamp < toDateTime(?) AND ((has(prop_keys, ?) AND (position(prop_values[indexOf(prop_keys, ?)], ?) > 0)))) \
+             GROUP BY session_id HAVING (has(?, v_country_code))) AS v USING session_id)"
+        ),
         "{}",
         sql.text
     );
@@ -254,19 +269,25 @@ fn pages_by_country_with_filters_join_visit_attributes_to_events() {
     assert_eq!(
         sql.params,
         concat(vec![
-            // The events, then the visits, each in the site and period.
+            // The events, then the visits, each in the site and period,
+            // with the property filter where it is pushed down.
+            site_and_period(),
+            prop_plan_pro(),
             site_and_period(),
             site_and_period(),
-            vec![
-                strs(&["DE", "FR"]),
-                bound_str("plan"),
-                bound_str("plan"),
-                bound_str("pro")
-            ],
+            prop_plan_pro(),
+            vec![strs(&["DE", "FR"])],
+            // L1 applies every filter again.
+            vec![strs(&["DE", "FR"])],
+            prop_plan_pro(),
             page(200, 100),
         ])
     );
     assert_placeholders_match(&sql);
+}
+
+fn prop_plan_pro() -> Vec<Param> {
+    vec![bound_str("plan"), bound_str("plan"), bound_str("pro")]
 }
 
 #[test]
@@ -705,6 +726,7 @@ proptest! {
         (paginate, without_goals, without_dimensions, groups) in options_input(),
         tz in zone(),
         period in period_input(),
+        sampled in any::<bool>(),
     ) {
         let groups = groups.map(|(positions, keys)| GroupSet {
             dimensions: positions
@@ -718,6 +740,7 @@ proptest! {
             without_goals,
             without_dimensions,
             only_groups: groups.as_ref(),
+            sample: sampled.then_some(crate::query::sampling::Sample { denominator: 3 }),
         };
         let built = build(&query, period, tz, options);
         let sql = &built.sql;
@@ -768,4 +791,57 @@ proptest! {
             prop_assert!(bound(&sql.params, &value), "{:?} not bound", value);
         }
     }
+}
+
+#[test]
+fn event_filters_on_a_visit_breakdown_are_counted_in_the_visit_pass_without_a_join() {
+    let query = request(
+        &[Metric::Visitors, Metric::Pageviews, Metric::BounceRate],
+        vec![dim("visit:source")],
+        vec![
+            compare(Operator::Is, dim("event:page"), &["/pricing"]),
+            compare(Operator::Is, dim("visit:country"), &["DE"]),
+        ],
+    );
+    let filters: Vec<&Filter> = query.filters.iter().collect();
+    assert_eq!(shape(&query, &query.dimensions, &filters), Shape::Visits);
+    let sql = build(&query, period(), BERLIN, paginated()).sql;
+    assert!(!sql.text.contains("JOIN"), "{}", sql.text);
+    // Page views of matching events; the visit kept when one matches; the
+    // bounce rate over visits that entered on the page; the country
+    // filter on the visit.
+    for part in [
+        "countIf(name = 'pageview' AND ((has(?, pathname)))) AS pv",
+        "countIf((has(?, pathname))) AS ev",
+        ", v_entry_page AS sentry FROM events",
+        " GROUP BY session_id HAVING ev > 0) WHERE (has(?, v_country_code))",
+        "countIf(spv = 1 AND ((has(?, sentry))))",
+    ] {
+        assert!(sql.text.contains(part), "{part}: {}", sql.text);
+    }
+    assert_placeholders_match(&sql);
+}
+
+#[test]
+fn a_sampled_statement_samples_every_read_of_events() {
+    let query = request(
+        &[Metric::Visitors, Metric::BounceRate],
+        vec![dim("event:page"), dim("visit:source")],
+        vec![compare(Operator::Is, prop("plan"), &["pro"])],
+    );
+    let options = BuildOptions {
+        sample: Some(crate::query::sampling::Sample { denominator: 8 }),
+        ..paginated()
+    };
+    let sql = build(&query, period(), BERLIN, options).sql;
+    let reads = sql.text.matches("FROM events").count();
+    assert!(reads >= 3, "{}", sql.text);
+    assert_eq!(
+        sql.text.matches("FROM events SAMPLE 1/8 WHERE").count(),
+        reads,
+        "{}",
+        sql.text
+    );
+    let exact = build(&query, period(), BERLIN, paginated()).sql;
+    assert!(!exact.text.contains("SAMPLE"), "{}", exact.text);
 }

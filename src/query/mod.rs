@@ -9,6 +9,8 @@
 //! - [`gate`]: how many queries run at once, per credential and in all;
 //! - [`builder`]: SQL with bound values only;
 //! - [`run`]: execution, comparisons, percentages, zero-filled time labels;
+//! - [`sampling`]: when a large period is answered from a share of its
+//!   visitors;
 //! - [`re2`]: which regular expressions may reach ClickHouse;
 //! - [`v1`]: Plausible's Stats API v1 parameters as a v2 request, and the
 //!   v2 answer in v1's shape.
@@ -20,6 +22,7 @@ pub mod names;
 pub mod re2;
 pub mod request;
 pub mod run;
+pub mod sampling;
 pub mod v1;
 pub mod vocabulary;
 

@@ -139,6 +139,8 @@ pub struct QueryRequest {
     pub time_labels: bool,
     /// Return the number of result rows before pagination.
     pub total_rows: bool,
+    /// Never sample (see [`super::sampling`]).
+    pub exact: bool,
     /// Page size.
     pub limit: u64,
     /// Page start.
@@ -185,6 +187,7 @@ impl QueryRequest {
             comparison: include.comparison,
             time_labels: include.time_labels,
             total_rows: include.total_rows,
+            exact: include.exact,
             limit,
             offset,
             source: object.clone(),
@@ -539,10 +542,11 @@ struct Include {
     comparison: Option<Comparison>,
     time_labels: bool,
     total_rows: bool,
+    exact: bool,
 }
 
-/// `include`: `comparisons`, `time_labels` (which needs a time dimension)
-/// and `total_rows`.
+/// `include`: `comparisons`, `time_labels` (which needs a time dimension),
+/// `total_rows` and saltmark's `exact` (never sample).
 fn parse_include(value: Option<&Value>, dimensions: &[Dimension]) -> Result<Include, QueryError> {
     let mut include = Include::default();
     if let Some(value) = value {
@@ -554,10 +558,11 @@ fn parse_include(value: Option<&Value>, dimensions: &[Dimension]) -> Result<Incl
                 "comparisons" => include.comparison = parse_comparisons(v)?,
                 "time_labels" => include.time_labels = bool_field(v, "include.time_labels")?,
                 "total_rows" => include.total_rows = bool_field(v, "include.total_rows")?,
+                "exact" => include.exact = bool_field(v, "include.exact")?,
                 other => {
                     return Err(QueryError::invalid(
                         &format!("include.{other}"),
-                        "unknown; allowed: comparisons, time_labels, total_rows".into(),
+                        "unknown; allowed: comparisons, time_labels, total_rows, exact".into(),
                     ))
                 }
             }

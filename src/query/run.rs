@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::builder::{build, BuildOptions, Built, GroupSet};
 use super::dates::{self, Period};
 use super::request::QueryRequest;
+use super::sampling::{Sample, SamplingPolicy};
 use super::vocabulary::{Dimension, Direction, Metric, OrderKey};
 use super::QueryError;
 use crate::store::Store;
@@ -36,8 +37,14 @@ async fn fetch(
     built: &Built,
     dims: usize,
 ) -> Result<Vec<(Vec<String>, Vec<f64>)>, QueryError> {
-    let mut cursor = built.sql.query(store.reader()).fetch_bytes("JSONCompact")?;
+    let query = built.sql.query(store.reader());
+    let shown = tracing::enabled!(tracing::Level::DEBUG).then(|| query.sql_display().to_string());
+    let started = std::time::Instant::now();
+    let mut cursor = query.fetch_bytes("JSONCompact")?;
     let bytes = cursor.collect().await?;
+    if let Some(sql) = shown {
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, %sql, "stats statement");
+    }
     let parsed: JsonCompact = serde_json::from_slice(&bytes)
         .map_err(|e| QueryError::Internal(format!("unreadable answer from ClickHouse: {e}")))?;
     Ok(parsed
@@ -67,20 +74,83 @@ async fn fetch(
 }
 
 /// Metric values of one SQL row, in the request's order (post-computed
-/// metrics filled by the caller).
-fn pick(query: &QueryRequest, built: &Built, values: &[f64]) -> Vec<f64> {
+/// metrics filled by the caller); counts read from a sample are scaled up
+/// to the whole (see [`super::sampling`]).
+fn pick(query: &QueryRequest, built: &Built, values: &[f64], sample: Option<Sample>) -> Vec<f64> {
+    let factor = sample.map_or(1.0, |s| s.denominator as f64);
     query
         .metrics
         .iter()
         .map(|m| {
-            built
+            let value = built
                 .sql_metrics
                 .iter()
                 .position(|x| x == m)
                 .and_then(|i| values.get(i).copied())
-                .unwrap_or(0.0)
+                .unwrap_or(0.0);
+            match m {
+                Metric::Visitors | Metric::Visits | Metric::Pageviews | Metric::Events => {
+                    value * factor
+                }
+                _ => value,
+            }
         })
         .collect()
+}
+
+/// The sample a period is read with: none when the request asks for the
+/// exact figure or the period is small. The period's events are first
+/// counted in a 1/64 sample (cheap however large the site); only a period
+/// that may be near the threshold is counted exactly, which is cheap
+/// because it is small.
+async fn sample_for(
+    store: &Store,
+    query: &QueryRequest,
+    period: Period,
+    policy: SamplingPolicy,
+) -> Result<(Option<Sample>, u64), QueryError> {
+    if query.exact || policy.above_events == 0 {
+        return Ok((None, 0));
+    }
+    let count = |sample: Option<Sample>| {
+        let mut sql = crate::store::sql::Sql::raw("SELECT count() AS n FROM events");
+        sql.push(Sample::clause(sample));
+        sql.push(crate::store::sql::Sql::new(
+            " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)",
+            vec![
+                crate::store::sql::Param::Str(query.site_id.clone()),
+                crate::store::sql::Param::time(period.from),
+                crate::store::sql::Param::time(period.to),
+            ],
+        ));
+        sql
+    };
+    let estimate = Sample {
+        denominator: ESTIMATE_SAMPLE,
+    };
+    let sampled = count(Some(estimate))
+        .query(store.reader())
+        .fetch_one::<u64>()
+        .await?;
+    let mut events = sampled.saturating_mul(ESTIMATE_SAMPLE);
+    if events < policy.above_events.saturating_mul(2) {
+        events = count(None).query(store.reader()).fetch_one::<u64>().await?;
+    }
+    Ok((policy.for_events(events), events))
+}
+
+/// The sample a period's size is estimated from (see [`sample_for`]).
+const ESTIMATE_SAMPLE: u64 = 64;
+
+/// What `meta.sampling` says of a sampled period.
+fn sampling_meta(sample: Option<Sample>, events: u64) -> Option<Value> {
+    sample.map(|s| {
+        json!({
+            "fraction": s.fraction(),
+            "events_in_period": events,
+            "note": "counts are estimated from this share of the visitors; ask with include.exact for exact figures",
+        })
+    })
 }
 
 fn visitors_of(built: &Built, values: &[f64]) -> f64 {
@@ -110,10 +180,12 @@ async fn rows_for(
     tz: Tz,
     paginate: bool,
     only_groups: Option<&GroupSet>,
+    sample: Option<Sample>,
 ) -> Result<Vec<Row>, QueryError> {
     let options = BuildOptions {
         paginate,
         only_groups,
+        sample,
         ..BuildOptions::default()
     };
     let built = build(query, period, tz, options);
@@ -123,7 +195,7 @@ async fn rows_for(
         .iter()
         .map(|(d, v)| Row {
             dimensions: d.clone(),
-            metrics: pick(query, &built, v),
+            metrics: pick(query, &built, v, sample),
         })
         .collect();
     if let Some(index) = query.metrics.iter().position(|m| *m == Metric::Percentage) {
@@ -207,6 +279,7 @@ async fn rows_for(
             tz,
             BuildOptions {
                 only_groups: Some(&page_set),
+                sample,
                 ..BuildOptions::default()
             },
         );
@@ -318,8 +391,10 @@ pub async fn execute(
     query: &QueryRequest,
     tz: Tz,
     now: DateTime<Utc>,
+    sampling: SamplingPolicy,
 ) -> Result<Value, QueryError> {
     let period = dates::resolve(&query.date_range, query.date, now, tz)?;
+    let (sample, events_in_period) = sample_for(store, query, period, sampling).await?;
     let time_index = query
         .dimensions
         .iter()
@@ -336,7 +411,7 @@ pub async fn execute(
     let zero_fill =
         all_buckets.is_some() && query.comparison.is_some() && query.dimensions.len() == 1;
     let labels = all_buckets.as_ref().filter(|_| query.time_labels).cloned();
-    let mut rows = rows_for(store, query, period, tz, !zero_fill, None).await?;
+    let mut rows = rows_for(store, query, period, tz, !zero_fill, None, sample).await?;
     if zero_fill {
         let labels = all_buckets.as_ref().expect("checked");
         let mut by_label: HashMap<String, Row> = rows
@@ -385,6 +460,7 @@ pub async fn execute(
             .collect();
     }
     let mut comparison_period = None;
+    let mut comparison_sampling = None;
     // The previous period's rows, keyed by dimensions; a time bucket is
     // matched with the bucket at the same position in the previous period.
     let mut previous_rows: Option<HashMap<Vec<String>, Row>> = None;
@@ -416,7 +492,18 @@ pub async fn execute(
         let rows = if rows.is_empty() {
             Vec::new()
         } else {
-            rows_for(store, &unpaged, previous, tz, false, Some(&groups)).await?
+            let (then_sample, then_events) = sample_for(store, query, previous, sampling).await?;
+            comparison_sampling = sampling_meta(then_sample, then_events);
+            rows_for(
+                store,
+                &unpaged,
+                previous,
+                tz,
+                false,
+                Some(&groups),
+                then_sample,
+            )
+            .await?
         };
         previous_rows = Some(
             rows.into_iter()
@@ -458,6 +545,12 @@ pub async fn execute(
     }
     if let Some(total) = total_rows {
         meta["total_rows"] = json!(total);
+    }
+    if let Some(sampling) = sampling_meta(sample, events_in_period) {
+        meta["sampling"] = sampling;
+    }
+    if let Some(sampling) = comparison_sampling {
+        meta["comparison_sampling"] = sampling;
     }
     // The period as Plausible writes it: first and last second, in the
     // site's zone. Posting the echo again asks the same question.

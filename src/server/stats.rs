@@ -130,7 +130,9 @@ pub(super) async fn query(
         Err(refusal) => return refused(&http.metrics, &refusal),
     };
     let tz = stats.timezone_of(&query.site_id);
-    match crate::query::run::execute(&stats.store, &query, tz, stats.clock.now()).await {
+    match crate::query::run::execute(&stats.store, &query, tz, stats.clock.now(), stats.sampling)
+        .await
+    {
         Ok(answer) => text(StatusCode::OK, "application/json", format!("{answer}\n")),
         Err(e) => query_refused(http, &e),
     }
@@ -171,7 +173,9 @@ pub(super) async fn realtime(
         Err(e) => return query_refused(http, &e),
     };
     let tz = stats.timezone_of(&site);
-    match crate::query::run::execute(&stats.store, &query, tz, stats.clock.now()).await {
+    match crate::query::run::execute(&stats.store, &query, tz, stats.clock.now(), stats.sampling)
+        .await
+    {
         Ok(answer) => {
             let visitors = answer["results"][0]["metrics"][0].clone();
             let body =

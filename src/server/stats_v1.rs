@@ -71,7 +71,7 @@ pub(super) async fn get(
         Err(refusal) => return refused(&http.metrics, &refusal),
     };
     let tz = stats.timezone_of(&query.site_id);
-    match crate::query::run::execute(&stats.store, &query, tz, now).await {
+    match crate::query::run::execute(&stats.store, &query, tz, now, stats.sampling).await {
         Ok(answer) => json(StatusCode::OK, &translated.reshape(&answer)),
         Err(e) => v1_refused(http, &e, endpoint),
     }

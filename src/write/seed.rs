@@ -40,6 +40,17 @@ pub struct SeedReport {
 /// splitmix64: small, fast, good enough for synthetic data.
 struct Prng(u64);
 
+/// A visitor number spread over the whole `u64` range (splitmix64's
+/// finaliser, a bijection, so distinct numbers stay distinct): real visitor
+/// ids are keyed hashes, and `SAMPLE BY visitor_id` samples a fraction of
+/// that range, so ids `1…n` would all fall into every sample.
+fn spread(n: u64) -> u64 {
+    let mut z = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 impl Prng {
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -167,11 +178,11 @@ pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedRepor
     let (mut events, mut visits) = (0u64, 0u64);
     while events < options.events {
         visits += 1;
-        let visitor_id = if rng.chance(20) {
+        let visitor_id = spread(if rng.chance(20) {
             rng.below(visitors_pool / 5 + 1) + 1
         } else {
             rng.below(visitors_pool) + 1
-        };
+        });
         let session_id = rng.next() | 1;
         // A day/night curve: more visits 8–22 h UTC.
         let day = rng.below(u64::from(options.days.max(1))) as i64;

@@ -30,6 +30,7 @@ mod plausible_validations;
 mod queries;
 mod resilience;
 mod retention;
+mod sampling;
 mod small_profile;
 mod spool;
 mod stats_v1;

@@ -336,6 +336,12 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
                 without_dimensions: true,
                 ..BuildOptions::default()
             },
+            // A large period, read from a quarter of the visitors.
+            BuildOptions {
+                paginate: true,
+                sample: Some(saltmark::query::sampling::Sample { denominator: 4 }),
+                ..BuildOptions::default()
+            },
         ] {
             let built = build(&query, period, tz, options);
             let text = built.sql.query(&client).sql_display().to_string();

@@ -47,6 +47,10 @@ pub struct QueryArgs {
     /// Rows at most.
     #[arg(long, default_value_t = 100)]
     pub limit: u64,
+    /// Never sample: read every event of a large period (see
+    /// `query.sample_above_events`).
+    #[arg(long)]
+    pub exact: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
@@ -64,17 +68,35 @@ pub async fn run(config: &Config, args: QueryArgs) -> anyhow::Result<()> {
         filters,
         compare,
         limit,
+        exact,
         format,
     } = args;
     let (store, _managed) = saltmark::open_storage(config).await?;
     let site = saltmark::config::normalise_site(&site);
-    let request = query_request(
+    let mut request = query_request(
         &site, &metrics, &by, &period, from, to, &filters, compare, limit,
     )?;
+    if exact {
+        request["include"]["exact"] = serde_json::Value::Bool(true);
+    }
     let query = QueryRequest::from_value(&request)?;
-    let answer =
-        saltmark::query::run::execute(&store, &query, config.timezone_of(&site), Utc::now())
-            .await?;
+    let answer = saltmark::query::run::execute(
+        &store,
+        &query,
+        config.timezone_of(&site),
+        Utc::now(),
+        saltmark::query::sampling::SamplingPolicy {
+            above_events: config.query.sample_above_events,
+        },
+    )
+    .await?;
     print_answer(&answer, &query, format);
+    // Said on stderr, so a CSV or JSON on stdout stays as it is.
+    if let Some(fraction) = answer["meta"]["sampling"]["fraction"].as_f64() {
+        eprintln!(
+            "estimated from 1/{:.0} of the visitors (a large period); --exact reads every event",
+            1.0 / fraction
+        );
+    }
     Ok(())
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""The sampling error of one answer (bench/queries --set full): the relative
+error of the sampled answer's visitors (its first metric) against the exact
+answer to the same question, for the period's total and for the exact
+answer's top row. Prints "total% / top%" ("—" where a side has no rows).
+
+    sampling_error.py SAMPLED.json EXACT.json
+"""
+import json
+import sys
+
+
+def rows(path):
+    answer = json.load(open(path))
+    return {tuple(r["dimensions"]): r["metrics"][0] for r in answer.get("results", [])}
+
+
+def error(sampled, exact):
+    if exact == 0:
+        return 0.0 if sampled == 0 else float("inf")
+    return abs(sampled - exact) / exact
+
+
+sampled, exact = rows(sys.argv[1]), rows(sys.argv[2])
+if not exact:
+    print("—")
+    sys.exit(0)
+# A headline has one row (no dimensions); a breakdown's total is the sum of
+# its rows (visitors may repeat across rows; the sum is still what the page
+# shows in all).
+total_exact = sum(exact.values())
+total_sampled = sum(sampled.get(k, 0) for k in exact)
+top = max(exact, key=lambda k: exact[k])
+total = error(total_sampled, total_exact)
+top_error = error(sampled.get(top, 0), exact[top])
+print(f"{100 * total:.2f} % / {100 * top_error:.2f} %")

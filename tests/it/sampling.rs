@@ -1,0 +1,190 @@
+//! Sampling (`src/query/sampling.rs`): a period above
+//! `query.sample_above_events` is answered from a share of its visitors,
+//! scaled up, said in `meta.sampling`; `include.exact` answers exactly; a
+//! small period is never sampled.
+
+use serde_json::{json, Value};
+
+use crate::common::TestServer;
+
+const SITE: &str = "demo.example";
+
+fn headline(from: &str, to: &str, include: Value) -> Value {
+    json!({
+        "site_id": SITE,
+        "metrics": ["visitors", "visits", "pageviews", "bounce_rate", "visit_duration"],
+        "date_range": [from, to],
+        "include": include,
+    })
+}
+
+fn metrics(answer: &Value) -> Vec<f64> {
+    answer["results"][0]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn large_periods_are_sampled_said_so_and_close_small_ones_and_exact_requests_are_exact() {
+    let server = TestServer::start(
+        "sampling",
+        &[
+            ("SALTMARK_SITES", SITE),
+            ("SALTMARK_QUERY_SAMPLE_ABOVE_EVENTS", "5000"),
+        ],
+    )
+    .await;
+    let now = chrono::Utc::now();
+    saltmark::write::seed::seed_demo(
+        &server.store().await,
+        &saltmark::write::seed::SeedOptions {
+            site: SITE.into(),
+            events: 20_000,
+            days: 10,
+            seed: 7,
+            end: now,
+        },
+    )
+    .await
+    .unwrap();
+    let key = server.api_key(&[SITE.to_string()], "sampling").await;
+    let from = (now - chrono::Duration::days(12))
+        .format("%Y-%m-%d")
+        .to_string();
+    let to = now.format("%Y-%m-%d").to_string();
+    let truth: Vec<f64> = server
+        .query(&format!(
+            "SELECT uniqExact(visitor_id), uniqExact(session_id), countIf(name = 'pageview') \
+             FROM events WHERE site = '{SITE}' FORMAT TSV"
+        ))
+        .await
+        .split_whitespace()
+        .map(|x| x.parse().unwrap())
+        .collect();
+
+    // Above the threshold: about a quarter of the visitors (some 20 000
+    // events, as estimated from a 1/64 sample, over a threshold of 5 000),
+    // counts scaled up by as much, and said so.
+    let (status, sampled) = server
+        .stats_query(&key, &headline(&from, &to, json!({})))
+        .await;
+    assert_eq!(status, 200, "{sampled}");
+    let sampling = &sampled["meta"]["sampling"];
+    let n = (1.0 / sampling["fraction"].as_f64().expect("sampled")).round();
+    assert!((3.0..=6.0).contains(&n), "{sampled}");
+    let estimated = sampling["events_in_period"].as_u64().unwrap() as f64;
+    assert!((estimated - 20_000.0).abs() < 4_000.0, "{sampled}");
+    let got = metrics(&sampled);
+    for (i, (estimate, exact)) in got.iter().zip(&truth).enumerate() {
+        assert_eq!(estimate % n, 0.0, "metric {i} is a count scaled by {n}");
+        let error = (estimate - exact).abs() / exact;
+        assert!(error < 0.15, "metric {i}: {estimate} against {exact}");
+        assert_ne!(estimate, exact, "metric {i} was estimated, not counted");
+    }
+    // The same visitors every time: the same question, the same answer.
+    let (_, again) = server
+        .stats_query(&key, &headline(&from, &to, json!({})))
+        .await;
+    assert_eq!(metrics(&again), got);
+
+    // Asked for the exact figure: every event read, nothing said.
+    let (status, exact) = server
+        .stats_query(&key, &headline(&from, &to, json!({"exact": true})))
+        .await;
+    assert_eq!(status, 200, "{exact}");
+    assert!(exact["meta"].get("sampling").is_none(), "{exact}");
+    assert_eq!(metrics(&exact)[..3], truth[..]);
+    // Bounce rate and duration are rates of visits: close either way.
+    assert!((metrics(&exact)[3] - got[3]).abs() <= 5.0);
+
+    // A breakdown's rows are scaled, its shares (of the sampled visitors)
+    // stay close to the exact shares.
+    let sources = |include: Value| {
+        json!({
+            "site_id": SITE, "metrics": ["visitors", "percentage"],
+            "date_range": [from, to], "dimensions": ["visit:source"],
+            "include": include,
+        })
+    };
+    let (status, sampled_sources) = server.stats_query(&key, &sources(json!({}))).await;
+    assert_eq!(status, 200, "{sampled_sources}");
+    let (_, exact_sources) = server
+        .stats_query(&key, &sources(json!({"exact": true})))
+        .await;
+    let share_of = |answer: &Value, source: &Value| {
+        answer["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| &r["dimensions"][0] == source)
+            .map_or(0.0, |r| r["metrics"][1].as_f64().unwrap())
+    };
+    let rows = exact_sources["results"].as_array().unwrap();
+    assert!(rows.len() > 3, "{exact_sources}");
+    for row in rows {
+        let source = &row["dimensions"][0];
+        let (exact, estimate) = (
+            share_of(&exact_sources, source),
+            share_of(&sampled_sources, source),
+        );
+        assert!(
+            (exact - estimate).abs() < 6.0,
+            "{source}: {estimate} % against {exact} %"
+        );
+    }
+    assert!(sampled_sources["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["metrics"][0].as_f64().unwrap() % n == 0.0));
+
+    // A period under the threshold is exact without asking.
+    let day = (now - chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let (status, small) = server
+        .stats_query(&key, &headline(&day, &day, json!({})))
+        .await;
+    assert_eq!(status, 200, "{small}");
+    assert!(small["meta"].get("sampling").is_none(), "{small}");
+    let day_truth: f64 = server
+        .query(&format!(
+            "SELECT uniqExact(visitor_id) FROM events WHERE site = '{SITE}' AND toDate(timestamp) = '{day}' FORMAT TSV"
+        ))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(metrics(&small)[0], day_truth);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn seeded_visitor_ids_spread_over_the_sampling_range() {
+    let server = TestServer::start("sampling_seed", &[("SALTMARK_SITES", SITE)]).await;
+    saltmark::write::seed::seed_demo(
+        &server.store().await,
+        &saltmark::write::seed::SeedOptions {
+            site: SITE.into(),
+            events: 10_000,
+            days: 3,
+            seed: 1,
+            end: chrono::Utc::now(),
+        },
+    )
+    .await
+    .unwrap();
+    // SAMPLE 1/4 keeps the visitors in the first quarter of the id range:
+    // about a quarter of them, as with real (hashed) visitor ids.
+    let shares = server
+        .query(
+            "SELECT (SELECT uniqExact(visitor_id) FROM events SAMPLE 1/4) / (SELECT uniqExact(visitor_id) FROM events) FORMAT TSV",
+        )
+        .await;
+    let share: f64 = shares.trim().parse().unwrap();
+    assert!((0.18..0.32).contains(&share), "sampled share {share}");
+    server.stop().await;
+}
