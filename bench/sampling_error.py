@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The sampling error of one answer (bench/queries --set full): the relative
 error of the sampled answer's visitors (its first metric) against the exact
-answer to the same question, for the period's total and for the exact
-answer's top row. Prints "total% / top%" ("—" where a side has no rows).
+answer to the same question, for the sum of the rows both answers show
+(a headline's one row) and for the exact answer's top row. Prints "total% / top%" ("—" where a side has no rows).
 
     sampling_error.py SAMPLED.json EXACT.json
 """
@@ -26,10 +26,12 @@ if not exact:
     print("—")
     sys.exit(0)
 # A headline has one row (no dimensions); a breakdown's total is the sum of
-# its rows (visitors may repeat across rows; the sum is still what the page
-# shows in all).
-total_exact = sum(exact.values())
-total_sampled = sum(sampled.get(k, 0) for k in exact)
+# the rows both pages show (a row that moved in or out of a page of ten is
+# not an estimation error of the rows shown; visitors may repeat across
+# rows, the sum is still what the page shows in all).
+both = [k for k in exact if k in sampled]
+total_exact = sum(exact[k] for k in both)
+total_sampled = sum(sampled[k] for k in both)
 top = max(exact, key=lambda k: exact[k])
 total = error(total_sampled, total_exact)
 top_error = error(sampled.get(top, 0), exact[top])
