@@ -99,10 +99,11 @@ fn pick(query: &QueryRequest, built: &Built, values: &[f64], sample: Option<Samp
 }
 
 /// The sample a period is read with: none when the request asks for the
-/// exact figure or the period is small. The period's events are first
-/// counted in a 1/64 sample (cheap however large the site); only a period
-/// that may be near the threshold is counted exactly, which is cheap
-/// because it is small.
+/// exact figure or the period is small. The period's size comes from the
+/// derived hourly counts (`store::rollup`: a few thousand rows however
+/// large the site, whole hours); only a period that may be near the
+/// threshold is counted exactly in `events`, which is cheap because it is
+/// small.
 async fn sample_for(
     store: &Store,
     query: &QueryRequest,
@@ -112,35 +113,21 @@ async fn sample_for(
     if query.exact || policy.above_events == 0 {
         return Ok((None, 0));
     }
-    let count = |sample: Option<Sample>| {
-        let mut sql = crate::store::sql::Sql::raw("SELECT count() AS n FROM events");
-        sql.push(Sample::clause(sample));
-        sql.push(crate::store::sql::Sql::new(
-            " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)",
+    let mut events =
+        crate::store::rollup::events_between(store, &query.site_id, period.from, period.to).await?;
+    if events < policy.above_events.saturating_mul(2) {
+        let exact = crate::store::sql::Sql::new(
+            "SELECT count() AS n FROM events WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)",
             vec![
                 crate::store::sql::Param::Str(query.site_id.clone()),
                 crate::store::sql::Param::time(period.from),
                 crate::store::sql::Param::time(period.to),
             ],
-        ));
-        sql
-    };
-    let estimate = Sample {
-        denominator: ESTIMATE_SAMPLE,
-    };
-    let sampled = count(Some(estimate))
-        .query(store.reader())
-        .fetch_one::<u64>()
-        .await?;
-    let mut events = sampled.saturating_mul(ESTIMATE_SAMPLE);
-    if events < policy.above_events.saturating_mul(2) {
-        events = count(None).query(store.reader()).fetch_one::<u64>().await?;
+        );
+        events = exact.query(store.reader()).fetch_one::<u64>().await?;
     }
     Ok((policy.for_events(events), events))
 }
-
-/// The sample a period's size is estimated from (see [`sample_for`]).
-const ESTIMATE_SAMPLE: u64 = 64;
 
 /// What `meta.sampling` says of a sampled period.
 fn sampling_meta(sample: Option<Sample>, events: u64) -> Option<Value> {

@@ -34,7 +34,7 @@ use crate::clock::RandomSource;
 use crate::config::RetentionConfig;
 use crate::identify::salts::{destroy_salt_day, stored_salt_days};
 use crate::store::sql::{datetime_secs, Param, Sql};
-use crate::store::Store;
+use crate::store::{rollup, Store};
 
 /// What the job needs from the configuration.
 #[derive(Debug, Clone)]
@@ -342,6 +342,22 @@ pub async fn execute(
                 .execute(),
         )
         .await?;
+        // The derived counts of that month go with it (the same monthly
+        // partitions, by the hour's month).
+        timed(
+            "dropping a partition of the derived counts",
+            limit,
+            store
+                .client()
+                .query(&format!(
+                    "ALTER TABLE {}{} DROP PARTITION ?",
+                    store.storage_of("event_counts"),
+                    store.on_cluster()
+                ))
+                .bind(partition.partition)
+                .execute(),
+        )
+        .await?;
         tracing::info!(
             partition = partition.partition,
             rows = partition.rows,
@@ -591,9 +607,35 @@ pub(crate) async fn delete_where(
     limit: Duration,
 ) -> Result<(), RetentionError> {
     let table = store.events_storage();
+    // What the delete changes in the derived tables (`store::rollup`),
+    // corrected once the events are gone.
+    let hours = timed("listing the hours a delete touches", limit, async {
+        rollup::affected_hours(store, predicate)
+            .await
+            .map_err(store_to_ch)
+    })
+    .await?;
     for sql in delete_statements(store, predicate, partitions) {
         timed("deleting rows", limit, sql.query(store.client()).execute()).await?;
     }
+    wait_for_delete(store, table, predicate, limit).await?;
+    timed("correcting the derived counts", limit, async {
+        rollup::reconcile(store, &hours)
+            .await
+            .map_err(store_to_ch)?;
+        rollup::compact(store, &hours).await.map_err(store_to_ch)
+    })
+    .await
+}
+
+/// Waits until a delete's mutation is done (on one server) or no matching
+/// row is left on any shard (a cluster).
+async fn wait_for_delete(
+    store: &Store,
+    table: &str,
+    predicate: &Sql,
+    limit: Duration,
+) -> Result<(), RetentionError> {
     if store.cluster().is_none() {
         return wait_for_mutations(store, table, limit).await;
     }

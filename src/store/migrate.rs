@@ -50,7 +50,46 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "dashboard", "0005_dashboard.sql"),
     migration!(6, "session_user_version", "0006_session_user_version.sql"),
     migration!(7, "plausible_vocabulary", "0007_plausible_vocabulary.sql"),
+    // 8 is the vocabulary backfill (`store::backfill::VERSION`).
+    migration!(9, "event_counts", "0009_event_counts.sql"),
 ];
+
+/// Tables whose rows are sharded in cluster mode (`<name>_local` per shard
+/// under a Distributed `<name>`): the events and what is derived from them
+/// (each shard derives its own share; a sum over the Distributed table adds
+/// them up).
+const SHARDED: &[&str] = &["events", "event_counts"];
+
+/// The Distributed table's sharding key: a visitor's events share a shard;
+/// derived rows may live anywhere, they are only ever summed.
+fn sharding_key(table: &str) -> &'static str {
+    if table == "events" {
+        "visitor_id"
+    } else {
+        "rand()"
+    }
+}
+
+/// `db.t` → `db.t_local` for the sharded tables, where a name ends.
+fn to_local(statement: &str, database: &str) -> String {
+    let mut out = statement.to_string();
+    for table in SHARDED {
+        let name = format!("{database}.{table}");
+        let mut rewritten = String::new();
+        let mut rest = out.as_str();
+        while let Some(at) = rest.find(&name) {
+            let after = &rest[at + name.len()..];
+            rewritten.push_str(&rest[..at + name.len()]);
+            if !after.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+                rewritten.push_str("_local");
+            }
+            rest = after;
+        }
+        rewritten.push_str(rest);
+        out = rewritten;
+    }
+    out
+}
 
 /// What the templates need to know about the target.
 #[derive(Debug, Clone, Copy)]
@@ -67,15 +106,19 @@ pub struct Target<'a> {
     pub cluster: Option<&'a str>,
 }
 
-/// The ZooKeeper path of a replicated table: sharded for events, one
-/// dataset across all nodes for everything else.
+/// The ZooKeeper path of a replicated table: sharded for events and what
+/// is derived from them, one dataset across all nodes for everything else.
 fn replicated_engine(database: &str, table: &str) -> String {
-    let shard = if table == "events_local" {
-        "{shard}"
-    } else {
-        "all"
-    };
-    format!("ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{{replica}}')")
+    replicated(database, table, "MergeTree")
+}
+
+/// A `Replicated<kind>` engine (kind `MergeTree`, `SummingMergeTree`).
+fn replicated(database: &str, table: &str, kind: &str) -> String {
+    let sharded = table
+        .strip_suffix("_local")
+        .is_some_and(|name| SHARDED.contains(&name));
+    let shard = if sharded { "{shard}" } else { "all" };
+    format!("Replicated{kind}('/clickhouse/tables/{shard}/{database}/{table}', '{{replica}}')")
 }
 
 /// Rewrites one single-node `CREATE TABLE` for a cluster; other statements
@@ -108,6 +151,16 @@ fn for_cluster(statement: String, database: &str, cluster: &str) -> Vec<String> 
         }
         return out;
     }
+    let view = format!("CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.");
+    if let Some(rest) = statement.strip_prefix(&view) {
+        // A view fills a shard's table from the rows that shard receives.
+        let name_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (name, body) = rest.split_at(name_end);
+        return vec![format!(
+            "{view}{name} ON CLUSTER {cluster}{}",
+            to_local(body, database)
+        )];
+    }
     let prefix = format!("CREATE TABLE IF NOT EXISTS {database}.");
     let Some(rest) = statement.strip_prefix(&prefix) else {
         return vec![statement];
@@ -116,21 +169,41 @@ fn for_cluster(statement: String, database: &str, cluster: &str) -> Vec<String> 
         .find(|c: char| c.is_whitespace() || c == '(')
         .unwrap_or(rest.len());
     let (name, body) = rest.split_at(name_end);
-    let storage = if name == "events" {
-        "events_local"
+    let sharded = SHARDED.contains(&name);
+    let storage = if sharded {
+        format!("{name}_local")
     } else {
-        name
+        name.to_string()
     };
-    let body = body.replacen(
-        "ENGINE = MergeTree",
-        &format!("ENGINE = {}", replicated_engine(database, storage)),
-        1,
-    );
+    let body = match ["SummingMergeTree", "MergeTree"]
+        .into_iter()
+        .find(|kind| body.contains(&format!("ENGINE = {kind}")))
+    {
+        Some(kind) => body.replacen(
+            &format!("ENGINE = {kind}"),
+            &format!("ENGINE = {}", replicated(database, &storage, kind)),
+            1,
+        ),
+        None => body.to_string(),
+    };
     let mut out = vec![format!("{prefix}{storage} ON CLUSTER {cluster}{body}")];
-    if name == "events" {
-        out.push(distributed_events(database, cluster));
+    if sharded {
+        out.push(distributed(database, cluster, name));
     }
     out
+}
+
+/// The Distributed `<table>` over the shards' `<table>_local`.
+fn distributed(database: &str, cluster: &str, table: &str) -> String {
+    if table == "events" {
+        return distributed_events(database, cluster);
+    }
+    format!(
+        "CREATE TABLE IF NOT EXISTS {database}.{table} ON CLUSTER {cluster} \
+         AS {database}.{table}_local \
+         ENGINE = Distributed({cluster}, {database}, {table}_local, {})",
+        sharding_key(table)
+    )
 }
 
 /// The Distributed `events` over the shards' `events_local`.
@@ -288,6 +361,18 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
             .await?;
         newly.push(super::backfill::VERSION);
     }
+    if !applied.contains(&super::rollup::BACKFILL_VERSION) {
+        // The events stored before `event_counts` existed.
+        super::rollup::reconcile_all(store).await?;
+        store
+            .client()
+            .query("INSERT INTO schema_migrations (version, name, applied_at) SELECT ?, ?, now()")
+            .bind(super::rollup::BACKFILL_VERSION)
+            .bind(super::rollup::BACKFILL_NAME)
+            .execute()
+            .await?;
+        newly.push(super::rollup::BACKFILL_VERSION);
+    }
     if let Some(statement) = deduplication_window(store) {
         store.client().query(&statement).execute().await?;
     }
@@ -362,11 +447,35 @@ mod tests {
                         || statement.starts_with("DROP TABLE IF EXISTS sm.events ON CLUSTER")
                         || statement.contains("ENGINE = Distributed(c1, sm, events_local")
                         || statement
-                            .contains("ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/sm/"),
+                            .contains("ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/sm/")
+                        || statement.contains("sm.event_counts"),
                     "{statement}"
                 );
             }
         }
+        // The derived counts: per shard, summed through a Distributed
+        // table, filled by a view on each shard's events.
+        let counts = render(
+            MIGRATIONS
+                .iter()
+                .find(|m| m.name == "event_counts")
+                .unwrap()
+                .sql,
+            target,
+        );
+        assert_eq!(counts.len(), 3, "{counts:?}");
+        assert!(counts[0]
+            .starts_with("CREATE TABLE IF NOT EXISTS sm.event_counts_local ON CLUSTER c1 ("));
+        assert!(counts[0].contains(
+            "ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/sm/event_counts_local', '{replica}')"
+        ));
+        assert!(counts[1].contains(
+            "sm.event_counts ON CLUSTER c1 AS sm.event_counts_local ENGINE = Distributed(c1, sm, event_counts_local, rand())"
+        ));
+        assert!(counts[2].starts_with(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS sm.event_counts_mv ON CLUSTER c1 TO sm.event_counts_local AS"
+        ), "{}", counts[2]);
+        assert!(counts[2].contains("FROM sm.events_local"), "{}", counts[2]);
         assert_eq!(
             for_cluster(
                 "ALTER TABLE sm.events ADD COLUMN x UInt8".into(),

@@ -10,6 +10,7 @@
 pub mod backfill;
 pub mod managed;
 pub mod migrate;
+pub mod rollup;
 pub mod sql;
 
 use std::fmt;
@@ -413,6 +414,16 @@ impl Store {
             "events_local"
         } else {
             "events"
+        }
+    }
+
+    /// The table that holds a sharded table's rows (see
+    /// [`Store::events_storage`]): `<table>_local` in cluster mode.
+    pub fn storage_of(&self, table: &str) -> String {
+        if self.cluster.is_some() {
+            format!("{table}_local")
+        } else {
+            table.to_string()
         }
     }
 

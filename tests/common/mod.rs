@@ -676,3 +676,32 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Asserts `store::rollup`'s invariant: for every site, hour and name,
+/// `event_counts` sums exactly the events `events` holds (none left over,
+/// none missing), and returns the number of events.
+pub async fn assert_derived_agree(url: &str, database: &str) -> u64 {
+    let differing = ch_query(
+        url,
+        database,
+        "SELECT count() FROM (SELECT site, toStartOfHour(timestamp) AS hour, name, toInt64(count()) AS stored \
+         FROM events GROUP BY site, hour, name) ALL FULL OUTER JOIN (SELECT site, hour, name, \
+         toInt64(sum(events)) AS counted FROM event_counts GROUP BY site, hour, name) \
+         USING (site, hour, name) WHERE stored != counted FORMAT TSV",
+    )
+    .await;
+    let totals = ch_query(
+        url,
+        database,
+        "SELECT (SELECT count() FROM events), (SELECT sum(events) FROM event_counts) FORMAT TSV",
+    )
+    .await;
+    assert_eq!(
+        differing.trim(),
+        "0",
+        "event_counts differs from events ({totals})"
+    );
+    let (events, counted) = totals.trim().split_once('\t').expect("two totals");
+    assert_eq!(events, counted, "event_counts sums every event");
+    events.parse().unwrap()
+}

@@ -126,8 +126,9 @@ fn migrate_is_safe_to_run_twice() {
     ));
     assert_eq!(
         applied,
-        // The SQL migrations and the vocabulary backfill.
-        format!("{0}\t{0}\n", saltmark::store::migrate::MIGRATIONS.len() + 1),
+        // The SQL migrations, the vocabulary backfill and the event-count
+        // backfill.
+        format!("{0}\t{0}\n", saltmark::store::migrate::MIGRATIONS.len() + 2),
         "each migration recorded once"
     );
     let tables = runtime.block_on(ch_query(
@@ -139,7 +140,7 @@ fn migrate_is_safe_to_run_twice() {
     ));
     assert_eq!(
         tables,
-        "api_keys\ndashboard_sessions\ndashboard_users\nevents\nexpiry_log\njob_locks\nsalts\nschema_migrations\nshare_links\nsite_erasures\n"
+        "api_keys\ndashboard_sessions\ndashboard_users\nevent_counts\nevent_counts_mv\nevents\nexpiry_log\njob_locks\nsalts\nschema_migrations\nshare_links\nsite_erasures\n"
     );
 }
 

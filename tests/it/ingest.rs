@@ -51,6 +51,11 @@ async fn a_page_view_becomes_one_enriched_row() {
         .query("SELECT * FROM events FORMAT TSV")
         .await
         .contains("Cj0KCQ"));
+    // The derived counts saw the row as it was inserted.
+    assert_eq!(
+        common::assert_derived_agree(&server.ch_url, &server.database).await,
+        1
+    );
     server.stop().await;
 }
 

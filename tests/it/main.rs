@@ -15,6 +15,7 @@ mod browser;
 mod cli;
 mod cluster;
 mod dashboard;
+mod derived;
 mod failover;
 mod identity;
 mod ingest;

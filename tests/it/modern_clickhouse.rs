@@ -32,6 +32,8 @@ fn modern_statements() -> Vec<String> {
              browser_version, os, os_version, device, channel, click_id, visitor_id, session_id, prop_keys, prop_values, batch_id) \
              VALUES ('example.com', now(), 'pageview', '/', 'example.com', '', '', '', '', '', '', '', 'GB', \
              'England', '', 'London', 'Chrome', '120', 'Windows', '10', 'desktop', '', 'gclid', 1, 2, ['plan'], ['pro'], 3)",
+            // The derived counts (store::rollup): an optimised partition.
+            "OPTIMIZE TABLE saltmark.event_counts PARTITION 202612 FINAL",
             // The writer's exactly-once check.
             "SELECT count() AS rows FROM saltmark.events WHERE timestamp >= toDateTime(0) \
              AND timestamp <= toDateTime(4000000000) AND batch_id = 3",
@@ -144,6 +146,42 @@ fn modern_statements() -> Vec<String> {
             .sql_display()
             .to_string(),
     );
+    // The derived counts' corrections and reads (store::rollup).
+    {
+        use saltmark::store::rollup;
+        use saltmark::store::sql::{Param, Sql};
+        let client = clickhouse::Client::default();
+        let shown = |sql: Sql| {
+            sql.query(&client)
+                .sql_display()
+                .to_string()
+                .replace("FROM events", "FROM saltmark.events")
+                .replace("FROM event_counts", "FROM saltmark.event_counts")
+                .replace("INTO event_counts", "INTO saltmark.event_counts")
+        };
+        statements.push(shown(rollup::reconcile_statement(
+            "event_counts",
+            &|_: &str| Sql::raw("1"),
+        )));
+        statements.push(shown(rollup::reconcile_statement(
+            "event_counts",
+            &|hour: &str| {
+                Sql::new(
+                    format!("site = ? AND has(?, toUInt64(toUInt32({hour})))"),
+                    vec![Param::Str("example.com".into()), Param::U64s(vec![0, 3600])],
+                )
+            },
+        )));
+        statements.push(shown(rollup::affected_hours_statement(&Sql::new(
+            "site = ? AND has(?, visitor_id)",
+            vec![Param::Str("example.com".into()), Param::U64s(vec![1])],
+        ))));
+        statements.push(shown(rollup::events_between_statement(
+            "example.com",
+            chrono::DateTime::from_timestamp(0, 0).unwrap(),
+            chrono::Utc::now(),
+        )));
+    }
     statements
 }
 

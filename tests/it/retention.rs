@@ -218,6 +218,18 @@ async fn expiry_removes_exactly_what_is_past_each_cutoff() {
         1,
         "the second run is audited as a no-op"
     );
+    // Expired hours are gone from the derived counts, on disk too.
+    assert_eq!(common::assert_derived_agree(&url, &db).await, 6);
+    assert_eq!(
+        ch_query(
+            &url,
+            &db,
+            "SELECT count() FROM event_counts FINAL WHERE events = 0 FORMAT TSV"
+        )
+        .await
+        .trim(),
+        "0"
+    );
 }
 
 /// Audit finding 15: `retention.months = 1000` put the cutoff in 1943; bound
@@ -369,6 +381,19 @@ async fn site_erasure_now_and_after_a_grace_period() {
         .await,
         "kept.example\t4\nlater.example\t2\n"
     );
+    // The erased site's counts are gone, from disk too (not only summed
+    // away).
+    common::assert_derived_agree(&url, &db).await;
+    assert_eq!(
+        ch_query(
+            &url,
+            &db,
+            "SELECT count() FROM event_counts WHERE site = 'gone.example' FORMAT TSV"
+        )
+        .await
+        .trim(),
+        "0"
+    );
     // Both sites are refused from now on.
     let check = TestServerOnDb::start(&url, &db, "gone.example,later.example,kept.example").await;
     for (site, expect) in [
@@ -410,6 +435,18 @@ async fn site_erasure_now_and_after_a_grace_period() {
         .await,
         "kept.example\t5\n",
         "only kept.example remains (4 old rows + the one just accepted)"
+    );
+    // The erasure due after its grace period reached the derived counts.
+    assert_eq!(common::assert_derived_agree(&url, &db).await, 5);
+    assert_eq!(
+        ch_query(
+            &url,
+            &db,
+            "SELECT count() FROM event_counts WHERE site != 'kept.example' FORMAT TSV"
+        )
+        .await
+        .trim(),
+        "0"
     );
     assert!(
         ch_query(&url, &db, "SELECT sites_erased FROM expiry_log FORMAT TSV")
@@ -668,6 +705,8 @@ async fn a_visitor_can_erase_only_their_own_rows_and_only_from_the_erasure_page(
         .unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Delete my data"));
+    // The erased visitors' events are no longer counted.
+    common::assert_derived_agree(&server.ch_url, &server.database).await;
     server.stop().await;
 }
 

@@ -71,6 +71,8 @@ async fn outage_longer_than_the_memory_queue_is_spooled_and_stored_once() {
         assert!(Instant::now() < deadline, "healthy again after replay");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The replayed batches reached the derived counts too.
+    assert!(common::assert_derived_agree(&server.ch_url, &server.database).await > 100);
     server.stop().await;
     drop_clickhouse(clickhouse).await;
 }
