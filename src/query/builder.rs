@@ -703,29 +703,11 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
             let (event_filters, visit_filters): (Vec<&Filter>, Vec<&Filter>) =
                 filters.iter().partition(|f| is_event_level(f));
             let by_entry = entry_page_condition_needed(query) && !event_filters.is_empty();
-            let (bounce_on, duration_on) = if by_entry {
-                (
-                    entry_page_condition(query, &dimensions, true),
-                    entry_page_condition(query, &dimensions, false),
-                )
-            } else {
-                (None, None)
-            };
             for (i, d) in dimensions.iter().enumerate() {
                 statement.push(dimension_expr(d, scope));
                 statement.text.push_str(&format!(" AS d{i}, "));
             }
-            for (i, metric) in sql_metrics.iter().enumerate() {
-                if i > 0 {
-                    statement.text.push_str(", ");
-                }
-                statement.push(metric_sql(
-                    *metric,
-                    i,
-                    bounce_on.as_ref(),
-                    duration_on.as_ref(),
-                ));
-            }
+            statement.push(metric_columns(query, &dimensions, &sql_metrics, by_entry));
             let mut visits = if event_filters.is_empty() {
                 Sql::raw(
                     "SELECT session_id, any(visitor_id) AS visitor, countIf(name = 'pageview') AS pv, \
@@ -796,31 +778,13 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
             }
             level1.text.push_str("session_id");
             // L2: the metrics per group.
-            let (bounce_on, duration_on) = if by_entry {
-                (
-                    entry_page_condition(query, &dimensions, true),
-                    entry_page_condition(query, &dimensions, false),
-                )
-            } else {
-                (None, None)
-            };
             let mut columns = Sql::raw(
                 dim_cols
                     .iter()
                     .map(|c| format!("{c}, "))
                     .collect::<String>(),
             );
-            for (i, metric) in sql_metrics.iter().enumerate() {
-                if i > 0 {
-                    columns.text.push_str(", ");
-                }
-                columns.push(metric_sql(
-                    *metric,
-                    i,
-                    bounce_on.as_ref(),
-                    duration_on.as_ref(),
-                ));
-            }
+            columns.push(metric_columns(query, &dimensions, &sql_metrics, by_entry));
             statement.push(columns);
             statement.text.push_str(" FROM (");
             statement.push(level1);
@@ -851,6 +815,37 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
         sql: statement,
         sql_metrics,
     }
+}
+
+/// The metric columns `… AS m0, … AS m1, …` over per-visit rows, bounce
+/// rate and visit duration restricted by the entry page where `by_entry`.
+fn metric_columns(
+    query: &QueryRequest,
+    dimensions: &[Dimension],
+    sql_metrics: &[Metric],
+    by_entry: bool,
+) -> Sql {
+    let (bounce_on, duration_on) = if by_entry {
+        (
+            entry_page_condition(query, dimensions, true),
+            entry_page_condition(query, dimensions, false),
+        )
+    } else {
+        (None, None)
+    };
+    let mut columns = Sql::raw("");
+    for (i, metric) in sql_metrics.iter().enumerate() {
+        if i > 0 {
+            columns.text.push_str(", ");
+        }
+        columns.push(metric_sql(
+            *metric,
+            i,
+            bounce_on.as_ref(),
+            duration_on.as_ref(),
+        ));
+    }
+    columns
 }
 
 /// One L2 metric column `… AS m{i}`, with the entry-page conditions (and

@@ -274,6 +274,18 @@ pub async fn is_migrated(store: &Store) -> Result<bool, StoreError> {
     Ok(tables > 0)
 }
 
+/// Records `version` as applied in `schema_migrations`.
+async fn record(store: &Store, version: u32, name: &str) -> Result<(), StoreError> {
+    store
+        .client()
+        .query("INSERT INTO schema_migrations (version, name, applied_at) SELECT ?, ?, now()")
+        .bind(version)
+        .bind(name)
+        .execute()
+        .await?;
+    Ok(())
+}
+
 /// Applies whatever is missing; returns the versions applied by this call.
 #[tracing::instrument(skip_all, fields(database = store.database(), server = %store.version()))]
 pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, StoreError> {
@@ -336,13 +348,7 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
                 }
             }
         }
-        store
-            .client()
-            .query("INSERT INTO schema_migrations (version, name, applied_at) SELECT ?, ?, now()")
-            .bind(migration.version)
-            .bind(migration.name)
-            .execute()
-            .await?;
+        record(store, migration.version, migration.name).await?;
         tracing::info!(
             version = migration.version,
             name = migration.name,
@@ -352,25 +358,18 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
     }
     if !applied.contains(&super::backfill::VERSION) {
         super::backfill::run(store).await?;
-        store
-            .client()
-            .query("INSERT INTO schema_migrations (version, name, applied_at) SELECT ?, ?, now()")
-            .bind(super::backfill::VERSION)
-            .bind(super::backfill::NAME)
-            .execute()
-            .await?;
+        record(store, super::backfill::VERSION, super::backfill::NAME).await?;
         newly.push(super::backfill::VERSION);
     }
     if !applied.contains(&super::rollup::BACKFILL_VERSION) {
         // The events stored before `event_counts` existed.
         super::rollup::reconcile_all(store).await?;
-        store
-            .client()
-            .query("INSERT INTO schema_migrations (version, name, applied_at) SELECT ?, ?, now()")
-            .bind(super::rollup::BACKFILL_VERSION)
-            .bind(super::rollup::BACKFILL_NAME)
-            .execute()
-            .await?;
+        record(
+            store,
+            super::rollup::BACKFILL_VERSION,
+            super::rollup::BACKFILL_NAME,
+        )
+        .await?;
         newly.push(super::rollup::BACKFILL_VERSION);
     }
     if let Some(statement) = deduplication_window(store) {

@@ -45,7 +45,11 @@ struct Prng(u64);
 /// ids are keyed hashes, and `SAMPLE BY visitor_id` samples a fraction of
 /// that range, so ids `1…n` would all fall into every sample.
 fn spread(n: u64) -> u64 {
-    let mut z = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    splitmix_finish(n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// splitmix64's output function: a bijection that mixes every bit.
+fn splitmix_finish(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -54,10 +58,7 @@ fn spread(n: u64) -> u64 {
 impl Prng {
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        splitmix_finish(self.0)
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
