@@ -327,6 +327,27 @@ pub async fn execute(
         return Ok(ExpiryReport { plan, dry_run });
     }
     let limit = settings.statement_timeout;
+    // What the dropped months change in the derived counts, corrected as
+    // after any other delete (see `delete_where`).
+    let dropped_hours = if plan.partitions.is_empty() {
+        Default::default()
+    } else {
+        let months: Vec<u64> = plan
+            .partitions
+            .iter()
+            .map(|p| u64::from(p.partition))
+            .collect();
+        let in_months = Sql::new(
+            "has(?, toUInt64(toYYYYMM(timestamp)))",
+            vec![Param::U64s(months)],
+        );
+        timed("listing the hours of the dropped months", limit, async {
+            rollup::affected_hours(store, &in_months)
+                .await
+                .map_err(store_to_ch)
+        })
+        .await?
+    };
     for partition in &plan.partitions {
         timed(
             "dropping a partition",
@@ -342,28 +363,13 @@ pub async fn execute(
                 .execute(),
         )
         .await?;
-        // The derived counts of that month go with it (the same monthly
-        // partitions, by the hour's month).
-        timed(
-            "dropping a partition of the derived counts",
-            limit,
-            store
-                .client()
-                .query(&format!(
-                    "ALTER TABLE {}{} DROP PARTITION ?",
-                    store.storage_of("event_counts"),
-                    store.on_cluster()
-                ))
-                .bind(partition.partition)
-                .execute(),
-        )
-        .await?;
         tracing::info!(
             partition = partition.partition,
             rows = partition.rows,
             "dropped partition"
         );
     }
+    correct_derived(store, &dropped_hours, limit).await?;
     let mut doomed = expired_predicate(plan.cutoff, &plan.site_cutoffs);
     if !plan.sites_to_erase.is_empty() {
         doomed = Sql::join(
@@ -619,11 +625,22 @@ pub(crate) async fn delete_where(
         timed("deleting rows", limit, sql.query(store.client()).execute()).await?;
     }
     wait_for_delete(store, table, predicate, limit).await?;
+    correct_derived(store, &hours, limit).await
+}
+
+/// Makes the derived counts of these hours agree with the events left,
+/// and merges them so that nothing summing to zero stays on disk.
+async fn correct_derived(
+    store: &Store,
+    hours: &std::collections::BTreeMap<String, Vec<u64>>,
+    limit: Duration,
+) -> Result<(), RetentionError> {
+    if hours.is_empty() {
+        return Ok(());
+    }
     timed("correcting the derived counts", limit, async {
-        rollup::reconcile(store, &hours)
-            .await
-            .map_err(store_to_ch)?;
-        rollup::compact(store, &hours).await.map_err(store_to_ch)
+        rollup::reconcile(store, hours).await.map_err(store_to_ch)?;
+        rollup::compact(store, hours).await.map_err(store_to_ch)
     })
     .await
 }

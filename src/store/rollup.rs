@@ -15,6 +15,8 @@
 //!   the delete and [`reconcile`] after it: for each of those hours it
 //!   inserts the difference between what `events` holds and what
 //!   `event_counts` sums (an `Int64` row, negative for removed events).
+//!   The expiry's whole-month partition drops are corrected the same way
+//!   (one mechanism, on one server and on a cluster alike).
 //!   Then [`compact`] merges the touched partitions, and the
 //!   SummingMergeTree drops every row that sums to zero: nothing of an
 //!   erased site or an expired hour is left on disk, not only in answers.
