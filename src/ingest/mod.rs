@@ -291,6 +291,8 @@ impl Pipeline {
                     prop_values.clone()
                 },
                 batch_id: 0,
+                scroll_depth: input.engagement.map_or(0, |e| e.scroll_depth),
+                engagement_time: input.engagement.map_or(0, |e| e.time_ms),
             });
         }
         let accepted = rows.len() as u64;

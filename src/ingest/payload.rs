@@ -50,6 +50,33 @@ pub struct EventInput<'a> {
     pub hash_mode: bool,
     /// Custom properties, stringified.
     pub props: Vec<(String, String)>,
+    /// What an `engagement` event measured of its page view (`None` for
+    /// every other event).
+    pub engagement: Option<Engagement>,
+}
+
+/// The event name Plausible's tracker uses for how long a page view was
+/// looked at and how far it was scrolled (sent when the page is hidden or
+/// left). Such rows are kept apart from page views and custom events.
+pub const ENGAGEMENT: &str = "engagement";
+
+/// Scroll depth when the tracker did not say it (Plausible's marker).
+pub const SCROLL_DEPTH_UNKNOWN: u8 = 255;
+
+/// The longest engaged time believed, as Plausible bounds it: older
+/// trackers sent absurd values.
+const MAX_ENGAGEMENT_MS: u64 = 30 * 24 * 3600 * 1000;
+
+/// An `engagement` event's measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Engagement {
+    /// Deepest scroll of the page view, percent 0–100, or
+    /// [`SCROLL_DEPTH_UNKNOWN`].
+    pub scroll_depth: u8,
+    /// Engaged (visible and focused) milliseconds since the previous
+    /// engagement event of the same page view: a delta, so the page view's
+    /// total is the sum.
+    pub time_ms: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +98,12 @@ struct RawEvent<'a> {
     /// Older Plausible trackers send props as `m` / `meta`, often a JSON string.
     #[serde(alias = "meta")]
     m: Option<Value>,
+    /// Scroll depth of an `engagement` event, percent.
+    #[serde(alias = "scroll_depth")]
+    sd: Option<Value>,
+    /// Engaged milliseconds of an `engagement` event.
+    #[serde(alias = "engagement_time")]
+    e: Option<Value>,
 }
 
 /// A JSON string, borrowed from the body when it has no escapes. (serde's
@@ -182,6 +215,8 @@ pub fn from_query(
         h: take("h", "hash_mode").map(|v| Value::String(v.into_owned())),
         p: props,
         m: None,
+        sd: take("sd", "scroll_depth").map(|v| Value::String(v.into_owned())),
+        e: take("e", "engagement_time").map(|v| Value::String(v.into_owned())),
     };
     validate(raw)
 }
@@ -257,6 +292,11 @@ fn validate(raw: RawEvent<'_>) -> Result<EventInput<'_>, PayloadError> {
         }
         Some(value) => props_from(value)?,
     };
+    let engagement = if name == ENGAGEMENT {
+        Some(engagement_from(raw.sd, raw.e)?)
+    } else {
+        None
+    };
     Ok(EventInput {
         name,
         url,
@@ -265,6 +305,37 @@ fn validate(raw: RawEvent<'_>) -> Result<EventInput<'_>, PayloadError> {
         screen_width,
         hash_mode,
         props,
+        engagement,
+    })
+}
+
+/// A whole number sent as a JSON number or a string of digits.
+fn whole_number(value: Option<Value>) -> Option<u64> {
+    match value? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    }
+}
+
+/// Plausible's reading of `sd` and `e`: a scroll depth over 100 is 100, a
+/// missing or unreadable one is unknown; an engaged time outside 0…30 days
+/// is 0; an engagement that says neither is refused.
+fn engagement_from(sd: Option<Value>, e: Option<Value>) -> Result<Engagement, PayloadError> {
+    let scroll_depth = whole_number(sd).map_or(SCROLL_DEPTH_UNKNOWN, |d| d.min(100) as u8);
+    let time_ms = whole_number(e)
+        .filter(|ms| *ms < MAX_ENGAGEMENT_MS)
+        .and_then(|ms| u32::try_from(ms).ok())
+        .unwrap_or(0);
+    if scroll_depth == SCROLL_DEPTH_UNKNOWN && time_ms == 0 {
+        return Err(PayloadError(
+            "sd, e: an engagement event needs a whole-number scroll depth (sd) or engaged time (e)"
+                .into(),
+        ));
+    }
+    Ok(Engagement {
+        scroll_depth,
+        time_ms,
     })
 }
 
@@ -351,6 +422,35 @@ mod tests {
         let body = br#"{"name":"Signup","url":"https://a.example/","domain":"a.example","meta":"{\"plan\":\"pro\"}"}"#;
         let event = from_json(body).unwrap();
         assert_eq!(event.props, vec![("plan".into(), "pro".into())]);
+    }
+
+    #[test]
+    fn engagement_measures_are_read_as_plausible_reads_them() {
+        let parse = |extra: &str| {
+            let body =
+                format!(r#"{{"n":"engagement","u":"https://a.example/b","d":"a.example"{extra}}}"#);
+            from_json(body.as_bytes()).map(|e| e.engagement.expect("an engagement"))
+        };
+        let got = parse(r#","sd":45,"e":1200"#).unwrap();
+        assert_eq!((got.scroll_depth, got.time_ms), (45, 1200));
+        // Over 100 % is 100 %; strings of digits count; an unknown depth is 255.
+        let got = parse(r#","sd":"140","e":"30""#).unwrap();
+        assert_eq!((got.scroll_depth, got.time_ms), (100, 30));
+        let got = parse(r#","e":5000"#).unwrap();
+        assert_eq!(
+            (got.scroll_depth, got.time_ms),
+            (SCROLL_DEPTH_UNKNOWN, 5000)
+        );
+        // An engaged time of 30 days or more is not believed.
+        let got = parse(r#","sd":10,"e":2592000000"#).unwrap();
+        assert_eq!((got.scroll_depth, got.time_ms), (10, 0));
+        // Neither measure: refused, saying which fields.
+        let err = parse(r#","sd":"deep","e":-4"#).unwrap_err().0;
+        assert!(err.starts_with("sd, e:"), "{err}");
+        assert!(parse("").is_err());
+        // Other events carry none, whatever they send.
+        let body = br#"{"n":"pageview","u":"https://a.example/","d":"a.example","sd":40}"#;
+        assert_eq!(from_json(body).unwrap().engagement, None);
     }
 
     #[test]

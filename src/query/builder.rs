@@ -613,11 +613,13 @@ fn flat_metric_expr(metric: Metric) -> &'static str {
 }
 
 /// What follows `FROM events`: the sample, if any, and the site's events
-/// in the period.
+/// in the period. `engagement` rows (how long a page was looked at) are
+/// not events of the visit: they never count as page views, events or
+/// custom events, nor lengthen a visit; only the engagement metrics read them.
 fn site_range(scope: Scope<'_>) -> Sql {
     let mut sql = Sample::clause(scope.sample);
     sql.push(Sql::new(
-        " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)",
+        " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?) AND name != 'engagement'",
         vec![
             Param::Str(scope.site.to_string()),
             Param::time(scope.period.from),

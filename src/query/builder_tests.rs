@@ -130,7 +130,7 @@ fn a_daily_time_series_is_one_flat_group_by_in_the_sites_zone() {
         "SELECT toString(toDate(timestamp, ?)) AS d0, \
          toFloat64(uniqExact(visitor_id)) AS m0, toFloat64(countIf(name = 'pageview')) AS m1 \
          FROM events WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?) \
-         GROUP BY d0 ORDER BY d0 ASC, m0 DESC LIMIT ?, ?"
+         AND name != 'engagement' GROUP BY d0 ORDER BY d0 ASC, m0 DESC LIMIT ?, ?"
     );
     assert_eq!(
         sql.params,
@@ -245,7 +245,7 @@ fn pages_by_country_with_filters_join_visit_attributes_to_events() {
     assert!(
         sql.text.contains(
             " AND session_id IN (SELECT session_id FROM events WHERE site = ? AND timestamp >= toDateTime(?) \
-             AND timestamp < toDateTime(?) AND ((has(prop_keys, ?) AND (position(prop_values[indexOf(prop_keys, ?)], ?) > 0)))) \
+             AND timestamp < toDateTime(?) AND name != 'engagement' AND ((has(prop_keys, ?) AND (position(prop_values[indexOf(prop_keys, ?)], ?) > 0)))) \
              GROUP BY session_id HAVING (has(?, v_country_code))) AS v USING session_id)"
         ),
         "{}",
@@ -308,7 +308,8 @@ fn totals_have_no_grouping_ordering_or_page() {
     assert_eq!(
         sql.text,
         "SELECT toFloat64(uniqExact(session_id)) AS m0, toFloat64(uniqExact(visitor_id)) AS m1 \
-         FROM events WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)"
+         FROM events WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?) \
+         AND name != 'engagement'"
     );
     assert_eq!(sql.params, site_and_period());
 }

@@ -29,7 +29,8 @@ impl ExportFormat {
 /// The exported columns: everything stored except the internal `batch_id`.
 pub const EXPORT_COLUMNS: &str = "site, timestamp, name, pathname, hostname, referrer, referrer_source, \
     utm_source, utm_medium, utm_campaign, utm_content, utm_term, country_code, region, region_code, city, \
-    browser, browser_version, os, os_version, device, channel, click_id, visitor_id, session_id, prop_keys, prop_values";
+    browser, browser_version, os, os_version, device, channel, click_id, visitor_id, session_id, prop_keys, prop_values, \
+    scroll_depth, engagement_time";
 
 /// Text columns that strangers wrote (a page, a campaign tag…): in CSV each
 /// gets a leading `'` when a spreadsheet would read it as a formula, the

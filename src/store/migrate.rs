@@ -52,6 +52,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "plausible_vocabulary", "0007_plausible_vocabulary.sql"),
     // 8 is the vocabulary backfill (`store::backfill::VERSION`).
     migration!(9, "event_counts", "0009_event_counts.sql"),
+    // 10 is the event_counts backfill (`store::rollup::BACKFILL_VERSION`).
+    migration!(11, "engagement", "0011_engagement.sql"),
 ];
 
 /// Tables whose rows are sharded in cluster mode (`<name>_local` per shard

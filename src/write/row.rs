@@ -74,6 +74,13 @@ pub struct EventRow {
     /// Identity of the insert that stored the row (see `writer`), for
     /// exactly-once retries.
     pub batch_id: u64,
+    /// An `engagement` row's deepest scroll, percent (255: not said); 0 on
+    /// every other row. Absent from spool records written before it.
+    #[serde(default)]
+    pub scroll_depth: u8,
+    /// An `engagement` row's engaged milliseconds; 0 on every other row.
+    #[serde(default)]
+    pub engagement_time: u32,
 }
 
 impl EventRow {

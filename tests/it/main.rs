@@ -16,6 +16,7 @@ mod cli;
 mod cluster;
 mod dashboard;
 mod derived;
+mod engagement;
 mod failover;
 mod identity;
 mod ingest;
