@@ -485,7 +485,11 @@ fn metric_expr(
             None => "if(count() = 0, 0, round(avg(sdur)))".into(),
             Some(c) => format!("if(countIf({c}) = 0, 0, round(avgIf(sdur, {c})))"),
         },
-        Metric::Percentage | Metric::ConversionRate | Metric::ExitRate => return None,
+        Metric::Percentage
+        | Metric::ConversionRate
+        | Metric::ExitRate
+        | Metric::TimeOnPage
+        | Metric::ScrollDepth => return None,
     })
 }
 
@@ -629,6 +633,76 @@ fn site_range(scope: Scope<'_>) -> Sql {
     sql
 }
 
+/// The engagement metrics of `query`'s groups, read from `engagement` rows
+/// only: per group and visit the deepest known scroll (255, unknown, left
+/// out) and the engaged time, then per group the average deepest scroll
+/// over the visits that said one, and the engaged seconds per visit
+/// (Plausible's definitions). Columns `d…`, then `m0` scroll depth and `m1`
+/// time on page, -1 where no visit said one. The query's filters are
+/// event-level ones on the page, hostname or properties (checked in
+/// `request`), which engagement rows carry as their page view did.
+pub fn build_engagement(
+    query: &QueryRequest,
+    period: Period,
+    tz: Tz,
+    sample: Option<Sample>,
+) -> Built {
+    let scope = Scope {
+        site: &query.site_id,
+        period,
+        tz,
+        sample,
+    };
+    let groups: Vec<String> = (0..query.dimensions.len())
+        .map(|i| format!("d{i}"))
+        .collect();
+    let mut sql = Sql::raw("SELECT ");
+    for group in &groups {
+        sql.text.push_str(group);
+        sql.text.push_str(", ");
+    }
+    sql.text.push_str(
+        "if(countIf(has_sd = 1) = 0, -1, round(sumIf(sd, has_sd = 1) / countIf(has_sd = 1))) AS m0, \
+         if(count() = 0, -1, round(sum(et) / 1000 / count())) AS m1 FROM (SELECT ",
+    );
+    for (i, dimension) in query.dimensions.iter().enumerate() {
+        sql.push(dimension_expr(dimension, scope));
+        sql.text.push_str(&format!(" AS d{i}, "));
+    }
+    sql.text.push_str(
+        "session_id, maxIf(scroll_depth, scroll_depth <= 100) AS sd, \
+         toUInt8(max(scroll_depth <= 100)) AS has_sd, sum(engagement_time) AS et FROM events",
+    );
+    sql.push(Sample::clause(scope.sample));
+    sql.push(Sql::new(
+        " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?) AND name = 'engagement'",
+        vec![
+            Param::Str(scope.site.to_string()),
+            Param::time(scope.period.from),
+            Param::time(scope.period.to),
+        ],
+    ));
+    for filter in &query.filters {
+        sql.text.push_str(" AND (");
+        sql.push(filter_sql(filter, scope));
+        sql.text.push(')');
+    }
+    sql.text.push_str(" GROUP BY ");
+    for group in &groups {
+        sql.text.push_str(group);
+        sql.text.push_str(", ");
+    }
+    sql.text.push_str("session_id)");
+    if !groups.is_empty() {
+        sql.text.push_str(" GROUP BY ");
+        sql.text.push_str(&groups.join(", "));
+    }
+    Built {
+        sql,
+        sql_metrics: vec![Metric::ScrollDepth, Metric::TimeOnPage],
+    }
+}
+
 /// Metrics the SQL computes for `query`: the requested ones that SQL can
 /// compute, plus what the others are computed from (visitors for shares,
 /// visits for the exit rate).
@@ -647,6 +721,10 @@ fn sql_metrics_of(query: &QueryRequest) -> Vec<Metric> {
     }
     if needs(Metric::ExitRate) && !sql_metrics.contains(&Metric::Visits) {
         sql_metrics.push(Metric::Visits);
+    }
+    // Only engagement metrics: the rows are still the groups with events.
+    if sql_metrics.is_empty() {
+        sql_metrics.push(Metric::Visitors);
     }
     sql_metrics
 }

@@ -472,6 +472,35 @@ fn check_metrics_are_computable(
                 .into(),
         ));
     }
+    if let Some(metric) = metrics.iter().find(|m| m.is_engagement()) {
+        let filtered: Vec<&Dimension> = filters.iter().flat_map(|f| f.dimensions()).collect();
+        let page = Dimension::Event("pathname");
+        if !dimensions.contains(&page) && !filtered.contains(&&page) {
+            return Err(QueryError::invalid(
+                "metrics",
+                format!(
+                    "Metric `{}` can only be queried with event:page filters or dimensions.",
+                    metric.name()
+                ),
+            ));
+        }
+        let readable = |d: &Dimension| {
+            matches!(
+                d,
+                Dimension::Event("pathname" | "hostname") | Dimension::Prop(_) | Dimension::Time(_)
+            )
+        };
+        if !dimensions.iter().all(readable) || !filtered.iter().all(|d| readable(d)) {
+            return Err(QueryError::invalid(
+                "metrics",
+                format!(
+                    "Metric `{}` is answered with page, hostname, property and time dimensions and \
+                     filters only (not yet with visit or event-name ones)",
+                    metric.name()
+                ),
+            ));
+        }
+    }
     if metrics.contains(&Metric::Percentage) && dimensions.is_empty() {
         return Err(QueryError::invalid(
             "metrics",

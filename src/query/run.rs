@@ -301,6 +301,27 @@ async fn rows_for(
             };
         }
     }
+    let engagement: Vec<(usize, Metric)> = query
+        .metrics
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.is_engagement())
+        .map(|(i, m)| (i, *m))
+        .collect();
+    if !engagement.is_empty() {
+        let built_engagement = super::builder::build_engagement(query, period, tz, sample);
+        let measured: HashMap<Vec<String>, Vec<f64>> = fetch(store, &built_engagement, dims)
+            .await?
+            .into_iter()
+            .collect();
+        for row in rows.iter_mut() {
+            let values = measured.get(&row.dimensions);
+            for (i, metric) in &engagement {
+                let column = usize::from(*metric == Metric::TimeOnPage);
+                row.metrics[*i] = values.and_then(|v| v.get(column).copied()).unwrap_or(-1.0);
+            }
+        }
+    }
     Ok(rows)
 }
 
@@ -367,6 +388,8 @@ fn change(metric: Metric, current: f64, previous: f64) -> Value {
 fn metric_value(metric: Metric, x: f64) -> Value {
     match metric {
         Metric::Percentage | Metric::ConversionRate | Metric::ExitRate => json!(x),
+        // No visit of the group said it: Plausible answers null.
+        Metric::TimeOnPage | Metric::ScrollDepth if x < 0.0 => Value::Null,
         _ => number(x),
     }
 }

@@ -34,6 +34,12 @@ pub enum Metric {
     /// Visits that left from a page over that page's page views, in percent
     /// (needs the `visit:exit_page` dimension).
     ExitRate,
+    /// Engaged seconds on a page per visit that engaged there (needs
+    /// `event:page` as a filter or dimension; from `engagement` events).
+    TimeOnPage,
+    /// Average over visits of the deepest scroll on a page, percent (needs
+    /// `event:page`; from `engagement` events).
+    ScrollDepth,
 }
 
 impl Metric {
@@ -49,7 +55,15 @@ impl Metric {
         ("percentage", Metric::Percentage),
         ("conversion_rate", Metric::ConversionRate),
         ("exit_rate", Metric::ExitRate),
+        ("time_on_page", Metric::TimeOnPage),
+        ("scroll_depth", Metric::ScrollDepth),
     ];
+
+    /// Whether the metric is read from `engagement` rows (which every other
+    /// metric leaves out).
+    pub fn is_engagement(self) -> bool {
+        matches!(self, Metric::TimeOnPage | Metric::ScrollDepth)
+    }
 
     /// The API name.
     pub fn name(self) -> &'static str {

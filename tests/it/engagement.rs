@@ -102,3 +102,136 @@ async fn an_engagement_is_stored_with_its_measures_and_counted_nowhere() {
     );
     server.stop().await;
 }
+
+/// Plausible's time-on-page and scroll-depth cases (`query_time_on_page_test.exs`,
+/// `query_test.exs`), with their rows and asserted answers, and the
+/// validation Plausible applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_on_page_and_scroll_depth_as_plausible_defines_them() {
+    use crate::plausible_support::*;
+    let day = |d: &str| json!([d, d]);
+    let cases = vec![
+        // (140 s + 60 s) engaged on /blog over two visits.
+        case(
+            "time on page per page",
+            vec![
+                pv().user(12).path("/blog").at("2021-01-01 00:00:00"),
+                engagement()
+                    .user(12)
+                    .path("/blog")
+                    .at("2021-01-01 00:01:00")
+                    .engaged(0, 120_000),
+                engagement()
+                    .user(12)
+                    .path("/blog")
+                    .at("2021-01-01 00:02:00")
+                    .engaged(0, 20_000),
+                pv().user(13).path("/blog").at("2021-01-01 00:10:00"),
+                engagement()
+                    .user(13)
+                    .path("/blog")
+                    .at("2021-01-01 00:11:00")
+                    .engaged(0, 60_000),
+            ],
+            json!({"metrics": ["time_on_page"], "date_range": day("2021-01-01"),
+                   "dimensions": ["event:page"]}),
+            Expect::Results(rows(json!([[["/blog"], [100]]]))),
+        ),
+        // One visit a day on "/", two on the fourth: 300 s / 2.
+        case(
+            "time on page per day",
+            (1..=4)
+                .flat_map(|d| {
+                    let at = |t: &str| format!("2021-01-0{d} {t}");
+                    let seconds = [100_000, 200_000, 250_000, 200_000][d - 1];
+                    let mut day = vec![
+                        pv().user(12).at(&at("00:00:00")),
+                        engagement()
+                            .user(12)
+                            .at(&at("00:01:00"))
+                            .engaged(0, seconds),
+                    ];
+                    if d == 4 {
+                        day.push(pv().user(13).at(&at("00:00:00")));
+                        day.push(
+                            engagement()
+                                .user(13)
+                                .at(&at("00:01:00"))
+                                .engaged(0, 100_000),
+                        );
+                    }
+                    day
+                })
+                .collect(),
+            json!({"metrics": ["time_on_page"], "date_range": ["2021-01-01", "2021-01-04"],
+                   "dimensions": ["time:day"], "filters": [["is", "event:page", ["/"]]]}),
+            Expect::Results(rows(json!([
+                [["2021-01-01"], [100]],
+                [["2021-01-02"], [200]],
+                [["2021-01-03"], [250]],
+                [["2021-01-04"], [150]]
+            ]))),
+        ),
+        // The deepest scroll per visit (60 of 40 and 60; 80), averaged: 70.
+        case(
+            "scroll depth of a page",
+            vec![
+                pv().user(123).at("2021-01-01 00:00:00"),
+                engagement()
+                    .user(123)
+                    .at("2021-01-01 00:10:00")
+                    .engaged(40, 0),
+                pv().user(123).at("2021-01-01 00:10:00"),
+                engagement()
+                    .user(123)
+                    .at("2021-01-01 00:20:00")
+                    .engaged(60, 0),
+                pv().user(456).at("2021-01-01 00:00:00"),
+                engagement()
+                    .user(456)
+                    .at("2021-01-01 00:10:00")
+                    .engaged(80, 0),
+            ],
+            json!({"metrics": ["scroll_depth"], "date_range": day("2021-01-01"),
+                   "filters": [["is", "event:page", ["/"]]]}),
+            Expect::Results(rows(json!([[[], [70]]]))),
+        ),
+        // saltmark's own: an unknown depth (255) is left out of the scroll
+        // depth but its time counts; (5 s + 1 s) over two visits is 3 s; a
+        // page nobody scrolled has no scroll depth.
+        case(
+            "unknown scroll depth",
+            vec![
+                pv().user(1).at("2021-01-01 00:00:00"),
+                engagement()
+                    .user(1)
+                    .at("2021-01-01 00:01:00")
+                    .engaged(255, 5_000),
+                pv().user(2).at("2021-01-01 00:00:00"),
+                engagement()
+                    .user(2)
+                    .at("2021-01-01 00:01:00")
+                    .engaged(50, 1_000),
+                pv().user(3).path("/quiet").at("2021-01-01 00:00:00"),
+            ],
+            json!({"metrics": ["scroll_depth", "time_on_page", "pageviews"],
+                   "date_range": day("2021-01-01"), "dimensions": ["event:page"]}),
+            Expect::ResultsAnyOrder(rows(json!([
+                [["/"], [50, 3, 2]],
+                [["/quiet"], [null, null, 1]]
+            ]))),
+        )
+        .and(
+            json!({"metrics": ["scroll_depth"], "date_range": day("2021-01-01")}),
+            Expect::Error(
+                "Metric `scroll_depth` can only be queried with event:page filters or dimensions.",
+            ),
+        )
+        .and(
+            json!({"metrics": ["time_on_page"], "date_range": day("2021-01-01"),
+                   "dimensions": ["event:page"], "filters": [["is", "visit:source", ["Google"]]]}),
+            Expect::Error("is answered with page, hostname, property and time dimensions"),
+        ),
+    ];
+    run("pl_engagement", cases).await;
+}

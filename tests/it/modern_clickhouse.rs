@@ -394,6 +394,25 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
             text.replace("FROM events", "FROM saltmark.events")
         ));
     }
+    // The engagement metrics' own statement (read from engagement rows).
+    for body in [
+        json!({"metrics": ["scroll_depth", "time_on_page"], "dimensions": ["event:page"]}),
+        json!({"metrics": ["time_on_page"], "dimensions": ["time:day"], "filters": [["is", "event:page", ["/"]], ["is", "event:props:plan", ["pro"]]]}),
+        json!({"metrics": ["scroll_depth"], "filters": [["contains", "event:page", ["/p"]]]}),
+    ] {
+        let mut body = body;
+        body["site_id"] = json!("shop.example");
+        body["date_range"] = json!(["2026-05-10", "2026-05-10"]);
+        let query = QueryRequest::from_value(&body).unwrap_or_else(|e| panic!("{body}: {e}"));
+        for sample in [
+            None,
+            Some(saltmark::query::sampling::Sample { denominator: 4 }),
+        ] {
+            let built = saltmark::query::builder::build_engagement(&query, period, tz, sample);
+            let text = built.sql.query(&client).sql_display().to_string();
+            statements.push(text.replace("FROM events", "FROM saltmark.events"));
+        }
+    }
     assert!(rendered > 100);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("catalogue.sql");

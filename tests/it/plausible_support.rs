@@ -48,6 +48,10 @@ pub struct Ev {
     pub props: Vec<(String, String)>,
     /// Plausible's `user_id`; `None`: a visitor of its own.
     pub user: Option<u64>,
+    /// An engagement row's deepest scroll, percent (255: not said).
+    pub scroll_depth: u8,
+    /// An engagement row's engaged milliseconds.
+    pub engagement_time: u32,
 }
 
 /// `build(:pageview)`.
@@ -75,7 +79,14 @@ pub fn pv() -> Ev {
         device: String::new(),
         props: Vec::new(),
         user: None,
+        scroll_depth: 0,
+        engagement_time: 0,
     }
+}
+
+/// `build(:engagement, …)`: set its measures with [`Ev::engaged`].
+pub fn engagement() -> Ev {
+    ev("engagement")
 }
 
 /// `build(:event, name: …)`.
@@ -87,6 +98,12 @@ pub fn ev(name: &str) -> Ev {
 }
 
 impl Ev {
+    /// An engagement's scroll depth (percent) and engaged milliseconds.
+    pub fn engaged(mut self, scroll_depth: u8, engagement_time: u32) -> Ev {
+        self.scroll_depth = scroll_depth;
+        self.engagement_time = engagement_time;
+        self
+    }
     pub fn at(mut self, timestamp: &str) -> Ev {
         self.timestamp = timestamp.into();
         self
@@ -360,11 +377,13 @@ fn values(site: &str, site_index: usize, events: &[Ev]) -> Vec<String> {
             ];
             let texts: Vec<String> = texts.iter().map(|t| sql_text(t)).collect();
             format!(
-                "({}, {visitor}, {}, {}, {})",
+                "({}, {visitor}, {}, {}, {}, {}, {})",
                 texts.join(", "),
                 session_of[i],
                 sql_texts(&keys),
-                sql_texts(&vals)
+                sql_texts(&vals),
+                e.scroll_depth,
+                e.engagement_time
             )
         })
         .collect()
@@ -485,7 +504,8 @@ pub async fn run(tag: &str, cases: Vec<Case>) {
                 "INSERT INTO events (site, timestamp, name, pathname, hostname, referrer, \
                  referrer_source, utm_source, utm_medium, utm_campaign, utm_content, utm_term, \
                  country_code, region_code, region, city, browser, browser_version, os, \
-                 os_version, device, channel, visitor_id, session_id, prop_keys, prop_values) \
+                 os_version, device, channel, visitor_id, session_id, prop_keys, prop_values, \
+                 scroll_depth, engagement_time) \
                  VALUES {}",
                 tuples.join(", ")
             ),
