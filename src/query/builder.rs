@@ -621,9 +621,17 @@ fn flat_metric_expr(metric: Metric) -> &'static str {
 /// not events of the visit: they never count as page views, events or
 /// custom events, nor lengthen a visit; only the engagement metrics read them.
 fn site_range(scope: Scope<'_>) -> Sql {
+    rows_in_period(scope, "name != 'engagement'")
+}
+
+/// The sample and the site's rows in the period that meet `which` (a
+/// condition on the row's name).
+fn rows_in_period(scope: Scope<'_>, which: &str) -> Sql {
     let mut sql = Sample::clause(scope.sample);
     sql.push(Sql::new(
-        " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?) AND name != 'engagement'",
+        format!(
+            " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?) AND {which}"
+        ),
         vec![
             Param::Str(scope.site.to_string()),
             Param::time(scope.period.from),
@@ -673,15 +681,7 @@ pub fn build_engagement(
         "session_id, maxIf(scroll_depth, scroll_depth <= 100) AS sd, \
          toUInt8(max(scroll_depth <= 100)) AS has_sd, sum(engagement_time) AS et FROM events",
     );
-    sql.push(Sample::clause(scope.sample));
-    sql.push(Sql::new(
-        " WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?) AND name = 'engagement'",
-        vec![
-            Param::Str(scope.site.to_string()),
-            Param::time(scope.period.from),
-            Param::time(scope.period.to),
-        ],
-    ));
+    sql.push(rows_in_period(scope, "name = 'engagement'"));
     for filter in &query.filters {
         sql.text.push_str(" AND (");
         sql.push(filter_sql(filter, scope));
