@@ -265,7 +265,7 @@ pub async fn stored_salt_days(store: &Store) -> Result<Vec<NaiveDate>, StoreErro
         .server_client()
         .query(
             "SELECT DISTINCT partition FROM system.parts \
-             WHERE database = ? AND table = 'salts' AND active",
+             WHERE database = ? AND table = 'salts' AND active AND rows > 0",
         )
         .bind(store.database())
         .fetch_all()
@@ -287,14 +287,46 @@ pub async fn stored_salt_days(store: &Store) -> Result<Vec<NaiveDate>, StoreErro
 
 /// Physically removes one day's salt: the partition's part is dropped, not
 /// marked for a later rewrite.
+///
+/// In cluster mode on servers before 21, a replicated table's
+/// `DROP PARTITION` on a non-leader replica is forwarded to the leader as
+/// user `default` without a password, and fails wherever that user has
+/// one. There the day is deleted by a mutation instead — replicas share it
+/// through ZooKeeper — and this waits until no replica here holds a row of
+/// it; the part it rewrote is removed like a dropped one.
 pub async fn destroy_salt_day(store: &Store, day: NaiveDate) -> Result<(), StoreError> {
+    let day = day.format("%Y-%m-%d").to_string();
+    if store.cluster().is_none() || store.version().major >= 21 {
+        store
+            .client()
+            .query("ALTER TABLE salts DROP PARTITION ?")
+            .bind(&day)
+            .execute()
+            .await?;
+        return Ok(());
+    }
     store
         .client()
-        .query("ALTER TABLE salts DROP PARTITION ?")
-        .bind(day.format("%Y-%m-%d").to_string())
+        .query("ALTER TABLE salts DELETE WHERE day = toDate(?)")
+        .bind(&day)
         .execute()
         .await?;
-    Ok(())
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let left: u64 = store
+            .client()
+            .query("SELECT count() FROM salts WHERE day = toDate(?)")
+            .bind(&day)
+            .fetch_one()
+            .await?;
+        if left == 0 {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(StoreError::Timeout("destroying a salt on this replica"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 #[cfg(test)]

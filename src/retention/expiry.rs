@@ -349,20 +349,7 @@ pub async fn execute(
         .await?
     };
     for partition in &plan.partitions {
-        timed(
-            "dropping a partition",
-            limit,
-            store
-                .client()
-                .query(&format!(
-                    "ALTER TABLE {}{} DROP PARTITION ?",
-                    store.events_storage(),
-                    store.on_cluster()
-                ))
-                .bind(partition.partition)
-                .execute(),
-        )
-        .await?;
+        drop_month(store, partition.partition, limit).await?;
         tracing::info!(
             partition = partition.partition,
             rows = partition.rows,
@@ -563,6 +550,46 @@ pub(crate) async fn count(
     )
     .await?;
     Ok(row.n)
+}
+
+/// Removes one whole month of events. `DROP PARTITION` is metadata only,
+/// but a replicated table on servers before 21 forwards it from a
+/// non-leader replica to the leader as user `default` without a password —
+/// with `ON CLUSTER`, every non-leader does so, and on a cluster whose
+/// `default` user has a password the drop fails depending on which replica
+/// won the leader election. There it is a delete of the month instead (a
+/// mutation, which replicas share through ZooKeeper and never forward);
+/// the derived counts are corrected by the caller either way.
+async fn drop_month(store: &Store, partition: u32, limit: Duration) -> Result<(), RetentionError> {
+    if store.cluster().is_some() && store.version().major < 21 {
+        let in_month = Sql::new(
+            "toYYYYMM(timestamp) = ?",
+            vec![Param::U64(u64::from(partition))],
+        );
+        for sql in delete_statements(store, &in_month, Some(&[partition])) {
+            timed(
+                "deleting a month",
+                limit,
+                sql.query(store.client()).execute(),
+            )
+            .await?;
+        }
+        return wait_for_delete(store, store.events_storage(), &in_month, limit).await;
+    }
+    timed(
+        "dropping a partition",
+        limit,
+        store
+            .client()
+            .query(&format!(
+                "ALTER TABLE {}{} DROP PARTITION ?",
+                store.events_storage(),
+                store.on_cluster()
+            ))
+            .bind(partition)
+            .execute(),
+    )
+    .await
 }
 
 /// The statements that delete the rows matching `predicate`, with the

@@ -51,6 +51,10 @@ pub enum StoreError {
         #[source]
         source: Option<clickhouse::error::Error>,
     },
+    /// A step that waits for the server (a mutation to reach this replica)
+    /// did not finish in time.
+    #[error("clickhouse did not finish {0} in time")]
+    Timeout(&'static str),
     /// The server refused the user or password (not retried).
     #[error("ClickHouse at {url} refused the login of user {user:?}: {reason}")]
     Credentials {

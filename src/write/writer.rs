@@ -382,7 +382,9 @@ impl Delivery {
         );
         let mut pending: Vec<EventRow> = rows.to_vec();
         let mut backoff = Duration::from_millis(100);
-        loop {
+        // Whether this batch may be stored partly (see `reconcile_counts`).
+        let mut ambiguous = check != Check::None;
+        let delivered = loop {
             if check != Check::None {
                 let settle = check == Check::SettleAndCount;
                 match self.stored_already(&query_id, &pending, settle).await {
@@ -390,7 +392,7 @@ impl Delivery {
                         self.metrics.batches_deduplicated.inc();
                         self.succeeded(pending.len(), None);
                         tracing::info!("batch was already stored; not inserting twice");
-                        return true;
+                        break true;
                     }
                     Ok(missing) => {
                         if missing.len() < pending.len() {
@@ -411,16 +413,17 @@ impl Delivery {
                 match self.insert(&pending, &query_id).await {
                     Ok(()) => {
                         self.succeeded(pending.len(), Some(started.elapsed()));
-                        return true;
+                        break true;
                     }
                     Err(e) => {
                         self.failed(&e, backoff);
+                        ambiguous = true;
                         check = Check::SettleAndCount;
                     }
                 }
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
+                break false;
             }
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
@@ -429,6 +432,40 @@ impl Delivery {
                 }
             }
             backoff = (backoff * 2).min(Duration::from_secs(5));
+        };
+        if delivered && ambiguous {
+            self.reconcile_counts(rows).await;
+        }
+        delivered
+    }
+
+    /// After a delivery that was not one clean insert — an earlier attempt
+    /// failed, or this run replays what an earlier run may have sent —
+    /// makes `event_counts` agree with `events` for the batch's hours. On
+    /// 18.16 the insert into `events` and its view's insert into
+    /// `event_counts` are two commits: an insert cut off by an outage, a
+    /// kill or a stop can leave one without the other. The writer runs this
+    /// before its next insert, so its own rows cannot race it.
+    async fn reconcile_counts(&self, rows: &[EventRow]) {
+        use crate::store::sql::{Param, Sql};
+        let min = rows.iter().map(|r| r.timestamp).min().unwrap_or(0);
+        let max = rows.iter().map(|r| r.timestamp).max().unwrap_or(0);
+        let mut ids: Vec<u64> = rows.iter().map(|r| r.batch_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        // The hours as ClickHouse computes them (in its time zone), read
+        // from the rows just confirmed stored.
+        let predicate = Sql::new(
+            "timestamp >= toDateTime(?) AND timestamp <= toDateTime(?) AND has(?, batch_id)",
+            vec![Param::Time(min), Param::Time(max), Param::U64s(ids)],
+        );
+        let result = async {
+            let hours = crate::store::rollup::affected_hours(&self.store, &predicate).await?;
+            crate::store::rollup::reconcile(&self.store, &hours).await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cannot reconcile event counts after a retried batch; the next reconcile of these hours will");
         }
     }
 
