@@ -14,6 +14,7 @@
 //! | [`query`] | the stats API's statistics: request validation, periods, SQL builder, execution |
 //! | [`auth`] | credentials: API keys, share links, dashboard users and sessions, login limits |
 //! | [`dashboard`] | the dashboard page (embedded assets) |
+//! | [`goals`] | goals (event, page, scroll) and where they are kept |
 //! | [`retention`] | the expiry job, erasure, export |
 //! | [`store`] | ClickHouse: connection, SQL parameters, migrations, the managed `clickhouse-server` child |
 //! | [`storage`] | which ClickHouse, as which users, and whether a database may be created |
@@ -41,6 +42,7 @@ pub mod dashboard;
 pub mod enrich;
 pub mod escape;
 pub mod files;
+pub mod goals;
 pub mod identify;
 pub mod ingest;
 pub mod metrics;

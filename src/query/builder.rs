@@ -31,6 +31,7 @@ use super::dates::Period;
 use super::request::{Filter, QueryRequest, NOT_SET};
 use super::sampling::Sample;
 use super::vocabulary::{Dimension, Direction, Metric, Operator, OrderKey, TimeBucket, VisitAttr};
+use crate::goals::{page_regex, Goal, GoalKind};
 use crate::store::sql::{Param, Sql};
 
 /// What the expressions of one statement are relative to: the site and the
@@ -46,9 +47,35 @@ pub struct Scope<'a> {
     pub tz: Tz,
     /// The share of visitors read, if sampled (see [`super::sampling`]).
     pub sample: Option<Sample>,
+    /// The site's goals, which `event:goal` filters pick by name.
+    pub goals: &'a [Goal],
+    /// The goals an `event:goal` dimension groups by: those the query's
+    /// top-level goal filters pick (all, without one), in the site's order.
+    pub goal_groups: &'a [&'a Goal],
+    /// Whether engagement rows are read too: a scroll goal is met by them.
+    /// They still never count as page views or events, nor lengthen a visit.
+    pub with_engagement: bool,
 }
 
 impl Scope<'_> {
+    /// `count()` of the rows that are events (engagement rows left out).
+    fn count_events(&self) -> &'static str {
+        if self.with_engagement {
+            "countIf(name != 'engagement')"
+        } else {
+            "count()"
+        }
+    }
+
+    /// A visit's length from its events' times (engagement rows left out).
+    fn visit_length(&self) -> &'static str {
+        if self.with_engagement {
+            "toUInt32(maxIf(timestamp, name != 'engagement')) - toUInt32(minIf(timestamp, name != 'engagement'))"
+        } else {
+            "toUInt32(max(timestamp)) - toUInt32(min(timestamp))"
+        }
+    }
+
     fn zone(&self) -> Param {
         Param::Str(self.tz.name().to_string())
     }
@@ -98,7 +125,7 @@ fn stored_expr(dimension: &Dimension, scope: Scope<'_>) -> Sql {
         // Only ever a grouping key (the parser refuses it in filters): the
         // array join must not multiply rows inside a WHERE clause.
         Dimension::PropKey => Sql::raw("arrayJoin(prop_keys)"),
-        Dimension::Goal => Sql::raw("name"),
+        Dimension::Goal => goal_groups_expr(scope.goal_groups),
         Dimension::Visit(VisitAttr::CountryName) => {
             let (codes, names) = super::names::country_names();
             Sql::new(
@@ -147,6 +174,141 @@ pub fn dimension_expr(dimension: &Dimension, scope: Scope<'_>) -> Sql {
     }
 }
 
+/// The condition that an event meets `goal` (Plausible's): an event goal
+/// is a custom event of its name; a page goal a page view of its path; a
+/// scroll goal an engagement on its path whose known depth reaches the
+/// threshold (255, unknown, never does); and every property condition holds.
+pub fn goal_condition(goal: &Goal) -> Sql {
+    let path_matches = |path: &str| match page_regex(path) {
+        Some(regex) => Sql::new("match(pathname, ?)", vec![Param::Str(regex)]),
+        None => Sql::new("pathname = ?", vec![Param::Str(path.to_string())]),
+    };
+    let mut parts = match &goal.kind {
+        GoalKind::Event { name } => vec![Sql::new("name = ?", vec![Param::Str(name.clone())])],
+        GoalKind::Page { path } => vec![Sql::raw("name = 'pageview'"), path_matches(path)],
+        GoalKind::Scroll { path, threshold } => vec![
+            Sql::raw("name = 'engagement'"),
+            Sql::new(
+                "scroll_depth <= 100 AND scroll_depth >= ?",
+                vec![Param::U64(u64::from(*threshold))],
+            ),
+            path_matches(path),
+        ],
+    };
+    for (key, value) in &goal.props {
+        parts.push(Sql::new(
+            "prop_values[indexOf(prop_keys, ?)] = ?",
+            vec![Param::Str(key.clone()), Param::Str(value.clone())],
+        ));
+    }
+    let mut sql = Sql::raw("(");
+    sql.push(Sql::join(parts, " AND "));
+    sql.text.push(')');
+    sql
+}
+
+/// The condition that an event meets one of `goals` (false for none).
+fn any_goal_met(goals: &[&Goal]) -> Sql {
+    if goals.is_empty() {
+        return Sql::raw("0");
+    }
+    if let [goal] = goals {
+        return goal_condition(goal);
+    }
+    let mut sql = Sql::raw("(");
+    sql.push(Sql::join(
+        goals.iter().map(|g| goal_condition(g)).collect(),
+        " OR ",
+    ));
+    sql.text.push(')');
+    sql
+}
+
+/// The goals an `event:goal` comparison picks by display name: `is` those
+/// named, `contains` those whose name contains a value; letter case
+/// ignored when asked (it changes which goals are picked, not what they match).
+pub fn goals_named<'g>(
+    goals: &'g [Goal],
+    op: Operator,
+    values: &[String],
+    case_sensitive: bool,
+) -> Vec<&'g Goal> {
+    let fold = |s: &str| {
+        if case_sensitive {
+            s.to_string()
+        } else {
+            s.to_lowercase()
+        }
+    };
+    let values: Vec<String> = values.iter().map(|v| fold(v)).collect();
+    goals
+        .iter()
+        .filter(|goal| {
+            let name = fold(&goal.display_name);
+            match op {
+                Operator::Contains => values.iter().any(|v| name.contains(v.as_str())),
+                _ => values.contains(&name),
+            }
+        })
+        .collect()
+}
+
+/// The goals of the `event:goal` dimension: those every top-level goal
+/// filter picks.
+pub fn goal_groups<'g>(goals: &'g [Goal], filters: &[&Filter]) -> Vec<&'g Goal> {
+    goals
+        .iter()
+        .filter(|goal| {
+            filters.iter().all(|f| match f {
+                Filter::Compare {
+                    op,
+                    dimension: Dimension::Goal,
+                    values,
+                    case_sensitive,
+                } => !goals_named(std::slice::from_ref(*goal), *op, values, *case_sensitive)
+                    .is_empty(),
+                _ => true,
+            })
+        })
+        .collect()
+}
+
+/// The `event:goal` dimension of a row: every goal of `groups` the event
+/// meets (an event may meet several, and counts in each), one row each.
+fn goal_groups_expr(groups: &[&Goal]) -> Sql {
+    if groups.is_empty() {
+        return Sql::raw("arrayJoin(emptyArrayString())");
+    }
+    let names: Vec<String> = groups.iter().map(|g| g.display_name.clone()).collect();
+    let mut sql = Sql::new(
+        "arrayJoin(arrayFilter((goal, met) -> met = 1, ?, [",
+        vec![Param::Strs(names)],
+    );
+    sql.push(Sql::join(
+        groups
+            .iter()
+            .map(|g| {
+                let mut met = Sql::raw("toUInt8(");
+                met.push(goal_condition(g));
+                met.text.push(')');
+                met
+            })
+            .collect(),
+        ", ",
+    ));
+    sql.text.push_str("]))");
+    sql
+}
+
+/// Whether a filter speaks of goals anywhere, `has_done` included.
+pub fn mentions_goal(filter: &Filter) -> bool {
+    match filter {
+        Filter::Compare { dimension, .. } => *dimension == Dimension::Goal,
+        Filter::And(parts) | Filter::Or(parts) => parts.iter().any(mentions_goal),
+        Filter::Not(inner) | Filter::HasDone { inner, .. } => mentions_goal(inner),
+    }
+}
+
 /// `template` with `EXPR` replaced by `expr` and one `?` bound to `value`.
 fn with_expr(template: &str, expr: &Sql, value: Param) -> Sql {
     let (before, after) = template.split_once("EXPR").unwrap_or((template, ""));
@@ -175,6 +337,9 @@ fn compare_sql(
     case_sensitive: bool,
     scope: Scope<'_>,
 ) -> Sql {
+    if *dimension == Dimension::Goal {
+        return any_goal_met(&goals_named(scope.goals, op, values, case_sensitive));
+    }
     let stored = stored_expr(dimension, scope);
     let condition = compare_stored(op, &stored, blank_label(dimension), values, case_sensitive);
     let Dimension::Prop(key) = dimension else {
@@ -298,9 +463,9 @@ pub fn filter_sql(filter: &Filter, scope: Scope<'_>) -> Sql {
                 "session_id IN (SELECT session_id FROM events"
             });
             sql.push(site_range(scope));
-            sql.text.push_str(" AND ");
+            sql.text.push_str(" AND (");
             sql.push(filter_sql(inner, scope));
-            sql.text.push(')');
+            sql.text.push_str("))");
             sql
         }
     }
@@ -425,17 +590,18 @@ fn event_rows(query: &QueryRequest, scope: Scope<'_>, filters: &[&Filter]) -> Sq
         }
     };
     let mut events = Sql::raw(
-        "SELECT session_id, visitor_id, timestamp, name, pathname, hostname, prop_keys, prop_values FROM events",
+        "SELECT session_id, visitor_id, timestamp, name, pathname, hostname, prop_keys, prop_values, \
+         scroll_depth FROM events",
     );
     events.push(site_range(scope));
     matching(&mut events);
     if !query.needs_visits() {
         return events;
     }
-    let mut visits = Sql::raw(
-        "SELECT session_id, countIf(name = 'pageview') AS v_pageviews, \
-         toUInt32(max(timestamp)) - toUInt32(min(timestamp)) AS v_duration",
-    );
+    let mut visits = Sql::raw(format!(
+        "SELECT session_id, countIf(name = 'pageview') AS v_pageviews, {} AS v_duration",
+        scope.visit_length()
+    ));
     visits.text.push_str(&visit_attribute_columns(query));
     visits.text.push_str(" FROM events");
     visits.push(site_range(scope));
@@ -487,6 +653,7 @@ fn metric_expr(
         },
         Metric::Percentage
         | Metric::ConversionRate
+        | Metric::GroupConversionRate
         | Metric::ExitRate
         | Metric::TimeOnPage
         | Metric::ScrollDepth => return None,
@@ -508,8 +675,11 @@ pub struct Built {
 pub struct BuildOptions<'a> {
     /// Apply ORDER BY / LIMIT (off when the caller paginates itself).
     pub paginate: bool,
-    /// Leave out `event:goal` filters (the conversion-rate denominator).
+    /// Leave out top-level `event:goal` and `event:props:…` filters (the
+    /// conversion-rate denominators, as Plausible counts them).
     pub without_goals: bool,
+    /// The site's goals (see [`Scope::goals`]).
+    pub goals: &'a [Goal],
     /// Drop the dimensions (totals).
     pub without_dimensions: bool,
     /// Only the groups named here (a superset filter: the caller matches
@@ -603,11 +773,12 @@ pub fn shape(query: &QueryRequest, dimensions: &[Dimension], filters: &[&Filter]
     }
 }
 
-fn flat_metric_expr(metric: Metric) -> &'static str {
+fn flat_metric_expr(metric: Metric, scope: Scope<'_>) -> &'static str {
     match metric {
         Metric::Visitors => "toFloat64(uniqExact(visitor_id))",
         Metric::Visits => "toFloat64(uniqExact(session_id))",
         Metric::Pageviews => "toFloat64(countIf(name = 'pageview'))",
+        Metric::Events if scope.with_engagement => "toFloat64(countIf(name != 'engagement'))",
         Metric::Events => "toFloat64(count())",
         Metric::ViewsPerVisit => {
             "if(uniqExact(session_id) = 0, 0, round(countIf(name = 'pageview') / uniqExact(session_id), 2))"
@@ -621,7 +792,11 @@ fn flat_metric_expr(metric: Metric) -> &'static str {
 /// not events of the visit: they never count as page views, events or
 /// custom events, nor lengthen a visit; only the engagement metrics read them.
 fn site_range(scope: Scope<'_>) -> Sql {
-    rows_in_period(scope, "name != 'engagement'")
+    if scope.with_engagement {
+        rows_in_period(scope, "(name != 'engagement' OR scroll_depth <= 100)")
+    } else {
+        rows_in_period(scope, "name != 'engagement'")
+    }
 }
 
 /// The sample and the site's rows in the period that meet `which` (a
@@ -660,6 +835,9 @@ pub fn build_engagement(
         period,
         tz,
         sample,
+        goals: &[],
+        goal_groups: &[],
+        with_engagement: false,
     };
     let groups: Vec<String> = (0..query.dimensions.len())
         .map(|i| format!("d{i}"))
@@ -714,7 +892,9 @@ fn sql_metrics_of(query: &QueryRequest) -> Vec<Metric> {
         .filter(|m| metric_expr(*m, None, None).is_some())
         .collect();
     let needs = |m: Metric| query.metrics.contains(&m);
-    if (needs(Metric::Percentage) || needs(Metric::ConversionRate))
+    if (needs(Metric::Percentage)
+        || needs(Metric::ConversionRate)
+        || needs(Metric::GroupConversionRate))
         && !sql_metrics.contains(&Metric::Visitors)
     {
         sql_metrics.push(Metric::Visitors);
@@ -731,22 +911,43 @@ fn sql_metrics_of(query: &QueryRequest) -> Vec<Metric> {
 
 /// Builds the statement for `query` over `period`.
 pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions<'_>) -> Built {
-    let scope = Scope {
-        site: &query.site_id,
-        period,
-        tz,
-        sample: options.sample,
-    };
     let dimensions: Vec<Dimension> = if options.without_dimensions {
         Vec::new()
     } else {
         query.dimensions.clone()
     };
-    let filters: Vec<&Filter> = query
+    let mut filters: Vec<&Filter> = query
         .filters
         .iter()
-        .filter(|f| !(options.without_goals && is_goal_filter(f)))
+        .filter(|f| !(options.without_goals && (is_goal_filter(f) || is_prop_filter(f))))
         .collect();
+    let goal_groups = if dimensions.contains(&Dimension::Goal) {
+        goal_groups(options.goals, &filters)
+    } else {
+        Vec::new()
+    };
+    // Grouped by goal, only the events that meet one of the groups' goals
+    // are read.
+    let meets_a_group = Filter::Compare {
+        op: Operator::Is,
+        dimension: Dimension::Goal,
+        values: goal_groups.iter().map(|g| g.display_name.clone()).collect(),
+        case_sensitive: true,
+    };
+    if dimensions.contains(&Dimension::Goal) {
+        filters.push(&meets_a_group);
+    }
+    let with_engagement =
+        options.goals.iter().any(Goal::is_scroll) && filters.iter().any(|f| mentions_goal(f));
+    let scope = Scope {
+        site: &query.site_id,
+        period,
+        tz,
+        sample: options.sample,
+        goals: options.goals,
+        goal_groups: &goal_groups,
+        with_engagement,
+    };
     let sql_metrics = sql_metrics_of(query);
     let shape = shape(query, &dimensions, &filters);
     let where_filters = |sql: &mut Sql, joiner: &str| {
@@ -774,7 +975,7 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
     };
     match shape {
         Shape::Flat => {
-            dims_and_metrics(&mut statement, &|m| flat_metric_expr(m).to_string());
+            dims_and_metrics(&mut statement, &|m| flat_metric_expr(m, scope).to_string());
             statement.text.push_str(" FROM events");
             statement.push(site_range(scope));
             where_filters(&mut statement, " AND ");
@@ -789,11 +990,12 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
             }
             statement.push(metric_columns(query, &dimensions, &sql_metrics, by_entry));
             let mut visits = if event_filters.is_empty() {
-                Sql::raw(
+                Sql::raw(format!(
                     "SELECT session_id, any(visitor_id) AS visitor, countIf(name = 'pageview') AS pv, \
-                     count() AS ev, countIf(name = 'pageview') AS spv, \
-                     toUInt32(max(timestamp)) - toUInt32(min(timestamp)) AS sdur",
-                )
+                     {} AS ev, countIf(name = 'pageview') AS spv, {} AS sdur",
+                    scope.count_events(),
+                    scope.visit_length()
+                ))
             } else {
                 // The event passes the event-level filters.
                 let matched = Sql::join(
@@ -804,12 +1006,15 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
                     "SELECT session_id, any(visitor_id) AS visitor, countIf(name = 'pageview' AND (",
                 );
                 sql.push(matched.clone());
-                sql.text.push_str(")) AS pv, countIf(");
+                sql.text
+                    .push_str(")) AS pv, countIf(name != 'engagement' AND (");
+                sql.push(matched.clone());
+                sql.text.push_str(")) AS ev, countIf(");
                 sql.push(matched);
-                sql.text.push_str(
-                    ") AS ev, countIf(name = 'pageview') AS spv, \
-                     toUInt32(max(timestamp)) - toUInt32(min(timestamp)) AS sdur",
-                );
+                sql.text.push_str(&format!(
+                    ") AS hits, countIf(name = 'pageview') AS spv, {} AS sdur",
+                    scope.visit_length()
+                ));
                 sql
             };
             visits.text.push_str(&visit_attribute_columns(query));
@@ -820,7 +1025,7 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
             visits.push(site_range(scope));
             visits.text.push_str(" GROUP BY session_id");
             if !event_filters.is_empty() {
-                visits.text.push_str(" HAVING ev > 0");
+                visits.text.push_str(" HAVING hits > 0");
             }
             statement.text.push_str(" FROM (");
             statement.push(visits);
@@ -840,10 +1045,11 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
                 level1.push(dimension_expr(d, scope));
                 level1.text.push_str(&format!(" AS d{i}, "));
             }
-            level1.text.push_str(
-                "session_id, any(visitor_id) AS visitor, countIf(name = 'pageview') AS pv, count() AS ev, \
+            level1.text.push_str(&format!(
+                "session_id, any(visitor_id) AS visitor, countIf(name = 'pageview') AS pv, {} AS ev, \
                  any(v_pageviews) AS spv, any(v_duration) AS sdur",
-            );
+                scope.count_events()
+            ));
             let by_entry = entry_page_condition_needed(query);
             if by_entry {
                 level1.text.push_str(", any(v_entry_page) AS sentry");
@@ -974,7 +1180,9 @@ pub fn order_terms(
         let column = match key {
             OrderKey::Metric(m) => {
                 let metric = match m {
-                    Metric::Percentage | Metric::ConversionRate => Metric::Visitors,
+                    Metric::Percentage | Metric::ConversionRate | Metric::GroupConversionRate => {
+                        Metric::Visitors
+                    }
                     Metric::ExitRate => Metric::Visits,
                     other => *other,
                 };
@@ -1019,6 +1227,17 @@ pub fn order_terms(
         }
     }
     terms
+}
+
+/// Whether a top-level filter is an `event:props:…` filter.
+pub fn is_prop_filter(filter: &Filter) -> bool {
+    matches!(
+        filter,
+        Filter::Compare {
+            dimension: Dimension::Prop(_),
+            ..
+        }
+    )
 }
 
 /// Whether a top-level filter is an `event:goal` filter.

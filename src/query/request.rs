@@ -324,7 +324,7 @@ fn parse_date(value: Option<&Value>) -> Result<Option<chrono::NaiveDate>, QueryE
 }
 
 /// `dimensions`: at most [`MAX_DIMENSIONS`] names, none twice, at most one
-/// of them a time bucket, and not `event:goal`.
+/// of them a time bucket.
 fn parse_dimensions(value: Option<&Value>) -> Result<Vec<Dimension>, QueryError> {
     let mut dimensions = Vec::new();
     let Some(value) = value else {
@@ -345,12 +345,6 @@ fn parse_dimensions(value: Option<&Value>) -> Result<Vec<Dimension>, QueryError>
             .as_str()
             .ok_or_else(|| QueryError::invalid(&field, "must be a string".into()))?;
         let dimension = Dimension::parse(name, &field)?;
-        if dimension == Dimension::Goal {
-            return Err(QueryError::invalid(
-                &field,
-                "event:goal is a filter, not a dimension; use event:name".into(),
-            ));
-        }
         if dimensions.contains(&dimension) {
             return Err(QueryError::invalid(
                 &field,
@@ -404,14 +398,19 @@ fn check_metrics_are_computable(
     let has_goal = filters
         .iter()
         .flat_map(|f| f.dimensions())
+        .chain(dimensions)
         .any(|d| *d == Dimension::Goal);
-    if metrics.contains(&Metric::ConversionRate) && !has_goal {
-        return Err(QueryError::invalid(
-            "metrics",
-            "Metric `conversion_rate` can only be queried with event:goal filters or dimensions \
-             (add a filter [\"is\", \"event:goal\", [\"<event name>\"]])"
-                .into(),
-        ));
+    for metric in [Metric::ConversionRate, Metric::GroupConversionRate] {
+        if metrics.contains(&metric) && !has_goal {
+            return Err(QueryError::invalid(
+                "metrics",
+                format!(
+                    "Metric `{}` can only be queried with event:goal filters or dimensions \
+                     (add a filter [\"is\", \"event:goal\", [\"<goal name>\"]])",
+                    metric.name()
+                ),
+            ));
+        }
     }
     // Plausible's rules for the metrics of a visit: they describe whole
     // visits, so an event dimension other than a page (whose visits are the
@@ -426,7 +425,7 @@ fn check_metrics_are_computable(
         .filter(|d| {
             matches!(
                 d,
-                Dimension::Event(_) | Dimension::Prop(_) | Dimension::PropKey
+                Dimension::Event(_) | Dimension::Prop(_) | Dimension::PropKey | Dimension::Goal
             )
         })
         .collect();
@@ -779,10 +778,11 @@ fn parse_filter(value: &Value, field: &str, depth: usize) -> Result<Filter, Quer
                         .into(),
                 ));
             }
-            if dimension == Dimension::Goal && op != Operator::Is {
+            if dimension == Dimension::Goal && !matches!(op, Operator::Is | Operator::Contains) {
                 return Err(QueryError::invalid(
                     &format!("{field}[0]"),
-                    "event:goal supports only \"is\"".into(),
+                    "event:goal supports only \"is\" and \"contains\" (a goal is picked by its name)"
+                        .into(),
                 ));
             }
             let values_field = format!("{field}[2]");

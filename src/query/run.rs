@@ -16,6 +16,7 @@ use super::request::QueryRequest;
 use super::sampling::{Sample, SamplingPolicy};
 use super::vocabulary::{Dimension, Direction, Metric, OrderKey};
 use super::QueryError;
+use crate::goals::Goal;
 use crate::store::Store;
 
 /// One result row.
@@ -161,6 +162,7 @@ fn round2(x: f64) -> f64 {
 
 /// The compared period's rows of `groups` (sampled by its own size) and
 /// what `meta.comparison_sampling` says of them.
+#[allow(clippy::too_many_arguments)]
 async fn comparison_rows(
     store: &Store,
     unpaged: &QueryRequest,
@@ -168,13 +170,25 @@ async fn comparison_rows(
     tz: Tz,
     groups: &GroupSet,
     sampling: SamplingPolicy,
+    goals: &[Goal],
 ) -> Result<(Vec<Row>, Option<Value>), QueryError> {
     let (sample, events) = sample_for(store, unpaged, previous, sampling).await?;
-    let rows = rows_for(store, unpaged, previous, tz, false, Some(groups), sample).await?;
+    let rows = rows_for(
+        store,
+        unpaged,
+        previous,
+        tz,
+        false,
+        Some(groups),
+        sample,
+        goals,
+    )
+    .await?;
     Ok((rows, sampling_meta(sample, events)))
 }
 
 /// Runs the query for one period (only `only_groups` when given).
+#[allow(clippy::too_many_arguments)]
 async fn rows_for(
     store: &Store,
     query: &QueryRequest,
@@ -183,11 +197,13 @@ async fn rows_for(
     paginate: bool,
     only_groups: Option<&GroupSet>,
     sample: Option<Sample>,
+    goals: &[Goal],
 ) -> Result<Vec<Row>, QueryError> {
     let options = BuildOptions {
         paginate,
         only_groups,
         sample,
+        goals,
         ..BuildOptions::default()
     };
     let built = build(query, period, tz, options);
@@ -228,7 +244,40 @@ async fn rows_for(
         .iter()
         .position(|m| *m == Metric::ConversionRate)
     {
-        // The denominators of this page's groups only.
+        // One denominator for every row: the period's visitors under the
+        // query's filters other than goals and properties (Plausible's).
+        let base = build(
+            query,
+            period,
+            tz,
+            BuildOptions {
+                without_goals: true,
+                without_dimensions: true,
+                paginate: false,
+                only_groups: None,
+                ..options
+            },
+        );
+        let all = fetch(store, &base, 0)
+            .await?
+            .first()
+            .map(|(_, v)| visitors_of(&base, v))
+            .unwrap_or(0.0);
+        for (row, (_, v)) in rows.iter_mut().zip(&raw) {
+            row.metrics[index] = if all > 0.0 {
+                round2(100.0 * visitors_of(&built, v) / all)
+            } else {
+                0.0
+            };
+        }
+    }
+    if let Some(index) = query
+        .metrics
+        .iter()
+        .position(|m| *m == Metric::GroupConversionRate)
+    {
+        // Each group's own visitors, without the goal and property filters;
+        // only the groups of this page.
         let page = GroupSet {
             dimensions: (0..dims).collect(),
             keys: Vec::new(),
@@ -282,6 +331,7 @@ async fn rows_for(
             BuildOptions {
                 only_groups: Some(&page_set),
                 sample,
+                goals,
                 ..BuildOptions::default()
             },
         );
@@ -356,8 +406,13 @@ async fn count_groups(
     query: &QueryRequest,
     period: Period,
     tz: Tz,
+    goals: &[Goal],
 ) -> Result<u64, QueryError> {
-    let built = build(query, period, tz, BuildOptions::default());
+    let options = BuildOptions {
+        goals,
+        ..BuildOptions::default()
+    };
+    let built = build(query, period, tz, options);
     let mut sql = crate::store::sql::Sql::raw("SELECT count() AS n FROM (");
     sql.push(built.sql);
     sql.text.push(')');
@@ -387,7 +442,10 @@ fn change(metric: Metric, current: f64, previous: f64) -> Value {
 /// (`50.0`), everything else whole when it is whole.
 fn metric_value(metric: Metric, x: f64) -> Value {
     match metric {
-        Metric::Percentage | Metric::ConversionRate | Metric::ExitRate => json!(x),
+        Metric::Percentage
+        | Metric::ConversionRate
+        | Metric::GroupConversionRate
+        | Metric::ExitRate => json!(x),
         // No visit of the group said it: Plausible answers null.
         Metric::TimeOnPage | Metric::ScrollDepth if x < 0.0 => Value::Null,
         _ => number(x),
@@ -410,6 +468,62 @@ fn number(x: f64) -> Value {
     }
 }
 
+/// The site's goals when the query speaks of goals (read per question: a
+/// goal added on any collector counts at once), after checking that every
+/// goal an `is` filter names is one of them, as Plausible checks.
+async fn goals_for(store: &Store, query: &QueryRequest) -> Result<Vec<Goal>, QueryError> {
+    let mentioned = query.dimensions.contains(&Dimension::Goal)
+        || query.filters.iter().any(super::builder::mentions_goal);
+    if !mentioned {
+        return Ok(Vec::new());
+    }
+    let goals = crate::goals::stored::list(store, &query.site_id)
+        .await
+        .map_err(|e| match e {
+            crate::goals::GoalError::Store(e) => QueryError::Store(e),
+            other => QueryError::Internal(other.to_string()),
+        })?;
+    for filter in &query.filters {
+        for (values, case_sensitive) in goal_names(filter) {
+            for value in values {
+                let picked = super::builder::goals_named(
+                    &goals,
+                    super::vocabulary::Operator::Is,
+                    std::slice::from_ref(value),
+                    case_sensitive,
+                );
+                if picked.is_empty() {
+                    return Err(QueryError::invalid(
+                        "filters",
+                        format!(
+                            "The goal `{value}` is not configured for this site. Find out how to \
+                             configure goals with `saltmark goals add` (docs/goals.md)"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(goals)
+}
+
+/// The values of every `is` filter on `event:goal` in `filter`, with their
+/// letter-case setting.
+fn goal_names(filter: &super::request::Filter) -> Vec<(&[String], bool)> {
+    use super::request::Filter;
+    match filter {
+        Filter::Compare {
+            op: super::vocabulary::Operator::Is,
+            dimension: Dimension::Goal,
+            values,
+            case_sensitive,
+        } => vec![(values.as_slice(), *case_sensitive)],
+        Filter::Compare { .. } => Vec::new(),
+        Filter::And(parts) | Filter::Or(parts) => parts.iter().flat_map(goal_names).collect(),
+        Filter::Not(inner) | Filter::HasDone { inner, .. } => goal_names(inner),
+    }
+}
+
 /// Runs `query` for a site in time zone `tz` at `now`; returns the API answer.
 pub async fn execute(
     store: &Store,
@@ -419,6 +533,7 @@ pub async fn execute(
     sampling: SamplingPolicy,
 ) -> Result<Value, QueryError> {
     let period = dates::resolve(&query.date_range, query.date, now, tz)?;
+    let goals = goals_for(store, query).await?;
     let (sample, events_in_period) = sample_for(store, query, period, sampling).await?;
     let time_index = query
         .dimensions
@@ -456,13 +571,21 @@ pub async fn execute(
             let mut unpaged = query.clone();
             unpaged.order_by.clear();
             let (now_rows, then_rows) = tokio::join!(
-                rows_for(store, query, period, tz, !zero_fill, None, sample),
-                comparison_rows(store, &unpaged, previous, tz, &every_group, sampling),
+                rows_for(store, query, period, tz, !zero_fill, None, sample, &goals),
+                comparison_rows(
+                    store,
+                    &unpaged,
+                    previous,
+                    tz,
+                    &every_group,
+                    sampling,
+                    &goals
+                ),
             );
             (now_rows?, Some(then_rows?))
         }
         None => (
-            rows_for(store, query, period, tz, !zero_fill, None, sample).await?,
+            rows_for(store, query, period, tz, !zero_fill, None, sample, &goals).await?,
             None,
         ),
     };
@@ -502,7 +625,7 @@ pub async fn execute(
         if zero_fill {
             Some(rows.len() as u64)
         } else {
-            Some(count_groups(store, query, period, tz).await?)
+            Some(count_groups(store, query, period, tz, &goals).await?)
         }
     } else {
         None
@@ -549,7 +672,10 @@ pub async fn execute(
         } else {
             let (then_rows, then_sampling) = match early_comparison {
                 Some(early) => early,
-                None => comparison_rows(store, &unpaged, previous, tz, &groups, sampling).await?,
+                None => {
+                    comparison_rows(store, &unpaged, previous, tz, &groups, sampling, &goals)
+                        .await?
+                }
             };
             comparison_sampling = then_sampling;
             then_rows

@@ -210,6 +210,16 @@ pub fn translate(
                 .ok_or_else(|| invalid("page", "too large"))?;
             body["dimensions"] = json!(dimensions);
             body["pagination"] = json!({"limit": limit, "offset": offset});
+            // v1's conversion rate of a breakdown row is the row's own:
+            // converted visitors of the group over the group's visitors.
+            body["metrics"] = json!(metrics
+                .iter()
+                .map(|m| if m == "conversion_rate" {
+                    "group_conversion_rate"
+                } else {
+                    m.as_str()
+                })
+                .collect::<Vec<_>>());
             Shape::Breakdown { metrics, keys }
         }
         Endpoint::Timeseries => {
@@ -357,9 +367,6 @@ fn breakdown_property(value: Option<&str>) -> Result<(Vec<String>, Vec<String>),
         ))
     };
     let key = match property {
-        "event:goal" => {
-            return refuse("goal breakdowns are not supported; break down by event:name instead")
-        }
         "event:prop_key" => return refuse("not a v1 property"),
         p => match p.strip_prefix("event:props:") {
             Some("") => return refuse("a custom property needs its name, event:props:<name>"),

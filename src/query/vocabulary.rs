@@ -29,8 +29,13 @@ pub enum Metric {
     Events,
     /// Share of the total visitors, in percent.
     Percentage,
-    /// Converted visitors over all visitors, in percent (needs an `event:goal` filter).
+    /// Converted visitors over all the period's visitors (under the
+    /// query's filters other than goals and properties), in percent (needs
+    /// an `event:goal` filter or dimension).
     ConversionRate,
+    /// Converted visitors of a group over the group's visitors (without
+    /// the goal and property filters), in percent.
+    GroupConversionRate,
     /// Visits that left from a page over that page's page views, in percent
     /// (needs the `visit:exit_page` dimension).
     ExitRate,
@@ -54,6 +59,7 @@ impl Metric {
         ("events", Metric::Events),
         ("percentage", Metric::Percentage),
         ("conversion_rate", Metric::ConversionRate),
+        ("group_conversion_rate", Metric::GroupConversionRate),
         ("exit_rate", Metric::ExitRate),
         ("time_on_page", Metric::TimeOnPage),
         ("scroll_depth", Metric::ScrollDepth),
@@ -116,7 +122,7 @@ pub enum Dimension {
     /// with events, so a dashboard can offer a breakdown per property without
     /// knowing the keys in advance. An event counts once under each of its keys.
     PropKey,
-    /// `event:goal` (filters only): custom event names.
+    /// `event:goal`: the site's goals (`crate::goals`), by display name.
     Goal,
     /// An attribute of the visit, taken from its first event (`visit:source` …).
     Visit(VisitAttr),

@@ -60,6 +60,7 @@ pub async fn forget_site(
     let due = as_of + chrono::Duration::days(i64::from(after_days));
     record_status(store, site, as_of, due, "pending", limit).await?;
     revoke_share_links(store, site, as_of, limit).await?;
+    remove_goals(store, site, as_of, limit).await?;
     tracing::info!(site, due = %due, "site erasure recorded; the site is no longer accepted");
     if after_days > 0 {
         return Ok(SiteErasure {
@@ -98,6 +99,26 @@ async fn revoke_share_links(
         .bind(site)
         .execute();
     timed("revoking the site's share links", limit, statement).await?;
+    Ok(())
+}
+
+/// A forgotten site's goals (its configuration, nothing about a visitor)
+/// end with the request too.
+async fn remove_goals(
+    store: &Store,
+    site: &str,
+    as_of: DateTime<Utc>,
+    limit: Duration,
+) -> Result<(), RetentionError> {
+    let removal = async {
+        crate::goals::stored::remove_all(store, site, as_of)
+            .await
+            .map_err(|e| match e {
+                crate::goals::GoalError::Store(crate::store::StoreError::Client(e)) => e,
+                other => clickhouse::error::Error::Custom(other.to_string()),
+            })
+    };
+    timed("removing the site's goals", limit, removal).await?;
     Ok(())
 }
 

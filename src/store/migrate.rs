@@ -54,6 +54,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "event_counts", "0009_event_counts.sql"),
     // 10 is the event_counts backfill (`store::rollup::BACKFILL_VERSION`).
     migration!(11, "engagement", "0011_engagement.sql"),
+    migration!(12, "goals", "0012_goals.sql"),
 ];
 
 /// Tables whose rows are sharded in cluster mode (`<name>_local` per shard

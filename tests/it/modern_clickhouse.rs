@@ -343,12 +343,37 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
     }
     catalogue.push(json!({"metrics": ["visitors"], "filters": [["or", [["is", "visit:country", ["DE"]], ["not", ["is", "event:props:plan", ["pro"]]]]]]}));
     catalogue.push(json!({"metrics": ["visitors", "conversion_rate"], "dimensions": ["visit:source"], "filters": [["is", "event:goal", ["Signup"]]]}));
+    // Goals of every kind (see `goals` below): grouped by goal, alone and
+    // with a visit dimension; picked by name and by part of it; inside
+    // has_done; a scroll goal, which reads engagement rows too.
+    catalogue.push(json!({"metrics": ["visitors", "events", "group_conversion_rate"], "dimensions": ["event:goal"]}));
+    catalogue.push(json!({"metrics": ["visitors", "pageviews"], "dimensions": ["event:goal", "visit:country"]}));
+    catalogue.push(json!({"metrics": ["visitors", "events"], "dimensions": ["event:goal"], "filters": [["contains", "event:goal", ["scroll"], {"case_sensitive": false}]]}));
+    catalogue.push(json!({"metrics": ["visitors", "visit_duration"], "dimensions": ["visit:source"], "filters": [["is", "event:goal", ["Scroll /pricing 50", "Visit /blog**"]]]}));
+    catalogue.push(json!({"metrics": ["visitors", "pageviews"], "filters": [["has_done", ["is", "event:goal", ["Scroll /pricing 50"]]]]}));
     catalogue.push(json!({"metrics": ["visitors", "percentage"], "dimensions": ["visit:country"], "pagination": {"limit": 1, "offset": 1}}));
     let period = Period {
         from: chrono::DateTime::from_timestamp(1_778_371_200, 0).unwrap(), // 2026-05-10 00:00 UTC
         to: chrono::DateTime::from_timestamp(1_778_457_600, 0).unwrap(),
     };
     let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
+    let goal = |spec: saltmark::goals::GoalSpec| spec.check().unwrap();
+    let goals = vec![
+        goal(saltmark::goals::GoalSpec {
+            event: Some("Signup".into()),
+            props: vec![("plan".into(), "pro".into())],
+            ..Default::default()
+        }),
+        goal(saltmark::goals::GoalSpec {
+            page: Some("/blog**".into()),
+            ..Default::default()
+        }),
+        goal(saltmark::goals::GoalSpec {
+            page: Some("/pricing".into()),
+            scroll: Some(50),
+            ..Default::default()
+        }),
+    ];
     let client = clickhouse::Client::default();
     let mut rendered = 0;
     for mut body in catalogue {
@@ -363,21 +388,25 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
         for options in [
             BuildOptions {
                 paginate: true,
+                goals: &goals,
                 ..BuildOptions::default()
             },
             BuildOptions {
                 without_goals: true,
                 only_groups: Some(&groups),
+                goals: &goals,
                 ..BuildOptions::default()
             },
             BuildOptions {
                 without_dimensions: true,
+                goals: &goals,
                 ..BuildOptions::default()
             },
             // A large period, read from a quarter of the visitors.
             BuildOptions {
                 paginate: true,
                 sample: Some(saltmark::query::sampling::Sample { denominator: 4 }),
+                goals: &goals,
                 ..BuildOptions::default()
             },
         ] {
@@ -387,7 +416,11 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
             rendered += 1;
         }
         // total_rows: counted by ClickHouse around the unpaginated statement.
-        let built = build(&query, period, tz, BuildOptions::default());
+        let options = BuildOptions {
+            goals: &goals,
+            ..BuildOptions::default()
+        };
+        let built = build(&query, period, tz, options);
         let text = built.sql.query(&client).sql_display().to_string();
         statements.push(format!(
             "SELECT count() AS n FROM ({})",

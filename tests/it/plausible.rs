@@ -210,6 +210,15 @@ async fn comparisons_by_dimension_with_a_low_limit() {
 async fn conversion_rates_have_two_decimals() {
     let events: Vec<Pageview> = (0..3).map(|_| at("2021-01-07 10:00:00")).collect();
     let (server, key) = site_with("pl_conversion", &events).await;
+    let signup = saltmark::goals::GoalSpec {
+        event: Some("Signup".into()),
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
+    saltmark::goals::stored::add(&server.state.store, SITE, &signup, chrono::Utc::now())
+        .await
+        .unwrap();
     // The first visitor (see site_with's ids) also signs up.
     ch_query(
         &server.ch_url,

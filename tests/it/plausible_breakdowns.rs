@@ -397,7 +397,8 @@ async fn visit_dimension_breakdowns() {
                 json!([["is", "event:goal", ["Register"]]]),
             ),
             want(json!([[["Google"], [1]]])),
-        ),
+        )
+        .goals(&["event:Register"]),
         case(
             "all metrics for breakdown by visit prop",
             vec![
@@ -674,7 +675,8 @@ async fn event_dimension_breakdowns() {
                 json!([["is", "event:goal", ["Register"]]]),
             ),
             want(json!([[["/en/register"], [2]], [["/it/register"], [1]]])),
-        ),
+        )
+        .goals(&["event:Register"]),
         case(
             "IN filter for event:page",
             vec![

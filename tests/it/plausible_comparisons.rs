@@ -102,7 +102,8 @@ async fn comparisons_of_relative_periods() {
             json!({"metrics": ["conversion_rate"], "date_range": "all", "dimensions": ["visit:device"],
                 "filters": [["is", "event:goal", ["AddToCart"]]]}),
             Expect::Results(rows(json!([[["Mobile"], [50]]]))),
-        ),
+        )
+        .goals(&["event:AddToCart"]),
     ];
     run("pl_comparisons", cases).await;
 }

@@ -326,7 +326,8 @@ async fn event_filters() {
                 json!([["is", "event:goal", ["Signup"]]]),
             ),
             one(json!([2, 3])),
-        ),
+        )
+        .goals(&["event:Signup"]),
         case(
             "filtering by a custom event goal (case insensitive)",
             vec![
@@ -340,7 +341,8 @@ async fn event_filters() {
                 json!([["is", "event:goal", ["signup"], {"case_sensitive": false}]]),
             ),
             one(json!([2, 3])),
-        ),
+        )
+        .goals(&["event:Signup"]),
         case(
             "filtering by a revenue goal",
             vec![
@@ -353,7 +355,8 @@ async fn event_filters() {
                 json!([["is", "event:goal", ["Purchase"]]]),
             ),
             one(json!([2, 3])),
-        ),
+        )
+        .goals(&["event:Purchase"]),
         case(
             "filtering by multiple custom event goals",
             vec![
@@ -367,7 +370,8 @@ async fn event_filters() {
                 json!([["is", "event:goal", ["Signup", "Purchase"]]]),
             ),
             one(json!([2, 3])),
-        ),
+        )
+        .goals(&["event:Signup", "event:Purchase"]),
         // `query_goal_custom_props_test.exs`: a goal without custom
         // properties counts every event of its name.
         case(
@@ -382,7 +386,8 @@ async fn event_filters() {
                 json!([["is", "event:goal", ["Signup"]]]),
             ),
             one(json!([3, 3])),
-        ),
+        )
+        .goals(&["event:Signup"]),
         case(
             "combining filters",
             vec![
@@ -877,13 +882,15 @@ async fn behavioural_filters() {
             conversions(),
             all(json!(["visitors", "pageviews"]), json!([["has_done", ["is", "event:goal", ["Conversion"]]], ["is", "event:name", ["pageview"]]])),
             one(json!([2, 4])),
-        ),
+        )
+        .goals(&["event:Conversion"]),
         case(
             "has_not_done event:goal filter",
             conversions(),
             all(json!(["visitors", "pageviews"]), json!([["has_not_done", ["is", "event:goal", ["Conversion"]]], ["is", "event:name", ["pageview"]]])),
             one(json!([1, 1])),
-        ),
+        )
+        .goals(&["event:Conversion"]),
         // Plausible's message starts with "Invalid filters. "; saltmark puts
         // the field there instead (docs/api.md).
         case(

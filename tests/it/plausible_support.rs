@@ -245,6 +245,33 @@ pub struct Case {
     /// Posts the first answer's `query` again and wants the same results
     /// (Plausible's "using the returned query object in a new POST request").
     pub repost: bool,
+    /// The site's goals, in the order the test inserts them (see [`goal`]).
+    pub goals: Vec<saltmark::goals::Goal>,
+}
+
+/// A goal in the notation of the ported cases: `event:NAME`, `page:PATH`,
+/// `scroll:PATH@PERCENT`, each optionally followed by `=DISPLAY NAME`.
+pub fn goal(notation: &str) -> saltmark::goals::Goal {
+    let (definition, name) = match notation.split_once('=') {
+        Some((d, n)) => (d, Some(n.to_string())),
+        None => (notation, None),
+    };
+    let (kind, what) = definition.split_once(':').expect("kind:what");
+    let mut spec = saltmark::goals::GoalSpec {
+        display_name: name,
+        ..Default::default()
+    };
+    match kind {
+        "event" => spec.event = Some(what.into()),
+        "page" => spec.page = Some(what.into()),
+        "scroll" => {
+            let (path, threshold) = what.split_once('@').expect("PATH@PERCENT");
+            spec.page = Some(path.into());
+            spec.scroll = Some(threshold.parse().expect("a percentage"));
+        }
+        other => panic!("unknown goal kind {other}"),
+    }
+    spec.check().expect("a valid goal")
 }
 
 pub fn case(name: &'static str, events: Vec<Ev>, query: Value, expect: Expect) -> Case {
@@ -256,12 +283,18 @@ pub fn case(name: &'static str, events: Vec<Ev>, query: Value, expect: Expect) -
         timezone: None,
         more: Vec::new(),
         repost: false,
+        goals: Vec::new(),
     }
 }
 
 impl Case {
     pub fn tz(mut self, zone: &'static str) -> Case {
         self.timezone = Some(zone);
+        self
+    }
+    /// The site's goals ([`goal`] notation), added in this order.
+    pub fn goals(mut self, goals: &[&str]) -> Case {
+        self.goals = goals.iter().map(|g| goal(g)).collect();
         self
     }
     pub fn repost(mut self) -> Case {
@@ -511,6 +544,13 @@ pub async fn run(tag: &str, cases: Vec<Case>) {
             ),
         )
         .await;
+    }
+    for (i, c) in cases.iter().enumerate() {
+        for goal in &c.goals {
+            saltmark::goals::stored::add(&server.state.store, &sites[i], goal, chrono::Utc::now())
+                .await
+                .expect("the goal is stored");
+        }
     }
     let key = server.api_key(&sites, "plausible").await;
     let mut failures = Vec::new();

@@ -194,6 +194,20 @@ fn q(extra: Value) -> Value {
 async fn metrics_breakdowns_filters_and_pagination_match_hand_counts() {
     let api = Api::start("queries", "shop.example", &[]).await;
     load(&api.server.ch_url, &api.server.database, "shop.example").await;
+    let signup = saltmark::goals::GoalSpec {
+        event: Some("Signup".into()),
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
+    saltmark::goals::stored::add(
+        &api.server.state.store,
+        "shop.example",
+        &signup,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
 
     // Headline: 4 visitors, 5 visits, 9 page views, 11 events, 9/5 views per
     // visit, 2 of 5 visits bounced, durations 305+0+120+0+605 over 5 = 206 s.

@@ -334,6 +334,18 @@ async fn site_erasure_now_and_after_a_grace_period() {
                 .unwrap();
         links.push(link.token);
     }
+    // So do its goals.
+    let goal = saltmark::goals::GoalSpec {
+        event: Some("Signup".into()),
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
+    for site in ["gone.example", "kept.example"] {
+        saltmark::goals::stored::add(&store, site, &goal, now)
+            .await
+            .unwrap();
+    }
     let out = saltmark(&["forget-site", "gone.example", "--yes"], &env);
     assert!(
         out.status.success(),
@@ -341,6 +353,16 @@ async fn site_erasure_now_and_after_a_grace_period() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("erased 3 events"));
+    assert!(saltmark::goals::stored::list(&store, "gone.example")
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        saltmark::goals::stored::list(&store, "kept.example")
+            .await
+            .unwrap(),
+        vec![goal.clone()]
+    );
     assert_eq!(
         saltmark::auth::shares::site_of(&store, &links[0])
             .await

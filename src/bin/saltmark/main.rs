@@ -16,8 +16,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use commands::{
-    expire::ExpireArgs, export::ExportArgs, forget_site::ForgetSiteArgs, keys::KeysCommand,
-    query::QueryArgs, seed_demo::SeedDemoArgs, share::ShareCommand, users::UsersCommand,
+    expire::ExpireArgs, export::ExportArgs, forget_site::ForgetSiteArgs, goals::GoalsCommand,
+    keys::KeysCommand, query::QueryArgs, seed_demo::SeedDemoArgs, share::ShareCommand,
+    users::UsersCommand,
 };
 use saltmark::app::{App, Deps};
 use saltmark::config::Config;
@@ -66,6 +67,11 @@ enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// Manage a site's goals (events, pages, scroll depths).
+    Goals {
+        #[command(subcommand)]
+        command: GoalsCommand,
     },
     /// Manage read-only dashboard share links.
     Share {
@@ -131,6 +137,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Keys { command } => commands::keys::run(&config, command).await,
         Command::Users { command } => commands::users::run(&config, command).await,
         Command::Share { command } => commands::share::run(&config, command).await,
+        Command::Goals { command } => commands::goals::run(&config, command).await,
         Command::SeedDemo(args) => commands::seed_demo::run(&config, args).await,
         Command::ClickhouseConfig { profile } => {
             let (server, users) = profile

@@ -72,7 +72,7 @@
       { label: 'Devices', dim: 'visit:device', metrics: ['visitors', 'visits'] },
     ] },
     { id: 'events', title: 'Custom events', tabs: [
-      { label: 'Events', dim: 'event:name', filterDim: 'event:goal', metrics: ['visitors', 'events'], filters: [['is_not', 'event:name', ['pageview']]] },
+      { label: 'Events', dim: 'event:name', metrics: ['visitors', 'events'], filters: [['is_not', 'event:name', ['pageview']]] },
     ] },
   ];
 

@@ -1,0 +1,229 @@
+//! Goals from the outside: `saltmark goals add|list|remove` against a
+//! running collector's database, and events sent through `/api/event`
+//! counted as conversions by the stats API at once (no restart), with
+//! numbers worked out here from what was sent.
+
+use std::process::Command;
+
+use crate::common::*;
+use serde_json::json;
+
+const SITE: &str = "goals.example";
+const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+const FIREFOX: &str =
+    "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
+
+fn cli(server: &TestServer, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_saltmark"));
+    command.args(args);
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("SALTMARK_")) {
+        command.env_remove(name);
+    }
+    command
+        .env("SALTMARK_CLICKHOUSE_URL", &server.ch_url)
+        .env("SALTMARK_CLICKHOUSE_DATABASE", &server.database)
+        .env("SALTMARK_SITES", SITE)
+        .env("SALTMARK_LOG", "warn");
+    command.output().expect("binary runs")
+}
+
+fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goals_are_managed_with_the_cli_and_count_conversions_at_once() {
+    let server = TestServer::start("goals_cli", &[("SALTMARK_SITES", SITE)]).await;
+    let key = server.api_key(&[SITE.to_string()], "goals").await;
+
+    // Two visitors: Chrome reads the blog, scrolls a post to 80 % and signs
+    // up on the pro plan; Firefox reads the pricing page and signs up free.
+    let send = |ua: &'static str, body: serde_json::Value| {
+        let server = &server;
+        async move {
+            let response = server.post(&body, &[("user-agent", ua)]).await;
+            assert_eq!(response.status(), 202, "{body}");
+        }
+    };
+    let url = |path: &str| format!("https://{SITE}{path}");
+    send(
+        CHROME,
+        json!({"n": "pageview", "u": url("/blog"), "d": SITE}),
+    )
+    .await;
+    send(
+        CHROME,
+        json!({"n": "pageview", "u": url("/blog/a-post"), "d": SITE}),
+    )
+    .await;
+    send(
+        CHROME,
+        json!({"n": "engagement", "u": url("/blog/a-post"), "d": SITE, "sd": 80, "e": 9000}),
+    )
+    .await;
+    send(
+        CHROME,
+        json!({"n": "Signup", "u": url("/blog/a-post"), "d": SITE, "p": {"plan": "pro"}}),
+    )
+    .await;
+    send(
+        FIREFOX,
+        json!({"n": "pageview", "u": url("/pricing"), "d": SITE}),
+    )
+    .await;
+    send(
+        FIREFOX,
+        json!({"n": "Signup", "u": url("/pricing"), "d": SITE, "p": {"plan": "free"}}),
+    )
+    .await;
+    server
+        .wait_count("SELECT count() FROM events WHERE site = 'goals.example'", 6)
+        .await;
+
+    let ask = |body: serde_json::Value| {
+        let (server, key) = (&server, &key);
+        async move {
+            let mut body = body;
+            body["site_id"] = json!(SITE);
+            body["date_range"] = json!("day");
+            server.stats_query(key, &body).await
+        }
+    };
+    // Before any goal exists, naming one is Plausible's 400.
+    let (status, answer) =
+        ask(json!({"metrics": ["visitors"], "filters": [["is", "event:goal", ["Signup"]]]})).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("The goal `Signup` is not configured"),
+        "{answer}"
+    );
+
+    for args in [
+        vec!["--event", "Signup"],
+        vec![
+            "--event",
+            "Signup",
+            "--prop",
+            "plan=pro",
+            "--name",
+            "Pro signup",
+        ],
+        vec!["--page", "/blog**"],
+        vec!["--page", "blog/**", "--scroll", "75"],
+    ] {
+        let mut all = vec!["goals", "add", "--site", SITE];
+        all.extend(args);
+        let output = cli(&server, &all);
+        assert!(output.status.success(), "{all:?}: {}", text(&output));
+    }
+    // Refused: the same name, the same definition, a bad threshold, a typo
+    // in the site, a reserved event name.
+    for (args, why) in [
+        (vec!["--event", "Signup"], "already has a goal \"Signup\""),
+        (
+            vec!["--page", "/blog**", "--name", "Blog"],
+            "already has a goal \"Visit /blog**\"",
+        ),
+        (
+            vec!["--page", "/", "--scroll", "150"],
+            "--scroll: a percentage from 0 to 100",
+        ),
+        (vec!["--event", "engagement"], "reserved"),
+    ] {
+        let mut all = vec!["goals", "add", "--site", SITE];
+        all.extend(args);
+        let output = cli(&server, &all);
+        assert!(!output.status.success(), "{all:?} was accepted");
+        assert!(text(&output).contains(why), "{all:?}: {}", text(&output));
+    }
+    let typo = cli(
+        &server,
+        &["goals", "add", "--site", "goals.exmaple", "--event", "X"],
+    );
+    assert!(!typo.status.success());
+    assert!(
+        text(&typo).contains("goals.exmaple is not one of the configured sites"),
+        "{}",
+        text(&typo)
+    );
+
+    let listed = cli(&server, &["goals", "list", "--site", SITE]);
+    assert!(listed.status.success(), "{}", text(&listed));
+    let lines: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            "Signup event event Signup",
+            "Pro signup event event Signup plan=pro",
+            "Visit /blog** page page /blog**",
+            "Scroll /blog/** 75 scroll page /blog/** scrolled 75 %",
+        ]
+    );
+
+    // The collector answers with the new goals without a restart.
+    let (status, answer) = ask(
+        json!({"metrics": ["visitors", "events", "conversion_rate"], "dimensions": ["event:goal"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["results"],
+        json!([
+            {"dimensions": ["Signup"], "metrics": [2, 2, 100.0]},
+            {"dimensions": ["Pro signup"], "metrics": [1, 1, 50.0]},
+            {"dimensions": ["Scroll /blog/** 75"], "metrics": [1, 0, 50.0]},
+            {"dimensions": ["Visit /blog**"], "metrics": [1, 2, 50.0]}
+        ]),
+        "{answer}"
+    );
+    // Per browser: each converted once on Signup; only Chrome scrolled.
+    let (_, answer) = ask(
+        json!({"metrics": ["visitors", "group_conversion_rate"], "dimensions": ["visit:browser"],
+        "filters": [["is", "event:goal", ["Scroll /blog/** 75"]]]}),
+    )
+    .await;
+    assert_eq!(
+        answer["results"],
+        json!([{"dimensions": ["Chrome"], "metrics": [1, 100.0]}]),
+        "{answer}"
+    );
+    // The engagement is not an event: custom events are the two signups.
+    let (_, answer) = ask(json!({"metrics": ["events"], "dimensions": ["event:name"], "filters": [["is_not", "event:name", ["pageview"]]]})).await;
+    assert_eq!(
+        answer["results"],
+        json!([{"dimensions": ["Signup"], "metrics": [2]}]),
+        "{answer}"
+    );
+
+    let removed = cli(
+        &server,
+        &["goals", "remove", "--site", SITE, "--name", "Pro signup"],
+    );
+    assert!(removed.status.success(), "{}", text(&removed));
+    let again = cli(
+        &server,
+        &["goals", "remove", "--site", SITE, "--name", "Pro signup"],
+    );
+    assert!(!again.status.success());
+    assert!(
+        text(&again).contains("has no goal named \"Pro signup\""),
+        "{}",
+        text(&again)
+    );
+    let (status, answer) =
+        ask(json!({"metrics": ["visitors"], "filters": [["is", "event:goal", ["Pro signup"]]]}))
+            .await;
+    assert_eq!(status, 400, "a removed goal is gone at once: {answer}");
+    server.stop().await;
+}
