@@ -33,15 +33,22 @@ const browser = await chromium.launch({
 const summary = {};
 try {
   const context = await browser.newContext({ userAgent: CHROME });
-  // Every event request the pages make, as [name, body].
+  // Every event request the pages make, as [name, body]; engagement
+  // events (sent when a page is hidden or left) apart, in `engaged`.
   const sent = [];
+  const engaged = [];
   context.on('request', (request) => {
     if (request.url().startsWith(collector + '/api/event')) {
       let body = {};
       try { body = JSON.parse(request.postData() || '{}'); } catch (e) {}
-      sent.push([body.n, body]);
+      (body.n === 'engagement' ? engaged : sent).push([body.n, body]);
     }
   });
+  const expectEngaged = async (count, what) => {
+    const deadline = Date.now() + 5000;
+    while (engaged.length < count && Date.now() < deadline) await sleep(25);
+    check(engaged.length === count, `${what}: ${count} engagement events expected, saw ${JSON.stringify(engaged.map((s) => s[1]))}`);
+  };
   const expectSent = async (count, what) => {
     const deadline = Date.now() + 5000;
     while (sent.length < count && Date.now() < deadline) await sleep(25);
@@ -61,11 +68,34 @@ try {
   check(sent[0][0] === 'pageview' && sent[1][0] === 'Queued Before Load', 'page view first, then the queue');
   check(sent[0][1].d === 'shop.test' && sent[0][1].u === pageUrl + '/', 'payload d and u: ' + JSON.stringify(sent[0][1]));
   check(typeof sent[0][1].w === 'number', 'payload w');
+  check(engaged.length === 0, 'no engagement on load');
+
+  // Engagement: hiding the page sends how long it was visible and how far
+  // it was scrolled (this short page is seen whole: 100 %); showing it
+  // again and hiding it at once sends nothing new.
+  await sleep(300);
+  const hide = (hidden) => page.evaluate((hidden) => {
+    Object.defineProperty(document, 'hidden', { value: hidden, configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+  await hide(true);
+  await expectEngaged(1, 'page hidden');
+  const first = engaged[0][1];
+  check(first.u === pageUrl + '/' && first.sd === 100 && first.e >= 250 && first.e < 5000, 'engagement payload: ' + JSON.stringify(first));
+  await hide(false);
+  await hide(true);
+  await sleep(300);
+  check(engaged.length === 1, 'nothing new, nothing sent: ' + JSON.stringify(engaged.map((s) => s[1])));
+  await hide(false);
 
   // Single-page navigation: pushState sends, a query-only replaceState
   // does not, going back (popstate) does.
   await page.evaluate(() => history.pushState({}, '', '/app/settings'));
   await expectSent(3, 'pushState');
+  // A single-page navigation first closes the previous page's engagement:
+  // here it was sent on hiding, and since then neither deeper scroll nor
+  // three more seconds, so only the page view goes.
+  check(engaged.length === 1, 'no engagement without news: ' + JSON.stringify(engaged.map((s) => s[1])));
   await page.evaluate(() => history.replaceState({}, '', '/app/settings?tab=2'));
   await expectQuiet(3, 'query-only replaceState');
   await page.evaluate(() => history.back());
@@ -146,6 +176,8 @@ try {
 
   check(errors.length === 0, 'page errors: ' + errors.join('; '));
   summary.events = sent.map((s) => s[0]);
+  summary.engagements = engaged.length;
+  check(engaged.every(([, b]) => b.sd >= 0 && b.sd <= 100 && b.e >= 0 && typeof b.u === 'string'), 'engagement payloads: ' + JSON.stringify(engaged.map((s) => s[1])));
   console.log(JSON.stringify(summary));
 } catch (e) {
   console.error(e && e.stack || String(e));

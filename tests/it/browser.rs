@@ -32,7 +32,7 @@ fn page(path: &str, collector: &str) -> Option<String> {
 <a id="file" href="/files/report.pdf">report</a>
 <a id="internal" href="/about">about</a>
 <script>document.addEventListener('click', function (e) {{ e.preventDefault(); }});</script>"#,
-            script("data-outbound data-downloads", "script.js")
+            script("", "script.outbound-links.file-downloads.js")
         ),
         "/tagged" => format!(
             r##"{}
@@ -166,8 +166,27 @@ async fn the_tracker_records_what_a_visitor_does_and_stores_nothing() {
 
     // 14 events were sent; all of them are stored.
     assert_eq!(
-        server.wait_count("SELECT count() FROM events", 14).await,
+        server
+            .wait_count("SELECT count() FROM events WHERE name != 'engagement'", 14)
+            .await,
         14
+    );
+    // And the engagements of the pages left (at least the one the script
+    // checked, and the single-page app's page left by going back), with
+    // their measures.
+    let engagements = server
+        .query(
+            "SELECT count(), countIf(scroll_depth <= 100), min(pathname != '') FROM events \
+             WHERE name = 'engagement' FORMAT TSV",
+        )
+        .await;
+    let counts: Vec<u64> = engagements
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(
+        counts[0] >= 2 && counts[1] == counts[0] && counts[2] == 1,
+        "{engagements}"
     );
     let pageviews = server
         .query(
@@ -190,8 +209,8 @@ async fn the_tracker_records_what_a_visitor_does_and_stores_nothing() {
     );
     let events = server
         .query(
-            "SELECT name, pathname, prop_keys, prop_values FROM events WHERE name != 'pageview' \
-             ORDER BY name FORMAT TSV",
+            "SELECT name, pathname, prop_keys, prop_values FROM events \
+             WHERE name NOT IN ('pageview', 'engagement') ORDER BY name FORMAT TSV",
         )
         .await;
     assert_eq!(
