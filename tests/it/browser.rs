@@ -54,6 +54,15 @@ setTimeout(function () {{ document.getElementById('f').submit(); }}, 500);
 </script>"#
         ),
         "/gpc" => script("data-respect-gpc", "script.js"),
+        // Plausible's official npm tracker, as a site bundles it.
+        "/npm/blog" => format!(
+            r#"<div style="height: 4000px">a long post</div>
+<script type="module">
+import {{ init, track }} from '/npm/plausible.js';
+init({{ domain: 'shop.test', endpoint: '{collector}/api/event' }});
+window.track = track;
+</script>"#
+        ),
         "/bye" | "/about" => "<p>bye</p>".to_string(),
         _ => return None,
     };
@@ -72,10 +81,23 @@ async fn start_pages(collector: String) -> u16 {
                 continue;
             };
             let collector = collector.clone();
-            let service =
-                hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-                    let html = page(request.uri().path(), &collector);
+            let service = hyper::service::service_fn(
+                move |request: Request<hyper::body::Incoming>| {
+                    let path = request.uri().path().to_string();
+                    let html = page(&path, &collector);
                     async move {
+                        if path == "/npm/plausible.js" {
+                            let module = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(
+                                "tests/browser/node_modules/@plausible-analytics/tracker/plausible.js",
+                            ))
+                            .expect("npm ci --prefix tests/browser installs the official tracker");
+                            return Ok::<_, Infallible>(
+                                Response::builder()
+                                    .header("content-type", "text/javascript")
+                                    .body(Full::new(Bytes::from(module)))
+                                    .unwrap(),
+                            );
+                        }
                         let response = match html {
                             Some(html) => Response::builder()
                                 .header("content-type", "text/html; charset=utf-8")
@@ -86,7 +108,8 @@ async fn start_pages(collector: String) -> u16 {
                         };
                         Ok::<_, Infallible>(response.unwrap())
                     }
-                });
+                },
+            );
             tokio::spawn(async move {
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -233,6 +256,85 @@ async fn the_tracker_records_what_a_visitor_does_and_stores_nothing() {
             .await
             .trim(),
         "1"
+    );
+    server.stop().await;
+}
+
+/// Plausible's official npm tracker (`tests/browser/npm-tracker.test.mjs`)
+/// against saltmark: its page view, custom event and engagement are
+/// stored, and the engagement is time on page and scroll depth, not a
+/// custom event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plausibles_npm_tracker_is_understood() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    require_tools(&dir);
+    assert!(
+        dir.join("node_modules/@plausible-analytics/tracker").is_dir(),
+        "the browser test needs Plausible's tracker: npm ci --prefix tests/browser (.ci/install does it)"
+    );
+    let server = TestServer::start("browser_npm", &[("SALTMARK_SITES", "shop.test")]).await;
+    let collector = format!("http://{}", server.addr);
+    let port = start_pages(collector.clone()).await;
+    run_node_script(
+        &dir,
+        "npm-tracker.test.mjs",
+        &[&collector, &format!("http://shop.test:{port}")],
+        Duration::from_secs(90),
+    )
+    .await;
+    server.wait_count("SELECT count() FROM events", 3).await;
+    let stored = server
+        .query(
+            "SELECT name, pathname, prop_keys, prop_values, scroll_depth, engagement_time >= 2000 \
+             FROM events ORDER BY timestamp, name FORMAT TSV",
+        )
+        .await;
+    let mut rows: Vec<&str> = stored.lines().collect();
+    rows.sort_unstable();
+    assert_eq!(
+        rows,
+        [
+            "Signup\t/npm/blog\t['plan']\t['pro']\t0\t0",
+            "engagement\t/npm/blog\t[]\t[]\t100\t1",
+            "pageview\t/npm/blog\t[]\t[]\t0\t0",
+        ],
+        "{stored}"
+    );
+    let key = server.api_key(&["shop.test".to_string()], "npm").await;
+    let ask = |body: serde_json::Value| {
+        let (server, key) = (&server, &key);
+        async move {
+            let mut body = body;
+            body["site_id"] = serde_json::json!("shop.test");
+            body["date_range"] = serde_json::json!("day");
+            let (status, answer) = server.stats_query(key, &body).await;
+            assert_eq!(status, 200, "{answer}");
+            answer["results"].clone()
+        }
+    };
+    let pages = ask(
+        serde_json::json!({"metrics": ["visitors", "pageviews", "scroll_depth", "time_on_page"],
+        "dimensions": ["event:page"]}),
+    )
+    .await;
+    assert_eq!(
+        pages[0]["dimensions"],
+        serde_json::json!(["/npm/blog"]),
+        "{pages}"
+    );
+    let metrics = &pages[0]["metrics"];
+    assert_eq!(metrics[0], 1, "{pages}");
+    assert_eq!(metrics[1], 1, "{pages}");
+    assert_eq!(metrics[2], 100, "{pages}");
+    assert!(metrics[3].as_i64().unwrap_or(0) >= 2, "{pages}");
+    let custom = ask(
+        serde_json::json!({"metrics": ["events"], "dimensions": ["event:name"],
+        "filters": [["is_not", "event:name", ["pageview"]]]}),
+    )
+    .await;
+    assert_eq!(
+        custom,
+        serde_json::json!([{"dimensions": ["Signup"], "metrics": [1]}])
     );
     server.stop().await;
 }
