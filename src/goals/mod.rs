@@ -18,6 +18,7 @@
 //! The definitions live in ClickHouse ([`stored`]), so every collector of
 //! a database agrees on them; nothing in a goal is about a visitor.
 
+pub mod funnels;
 pub mod stored;
 
 /// A goal of a site.
@@ -67,12 +68,14 @@ pub enum GoalError {
         /// What is wrong and what is allowed.
         message: String,
     },
-    /// The site already has a goal of this name or definition.
-    #[error("site {site} already has a goal {existing:?}")]
+    /// The site already has a goal (or funnel) of this name or definition.
+    #[error("site {site} already has a {what} {existing:?}")]
     Exists {
         /// The site.
         site: String,
-        /// The display name of the goal in the way.
+        /// "goal" or "funnel".
+        what: &'static str,
+        /// The name of the goal or funnel in the way.
         existing: String,
     },
     /// ClickHouse failed.

@@ -150,6 +150,7 @@ pub async fn add(
     {
         return Err(GoalError::Exists {
             site,
+            what: "goal",
             existing: existing.display_name,
         });
     }
@@ -158,6 +159,7 @@ pub async fn add(
 }
 
 /// Removes the goal named `display_name`; false when the site has none.
+/// A goal that is a funnel's step stays until the funnel is removed.
 pub async fn remove(
     store: &Store,
     site: &str,
@@ -172,14 +174,28 @@ pub async fn remove(
     else {
         return Ok(false);
     };
+    if let Some(funnel) = super::funnels::list(store, &site)
+        .await?
+        .into_iter()
+        .find(|f| f.steps.iter().any(|s| s == display_name))
+    {
+        return Err(GoalError::Invalid {
+            field: "--name",
+            message: format!(
+                "{display_name:?} is a step of the funnel {:?}; remove the funnel first",
+                funnel.name
+            ),
+        });
+    }
     let version = micros(now);
     append(store, &GoalRow::of(&site, &goal, version, true, version)).await?;
     Ok(true)
 }
 
-/// Removes every goal of `site` (its erasure is carried out); returns how
-/// many there were.
+/// Removes every funnel and goal of `site` (its erasure); returns how many
+/// goals there were.
 pub async fn remove_all(store: &Store, site: &str, now: DateTime<Utc>) -> Result<usize, GoalError> {
+    super::funnels::remove_all(store, site, now).await?;
     let goals = list(store, site).await?;
     let version = micros(now);
     for goal in &goals {

@@ -9,6 +9,7 @@
 //! - [`gate`]: how many queries run at once, per credential and in all;
 //! - [`builder`]: SQL with bound values only;
 //! - [`run`]: execution, comparisons, percentages, zero-filled time labels;
+//! - [`funnel`]: visitors through a funnel's steps (`POST /api/v2/funnel`);
 //! - [`sampling`]: when a large period is answered from a share of its
 //!   visitors;
 //! - [`re2`]: which regular expressions may reach ClickHouse;
@@ -17,6 +18,7 @@
 
 pub mod builder;
 pub mod dates;
+pub mod funnel;
 pub mod gate;
 pub mod names;
 pub mod re2;

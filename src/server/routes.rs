@@ -35,6 +35,10 @@ pub(super) async fn route(
         ("/internal/visit", _) => reply::method_not_allowed("POST"),
         ("/api/v2/query", &Method::POST) => stats::query(&state.stats, &state.http, request).await,
         ("/api/v2/query", _) => reply::method_not_allowed("POST"),
+        ("/api/v2/funnel", &Method::POST) => {
+            stats::funnel(&state.stats, &state.http, request).await
+        }
+        ("/api/v2/funnel", _) => reply::method_not_allowed("POST"),
         ("/api/v2/realtime", &Method::GET) => {
             stats::realtime(&state.stats, &state.http, request).await
         }

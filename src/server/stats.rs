@@ -1,5 +1,5 @@
-//! The stats API: `POST /api/v2/query` (Plausible Stats API v2's shape) and
-//! `GET /api/v2/realtime`. Order of checks: the credential first (strangers
+//! The stats API: `POST /api/v2/query` (Plausible Stats API v2's shape),
+//! `POST /api/v2/funnel` and `GET /api/v2/realtime`. Order of checks: the credential first (strangers
 //! learn nothing about the query language or the sites), then the body,
 //! then the site, then a place among the running queries.
 
@@ -133,6 +133,39 @@ pub(super) async fn query(
     match crate::query::run::execute(&stats.store, &query, tz, stats.clock.now(), stats.sampling)
         .await
     {
+        Ok(answer) => text(StatusCode::OK, "application/json", format!("{answer}\n")),
+        Err(e) => query_refused(http, &e),
+    }
+}
+
+/// `POST /api/v2/funnel`: visitors through a funnel's steps.
+pub(super) async fn funnel(
+    stats: &StatsState,
+    http: &HttpState,
+    request: Request<Incoming>,
+) -> Response<Body> {
+    let access = match access::of_request(&stats.store, request.headers(), stats.clock.now()).await
+    {
+        Ok(access) => access,
+        Err(e) => return refused(&http.metrics, &e),
+    };
+    let (_, body) = match body::read_or_refuse(http, request, body::STATS_QUERY).await {
+        Ok(read) => read,
+        Err(response) => return response,
+    };
+    let question = match crate::query::funnel::FunnelRequest::from_json(&body) {
+        Ok(question) => question,
+        Err(e) => return query_refused(http, &e),
+    };
+    if let Err(e) = access.site(&question.query.site_id) {
+        return refused(&http.metrics, &e);
+    }
+    let _permit = match admit(stats, &access) {
+        Ok(permit) => permit,
+        Err(refusal) => return refused(&http.metrics, &refusal),
+    };
+    let tz = stats.timezone_of(&question.query.site_id);
+    match crate::query::funnel::execute(&stats.store, &question, tz, stats.clock.now()).await {
         Ok(answer) => text(StatusCode::OK, "application/json", format!("{answer}\n")),
         Err(e) => query_refused(http, &e),
     }

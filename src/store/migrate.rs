@@ -55,6 +55,7 @@ pub const MIGRATIONS: &[Migration] = &[
     // 10 is the event_counts backfill (`store::rollup::BACKFILL_VERSION`).
     migration!(11, "engagement", "0011_engagement.sql"),
     migration!(12, "goals", "0012_goals.sql"),
+    migration!(13, "funnels", "0013_funnels.sql"),
 ];
 
 /// Tables whose rows are sharded in cluster mode (`<name>_local` per shard

@@ -18,6 +18,7 @@ mod dashboard;
 mod derived;
 mod engagement;
 mod failover;
+mod funnels;
 mod goals;
 mod identity;
 mod ingest;

@@ -427,6 +427,16 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
             text.replace("FROM events", "FROM saltmark.events")
         ));
     }
+    // A funnel through every kind of goal (windowFunnel per visit).
+    let steps: Vec<&saltmark::goals::Goal> = goals.iter().collect();
+    let funnel = saltmark::query::funnel::statement("shop.example", period, &steps);
+    statements.push(
+        funnel
+            .query(&client)
+            .sql_display()
+            .to_string()
+            .replace("FROM events", "FROM saltmark.events"),
+    );
     // The engagement metrics' own statement (read from engagement rows).
     for body in [
         json!({"metrics": ["scroll_depth", "time_on_page"], "dimensions": ["event:page"]}),

@@ -346,6 +346,19 @@ async fn site_erasure_now_and_after_a_grace_period() {
             .await
             .unwrap();
     }
+    let pricing = saltmark::goals::GoalSpec {
+        page: Some("/pricing".into()),
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
+    saltmark::goals::stored::add(&store, "gone.example", &pricing, now)
+        .await
+        .unwrap();
+    let steps = ["Visit /pricing".to_string(), "Signup".to_string()];
+    saltmark::goals::funnels::add(&store, "gone.example", "Flow", &steps, now)
+        .await
+        .unwrap();
     let out = saltmark(&["forget-site", "gone.example", "--yes"], &env);
     assert!(
         out.status.success(),
@@ -354,6 +367,10 @@ async fn site_erasure_now_and_after_a_grace_period() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("erased 3 events"));
     assert!(saltmark::goals::stored::list(&store, "gone.example")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(saltmark::goals::funnels::list(&store, "gone.example")
         .await
         .unwrap()
         .is_empty());

@@ -16,9 +16,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use commands::{
-    expire::ExpireArgs, export::ExportArgs, forget_site::ForgetSiteArgs, goals::GoalsCommand,
-    keys::KeysCommand, query::QueryArgs, seed_demo::SeedDemoArgs, share::ShareCommand,
-    users::UsersCommand,
+    expire::ExpireArgs, export::ExportArgs, forget_site::ForgetSiteArgs, funnels::FunnelsCommand,
+    goals::GoalsCommand, keys::KeysCommand, query::QueryArgs, seed_demo::SeedDemoArgs,
+    share::ShareCommand, users::UsersCommand,
 };
 use saltmark::app::{App, Deps};
 use saltmark::config::Config;
@@ -72,6 +72,11 @@ enum Command {
     Goals {
         #[command(subcommand)]
         command: GoalsCommand,
+    },
+    /// Manage a site's funnels (ordered steps of goals).
+    Funnels {
+        #[command(subcommand)]
+        command: FunnelsCommand,
     },
     /// Manage read-only dashboard share links.
     Share {
@@ -138,6 +143,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Users { command } => commands::users::run(&config, command).await,
         Command::Share { command } => commands::share::run(&config, command).await,
         Command::Goals { command } => commands::goals::run(&config, command).await,
+        Command::Funnels { command } => commands::funnels::run(&config, command).await,
         Command::SeedDemo(args) => commands::seed_demo::run(&config, args).await,
         Command::ClickhouseConfig { profile } => {
             let (server, users) = profile

@@ -11,6 +11,7 @@
 pub mod expire;
 pub mod export;
 pub mod forget_site;
+pub mod funnels;
 pub mod goals;
 pub mod keys;
 pub mod query;

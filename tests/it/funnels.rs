@@ -1,0 +1,266 @@
+//! Funnels on a hand-built dataset, with the numbers worked out here:
+//! `saltmark funnels add|list|remove`, and `POST /api/v2/funnel` counting
+//! visitors through the steps in order, within one visit.
+
+use std::process::Command;
+
+use crate::common::*;
+use serde_json::json;
+
+const SITE: &str = "funnel.example";
+
+fn cli(server: &TestServer, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_saltmark"));
+    command.args(args);
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("SALTMARK_")) {
+        command.env_remove(name);
+    }
+    command
+        .env("SALTMARK_CLICKHOUSE_URL", &server.ch_url)
+        .env("SALTMARK_CLICKHOUSE_DATABASE", &server.database)
+        .env("SALTMARK_SITES", SITE)
+        .env("SALTMARK_LOG", "warn");
+    command.output().expect("binary runs")
+}
+
+fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_funnel_counts_visitors_through_its_steps_in_order_within_a_visit() {
+    let server = TestServer::start("funnels", &[("SALTMARK_SITES", SITE)]).await;
+    // (visitor, visit, time on 2026-05-10, name, page)
+    let rows = [
+        // A: every step, in order: reaches 3.
+        (1, 11, "10:00:00", "pageview", "/pricing"),
+        (1, 11, "10:01:00", "Signup", "/pricing"),
+        (1, 11, "10:02:00", "Purchase", "/thanks"),
+        // B: pricing, then signup: 2.
+        (2, 21, "10:00:00", "pageview", "/pricing"),
+        (2, 21, "10:05:00", "Signup", "/pricing"),
+        // C: signs up first, then sees pricing: only step 1.
+        (3, 31, "10:00:00", "Signup", "/"),
+        (3, 31, "10:01:00", "pageview", "/pricing"),
+        // D: pricing in one visit, signup and purchase in a later one:
+        // each visit on its own, so only step 1.
+        (4, 41, "10:00:00", "pageview", "/pricing"),
+        (4, 42, "12:00:00", "Signup", "/"),
+        (4, 42, "12:01:00", "Purchase", "/thanks"),
+        // E: never enters.
+        (5, 51, "10:00:00", "pageview", "/"),
+        // F: skips the signup: step 1.
+        (6, 61, "10:00:00", "pageview", "/pricing"),
+        (6, 61, "10:01:00", "Purchase", "/thanks"),
+    ];
+    let mut values: Vec<String> = rows
+        .iter()
+        .map(|(visitor, visit, at, name, page)| {
+            format!(
+                "('{SITE}', '2026-05-10 {at}', '{name}', '{page}', '{SITE}', {visitor}, {visit})"
+            )
+        })
+        .collect();
+    // G: everything, but the next day (outside the period).
+    for (at, name, page) in [
+        ("10:00:00", "pageview", "/pricing"),
+        ("10:01:00", "Signup", "/"),
+        ("10:02:00", "Purchase", "/"),
+    ] {
+        values.push(format!(
+            "('{SITE}', '2026-05-11 {at}', '{name}', '{page}', '{SITE}', 7, 71)"
+        ));
+    }
+    ch_query(
+        &server.ch_url,
+        &server.database,
+        &format!(
+            "INSERT INTO events (site, timestamp, name, pathname, hostname, visitor_id, session_id) VALUES {}",
+            values.join(", ")
+        ),
+    )
+    .await;
+
+    for args in [
+        vec!["--page", "/pricing"],
+        vec!["--event", "Signup"],
+        vec!["--event", "Purchase"],
+    ] {
+        let mut all = vec!["goals", "add", "--site", SITE];
+        all.extend(args);
+        let output = cli(&server, &all);
+        assert!(output.status.success(), "{}", text(&output));
+    }
+    let steps = [
+        "--step",
+        "Visit /pricing",
+        "--step",
+        "Signup",
+        "--step",
+        "Purchase",
+    ];
+    let mut add = vec!["funnels", "add", "--site", SITE, "--name", "Checkout"];
+    add.extend(steps);
+    let output = cli(&server, &add);
+    assert!(output.status.success(), "{}", text(&output));
+    // Refused: the name again, one step, a step that is no goal, a goal twice.
+    for (args, why) in [
+        (add.clone(), "already has a funnel \"Checkout\""),
+        (
+            vec![
+                "funnels", "add", "--site", SITE, "--name", "Short", "--step", "Signup",
+            ],
+            "2 to 8 steps, not 1",
+        ),
+        (
+            vec![
+                "funnels",
+                "add",
+                "--site",
+                SITE,
+                "--name",
+                "X",
+                "--step",
+                "Signup",
+                "--step",
+                "Visit /nope",
+            ],
+            "has no goal \"Visit /nope\"",
+        ),
+        (
+            vec![
+                "funnels", "add", "--site", SITE, "--name", "X", "--step", "Signup", "--step",
+                "Signup",
+            ],
+            "is a step twice",
+        ),
+    ] {
+        let output = cli(&server, &args);
+        assert!(!output.status.success(), "{args:?} was accepted");
+        assert!(text(&output).contains(why), "{args:?}: {}", text(&output));
+    }
+    // A goal in a funnel is not removed from under it.
+    let output = cli(
+        &server,
+        &["goals", "remove", "--site", SITE, "--name", "Signup"],
+    );
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("is a step of the funnel \"Checkout\""),
+        "{}",
+        text(&output)
+    );
+    let listed = cli(&server, &["funnels", "list", "--site", SITE]);
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout),
+        "Checkout: Visit /pricing → Signup → Purchase\n"
+    );
+
+    let key = server.api_key(&[SITE.to_string()], "funnels").await;
+    let ask = |body: serde_json::Value| {
+        let (server, key) = (&server, &key);
+        async move {
+            let response = client()
+                .post(server.url("/api/v2/funnel"))
+                .header("authorization", format!("Bearer {key}"))
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (
+                status,
+                response
+                    .json::<serde_json::Value>()
+                    .await
+                    .unwrap_or_default(),
+            )
+        }
+    };
+    let (status, answer) = ask(json!({"site_id": SITE, "funnel": "Checkout",
+        "date_range": ["2026-05-10", "2026-05-10"]}))
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    // Six visitors that day (A–F); five enter (A, B, C, D, F); A and B sign
+    // up after pricing; only A buys after signing up.
+    assert_eq!(answer["all_visitors"], 6, "{answer}");
+    assert_eq!(answer["entering_visitors"], 5);
+    assert_eq!(answer["entering_visitors_percentage"], 83.33);
+    assert_eq!(answer["never_entering_visitors"], 1);
+    assert_eq!(answer["never_entering_visitors_percentage"], 16.67);
+    assert_eq!(answer["conversion_rate"], 20.0);
+    assert_eq!(
+        answer["steps"],
+        json!([
+            {"label": "Visit /pricing", "visitors": 5, "dropoff": 0, "dropoff_percentage": 0.0,
+             "conversion_rate": 100.0, "conversion_rate_step": 0.0},
+            {"label": "Signup", "visitors": 2, "dropoff": 3, "dropoff_percentage": 60.0,
+             "conversion_rate": 40.0, "conversion_rate_step": 40.0},
+            {"label": "Purchase", "visitors": 1, "dropoff": 1, "dropoff_percentage": 50.0,
+             "conversion_rate": 20.0, "conversion_rate_step": 50.0}
+        ])
+    );
+    // Both days: G goes all the way too.
+    let (_, answer) = ask(json!({"site_id": SITE, "funnel": "Checkout",
+        "date_range": ["2026-05-10", "2026-05-11"]}))
+    .await;
+    assert_eq!(answer["all_visitors"], 7, "{answer}");
+    assert_eq!(answer["steps"][2]["visitors"], 2, "{answer}");
+
+    // Bad questions are 400s naming the field; no key is 401.
+    for (body, field) in [
+        (
+            json!({"site_id": SITE, "funnel": "Nope", "date_range": "day"}),
+            "funnel: funnel.example has no funnel \"Nope\"",
+        ),
+        (
+            json!({"site_id": SITE, "date_range": "day"}),
+            "funnel: required",
+        ),
+        (
+            json!({"site_id": SITE, "funnel": "Checkout", "date_range": "day", "filters": []}),
+            "filters: a funnel question takes",
+        ),
+        (
+            json!({"site_id": SITE, "funnel": "Checkout", "date_range": "someday"}),
+            "date_range",
+        ),
+    ] {
+        let (status, answer) = ask(body.clone()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap_or("").contains(field),
+            "{body}: {answer}"
+        );
+    }
+    let anonymous = client()
+        .post(server.url("/api/v2/funnel"))
+        .body(json!({"site_id": SITE, "funnel": "Checkout", "date_range": "day"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    let output = cli(
+        &server,
+        &["funnels", "remove", "--site", SITE, "--name", "Checkout"],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let output = cli(
+        &server,
+        &["goals", "remove", "--site", SITE, "--name", "Signup"],
+    );
+    assert!(
+        output.status.success(),
+        "the funnel gone, its goal can go: {}",
+        text(&output)
+    );
+    let (status, _) =
+        ask(json!({"site_id": SITE, "funnel": "Checkout", "date_range": "day"})).await;
+    assert_eq!(status, 400);
+    server.stop().await;
+}
