@@ -293,6 +293,11 @@ impl Pipeline {
                 batch_id: 0,
                 scroll_depth: input.engagement.map_or(0, |e| e.scroll_depth),
                 engagement_time: input.engagement.map_or(0, |e| e.time_ms),
+                revenue_milli: input.revenue.as_ref().map_or(0, |r| r.milli),
+                revenue_currency: input
+                    .revenue
+                    .as_ref()
+                    .map_or_else(String::new, |r| r.currency.clone()),
             });
         }
         let accepted = rows.len() as u64;

@@ -53,7 +53,23 @@ pub struct EventInput<'a> {
     /// What an `engagement` event measured of its page view (`None` for
     /// every other event).
     pub engagement: Option<Engagement>,
+    /// What the event said it earned (`revenue` / `$`), if anything.
+    pub revenue: Option<Revenue>,
 }
+
+/// Revenue of an event, as Plausible's tracker sends it:
+/// `{"amount": 15.99, "currency": "EUR"}` (the amount may be a string).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revenue {
+    /// Thousandths of the currency's unit (Plausible keeps three decimals).
+    pub milli: i64,
+    /// ISO 4217 code, upper case.
+    pub currency: String,
+}
+
+/// The largest revenue amount believed, in units (a typo guard that also
+/// keeps sums far from overflowing).
+const MAX_REVENUE_UNITS: i64 = 1_000_000_000_000;
 
 /// The event name Plausible's tracker uses for how long a page view was
 /// looked at and how far it was scrolled (sent when the page is hidden or
@@ -104,6 +120,9 @@ struct RawEvent<'a> {
     /// Engaged milliseconds of an `engagement` event.
     #[serde(alias = "engagement_time")]
     e: Option<Value>,
+    /// Revenue: `{"amount", "currency"}`.
+    #[serde(rename = "$", alias = "revenue")]
+    revenue: Option<Value>,
 }
 
 /// A JSON string, borrowed from the body when it has no escapes. (serde's
@@ -217,6 +236,8 @@ pub fn from_query(
         m: None,
         sd: take("sd", "scroll_depth").map(|v| Value::String(v.into_owned())),
         e: take("e", "engagement_time").map(|v| Value::String(v.into_owned())),
+        revenue: take("$", "revenue")
+            .map(|v| serde_json::from_str(&v).unwrap_or(Value::String(v.into_owned()))),
     };
     validate(raw)
 }
@@ -297,6 +318,7 @@ fn validate(raw: RawEvent<'_>) -> Result<EventInput<'_>, PayloadError> {
     } else {
         None
     };
+    let revenue = revenue_from(raw.revenue)?;
     Ok(EventInput {
         name,
         url,
@@ -306,7 +328,76 @@ fn validate(raw: RawEvent<'_>) -> Result<EventInput<'_>, PayloadError> {
         hash_mode,
         props,
         engagement,
+        revenue,
     })
+}
+
+/// `{"amount": 15.99 | "15.99", "currency": "eur"}` → thousandths of EUR
+/// (rounded half away from zero at the third decimal). Anything else that
+/// is not null is refused, naming the field.
+fn revenue_from(value: Option<Value>) -> Result<Option<Revenue>, PayloadError> {
+    let bad = || {
+        PayloadError(
+            "$: revenue must be {\"amount\": a number, \"currency\": an ISO 4217 code such as \"EUR\"}"
+                .into(),
+        )
+    };
+    let object = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(object)) => object,
+        Some(_) => return Err(bad()),
+    };
+    let amount = match object.get("amount") {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.trim().to_string(),
+        _ => return Err(bad()),
+    };
+    let currency = match object.get("currency") {
+        Some(Value::String(c)) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            c.to_ascii_uppercase()
+        }
+        _ => return Err(bad()),
+    };
+    let milli = decimal_milli(&amount).ok_or_else(bad)?;
+    Ok(Some(Revenue { milli, currency }))
+}
+
+/// A decimal number (`-12.3456`, `1e3`) in thousandths, rounded half away
+/// from zero; `None` when it is not a number or beyond the believed range.
+fn decimal_milli(text: &str) -> Option<i64> {
+    let value: f64 = text.parse().ok()?;
+    if !value.is_finite() || value.abs() >= MAX_REVENUE_UNITS as f64 {
+        return None;
+    }
+    // Exact for the plain decimals a tracker sends ("15.99"): digits after
+    // the third decimal only decide the rounding.
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let milli = match digits.split_once('.') {
+        Some((units, fraction))
+            if !units.is_empty()
+                && units.bytes().all(|b| b.is_ascii_digit())
+                && fraction.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            let mut thousandths: i64 = 0;
+            for (i, b) in fraction
+                .bytes()
+                .chain(std::iter::repeat(b'0'))
+                .take(3)
+                .enumerate()
+            {
+                thousandths += i64::from(b - b'0') * [100, 10, 1][i];
+            }
+            let round_up = fraction.as_bytes().get(3).is_some_and(|b| *b >= b'5');
+            units.parse::<i64>().ok()? * 1000 + thousandths + i64::from(round_up)
+        }
+        _ if digits.bytes().all(|b| b.is_ascii_digit()) => digits.parse::<i64>().ok()? * 1000,
+        // Exponents and the like: through the float.
+        _ => return Some((value * 1000.0).round() as i64),
+    };
+    Some(if negative { -milli } else { milli })
 }
 
 /// A whole number sent as a JSON number or a string of digits.
@@ -495,5 +586,48 @@ mod tests {
         assert_eq!(event.url, "https://example.com/page");
         assert_eq!(event.referrer.as_deref(), Some("https://google.com/"));
         assert!(from_query("u=https%3A%2F%2Fexample.com%2F", None).is_err());
+    }
+
+    #[test]
+    fn revenue_is_read_as_plausibles_tracker_sends_it() {
+        let revenue = |extra: &str| {
+            let body =
+                format!(r#"{{"n":"Purchase","u":"https://a.example/","d":"a.example"{extra}}}"#);
+            from_json(body.as_bytes()).map(|e| e.revenue)
+        };
+        let got = |milli, currency: &str| {
+            Ok(Some(Revenue {
+                milli,
+                currency: currency.into(),
+            }))
+        };
+        assert_eq!(
+            revenue(r#","$":{"amount":15.99,"currency":"EUR"}"#),
+            got(15_990, "EUR")
+        );
+        assert_eq!(
+            revenue(r#","revenue":{"amount":"1322.2235","currency":"usd"}"#),
+            got(1_322_224, "USD")
+        );
+        assert_eq!(
+            revenue(r#","$":{"amount":"-5","currency":"BHD"}"#),
+            got(-5_000, "BHD")
+        );
+        assert_eq!(
+            revenue(r#","$":{"amount":2e3,"currency":"JPY"}"#),
+            got(2_000_000, "JPY")
+        );
+        assert_eq!(revenue(r#","$":null"#), Ok(None));
+        assert_eq!(revenue(""), Ok(None));
+        for bad in [
+            r#","$":{"amount":"ten","currency":"EUR"}"#,
+            r#","$":{"amount":10,"currency":"EURO"}"#,
+            r#","$":{"amount":10}"#,
+            r#","$":"10 EUR""#,
+            r#","$":{"amount":1e13,"currency":"EUR"}"#,
+        ] {
+            let err = revenue(bad).unwrap_err().0;
+            assert!(err.starts_with("$: revenue must be"), "{bad}: {err}");
+        }
     }
 }

@@ -30,7 +30,7 @@ impl ExportFormat {
 pub const EXPORT_COLUMNS: &str = "site, timestamp, name, pathname, hostname, referrer, referrer_source, \
     utm_source, utm_medium, utm_campaign, utm_content, utm_term, country_code, region, region_code, city, \
     browser, browser_version, os, os_version, device, channel, click_id, visitor_id, session_id, prop_keys, prop_values, \
-    scroll_depth, engagement_time";
+    scroll_depth, engagement_time, revenue_milli, revenue_currency";
 
 /// Text columns that strangers wrote (a page, a campaign tag…): in CSV each
 /// gets a leading `'` when a spreadsheet would read it as a formula, the

@@ -81,6 +81,13 @@ pub struct EventRow {
     /// An `engagement` row's engaged milliseconds; 0 on every other row.
     #[serde(default)]
     pub engagement_time: u32,
+    /// Revenue the event carried, in thousandths of `revenue_currency`'s
+    /// unit; 0 without.
+    #[serde(default)]
+    pub revenue_milli: i64,
+    /// The ISO 4217 code of that revenue; empty without.
+    #[serde(default)]
+    pub revenue_currency: String,
 }
 
 impl EventRow {

@@ -227,3 +227,44 @@ async fn goals_are_managed_with_the_cli_and_count_conversions_at_once() {
     assert_eq!(status, 400, "a removed goal is gone at once: {answer}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revenue_is_stored_in_thousandths_with_its_currency_and_bad_revenue_is_a_400() {
+    let server = TestServer::start("revenue_ingest", &[("SALTMARK_SITES", SITE)]).await;
+    let url = format!("https://{SITE}/checkout");
+    for (body, status) in [
+        (json!({"n": "pageview", "u": url, "d": SITE}), 202),
+        (
+            json!({"n": "Purchase", "u": url, "d": SITE, "$": {"amount": 15.99, "currency": "EUR"}}),
+            202,
+        ),
+        (
+            json!({"n": "Purchase", "u": url, "d": SITE, "revenue": {"amount": "1322.2235", "currency": "usd"}}),
+            202,
+        ),
+        (
+            json!({"n": "Purchase", "u": url, "d": SITE, "$": {"amount": "lots", "currency": "EUR"}}),
+            400,
+        ),
+    ] {
+        let response = server.post(&body, &[("user-agent", CHROME)]).await;
+        assert_eq!(response.status(), status, "{body}");
+        if status == 400 {
+            let text = response.text().await.unwrap();
+            assert!(text.contains("$: revenue must be"), "{text}");
+        }
+    }
+    server
+        .wait_count("SELECT count() FROM events WHERE site = 'goals.example'", 3)
+        .await;
+    assert_eq!(
+        server
+            .query(
+                "SELECT name, revenue_milli, revenue_currency FROM events \
+                 ORDER BY revenue_milli FORMAT TSV"
+            )
+            .await,
+        "pageview\t0\t\nPurchase\t15990\tEUR\nPurchase\t1322224\tUSD\n"
+    );
+    server.stop().await;
+}
