@@ -213,10 +213,12 @@ mod tests {
     #[test]
     fn every_variant_is_smaller_than_its_budget() {
         for script in &SCRIPTS {
+            // build.rs's budgets: the default script's is the promise in
+            // docs/api.md; the variants carry click tracking on top.
             let limit = if script.name == "script.js" {
                 1024
             } else {
-                1280
+                1450
             };
             assert!(script.gzip.len() <= limit, "{}", script.name);
             assert!(script.brotli.len() < script.gzip.len(), "{}", script.name);

@@ -55,6 +55,9 @@ pub struct Scope<'a> {
     /// Whether engagement rows are read too: a scroll goal is met by them.
     /// They still never count as page views or events, nor lengthen a visit.
     pub with_engagement: bool,
+    /// The condition of an event whose revenue counts (see
+    /// [`revenue_currencies`]), when a revenue metric is asked.
+    pub revenue: Option<&'a Sql>,
 }
 
 impl Scope<'_> {
@@ -298,6 +301,77 @@ fn goal_groups_expr(groups: &[&Goal]) -> Sql {
     ));
     sql.text.push_str("]))");
     sql
+}
+
+/// The currency (or currencies) revenue metrics are answered in, as
+/// Plausible picks it: of the revenue goals (goals with a currency) among
+/// those the query's goal filters pick (all the site's goals without one),
+/// one currency for every row; grouped by goal, each goal's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevenueCurrencies {
+    /// One currency for every row.
+    Single(String),
+    /// Grouped by goal: each revenue goal's currency, by display name.
+    PerGoal(Vec<(String, String)>),
+    /// No revenue goal, or several currencies without a goal dimension:
+    /// revenue metrics are null (there are no exchange rates to add them).
+    None,
+}
+
+/// See [`RevenueCurrencies`]; `filters` are the query's top-level filters.
+pub fn revenue_currencies(
+    goals: &[Goal],
+    filters: &[&Filter],
+    dimensions: &[Dimension],
+) -> RevenueCurrencies {
+    let picked: Vec<(String, String)> = goal_groups(goals, filters)
+        .into_iter()
+        .filter_map(|g| Some((g.display_name.clone(), g.currency.clone()?)))
+        .collect();
+    if picked.is_empty() {
+        return RevenueCurrencies::None;
+    }
+    if dimensions.contains(&Dimension::Goal) {
+        return RevenueCurrencies::PerGoal(picked);
+    }
+    let first = &picked[0].1;
+    if picked.iter().all(|(_, c)| c == first) {
+        RevenueCurrencies::Single(first.clone())
+    } else {
+        RevenueCurrencies::None
+    }
+}
+
+/// The condition of an event whose revenue counts: it meets one of the
+/// revenue goals picked and carries revenue in that goal's currency (an
+/// amount in another currency is never converted).
+fn revenue_condition(goals: &[Goal], filters: &[&Filter], dimensions: &[Dimension]) -> Sql {
+    match revenue_currencies(goals, filters, dimensions) {
+        RevenueCurrencies::None => Sql::raw("0"),
+        RevenueCurrencies::PerGoal(pairs) => {
+            let at = dimensions
+                .iter()
+                .position(|d| *d == Dimension::Goal)
+                .unwrap_or(0);
+            let (names, currencies): (Vec<String>, Vec<String>) = pairs.into_iter().unzip();
+            Sql::new(
+                format!(
+                    "(revenue_currency != '' AND revenue_currency = transform(d{at}, ?, ?, ''))"
+                ),
+                vec![Param::Strs(names), Param::Strs(currencies)],
+            )
+        }
+        RevenueCurrencies::Single(currency) => {
+            let revenue_goals: Vec<&Goal> = goal_groups(goals, filters)
+                .into_iter()
+                .filter(|g| g.currency.as_deref() == Some(currency.as_str()))
+                .collect();
+            let mut sql = Sql::new("(revenue_currency = ? AND ", vec![Param::Str(currency)]);
+            sql.push(any_goal_met(&revenue_goals));
+            sql.text.push(')');
+            sql
+        }
+    }
 }
 
 /// Whether a filter speaks of goals anywhere, `has_done` included.
@@ -591,7 +665,7 @@ fn event_rows(query: &QueryRequest, scope: Scope<'_>, filters: &[&Filter]) -> Sq
     };
     let mut events = Sql::raw(
         "SELECT session_id, visitor_id, timestamp, name, pathname, hostname, prop_keys, prop_values, \
-         scroll_depth FROM events",
+         scroll_depth, revenue_milli, revenue_currency FROM events",
     );
     events.push(site_range(scope));
     matching(&mut events);
@@ -651,6 +725,8 @@ fn metric_expr(
             None => "if(count() = 0, 0, round(avg(sdur)))".into(),
             Some(c) => format!("if(countIf({c}) = 0, 0, round(avgIf(sdur, {c})))"),
         },
+        Metric::TotalRevenue => "toFloat64(sum(rev)) / 1000".into(),
+        Metric::AverageRevenue => "if(sum(revn) = 0, 0, sum(rev) / sum(revn) / 1000)".into(),
         Metric::Percentage
         | Metric::ConversionRate
         | Metric::GroupConversionRate
@@ -773,6 +849,30 @@ pub fn shape(query: &QueryRequest, dimensions: &[Dimension], filters: &[&Filter]
     }
 }
 
+/// A metric over the events themselves (the flat shape).
+fn flat_metric_sql(metric: Metric, scope: Scope<'_>) -> Sql {
+    let revenue = || scope.revenue.cloned().unwrap_or_else(|| Sql::raw("0"));
+    match metric {
+        Metric::TotalRevenue => {
+            let mut sql = Sql::raw("toFloat64(sumIf(revenue_milli, ");
+            sql.push(revenue());
+            sql.text.push_str(")) / 1000");
+            sql
+        }
+        Metric::AverageRevenue => {
+            let mut sql = Sql::raw("if(countIf(");
+            sql.push(revenue());
+            sql.text.push_str(") = 0, 0, sumIf(revenue_milli, ");
+            sql.push(revenue());
+            sql.text.push_str(") / countIf(");
+            sql.push(revenue());
+            sql.text.push_str(") / 1000)");
+            sql
+        }
+        other => Sql::raw(flat_metric_expr(other, scope)),
+    }
+}
+
 fn flat_metric_expr(metric: Metric, scope: Scope<'_>) -> &'static str {
     match metric {
         Metric::Visitors => "toFloat64(uniqExact(visitor_id))",
@@ -838,6 +938,7 @@ pub fn build_engagement(
         goals: &[],
         goal_groups: &[],
         with_engagement: false,
+        revenue: None,
     };
     let groups: Vec<String> = (0..query.dimensions.len())
         .map(|i| format!("d{i}"))
@@ -939,6 +1040,11 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
     }
     let with_engagement =
         options.goals.iter().any(Goal::is_scroll) && filters.iter().any(|f| mentions_goal(f));
+    let revenue = query
+        .metrics
+        .iter()
+        .any(|m| m.is_revenue())
+        .then(|| revenue_condition(options.goals, &filters, &dimensions));
     let scope = Scope {
         site: &query.site_id,
         period,
@@ -947,6 +1053,7 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
         goals: options.goals,
         goal_groups: &goal_groups,
         with_engagement,
+        revenue: revenue.as_ref(),
     };
     let sql_metrics = sql_metrics_of(query);
     let shape = shape(query, &dimensions, &filters);
@@ -961,21 +1068,29 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
     };
     let dim_cols: Vec<String> = (0..dimensions.len()).map(|i| format!("d{i}")).collect();
     let mut statement = Sql::raw("SELECT ");
-    let dims_and_metrics = |statement: &mut Sql, metric_sql: &dyn Fn(Metric) -> String| {
-        for (i, d) in dimensions.iter().enumerate() {
-            statement.push(dimension_expr(d, scope));
-            statement.text.push_str(&format!(" AS d{i}, "));
+    // The per-visit revenue columns (`rev`, `revn`) of the visit shapes.
+    let visit_revenue = |sql: &mut Sql| {
+        if let Some(condition) = scope.revenue {
+            sql.text.push_str(", sumIf(revenue_milli, ");
+            sql.push(condition.clone());
+            sql.text.push_str(") AS rev, countIf(");
+            sql.push(condition.clone());
+            sql.text.push_str(") AS revn");
         }
-        let metrics: Vec<String> = sql_metrics
-            .iter()
-            .enumerate()
-            .map(|(i, m)| format!("{} AS m{i}", metric_sql(*m)))
-            .collect();
-        statement.text.push_str(&metrics.join(", "));
     };
     match shape {
         Shape::Flat => {
-            dims_and_metrics(&mut statement, &|m| flat_metric_expr(m, scope).to_string());
+            for (i, d) in dimensions.iter().enumerate() {
+                statement.push(dimension_expr(d, scope));
+                statement.text.push_str(&format!(" AS d{i}, "));
+            }
+            for (i, m) in sql_metrics.iter().enumerate() {
+                if i > 0 {
+                    statement.text.push_str(", ");
+                }
+                statement.push(flat_metric_sql(*m, scope));
+                statement.text.push_str(&format!(" AS m{i}"));
+            }
             statement.text.push_str(" FROM events");
             statement.push(site_range(scope));
             where_filters(&mut statement, " AND ");
@@ -1018,6 +1133,7 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
                 sql
             };
             visits.text.push_str(&visit_attribute_columns(query));
+            visit_revenue(&mut visits);
             if by_entry {
                 visits.text.push_str(", v_entry_page AS sentry");
             }
@@ -1054,6 +1170,7 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
             if by_entry {
                 level1.text.push_str(", any(v_entry_page) AS sentry");
             }
+            visit_revenue(&mut level1);
             level1.text.push_str(" FROM (");
             level1.push(event_rows(query, scope, &filters));
             level1.text.push(')');

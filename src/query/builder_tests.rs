@@ -48,6 +48,7 @@ fn scope() -> Scope<'static> {
         goals: &[],
         goal_groups: &[],
         with_engagement: false,
+        revenue: None,
     }
 }
 

@@ -10,6 +10,7 @@
 //! - [`builder`]: SQL with bound values only;
 //! - [`run`]: execution, comparisons, percentages, zero-filled time labels;
 //! - [`funnel`]: visitors through a funnel's steps (`POST /api/v2/funnel`);
+//! - [`money`]: revenue written in Plausible's shape;
 //! - [`sampling`]: when a large period is answered from a share of its
 //!   visitors;
 //! - [`re2`]: which regular expressions may reach ClickHouse;
@@ -20,6 +21,7 @@ pub mod builder;
 pub mod dates;
 pub mod funnel;
 pub mod gate;
+pub mod money;
 pub mod names;
 pub mod re2;
 pub mod request;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
-use super::builder::{build, BuildOptions, Built, GroupSet};
+use super::builder::{build, BuildOptions, Built, GroupSet, RevenueCurrencies};
 use super::dates::{self, Period};
 use super::request::QueryRequest;
 use super::sampling::{Sample, SamplingPolicy};
@@ -90,9 +90,11 @@ fn pick(query: &QueryRequest, built: &Built, values: &[f64], sample: Option<Samp
                 .and_then(|i| values.get(i).copied())
                 .unwrap_or(0.0);
             match m {
-                Metric::Visitors | Metric::Visits | Metric::Pageviews | Metric::Events => {
-                    value * factor
-                }
+                Metric::Visitors
+                | Metric::Visits
+                | Metric::Pageviews
+                | Metric::Events
+                | Metric::TotalRevenue => value * factor,
                 _ => value,
             }
         })
@@ -473,7 +475,8 @@ fn number(x: f64) -> Value {
 /// goal an `is` filter names is one of them, as Plausible checks.
 async fn goals_for(store: &Store, query: &QueryRequest) -> Result<Vec<Goal>, QueryError> {
     let mentioned = query.dimensions.contains(&Dimension::Goal)
-        || query.filters.iter().any(super::builder::mentions_goal);
+        || query.filters.iter().any(super::builder::mentions_goal)
+        || query.metrics.iter().any(|m| m.is_revenue());
     if !mentioned {
         return Ok(Vec::new());
     }
@@ -686,11 +689,38 @@ pub async fn execute(
                 .collect(),
         );
     }
+    // Revenue metrics in their goal's currency (null without one).
+    let top_level: Vec<&super::request::Filter> = query.filters.iter().collect();
+    let currencies = super::builder::revenue_currencies(&goals, &top_level, &query.dimensions);
+    let goal_at = query.dimensions.iter().position(|d| *d == Dimension::Goal);
+    let currency_of = |dimensions: &[String]| -> Option<String> {
+        match &currencies {
+            RevenueCurrencies::Single(c) => Some(c.clone()),
+            RevenueCurrencies::PerGoal(pairs) => {
+                let goal = dimensions.get(goal_at?)?;
+                pairs
+                    .iter()
+                    .find(|(g, _)| g == goal)
+                    .map(|(_, c)| c.clone())
+            }
+            RevenueCurrencies::None => None,
+        }
+    };
+    let values_of = |dimensions: &[String], values: &[f64]| -> Vec<Value> {
+        let mut out = metric_values(&query.metrics, values);
+        let currency = currency_of(dimensions);
+        for (i, metric) in query.metrics.iter().enumerate() {
+            if metric.is_revenue() {
+                out[i] = super::money::value(values[i], currency.as_deref());
+            }
+        }
+        out
+    };
     let results: Vec<Value> = rows
         .iter()
         .map(|row| {
             let mut entry = json!({
-                "metrics": metric_values(&query.metrics, &row.metrics),
+                "metrics": values_of(&row.dimensions, &row.metrics),
                 "dimensions": row.dimensions,
             });
             if let Some(previous) = &previous_rows {
@@ -703,7 +733,7 @@ pub async fn execute(
                     .map(|r| r.metrics.clone())
                     .unwrap_or_else(|| vec![0.0; query.metrics.len()]);
                 let mut comparison = json!({
-                    "metrics": metric_values(&query.metrics, &before),
+                    "metrics": values_of(&row.dimensions, &before),
                     "change": query.metrics.iter().enumerate()
                         .map(|(i, m)| change(*m, row.metrics[i], before[i]))
                         .collect::<Vec<_>>(),

@@ -45,6 +45,10 @@ pub enum Metric {
     /// Average over visits of the deepest scroll on a page, percent (needs
     /// `event:page`; from `engagement` events).
     ScrollDepth,
+    /// Revenue of the events of revenue goals, in the goals' currency.
+    TotalRevenue,
+    /// The same per event that carried revenue.
+    AverageRevenue,
 }
 
 impl Metric {
@@ -63,12 +67,19 @@ impl Metric {
         ("exit_rate", Metric::ExitRate),
         ("time_on_page", Metric::TimeOnPage),
         ("scroll_depth", Metric::ScrollDepth),
+        ("total_revenue", Metric::TotalRevenue),
+        ("average_revenue", Metric::AverageRevenue),
     ];
 
     /// Whether the metric is read from `engagement` rows (which every other
     /// metric leaves out).
     pub fn is_engagement(self) -> bool {
         matches!(self, Metric::TimeOnPage | Metric::ScrollDepth)
+    }
+
+    /// Whether the metric is an amount of money (in a goal's currency).
+    pub fn is_revenue(self) -> bool {
+        matches!(self, Metric::TotalRevenue | Metric::AverageRevenue)
     }
 
     /// The API name.

@@ -268,3 +268,114 @@ async fn revenue_is_stored_in_thousandths_with_its_currency_and_bad_revenue_is_a
     );
     server.stop().await;
 }
+
+/// Revenue metrics on a hand-built day: amounts count for revenue goals in
+/// the goal's own currency only; mixed currencies are null, never added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revenue_metrics_add_only_amounts_of_the_goals_currency() {
+    let server = TestServer::start("revenue_metrics", &[("SALTMARK_SITES", SITE)]).await;
+    // (visitor, source, name, thousandths, currency)
+    let rows = [
+        (1, "Google", "pageview", 0, ""),
+        (1, "Google", "Purchase", 10_000, "EUR"),
+        (2, "Twitter", "pageview", 0, ""),
+        (2, "Twitter", "Purchase", 5_500, "EUR"),
+        // In another currency than the goal's: not converted, not counted.
+        (3, "Google", "Purchase", 3_000, "USD"),
+        // A purchase that said no amount: a conversion without revenue.
+        (4, "Google", "Purchase", 0, ""),
+        (5, "Twitter", "Donation", 20_000, "USD"),
+        (6, "Google", "Signup", 0, ""),
+    ];
+    let values: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (visitor, source, name, milli, currency))| {
+            format!(
+                "('{SITE}', toDateTime('2026-05-10 10:00:00') + {i}, '{name}', '/', '{SITE}', '{source}', \
+                 {visitor}, {visitor}, {milli}, '{currency}')"
+            )
+        })
+        .collect();
+    ch_query(
+        &server.ch_url,
+        &server.database,
+        &format!(
+            "INSERT INTO events (site, timestamp, name, pathname, hostname, referrer_source, visitor_id, \
+             session_id, revenue_milli, revenue_currency) VALUES {}",
+            values.join(", ")
+        ),
+    )
+    .await;
+    for spec in [
+        saltmark::goals::GoalSpec {
+            event: Some("Purchase".into()),
+            currency: Some("EUR".into()),
+            ..Default::default()
+        },
+        saltmark::goals::GoalSpec {
+            event: Some("Donation".into()),
+            currency: Some("USD".into()),
+            ..Default::default()
+        },
+        saltmark::goals::GoalSpec {
+            event: Some("Signup".into()),
+            ..Default::default()
+        },
+    ] {
+        let goal = spec.check().unwrap();
+        saltmark::goals::stored::add(&server.state.store, SITE, &goal, chrono::Utc::now())
+            .await
+            .unwrap();
+    }
+    let key = server.api_key(&[SITE.to_string()], "revenue").await;
+    let ask = |body: serde_json::Value| {
+        let (server, key) = (&server, &key);
+        async move {
+            let mut body = body;
+            body["site_id"] = json!(SITE);
+            body["date_range"] = json!(["2026-05-10", "2026-05-10"]);
+            let (status, answer) = server.stats_query(key, &body).await;
+            assert_eq!(status, 200, "{answer}");
+            answer["results"].clone()
+        }
+    };
+    let eur = |value: f64, short: &str, long: &str| json!({"value": value, "short": short, "long": long, "currency": "EUR"});
+    // 10 + 5.50 EUR over two purchases with an amount (the one without
+    // says nothing about the average; the USD one is another currency).
+    assert_eq!(
+        ask(
+            json!({"metrics": ["visitors", "events", "total_revenue", "average_revenue"],
+            "filters": [["is", "event:goal", ["Purchase"]]]})
+        )
+        .await,
+        json!([{"dimensions": [], "metrics": [4, 4, eur(15.5, "€15.5", "€15.50"), eur(7.75, "€7.8", "€7.75")]}])
+    );
+    // Per source (the visit shape).
+    assert_eq!(
+        ask(json!({"metrics": ["visitors", "total_revenue"], "dimensions": ["visit:source"],
+            "filters": [["is", "event:goal", ["Purchase"]]], "order_by": [["total_revenue", "desc"]]}))
+        .await,
+        json!([
+            {"dimensions": ["Google"], "metrics": [3, eur(10.0, "€10.0", "€10.00")]},
+            {"dimensions": ["Twitter"], "metrics": [1, eur(5.5, "€5.5", "€5.50")]}
+        ])
+    );
+    // Grouped by goal: each revenue goal in its currency, others null.
+    assert_eq!(
+        ask(json!({"metrics": ["visitors", "total_revenue"], "dimensions": ["event:goal"]})).await,
+        json!([
+            {"dimensions": ["Purchase"], "metrics": [4, eur(15.5, "€15.5", "€15.50")]},
+            {"dimensions": ["Donation"], "metrics": [1, {"value": 20.0, "short": "$20.0", "long": "$20.00", "currency": "USD"}]},
+            {"dimensions": ["Signup"], "metrics": [1, null]}
+        ])
+    );
+    // Two currencies and no goal dimension: nothing to add them with.
+    assert_eq!(
+        ask(json!({"metrics": ["total_revenue", "average_revenue"],
+            "filters": [["is", "event:goal", ["Purchase", "Donation"]]]}))
+        .await,
+        json!([{"dimensions": [], "metrics": [null, null]}])
+    );
+    server.stop().await;
+}

@@ -351,6 +351,10 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
     catalogue.push(json!({"metrics": ["visitors", "events"], "dimensions": ["event:goal"], "filters": [["contains", "event:goal", ["scroll"], {"case_sensitive": false}]]}));
     catalogue.push(json!({"metrics": ["visitors", "visit_duration"], "dimensions": ["visit:source"], "filters": [["is", "event:goal", ["Scroll /pricing 50", "Visit /blog**"]]]}));
     catalogue.push(json!({"metrics": ["visitors", "pageviews"], "filters": [["has_done", ["is", "event:goal", ["Scroll /pricing 50"]]]]}));
+    // Revenue: one currency (flat and per visit) and per goal (joined).
+    catalogue.push(json!({"metrics": ["total_revenue", "average_revenue"], "filters": [["is", "event:goal", ["Signup"]]]}));
+    catalogue.push(json!({"metrics": ["visitors", "total_revenue"], "dimensions": ["visit:source"], "filters": [["is", "event:goal", ["Signup"]]]}));
+    catalogue.push(json!({"metrics": ["total_revenue", "average_revenue"], "dimensions": ["event:goal", "visit:country"]}));
     catalogue.push(json!({"metrics": ["visitors", "percentage"], "dimensions": ["visit:country"], "pagination": {"limit": 1, "offset": 1}}));
     let period = Period {
         from: chrono::DateTime::from_timestamp(1_778_371_200, 0).unwrap(), // 2026-05-10 00:00 UTC
@@ -362,6 +366,7 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
         goal(saltmark::goals::GoalSpec {
             event: Some("Signup".into()),
             props: vec![("plan".into(), "pro".into())],
+            currency: Some("EUR".into()),
             ..Default::default()
         }),
         goal(saltmark::goals::GoalSpec {

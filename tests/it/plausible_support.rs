@@ -250,8 +250,26 @@ pub struct Case {
 }
 
 /// A goal in the notation of the ported cases: `event:NAME`, `page:PATH`,
-/// `scroll:PATH@PERCENT`, each optionally followed by `=DISPLAY NAME`.
+/// `scroll:PATH@PERCENT`, each optionally with property conditions
+/// `{key=value,key=value}` and then `=DISPLAY NAME`.
 pub fn goal(notation: &str) -> saltmark::goals::Goal {
+    let (notation, props) = match (notation.find('{'), notation.find('}')) {
+        (Some(open), Some(close)) if open < close => {
+            let props: Vec<(String, String)> = notation[open + 1..close]
+                .split(',')
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').expect("key=value");
+                    (k.to_string(), v.to_string())
+                })
+                .collect();
+            (
+                format!("{}{}", &notation[..open], &notation[close + 1..]),
+                props,
+            )
+        }
+        _ => (notation.to_string(), Vec::new()),
+    };
+    let notation = notation.as_str();
     let (definition, name) = match notation.split_once('=') {
         Some((d, n)) => (d, Some(n.to_string())),
         None => (notation, None),
@@ -259,6 +277,7 @@ pub fn goal(notation: &str) -> saltmark::goals::Goal {
     let (kind, what) = definition.split_once(':').expect("kind:what");
     let mut spec = saltmark::goals::GoalSpec {
         display_name: name,
+        props,
         ..Default::default()
     };
     match kind {
