@@ -45,9 +45,14 @@ const PANELS = {
   sources: { metrics: ['visitors', 'visits'], dimensions: ['visit:channel'], filters: nonEmpty('visit:channel') },
   locations: { metrics: ['visitors', 'visits'], dimensions: ['visit:country'], filters: nonEmpty('visit:country') },
   devices: { metrics: ['visitors', 'visits'], dimensions: ['visit:browser'], filters: [] },
+  goals: { metrics: ['visitors', 'events', 'conversion_rate'], dimensions: ['event:goal'], filters: [] },
   events: { metrics: ['visitors', 'events'], dimensions: ['event:name'], filters: [['is_not', 'event:name', ['pageview']]] },
 };
 const HEADLINE = ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration'];
+// Under a goal filter: conversions (and revenue, shown where not null).
+const GOAL_HEADLINE = ['visitors', 'events', 'conversion_rate', 'total_revenue', 'average_revenue'];
+// The pages panel adds time on page and scroll depth where they are answered.
+const engagementAnswerable = (filters) => filters.every(([, dim]) => dim === 'event:page' || dim === 'event:hostname' || dim.startsWith('event:props:'));
 
 const waitReady = (page) => page.waitForFunction(() => {
   const board = document.querySelector('#board');
@@ -60,12 +65,15 @@ const waitReady = (page) => page.waitForFunction(() => {
 
 /** Checks every number on the page against the API under `filters`. */
 async function compareWithApi(page, filters, what, range = '30d', bucket = 'time:day', mode = 'previous_period') {
-  const headline = await api({ site_id: SITE, date_range: range, metrics: HEADLINE, filters, include: { comparisons: { mode } } });
+  const cards = filters.some(([, dim]) => dim === 'event:goal') ? GOAL_HEADLINE : HEADLINE;
+  const headline = await api({ site_id: SITE, date_range: range, metrics: cards, filters, include: { comparisons: { mode } } });
   const shown = await page.$$eval('#headline [data-metric]', (nodes) => nodes.map((n) => [n.dataset.metric, n.dataset.value]));
   const row = headline.results[0];
-  check(same(shown, HEADLINE.map((m, i) => [m, String(row.metrics[i])])), `${what}: headline ${JSON.stringify(shown)} vs API ${JSON.stringify(row.metrics)}`);
+  const present = cards.map((m, i) => [m, row.metrics[i], row.comparison.change[i]]).filter(([, v]) => v !== null);
+  const plain = (v) => String(v !== null && typeof v === 'object' ? v.value : v);
+  check(same(shown, present.map(([m, v]) => [m, plain(v)])), `${what}: headline ${JSON.stringify(shown)} vs API ${JSON.stringify(row.metrics)}`);
   const changes = await page.$$eval('#headline [data-change]', (nodes) => nodes.map((n) => n.dataset.change));
-  check(same(changes, row.comparison.change.filter((c) => c !== null).map(String)), `${what}: changes ${JSON.stringify(changes)} vs ${JSON.stringify(row.comparison.change)}`);
+  check(same(changes, present.map(([, , c]) => c).filter((c) => c !== null).map(String)), `${what}: changes ${JSON.stringify(changes)} vs ${JSON.stringify(row.comparison.change)}`);
 
   const series = await api({ site_id: SITE, date_range: range, metrics: ['visitors', 'pageviews'], dimensions: [bucket], filters, include: { time_labels: true } });
   const chart = await page.$$eval('#chart-table tbody tr', (rows) => rows.map((r) => [r.querySelector('th').textContent, ...[...r.querySelectorAll('td')].map((td) => Number(td.dataset.value))]));
@@ -77,6 +85,9 @@ async function compareWithApi(page, filters, what, range = '30d', bucket = 'time
   // The property panel shows the most used property name first.
   const keys = await api({ site_id: SITE, date_range: range, metrics: ['visitors', 'events'], dimensions: ['event:prop_key'], filters, pagination: { limit: 20 } });
   const panels = Object.assign({}, PANELS);
+  if (engagementAnswerable(filters)) {
+    panels.pages = Object.assign({}, PANELS.pages, { metrics: PANELS.pages.metrics.concat(['time_on_page', 'scroll_depth']) });
+  }
   if (keys.results.length) {
     const dim = 'event:props:' + keys.results[0].dimensions[0];
     panels.props = { metrics: ['visitors', 'events'], dimensions: [dim], filters: nonEmpty(dim) };
@@ -187,6 +198,19 @@ try {
   await page.click('#chips .chip[data-dim="visit:country"]');
   await page.waitForFunction(() => !location.search.includes('visit%3A') && document.querySelector('#board').dataset.state === 'ready');
   check(same(await compareWithApi(page, [], 'all chips removed'), unfiltered), 'back to the unfiltered numbers');
+
+  // A goal: its row in the Goal conversions panel filters the page, and the
+  // headline counts conversions; the chip takes it away again.
+  const goals = await page.$$eval('#panel-goals tbody tr[data-value]', (trs) => trs.map((tr) => tr.dataset.value));
+  check(goals.includes('Signup') && goals.includes('Visit /pricing'), 'the configured goals are listed: ' + JSON.stringify(goals));
+  await page.click('#panel-goals tbody tr[data-value="Signup"] .row-filter');
+  await page.waitForFunction(() => location.search.includes('event%3Agoal=Signup') && document.querySelector('#board').dataset.state === 'ready');
+  const labels = await page.$$eval('#headline .stat-label', (nodes) => nodes.map((n) => n.textContent));
+  check(same(labels.slice(0, 3), ['Unique conversions', 'Total conversions', 'Conversion rate']), 'conversion cards: ' + JSON.stringify(labels));
+  await compareWithApi(page, [['is', 'event:goal', ['Signup']]], 'goal filter');
+  await page.screenshot({ path: join(shots, 'dashboard-goal.png'), fullPage: true });
+  await page.click('#chips .chip[data-dim="event:goal"]');
+  await page.waitForFunction(() => !location.search.includes('event%3Agoal') && document.querySelector('#board').dataset.state === 'ready');
 
   // Other periods: 12 months by month, and a custom range typed in.
   await page.selectOption('#period', '12mo');

@@ -475,6 +475,22 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
             1,
         )
         .await;
+    // Goals of the demo data (its signups and its pricing page).
+    for spec in [
+        saltmark::goals::GoalSpec {
+            event: Some("Signup".into()),
+            ..Default::default()
+        },
+        saltmark::goals::GoalSpec {
+            page: Some("/pricing".into()),
+            ..Default::default()
+        },
+    ] {
+        let goal = spec.check().unwrap();
+        saltmark::goals::stored::add(&store, "shop.test", &goal, now)
+            .await
+            .unwrap();
+    }
     let password = "correct horse battery staple";
     saltmark::auth::users::set(
         &store,

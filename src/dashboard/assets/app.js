@@ -42,14 +42,26 @@
   const METRIC_NAMES = {
     visitors: 'Unique visitors', visits: 'Total visits', pageviews: 'Total pageviews',
     bounce_rate: 'Bounce rate', visit_duration: 'Visit duration', events: 'Total events',
+    conversion_rate: 'Conversion rate', time_on_page: 'Time on page', scroll_depth: 'Scroll depth',
+    total_revenue: 'Total revenue', average_revenue: 'Average revenue',
   };
+  // Under a goal filter the headline counts conversions (Plausible's cards).
+  const GOAL_METRIC_NAMES = {
+    visitors: 'Unique conversions', events: 'Total conversions', conversion_rate: 'Conversion rate',
+    total_revenue: 'Total revenue', average_revenue: 'Average revenue',
+  };
+  // Time on page and scroll depth are answered with page, hostname and
+  // property filters only (docs/api.md): the pages panel asks for them then.
+  const ENGAGEMENT = ['time_on_page', 'scroll_depth'];
+  const engagementAnswerable = (filters) => filters.every((f) => f.dim === 'event:page' || f.dim === 'event:hostname' || f.dim.startsWith('event:props:'));
+  const goalFiltered = () => view.filters.some((f) => f.dim === 'event:goal');
   // Panels: each tab is one stats API query grouped by one dimension.
   // Leaves out the blank value, by Plausible's label for it: a missing
   // property is "(none)", any other blank "(not set)".
   const nonEmpty = (dim) => [['is_not', dim, [dim.startsWith('event:props:') ? '(none)' : '(not set)']]];
   const PANELS = [
     { id: 'pages', title: 'Pages', tabs: [
-      { label: 'Top pages', dim: 'event:page', metrics: ['visitors', 'pageviews'] },
+      { label: 'Top pages', dim: 'event:page', metrics: ['visitors', 'pageviews'], engagement: true },
       { label: 'Entry pages', dim: 'visit:entry_page', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:entry_page') },
       { label: 'Exit pages', dim: 'visit:exit_page', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:exit_page') },
     ] },
@@ -70,6 +82,9 @@
       { label: 'Browsers', dim: 'visit:browser', metrics: ['visitors', 'visits'] },
       { label: 'Operating systems', dim: 'visit:os', metrics: ['visitors', 'visits'] },
       { label: 'Devices', dim: 'visit:device', metrics: ['visitors', 'visits'] },
+    ] },
+    { id: 'goals', title: 'Goal conversions', tabs: [
+      { label: 'Goals', dim: 'event:goal', metrics: ['visitors', 'events', 'conversion_rate'] },
     ] },
     { id: 'events', title: 'Custom events', tabs: [
       { label: 'Events', dim: 'event:name', metrics: ['visitors', 'events'], filters: [['is_not', 'event:name', ['pageview']]] },
@@ -188,8 +203,9 @@
   try { regionNames = new Intl.DisplayNames(['en'], { type: 'region' }); } catch (e) { regionNames = null; }
   function formatMetric(metric, value) {
     if (value === null || value === undefined) return '–';
-    if (metric === 'bounce_rate') return integer.format(value) + '%';
-    if (metric === 'visit_duration') {
+    if (typeof value === 'object') return value.long;
+    if (metric === 'bounce_rate' || metric === 'conversion_rate' || metric === 'scroll_depth') return integer.format(value) + '%';
+    if (metric === 'visit_duration' || metric === 'time_on_page') {
       const s = Math.round(value); const m = Math.floor(s / 60);
       return m ? `${m}m ${s % 60}s` : `${s}s`;
     }
@@ -227,7 +243,11 @@
   }
 
   async function renderHeadline() {
-    const metrics = ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration'];
+    const goal = goalFiltered();
+    const metrics = goal
+      ? ['visitors', 'events', 'conversion_rate', 'total_revenue', 'average_revenue']
+      : ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration'];
+    const names = goal ? GOAL_METRIC_NAMES : METRIC_NAMES;
     const comparisons = { mode: view.compare };
     if (view.matchWeekday) comparisons.match_day_of_week = true;
     const include = view.compare === 'off' ? {} : { comparisons };
@@ -237,9 +257,12 @@
     list.replaceChildren();
     metrics.forEach((metric, i) => {
       const value = row.metrics[i];
+      // Revenue only where the goal has it (null otherwise).
+      if (value === null && (metric === 'total_revenue' || metric === 'average_revenue')) return;
+      const shownValue = value !== null && typeof value === 'object' ? value.value : value;
       const item = el('li', { class: 'stat' },
-        el('span', { class: 'stat-label', text: METRIC_NAMES[metric] }),
-        el('strong', { class: 'stat-value', 'data-metric': metric, 'data-value': value, text: formatMetric(metric, value) }));
+        el('span', { class: 'stat-label', text: names[metric] }),
+        el('strong', { class: 'stat-value', 'data-metric': metric, 'data-value': shownValue, text: formatMetric(metric, value) }));
       const change = row.comparison ? row.comparison.change[i] : null;
       if (change !== null && change !== undefined) {
         const better = metric === 'bounce_rate' ? change < 0 : change > 0;
@@ -359,10 +382,11 @@
     const section = panelShell(panel.id, panel.title, panel.tabs, active, (i) => {
       view.tabs[panel.id] = i; writeView(view, false); renderPanel(panel).catch(showError);
     });
-    const body = queryBody({ metrics: tab.metrics, dimensions: [tab.dim], filters: tab.filters || [], pagination: { limit: LIST_LIMIT } });
+    const metrics = tab.engagement && engagementAnswerable(view.filters) ? tab.metrics.concat(ENGAGEMENT) : tab.metrics;
+    const body = queryBody({ metrics, dimensions: [tab.dim], filters: tab.filters || [], pagination: { limit: LIST_LIMIT } });
     section.dataset.query = JSON.stringify(body);
     const answer = await current(() => postJson('/api/v2/query', body));
-    section.append(breakdownTable(`${panel.title}: ${tab.label}`, tab.dim, tab.filterDim || tab.dim, tab.metrics, answer.results));
+    section.append(breakdownTable(`${panel.title}: ${tab.label}`, tab.dim, tab.filterDim || tab.dim, metrics, answer.results));
     $('panel-' + panel.id).replaceWith(section);
   }
 
