@@ -39,6 +39,10 @@ pub(super) async fn route(
             stats::funnel(&state.stats, &state.http, request).await
         }
         ("/api/v2/funnel", _) => reply::method_not_allowed("POST"),
+        ("/api/v2/funnels", &Method::GET) => {
+            stats::funnels(&state.stats, &state.http, request).await
+        }
+        ("/api/v2/funnels", _) => reply::method_not_allowed("GET"),
         ("/api/v2/realtime", &Method::GET) => {
             stats::realtime(&state.stats, &state.http, request).await
         }

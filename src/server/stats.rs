@@ -1,5 +1,5 @@
 //! The stats API: `POST /api/v2/query` (Plausible Stats API v2's shape),
-//! `POST /api/v2/funnel` and `GET /api/v2/realtime`. Order of checks: the credential first (strangers
+//! `POST /api/v2/funnel`, `GET /api/v2/funnels` and `GET /api/v2/realtime`. Order of checks: the credential first (strangers
 //! learn nothing about the query language or the sites), then the body,
 //! then the site, then a place among the running queries.
 
@@ -171,13 +171,35 @@ pub(super) async fn funnel(
     }
 }
 
-/// `GET /api/v2/realtime?site_id=…`: visitors in the last 5 minutes.
-pub(super) async fn realtime(
+/// `GET /api/v2/funnels?site_id=…`: the site's funnels (names and steps),
+/// for a dashboard to offer them.
+pub(super) async fn funnels(
     stats: &StatsState,
     http: &HttpState,
     request: Request<Incoming>,
 ) -> Response<Body> {
-    let site = request
+    let site = site_param(&request);
+    let access = match access::of_request(&stats.store, request.headers(), stats.clock.now()).await
+    {
+        Ok(access) => access,
+        Err(e) => return refused(&http.metrics, &e),
+    };
+    if let Err(e) = access.site(&site) {
+        return refused(&http.metrics, &e);
+    }
+    match crate::goals::funnels::list(&stats.store, &site).await {
+        Ok(funnels) => {
+            let body = serde_json::json!({ "site_id": site, "funnels": funnels });
+            text(StatusCode::OK, "application/json", format!("{body}\n"))
+        }
+        Err(crate::goals::GoalError::Store(e)) => query_refused(http, &QueryError::Store(e)),
+        Err(e) => query_refused(http, &QueryError::Internal(e.to_string())),
+    }
+}
+
+/// The `site_id` query parameter, normalised (empty when missing).
+fn site_param(request: &Request<Incoming>) -> String {
+    request
         .uri()
         .query()
         .and_then(|q| {
@@ -185,7 +207,16 @@ pub(super) async fn realtime(
                 .find(|(k, _)| k == "site_id")
                 .map(|(_, v)| crate::config::normalise_site(&v))
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// `GET /api/v2/realtime?site_id=…`: visitors in the last 5 minutes.
+pub(super) async fn realtime(
+    stats: &StatsState,
+    http: &HttpState,
+    request: Request<Incoming>,
+) -> Response<Body> {
+    let site = site_param(&request);
     let access = match access::of_request(&stats.store, request.headers(), stats.clock.now()).await
     {
         Ok(access) => access,

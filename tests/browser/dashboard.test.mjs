@@ -103,6 +103,15 @@ async function compareWithApi(page, filters, what, range = '30d', bucket = 'time
     const expected = answer.results.map((r) => [r.dimensions[0], ...r.metrics]);
     check(same(rows, expected), `${what}: panel ${id} shows ${JSON.stringify(rows)}, API says ${JSON.stringify(expected)}`);
   }
+  // The funnel panel: the site's first funnel, each step as the API says.
+  const funnels = await (await fetch(`${collector}/api/v2/funnels?site_id=${SITE}`, { headers: { Authorization: 'Bearer ' + apiKey } })).json();
+  check(funnels.funnels.length > 0, `${what}: the test site has a funnel`);
+  const funnelBody = { site_id: SITE, funnel: funnels.funnels[0].name, date_range: range };
+  const funnelAsked = JSON.parse(await page.$eval('#panel-funnels', (n) => n.dataset.query));
+  check(same(funnelAsked, funnelBody), `${what}: funnel panel asked ${JSON.stringify(funnelAsked)}`);
+  const funnel = await (await fetch(`${collector}/api/v2/funnel`, { method: 'POST', headers: { Authorization: 'Bearer ' + apiKey }, body: JSON.stringify(funnelBody) })).json();
+  const steps = await page.$$eval('#panel-funnels tbody tr[data-step]', (trs) => trs.map((tr) => [tr.dataset.value, ...[...tr.querySelectorAll('td[data-metric]')].map((td) => Number(td.dataset.value))]));
+  check(same(steps, funnel.steps.map((st) => [st.label, st.visitors, st.conversion_rate, st.dropoff])), `${what}: funnel shows ${JSON.stringify(steps)}, API says ${JSON.stringify(funnel.steps)}`);
   const live = await (await fetch(`${collector}/api/v2/realtime?site_id=${SITE}`, { headers: { Authorization: 'Bearer ' + apiKey } })).json();
   const shownLive = await page.$eval('#live', (n) => n.dataset.value);
   check(shownLive === String(live.visitors), `${what}: live ${shownLive} vs ${live.visitors}`);

@@ -491,6 +491,10 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
             .await
             .unwrap();
     }
+    let steps = ["Visit /pricing".to_string(), "Signup".to_string()];
+    saltmark::goals::funnels::add(&store, "shop.test", "Pricing to signup", &steps, now)
+        .await
+        .unwrap();
     let password = "correct horse battery staple";
     saltmark::auth::users::set(
         &store,

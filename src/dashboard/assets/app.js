@@ -113,6 +113,7 @@
       from: params.get('from') || '',
       to: params.get('to') || '',
       prop: params.get('prop') || '',
+      funnel: params.get('funnel') || '',
       tabs: Object.fromEntries(PANELS.map((p) => [p.id, Number(params.get('tab_' + p.id) || 0)])),
       filters,
     };
@@ -127,6 +128,7 @@
     for (const f of view.filters) params.append(f.dim, f.value);
     for (const [id, tab] of Object.entries(view.tabs)) if (tab) params.set('tab_' + id, tab);
     if (view.prop) params.set('prop', view.prop);
+    if (view.funnel) params.set('funnel', view.funnel);
     const url = location.pathname + '?' + params.toString() + location.hash;
     if (replace) history.replaceState(null, '', url); else history.pushState(null, '', url);
   }
@@ -416,6 +418,55 @@
     $('panel-props').replaceWith(section);
   }
 
+  // Funnels: the site's funnels (GET /api/v2/funnels), one drawn at a time
+  // from its answer (POST /api/v2/funnel): a bar per step. Funnels take the
+  // period only, so the page's filters do not apply to them.
+  async function renderFunnels() {
+    const listed = await current(() => api('/api/v2/funnels?site_id=' + encodeURIComponent(view.site)));
+    const names = listed.funnels.map((f) => f.name);
+    const name = names.includes(view.funnel) ? view.funnel : names[0];
+    const section = el('section', { class: 'panel', id: 'panel-funnels', 'aria-labelledby': 'panel-funnels-title' });
+    const head = el('div', { class: 'panel-head' }, el('h2', { id: 'panel-funnels-title', text: 'Funnels' }));
+    if (names.length) {
+      const select = el('select', { id: 'funnel', 'aria-label': 'Funnel', on: { change: (e) => {
+        view.funnel = e.target.value; writeView(view, false); renderFunnels().catch(showError);
+      } } }, ...names.map((n) => el('option', { value: n, text: n })));
+      select.value = name;
+      head.append(select);
+    }
+    section.append(head);
+    if (!name) {
+      section.append(el('p', { class: 'empty', text: 'No funnels for this site (saltmark funnels add)' }));
+      $('panel-funnels').replaceWith(section);
+      return;
+    }
+    const body = { site_id: view.site, funnel: name, date_range: dateRange() };
+    section.dataset.query = JSON.stringify(body);
+    const answer = await current(() => postJson('/api/v2/funnel', body));
+    const widest = Math.max(1, ...answer.steps.map((st) => st.visitors));
+    const table = el('table', { class: 'breakdown', 'data-funnel': name },
+      el('caption', { class: 'visually-hidden', text: `Funnel ${name}` }),
+      el('thead', {}, el('tr', {},
+        el('th', { scope: 'col', text: 'Step' }),
+        el('th', { scope: 'col', class: 'num', text: 'Visitors' }),
+        el('th', { scope: 'col', class: 'num', text: 'Conversion' }),
+        el('th', { scope: 'col', class: 'num', text: 'Drop-off' }))));
+    const rows = el('tbody');
+    answer.steps.forEach((st, i) => {
+      const bar = el('span', { class: 'bar', 'aria-hidden': 'true' });
+      bar.style.width = `${(100 * st.visitors) / widest}%`;
+      rows.append(el('tr', { 'data-step': i + 1, 'data-value': st.label },
+        el('th', { scope: 'row' }, bar, el('span', { class: 'step-label', text: `${i + 1}. ${st.label}` })),
+        el('td', { class: 'num', 'data-metric': 'visitors', 'data-value': st.visitors, text: integer.format(st.visitors) }),
+        el('td', { class: 'num', 'data-metric': 'conversion_rate', 'data-value': st.conversion_rate, text: integer.format(st.conversion_rate) + '%' }),
+        el('td', { class: 'num', 'data-metric': 'dropoff', 'data-value': st.dropoff, text: integer.format(st.dropoff) })));
+    });
+    table.append(rows);
+    section.append(table, el('p', { class: 'note', text:
+      `${integer.format(answer.entering_visitors)} of ${integer.format(answer.all_visitors)} visitors entered; ${integer.format(answer.conversion_rate)}% of them completed it. Counted within a visit; the page's filters do not apply.` }));
+    $('panel-funnels').replaceWith(section);
+  }
+
   let liveTimer = null;
   async function renderLive() {
     try {
@@ -450,7 +501,7 @@
 
   /** Empty panels in their fixed order, filled as their answers arrive. */
   function placeholders() {
-    for (const id of PANELS.map((p) => p.id).concat(['props'])) {
+    for (const id of PANELS.map((p) => p.id).concat(['props', 'funnels'])) {
       if (!$('panel-' + id)) $('panels').append(el('section', { class: 'panel', id: 'panel-' + id, 'aria-busy': 'true' }));
     }
   }
@@ -472,7 +523,7 @@
     if (view.period === 'custom' && !(view.from && view.to)) {
       board.dataset.state = 'ready'; setStatus('Pick a date range'); return;
     }
-    const work = [renderHeadline(), renderChart(), ...PANELS.map(renderPanel), renderProperties(), renderLive(), renderShares()];
+    const work = [renderHeadline(), renderChart(), ...PANELS.map(renderPanel), renderProperties(), renderFunnels(), renderLive(), renderShares()];
     const results = await Promise.allSettled(work);
     if (mine !== generation) return;
     const failed = results.find((r) => r.status === 'rejected');
