@@ -318,7 +318,7 @@ fn validate(raw: RawEvent<'_>) -> Result<EventInput<'_>, PayloadError> {
     } else {
         None
     };
-    let revenue = revenue_from(raw.revenue)?;
+    let revenue = revenue_from(raw.revenue);
     Ok(EventInput {
         name,
         url,
@@ -332,34 +332,32 @@ fn validate(raw: RawEvent<'_>) -> Result<EventInput<'_>, PayloadError> {
     })
 }
 
-/// `{"amount": 15.99 | "15.99", "currency": "eur"}` → thousandths of EUR
-/// (rounded half away from zero at the third decimal). Anything else that
-/// is not null is refused, naming the field.
-fn revenue_from(value: Option<Value>) -> Result<Option<Revenue>, PayloadError> {
-    let bad = || {
-        PayloadError(
-            "$: revenue must be {\"amount\": a number, \"currency\": an ISO 4217 code such as \"EUR\"}"
-                .into(),
-        )
+/// `{"amount": 15.99 | "15.99", "currency": "eur"}` (or that as a JSON
+/// string) → thousandths of EUR, rounded half away from zero at the third
+/// decimal. Anything else is left out and the event kept without revenue,
+/// as Plausible does: a conversion is not lost to a malformed amount.
+fn revenue_from(value: Option<Value>) -> Option<Revenue> {
+    let object = match value? {
+        Value::Object(object) => object,
+        Value::String(text) => match serde_json::from_str(&text) {
+            Ok(Value::Object(object)) => object,
+            _ => return None,
+        },
+        _ => return None,
     };
-    let object = match value {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Object(object)) => object,
-        Some(_) => return Err(bad()),
+    let amount = match object.get("amount")? {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.trim().to_string(),
+        _ => return None,
     };
-    let amount = match object.get("amount") {
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::String(s)) => s.trim().to_string(),
-        _ => return Err(bad()),
-    };
-    let currency = match object.get("currency") {
-        Some(Value::String(c)) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
+    let currency = match object.get("currency")? {
+        Value::String(c) if c.len() == 3 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
             c.to_ascii_uppercase()
         }
-        _ => return Err(bad()),
+        _ => return None,
     };
-    let milli = decimal_milli(&amount).ok_or_else(bad)?;
-    Ok(Some(Revenue { milli, currency }))
+    let milli = decimal_milli(&amount)?;
+    Some(Revenue { milli, currency })
 }
 
 /// A decimal number (`-12.3456`, `1e3`) in thousandths, rounded half away
@@ -610,7 +608,7 @@ mod tests {
             got(1_322_224, "USD")
         );
         assert_eq!(
-            revenue(r#","$":{"amount":"-5","currency":"BHD"}"#),
+            revenue(r#","$":"{\"amount\":\"-5\",\"currency\":\"BHD\"}""#),
             got(-5_000, "BHD")
         );
         assert_eq!(
@@ -619,6 +617,7 @@ mod tests {
         );
         assert_eq!(revenue(r#","$":null"#), Ok(None));
         assert_eq!(revenue(""), Ok(None));
+        // Malformed revenue: the event is kept, without revenue.
         for bad in [
             r#","$":{"amount":"ten","currency":"EUR"}"#,
             r#","$":{"amount":10,"currency":"EURO"}"#,
@@ -626,8 +625,7 @@ mod tests {
             r#","$":"10 EUR""#,
             r#","$":{"amount":1e13,"currency":"EUR"}"#,
         ] {
-            let err = revenue(bad).unwrap_err().0;
-            assert!(err.starts_with("$: revenue must be"), "{bad}: {err}");
+            assert_eq!(revenue(bad), Ok(None), "{bad}");
         }
     }
 }

@@ -313,9 +313,41 @@ pub enum RevenueCurrencies {
     Single(String),
     /// Grouped by goal: each revenue goal's currency, by display name.
     PerGoal(Vec<(String, String)>),
-    /// No revenue goal, or several currencies without a goal dimension:
-    /// revenue metrics are null (there are no exchange rates to add them).
-    None,
+    /// Revenue metrics are null, for this reason.
+    None(NoRevenue),
+}
+
+/// Why revenue metrics are null (Plausible's warning codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRevenue {
+    /// No revenue goal among the goals the query picks (or no goal filter
+    /// or dimension at all).
+    NoRevenueGoalsMatching,
+    /// Several currencies without a goal dimension: there are no exchange
+    /// rates to add them.
+    NoSingleRevenueCurrency,
+}
+
+impl NoRevenue {
+    /// Plausible's code.
+    pub fn code(self) -> &'static str {
+        match self {
+            NoRevenue::NoRevenueGoalsMatching => "no_revenue_goals_matching",
+            NoRevenue::NoSingleRevenueCurrency => "no_single_revenue_currency",
+        }
+    }
+
+    /// Plausible's sentence.
+    pub fn warning(self) -> &'static str {
+        match self {
+            NoRevenue::NoRevenueGoalsMatching => {
+                "Revenue metrics are null as there are no matching revenue goals."
+            }
+            NoRevenue::NoSingleRevenueCurrency => {
+                "Revenue metrics are null as there are multiple currencies for the selected event:goals."
+            }
+        }
+    }
 }
 
 /// See [`RevenueCurrencies`]; `filters` are the query's top-level filters.
@@ -324,12 +356,15 @@ pub fn revenue_currencies(
     filters: &[&Filter],
     dimensions: &[Dimension],
 ) -> RevenueCurrencies {
+    // Only a question about goals picks goals (Plausible's rule).
+    let about_goals =
+        dimensions.contains(&Dimension::Goal) || filters.iter().any(|f| is_goal_filter(f));
     let picked: Vec<(String, String)> = goal_groups(goals, filters)
         .into_iter()
         .filter_map(|g| Some((g.display_name.clone(), g.currency.clone()?)))
         .collect();
-    if picked.is_empty() {
-        return RevenueCurrencies::None;
+    if !about_goals || picked.is_empty() {
+        return RevenueCurrencies::None(NoRevenue::NoRevenueGoalsMatching);
     }
     if dimensions.contains(&Dimension::Goal) {
         return RevenueCurrencies::PerGoal(picked);
@@ -338,7 +373,7 @@ pub fn revenue_currencies(
     if picked.iter().all(|(_, c)| c == first) {
         RevenueCurrencies::Single(first.clone())
     } else {
-        RevenueCurrencies::None
+        RevenueCurrencies::None(NoRevenue::NoSingleRevenueCurrency)
     }
 }
 
@@ -347,7 +382,7 @@ pub fn revenue_currencies(
 /// amount in another currency is never converted).
 fn revenue_condition(goals: &[Goal], filters: &[&Filter], dimensions: &[Dimension]) -> Sql {
     match revenue_currencies(goals, filters, dimensions) {
-        RevenueCurrencies::None => Sql::raw("0"),
+        RevenueCurrencies::None(_) => Sql::raw("0"),
         RevenueCurrencies::PerGoal(pairs) => {
             let at = dimensions
                 .iter()
@@ -726,7 +761,9 @@ fn metric_expr(
             Some(c) => format!("if(countIf({c}) = 0, 0, round(avgIf(sdur, {c})))"),
         },
         Metric::TotalRevenue => "toFloat64(sum(rev)) / 1000".into(),
-        Metric::AverageRevenue => "if(sum(revn) = 0, 0, sum(rev) / sum(revn) / 1000)".into(),
+        Metric::AverageRevenue => {
+            "if(sum(revn) = 0, 0, intDiv(sum(rev), greatest(sum(revn), 1)) / 1000)".into()
+        }
         Metric::Percentage
         | Metric::ConversionRate
         | Metric::GroupConversionRate
@@ -860,13 +897,16 @@ fn flat_metric_sql(metric: Metric, scope: Scope<'_>) -> Sql {
             sql
         }
         Metric::AverageRevenue => {
+            // Thousandths, the remainder cut off (Plausible's Decimal(3));
+            // ClickHouse evaluates both branches of `if`, so the divisor
+            // must never be 0 (intDiv by zero is an error).
             let mut sql = Sql::raw("if(countIf(");
             sql.push(revenue());
-            sql.text.push_str(") = 0, 0, sumIf(revenue_milli, ");
+            sql.text.push_str(") = 0, 0, intDiv(sumIf(revenue_milli, ");
             sql.push(revenue());
-            sql.text.push_str(") / countIf(");
+            sql.text.push_str("), greatest(countIf(");
             sql.push(revenue());
-            sql.text.push_str(") / 1000)");
+            sql.text.push_str("), 1)) / 1000)");
             sql
         }
         other => Sql::raw(flat_metric_expr(other, scope)),

@@ -703,7 +703,7 @@ pub async fn execute(
                     .find(|(g, _)| g == goal)
                     .map(|(_, c)| c.clone())
             }
-            RevenueCurrencies::None => None,
+            RevenueCurrencies::None(_) => None,
         }
     };
     let values_of = |dimensions: &[String], values: &[f64]| -> Vec<Value> {
@@ -745,6 +745,22 @@ pub async fn execute(
         })
         .collect();
     let mut meta = json!({});
+    if let RevenueCurrencies::None(reason) = currencies {
+        let warnings: serde_json::Map<String, Value> = query
+            .metrics
+            .iter()
+            .filter(|m| m.is_revenue())
+            .map(|m| {
+                (
+                    m.name().to_string(),
+                    json!({"code": reason.code(), "warning": reason.warning()}),
+                )
+            })
+            .collect();
+        if !warnings.is_empty() {
+            meta["metric_warnings"] = Value::Object(warnings);
+        }
+    }
     if let Some(labels) = labels {
         meta["time_labels"] = json!(labels);
     }

@@ -658,3 +658,155 @@ async fn plausible_goal_property_cases() {
     ];
     run("pl_goal_props", cases).await;
 }
+
+/// The revenue goals of `query_test.exs`'s "revenue metrics" cases: two USD
+/// goals, a EUR one and one without revenue.
+const F4_GOALS: [&str; 4] = [
+    "event:Purchase[USD]",
+    "event:Payment[USD]",
+    "event:Subscription[EUR]",
+    "event:Signup",
+];
+
+fn f4() -> Vec<Ev> {
+    vec![
+        ev("Purchase").revenue(100_300, "USD"),
+        ev("Payment").revenue(40_300, "USD"),
+        ev("Payment").revenue(60_600, "USD"),
+        ev("Subscription").revenue(100_000, "EUR"),
+        ev("Signup"),
+    ]
+}
+
+fn money(value: f64, short: &str, long: &str, currency: &str) -> serde_json::Value {
+    json!({"value": value, "short": short, "long": long, "currency": currency})
+}
+
+fn warned(
+    code: &'static str,
+    text: &'static str,
+) -> impl Fn(&serde_json::Value) -> Result<(), String> {
+    move |answer| {
+        let want = json!({
+            "average_revenue": {"code": code, "warning": text},
+            "total_revenue": {"code": code, "warning": text},
+        });
+        if answer["meta"]["metric_warnings"] == want {
+            Ok(())
+        } else {
+            Err(format!("metric_warnings: {}", answer["meta"]))
+        }
+    }
+}
+
+fn no_revenue_goals(answer: &serde_json::Value) -> Result<(), String> {
+    if answer["results"] != json!([{"dimensions": ["Signup"], "metrics": [null, null]}]) {
+        return Err(format!("results {}", answer["results"]));
+    }
+    warned(
+        "no_revenue_goals_matching",
+        "Revenue metrics are null as there are no matching revenue goals.",
+    )(answer)
+}
+
+fn no_goal_question(answer: &serde_json::Value) -> Result<(), String> {
+    if answer["results"] != json!([{"dimensions": [], "metrics": [null, null]}]) {
+        return Err(format!("results {}", answer["results"]));
+    }
+    warned(
+        "no_revenue_goals_matching",
+        "Revenue metrics are null as there are no matching revenue goals.",
+    )(answer)
+}
+
+fn two_currencies(answer: &serde_json::Value) -> Result<(), String> {
+    if answer["results"] != json!([{"dimensions": [], "metrics": [null, null]}]) {
+        return Err(format!("results {}", answer["results"]));
+    }
+    warned(
+        "no_single_revenue_currency",
+        "Revenue metrics are null as there are multiple currencies for the selected event:goals.",
+    )(answer)
+}
+
+fn without_warnings(answer: &serde_json::Value) -> Result<(), String> {
+    if answer["results"] != json!([{"dimensions": [], "metrics": [0]}]) {
+        return Err(format!("results {}", answer["results"]));
+    }
+    match answer["meta"].get("metric_warnings") {
+        None => Ok(()),
+        Some(w) => Err(format!("unexpected metric_warnings {w}")),
+    }
+}
+
+/// `query_test.exs`, describe "revenue metrics". Plausible converts an
+/// amount into its goal's currency at ingest; these cases send each amount
+/// in its goal's currency, where both answer alike (docs/goals.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plausible_revenue_cases() {
+    let cases = vec![
+        case(
+            "not requested leads to no metric_warnings",
+            vec![],
+            json!({"date_range": "all", "metrics": ["pageviews"]}),
+            Expect::Check(without_warnings),
+        ),
+        case(
+            "no revenue goals configured",
+            vec![ev("Signup")],
+            json!({"metrics": ["average_revenue", "total_revenue"], "dimensions": ["event:goal"], "date_range": "all"}),
+            Expect::Check(no_revenue_goals),
+        )
+        .goals(&["event:Signup"]),
+        case(
+            "not filtering or grouping by goals leads to warnings",
+            vec![],
+            json!({"metrics": ["average_revenue", "total_revenue"], "date_range": "all"}),
+            Expect::Check(no_goal_question),
+        ),
+        case(
+            "filtering by revenue goals with same currency",
+            f4(),
+            json!({"metrics": ["events", "average_revenue", "total_revenue"], "date_range": "all",
+                "filters": [["is", "event:goal", ["Signup", "Purchase", "Payment"]]]}),
+            want(json!([[[], [
+                4,
+                money(67.066, "$67.1", "$67.07", "USD"),
+                money(201.2, "$201.2", "$201.20", "USD")
+            ]]])),
+        )
+        .goals(&F4_GOALS),
+        case(
+            "filtering by revenue goals with different currencies",
+            f4(),
+            json!({"metrics": ["average_revenue", "total_revenue"], "date_range": "all",
+                "filters": [["is", "event:goal", ["Subscription", "Payment"]]]}),
+            Expect::Check(two_currencies),
+        )
+        .goals(&F4_GOALS),
+        case(
+            "breakdown by revenue goals",
+            f4(),
+            json!({"metrics": ["average_revenue", "total_revenue"], "date_range": "all", "dimensions": ["event:goal"]}),
+            want(json!([
+                [["Purchase"], [money(100.3, "$100.3", "$100.30", "USD"), money(100.3, "$100.3", "$100.30", "USD")]],
+                [["Subscription"], [money(100.0, "€100.0", "€100.00", "EUR"), money(100.0, "€100.0", "€100.00", "EUR")]],
+                [["Payment"], [money(50.45, "$50.4", "$50.45", "USD"), money(100.9, "$100.9", "$100.90", "USD")]],
+                [["Signup"], [null, null]]
+            ])),
+        )
+        .goals(&F4_GOALS),
+        case(
+            "breakdown by revenue goals + filtering",
+            f4(),
+            json!({"metrics": ["average_revenue", "total_revenue"], "date_range": "all", "dimensions": ["event:goal"],
+                "filters": [["is", "event:goal", ["Signup", "Purchase"]]]}),
+            want(json!([
+                [["Purchase"], [money(100.3, "$100.3", "$100.30", "USD"), money(100.3, "$100.3", "$100.30", "USD")]],
+                [["Signup"], [null, null]]
+            ])),
+        )
+        .goals(&F4_GOALS),
+    ];
+    run("pl_revenue", cases).await;
+}

@@ -52,6 +52,9 @@ pub struct Ev {
     pub scroll_depth: u8,
     /// An engagement row's engaged milliseconds.
     pub engagement_time: u32,
+    /// Revenue in thousandths, and its currency (Plausible's
+    /// `revenue_reporting_amount` / `_currency`).
+    pub revenue: Option<(i64, String)>,
 }
 
 /// `build(:pageview)`.
@@ -81,6 +84,7 @@ pub fn pv() -> Ev {
         user: None,
         scroll_depth: 0,
         engagement_time: 0,
+        revenue: None,
     }
 }
 
@@ -102,6 +106,11 @@ impl Ev {
     pub fn engaged(mut self, scroll_depth: u8, engagement_time: u32) -> Ev {
         self.scroll_depth = scroll_depth;
         self.engagement_time = engagement_time;
+        self
+    }
+    /// Revenue: `amount` in thousandths of `currency`.
+    pub fn revenue(mut self, milli: i64, currency: &str) -> Ev {
+        self.revenue = Some((milli, currency.into()));
         self
     }
     pub fn at(mut self, timestamp: &str) -> Ev {
@@ -250,9 +259,17 @@ pub struct Case {
 }
 
 /// A goal in the notation of the ported cases: `event:NAME`, `page:PATH`,
-/// `scroll:PATH@PERCENT`, each optionally with property conditions
-/// `{key=value,key=value}` and then `=DISPLAY NAME`.
+/// `scroll:PATH@PERCENT`, each optionally with a revenue currency `[USD]`,
+/// property conditions `{key=value,key=value}` and then `=DISPLAY NAME`.
 pub fn goal(notation: &str) -> saltmark::goals::Goal {
+    // `[USD]`: a revenue goal's currency.
+    let (notation, currency) = match (notation.find('['), notation.find(']')) {
+        (Some(open), Some(close)) if open < close => (
+            format!("{}{}", &notation[..open], &notation[close + 1..]),
+            Some(notation[open + 1..close].to_string()),
+        ),
+        _ => (notation.to_string(), None),
+    };
     let (notation, props) = match (notation.find('{'), notation.find('}')) {
         (Some(open), Some(close)) if open < close => {
             let props: Vec<(String, String)> = notation[open + 1..close]
@@ -278,6 +295,7 @@ pub fn goal(notation: &str) -> saltmark::goals::Goal {
     let mut spec = saltmark::goals::GoalSpec {
         display_name: name,
         props,
+        currency,
         ..Default::default()
     };
     match kind {
@@ -428,14 +446,16 @@ fn values(site: &str, site_index: usize, events: &[Ev]) -> Vec<String> {
                 &channel,
             ];
             let texts: Vec<String> = texts.iter().map(|t| sql_text(t)).collect();
+            let (milli, currency) = e.revenue.clone().unwrap_or((0, String::new()));
             format!(
-                "({}, {visitor}, {}, {}, {}, {}, {})",
+                "({}, {visitor}, {}, {}, {}, {}, {}, {milli}, {})",
                 texts.join(", "),
                 session_of[i],
                 sql_texts(&keys),
                 sql_texts(&vals),
                 e.scroll_depth,
-                e.engagement_time
+                e.engagement_time,
+                sql_text(&currency)
             )
         })
         .collect()
@@ -557,7 +577,7 @@ pub async fn run(tag: &str, cases: Vec<Case>) {
                  referrer_source, utm_source, utm_medium, utm_campaign, utm_content, utm_term, \
                  country_code, region_code, region, city, browser, browser_version, os, \
                  os_version, device, channel, visitor_id, session_id, prop_keys, prop_values, \
-                 scroll_depth, engagement_time) \
+                 scroll_depth, engagement_time, revenue_milli, revenue_currency) \
                  VALUES {}",
                 tuples.join(", ")
             ),
