@@ -33,7 +33,15 @@ const SITE: &str = "plausible.test";
 /// A collector for [`SITE`] with `events` stored (each its own visitor and
 /// visit) and an API key for it.
 async fn site_with(tag: &str, events: &[Pageview]) -> (TestServer, String) {
-    let server = TestServer::start(tag, &[("SALTMARK_SITES", SITE)]).await;
+    // 2021 rows: kept past the default retention (see plausible_support::run).
+    let server = TestServer::start(
+        tag,
+        &[
+            ("SALTMARK_SITES", SITE),
+            ("SALTMARK_RETENTION_MONTHS", "1200"),
+        ],
+    )
+    .await;
     let rows: Vec<String> = events
         .iter()
         .enumerate()

@@ -558,7 +558,13 @@ pub async fn run(tag: &str, cases: Vec<Case>) {
         .collect();
     let sites_list = sites.join(",");
     let zones_list = zones.join(",");
-    let mut overrides = vec![("SALTMARK_SITES", sites_list.as_str())];
+    // Plausible's rows are from 2021: past the default 24 months, so the
+    // collector's start-up expiry run, if it came after the insert (a busy
+    // machine), would delete them mid-run. Keep them.
+    let mut overrides = vec![
+        ("SALTMARK_SITES", sites_list.as_str()),
+        ("SALTMARK_RETENTION_MONTHS", "1200"),
+    ];
     if !zones.is_empty() {
         overrides.push(("SALTMARK_SITE_TIMEZONES", zones_list.as_str()));
     }

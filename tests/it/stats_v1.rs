@@ -47,7 +47,16 @@ fn pv(at: &'static str) -> Ev {
 
 /// A collector for [`SITE`] with `events` stored and an API key for it.
 async fn site_with(tag: &str, events: &[Ev]) -> (TestServer, String) {
-    let server = TestServer::start(tag, &[("SALTMARK_SITES", SITE)]).await;
+    // Plausible's 2021 rows: kept past the default retention, which the
+    // start-up expiry run would apply (see plausible_support::run).
+    let server = TestServer::start(
+        tag,
+        &[
+            ("SALTMARK_SITES", SITE),
+            ("SALTMARK_RETENTION_MONTHS", "1200"),
+        ],
+    )
+    .await;
     let rows: Vec<String> = events
         .iter()
         .enumerate()
