@@ -152,6 +152,36 @@ fn visitors_of(built: &Built, values: &[f64]) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The visitors of a statement without dimensions (a total; 0 when the
+/// period is empty).
+async fn total_visitors(store: &Store, totals: &Built) -> Result<f64, QueryError> {
+    Ok(fetch(store, totals, 0)
+        .await?
+        .first()
+        .map(|(_, v)| visitors_of(totals, v))
+        .unwrap_or(0.0))
+}
+
+/// Sets metric `index` of each row to its visitors (from `raw`, read by
+/// `built`) as a percentage of `denominator` of the row's dimensions, two
+/// decimals; 0 where the denominator is 0.
+fn fill_shares(
+    rows: &mut [Row],
+    raw: &[(Vec<String>, Vec<f64>)],
+    built: &Built,
+    index: usize,
+    denominator: impl Fn(&Vec<String>) -> f64,
+) {
+    for (row, (_, v)) in rows.iter_mut().zip(raw) {
+        let all = denominator(&row.dimensions);
+        row.metrics[index] = if all > 0.0 {
+            round2(100.0 * visitors_of(built, v) / all)
+        } else {
+            0.0
+        };
+    }
+}
+
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
@@ -228,18 +258,8 @@ async fn rows_for(
                 ..options
             },
         );
-        let total = fetch(store, &totals, 0)
-            .await?
-            .first()
-            .map(|(_, v)| visitors_of(&totals, v))
-            .unwrap_or(0.0);
-        for (row, (_, v)) in rows.iter_mut().zip(&raw) {
-            row.metrics[index] = if total > 0.0 {
-                round2(100.0 * visitors_of(&built, v) / total)
-            } else {
-                0.0
-            };
-        }
+        let total = total_visitors(store, &totals).await?;
+        fill_shares(&mut rows, &raw, &built, index, |_| total);
     }
     if let Some(index) = query
         .metrics
@@ -260,18 +280,8 @@ async fn rows_for(
                 ..options
             },
         );
-        let all = fetch(store, &base, 0)
-            .await?
-            .first()
-            .map(|(_, v)| visitors_of(&base, v))
-            .unwrap_or(0.0);
-        for (row, (_, v)) in rows.iter_mut().zip(&raw) {
-            row.metrics[index] = if all > 0.0 {
-                round2(100.0 * visitors_of(&built, v) / all)
-            } else {
-                0.0
-            };
-        }
+        let all = total_visitors(store, &base).await?;
+        fill_shares(&mut rows, &raw, &built, index, |_| all);
     }
     if let Some(index) = query
         .metrics
@@ -304,14 +314,9 @@ async fn rows_for(
             .into_iter()
             .map(|(d, v)| (d, visitors_of(&base, &v)))
             .collect();
-        for (row, (_, v)) in rows.iter_mut().zip(&raw) {
-            let all = denominators.get(&row.dimensions).copied().unwrap_or(0.0);
-            row.metrics[index] = if all > 0.0 {
-                round2(100.0 * visitors_of(&built, v) / all)
-            } else {
-                0.0
-            };
-        }
+        fill_shares(&mut rows, &raw, &built, index, |dimensions| {
+            denominators.get(dimensions).copied().unwrap_or(0.0)
+        });
     }
     if let Some(index) = query.metrics.iter().position(|m| *m == Metric::ExitRate) {
         // Exits from a page over the page's page views, both under the

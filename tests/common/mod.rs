@@ -317,8 +317,19 @@ impl TestServer {
         key: &str,
         body: &serde_json::Value,
     ) -> (u16, serde_json::Value) {
+        self.stats_post("/api/v2/query", key, body).await
+    }
+
+    /// `POST path` of the stats API with `key`: the status and the JSON
+    /// answer (null when it is not JSON).
+    pub async fn stats_post(
+        &self,
+        path: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         let response = client()
-            .post(self.url("/api/v2/query"))
+            .post(self.url(path))
             .header("authorization", format!("Bearer {key}"))
             .body(body.to_string())
             .send()
@@ -704,4 +715,29 @@ pub async fn assert_derived_agree(url: &str, database: &str) -> u64 {
     let (events, counted) = totals.trim().split_once('\t').expect("two totals");
     assert_eq!(events, counted, "event_counts sums every event");
     events.parse().unwrap()
+}
+
+/// Runs the `saltmark` binary with `args` against `server`'s database, for
+/// `sites`, with no other `SALTMARK_*` setting of the test's environment.
+pub fn saltmark_cli(server: &TestServer, sites: &str, args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_saltmark"));
+    command.args(args);
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("SALTMARK_")) {
+        command.env_remove(name);
+    }
+    command
+        .env("SALTMARK_CLICKHOUSE_URL", &server.ch_url)
+        .env("SALTMARK_CLICKHOUSE_DATABASE", &server.database)
+        .env("SALTMARK_SITES", sites)
+        .env("SALTMARK_LOG", "warn");
+    command.output().expect("binary runs")
+}
+
+/// A command's standard output and error, one after the other.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }

@@ -2,33 +2,13 @@
 //! `saltmark funnels add|list|remove`, and `POST /api/v2/funnel` counting
 //! visitors through the steps in order, within one visit.
 
-use std::process::Command;
-
 use crate::common::*;
 use serde_json::json;
 
 const SITE: &str = "funnel.example";
 
 fn cli(server: &TestServer, args: &[&str]) -> std::process::Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_saltmark"));
-    command.args(args);
-    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("SALTMARK_")) {
-        command.env_remove(name);
-    }
-    command
-        .env("SALTMARK_CLICKHOUSE_URL", &server.ch_url)
-        .env("SALTMARK_CLICKHOUSE_DATABASE", &server.database)
-        .env("SALTMARK_SITES", SITE)
-        .env("SALTMARK_LOG", "warn");
-    command.output().expect("binary runs")
-}
-
-fn text(output: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    saltmark_cli(server, SITE, args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +73,7 @@ async fn a_funnel_counts_visitors_through_its_steps_in_order_within_a_visit() {
         let mut all = vec!["goals", "add", "--site", SITE];
         all.extend(args);
         let output = cli(&server, &all);
-        assert!(output.status.success(), "{}", text(&output));
+        assert!(output.status.success(), "{}", output_text(&output));
     }
     let steps = [
         "--step",
@@ -106,7 +86,7 @@ async fn a_funnel_counts_visitors_through_its_steps_in_order_within_a_visit() {
     let mut add = vec!["funnels", "add", "--site", SITE, "--name", "Checkout"];
     add.extend(steps);
     let output = cli(&server, &add);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
     // Refused: the name again, one step, a step that is no goal, a goal twice.
     for (args, why) in [
         (add.clone(), "already has a funnel \"Checkout\""),
@@ -141,7 +121,11 @@ async fn a_funnel_counts_visitors_through_its_steps_in_order_within_a_visit() {
     ] {
         let output = cli(&server, &args);
         assert!(!output.status.success(), "{args:?} was accepted");
-        assert!(text(&output).contains(why), "{args:?}: {}", text(&output));
+        assert!(
+            output_text(&output).contains(why),
+            "{args:?}: {}",
+            output_text(&output)
+        );
     }
     // A goal in a funnel is not removed from under it.
     let output = cli(
@@ -150,9 +134,9 @@ async fn a_funnel_counts_visitors_through_its_steps_in_order_within_a_visit() {
     );
     assert!(!output.status.success());
     assert!(
-        text(&output).contains("is a step of the funnel \"Checkout\""),
+        output_text(&output).contains("is a step of the funnel \"Checkout\""),
         "{}",
-        text(&output)
+        output_text(&output)
     );
     let listed = cli(&server, &["funnels", "list", "--site", SITE]);
     assert_eq!(
@@ -163,23 +147,7 @@ async fn a_funnel_counts_visitors_through_its_steps_in_order_within_a_visit() {
     let key = server.api_key(&[SITE.to_string()], "funnels").await;
     let ask = |body: serde_json::Value| {
         let (server, key) = (&server, &key);
-        async move {
-            let response = client()
-                .post(server.url("/api/v2/funnel"))
-                .header("authorization", format!("Bearer {key}"))
-                .body(body.to_string())
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            (
-                status,
-                response
-                    .json::<serde_json::Value>()
-                    .await
-                    .unwrap_or_default(),
-            )
-        }
+        async move { server.stats_post("/api/v2/funnel", key, &body).await }
     };
     let (status, answer) = ask(json!({"site_id": SITE, "funnel": "Checkout",
         "date_range": ["2026-05-10", "2026-05-10"]}))
@@ -249,7 +217,7 @@ async fn a_funnel_counts_visitors_through_its_steps_in_order_within_a_visit() {
         &server,
         &["funnels", "remove", "--site", SITE, "--name", "Checkout"],
     );
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", output_text(&output));
     let output = cli(
         &server,
         &["goals", "remove", "--site", SITE, "--name", "Signup"],
@@ -257,7 +225,7 @@ async fn a_funnel_counts_visitors_through_its_steps_in_order_within_a_visit() {
     assert!(
         output.status.success(),
         "the funnel gone, its goal can go: {}",
-        text(&output)
+        output_text(&output)
     );
     let (status, _) =
         ask(json!({"site_id": SITE, "funnel": "Checkout", "date_range": "day"})).await;

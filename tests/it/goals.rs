@@ -3,8 +3,6 @@
 //! counted as conversions by the stats API at once (no restart), with
 //! numbers worked out here from what was sent.
 
-use std::process::Command;
-
 use crate::common::*;
 use serde_json::json;
 
@@ -14,25 +12,7 @@ const FIREFOX: &str =
     "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0";
 
 fn cli(server: &TestServer, args: &[&str]) -> std::process::Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_saltmark"));
-    command.args(args);
-    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("SALTMARK_")) {
-        command.env_remove(name);
-    }
-    command
-        .env("SALTMARK_CLICKHOUSE_URL", &server.ch_url)
-        .env("SALTMARK_CLICKHOUSE_DATABASE", &server.database)
-        .env("SALTMARK_SITES", SITE)
-        .env("SALTMARK_LOG", "warn");
-    command.output().expect("binary runs")
-}
-
-fn text(output: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    saltmark_cli(server, SITE, args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,7 +101,7 @@ async fn goals_are_managed_with_the_cli_and_count_conversions_at_once() {
         let mut all = vec!["goals", "add", "--site", SITE];
         all.extend(args);
         let output = cli(&server, &all);
-        assert!(output.status.success(), "{all:?}: {}", text(&output));
+        assert!(output.status.success(), "{all:?}: {}", output_text(&output));
     }
     // Refused: the same name, the same definition, a bad threshold, a typo
     // in the site, a reserved event name.
@@ -141,7 +121,11 @@ async fn goals_are_managed_with_the_cli_and_count_conversions_at_once() {
         all.extend(args);
         let output = cli(&server, &all);
         assert!(!output.status.success(), "{all:?} was accepted");
-        assert!(text(&output).contains(why), "{all:?}: {}", text(&output));
+        assert!(
+            output_text(&output).contains(why),
+            "{all:?}: {}",
+            output_text(&output)
+        );
     }
     let typo = cli(
         &server,
@@ -149,13 +133,13 @@ async fn goals_are_managed_with_the_cli_and_count_conversions_at_once() {
     );
     assert!(!typo.status.success());
     assert!(
-        text(&typo).contains("goals.exmaple is not one of the configured sites"),
+        output_text(&typo).contains("goals.exmaple is not one of the configured sites"),
         "{}",
-        text(&typo)
+        output_text(&typo)
     );
 
     let listed = cli(&server, &["goals", "list", "--site", SITE]);
-    assert!(listed.status.success(), "{}", text(&listed));
+    assert!(listed.status.success(), "{}", output_text(&listed));
     let lines: Vec<String> = String::from_utf8_lossy(&listed.stdout)
         .lines()
         .skip(1)
@@ -210,16 +194,16 @@ async fn goals_are_managed_with_the_cli_and_count_conversions_at_once() {
         &server,
         &["goals", "remove", "--site", SITE, "--name", "Pro signup"],
     );
-    assert!(removed.status.success(), "{}", text(&removed));
+    assert!(removed.status.success(), "{}", output_text(&removed));
     let again = cli(
         &server,
         &["goals", "remove", "--site", SITE, "--name", "Pro signup"],
     );
     assert!(!again.status.success());
     assert!(
-        text(&again).contains("has no goal named \"Pro signup\""),
+        output_text(&again).contains("has no goal named \"Pro signup\""),
         "{}",
-        text(&again)
+        output_text(&again)
     );
     let (status, answer) =
         ask(json!({"metrics": ["visitors"], "filters": [["is", "event:goal", ["Pro signup"]]]}))
