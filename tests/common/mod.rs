@@ -45,7 +45,9 @@ pub fn clickhouse_url() -> String {
 /// `ManagedClickHouse` code `saltmark serve` uses) and waits until it
 /// answers. Blocking: from async code use [`own_clickhouse`].
 pub fn start_clickhouse_in(dir: &Path) -> ManagedClickHouse {
-    ManagedClickHouse::start_in("clickhouse-server", dir, Duration::from_secs(60)).unwrap_or_else(
+    // 120 s: a cluster test starts several servers at once while the rest
+    // of the suite runs, and on the 2-core machine one once took over 60 s.
+    ManagedClickHouse::start_in("clickhouse-server", dir, Duration::from_secs(120)).unwrap_or_else(
         |e| {
             panic!(
                 "a private clickhouse-server in {} did not start: {e} \
