@@ -6,7 +6,11 @@
 //! campaign with UTM tags, AI assistants), one location and one device, a
 //! first page that depends on the source, 45 % of visits are bounces, the
 //! rest view 2–8 pages 20 s – 5 min apart, and some sign up or download
-//! (custom events with props). Visit starts follow a day/night curve.
+//! (custom events with props); a paid plan's signup is followed by a
+//! `Purchase` with revenue in euros. Three page views in four end with
+//! the `engagement` event a tracker sends on leaving the page (engaged
+//! time and deepest scroll), so time on page and scroll depth have data.
+//! Visit starts follow a day/night curve.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -31,8 +35,11 @@ pub struct SeedOptions {
 /// What was generated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeedReport {
-    /// Rows inserted.
+    /// Events inserted (page views and custom events).
     pub events: u64,
+    /// `engagement` rows inserted besides (not events: they count nowhere
+    /// but in time on page and scroll depth).
+    pub engagements: u64,
     /// Visits.
     pub visits: u64,
 }
@@ -176,7 +183,7 @@ pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedRepor
     let span_secs = i64::from(options.days.max(1)) * 86_400;
     let start = options.end - Duration::seconds(span_secs);
     let mut batch: Vec<EventRow> = Vec::with_capacity(50_000);
-    let (mut events, mut visits) = (0u64, 0u64);
+    let (mut events, mut visits, mut engagements) = (0u64, 0u64, 0u64);
     while events < options.events {
         visits += 1;
         let visitor_id = spread(if rng.chance(20) {
@@ -245,6 +252,7 @@ pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedRepor
                 ..EventRow::default()
             });
             events += 1;
+            let viewed = batch.last().cloned().unwrap_or_default();
             if page == "/signup" || (i + 1 == pages && pages > 2 && rng.chance(25)) {
                 let plan = *rng.weighted(&[(60, "free"), (30, "pro"), (10, "team")]);
                 let mut signup = batch.last().cloned().unwrap_or_default();
@@ -254,8 +262,20 @@ pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedRepor
                 signup.prop_keys = vec!["plan".into()];
                 signup.prop_values = vec![plan.into()];
                 signup.timestamp += 5;
+                let purchase = (plan != "free").then(|| {
+                    let mut purchase = signup.clone();
+                    purchase.name = "Purchase".into();
+                    purchase.timestamp += 40;
+                    purchase.revenue_milli = if plan == "pro" { 19_000 } else { 49_000 };
+                    purchase.revenue_currency = "EUR".into();
+                    purchase
+                });
                 batch.push(signup);
                 events += 1;
+                if let Some(purchase) = purchase {
+                    batch.push(purchase);
+                    events += 1;
+                }
             } else if page.starts_with("/docs") && rng.chance(15) {
                 let mut download = batch.last().cloned().unwrap_or_default();
                 download.name = "File Download".into();
@@ -267,7 +287,23 @@ pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedRepor
                 batch.push(download);
                 events += 1;
             }
-            at += Duration::seconds(20 + rng.below(280) as i64);
+            let gap = 20 + rng.below(280) as i64;
+            if rng.chance(75) {
+                // Engaged for part of the time until the next page (or,
+                // on the last page, until leaving), scrolled some way down.
+                let mut engagement = viewed;
+                engagement.name = crate::ingest::payload::ENGAGEMENT.into();
+                engagement.referrer.clear();
+                engagement.referrer_source.clear();
+                engagement.engagement_time = (1_000 * (3 + rng.below(gap as u64))) as u32;
+                engagement.scroll_depth = (10 + rng.below(91)) as u8;
+                engagement.timestamp += gap as u32 - 1;
+                if i64::from(engagement.timestamp) < options.end.timestamp() {
+                    batch.push(engagement);
+                    engagements += 1;
+                }
+            }
+            at += Duration::seconds(gap);
             page = PAGES[rng.below(PAGES.len() as u64) as usize];
         }
         if batch.len() >= 50_000 {
@@ -275,7 +311,11 @@ pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedRepor
         }
     }
     flush(store, &mut batch).await?;
-    Ok(SeedReport { events, visits })
+    Ok(SeedReport {
+        events,
+        engagements,
+        visits,
+    })
 }
 
 async fn flush(store: &Store, batch: &mut Vec<EventRow>) -> Result<(), StoreError> {

@@ -45,14 +45,24 @@ const PANELS = {
   sources: { metrics: ['visitors', 'visits'], dimensions: ['visit:channel'], filters: nonEmpty('visit:channel') },
   locations: { metrics: ['visitors', 'visits'], dimensions: ['visit:country'], filters: nonEmpty('visit:country') },
   devices: { metrics: ['visitors', 'visits'], dimensions: ['visit:browser'], filters: [] },
-  goals: { metrics: ['visitors', 'events', 'conversion_rate'], dimensions: ['event:goal'], filters: [] },
+  goals: { metrics: ['visitors', 'events', 'conversion_rate', 'total_revenue', 'average_revenue'], dimensions: ['event:goal'], filters: [] },
   events: { metrics: ['visitors', 'events'], dimensions: ['event:name'], filters: [['is_not', 'event:name', ['pageview']]] },
 };
-const HEADLINE = ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration'];
-// Under a goal filter: conversions (and revenue, shown where not null).
-const GOAL_HEADLINE = ['visitors', 'events', 'conversion_rate', 'total_revenue', 'average_revenue'];
+const HEADLINE = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration'];
 // The pages panel adds time on page and scroll depth where they are answered.
 const engagementAnswerable = (filters) => filters.every(([, dim]) => dim === 'event:page' || dim === 'event:hostname' || dim.startsWith('event:props:'));
+// The headline's cards: conversions (and revenue) under a goal filter;
+// under a page filter no views per visit (not defined there) but time on
+// page and scroll depth where they are answered.
+function headlineCards(filters) {
+  if (filters.some(([, dim]) => dim === 'event:goal')) return ['visitors', 'events', 'conversion_rate', 'total_revenue', 'average_revenue'];
+  if (!filters.some(([, dim]) => dim === 'event:page')) return HEADLINE;
+  const cards = ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration'];
+  return engagementAnswerable(filters) ? cards.concat(['time_on_page', 'scroll_depth']) : cards;
+}
+// Null where they do not apply: the card or column is left out then.
+const OPTIONAL = ['total_revenue', 'average_revenue', 'time_on_page', 'scroll_depth'];
+const plain = (v) => (v !== null && typeof v === 'object' ? v.value : v);
 
 const waitReady = (page) => page.waitForFunction(() => {
   const board = document.querySelector('#board');
@@ -65,13 +75,12 @@ const waitReady = (page) => page.waitForFunction(() => {
 
 /** Checks every number on the page against the API under `filters`. */
 async function compareWithApi(page, filters, what, range = '30d', bucket = 'time:day', mode = 'previous_period') {
-  const cards = filters.some(([, dim]) => dim === 'event:goal') ? GOAL_HEADLINE : HEADLINE;
+  const cards = headlineCards(filters);
   const headline = await api({ site_id: SITE, date_range: range, metrics: cards, filters, include: { comparisons: { mode } } });
   const shown = await page.$$eval('#headline [data-metric]', (nodes) => nodes.map((n) => [n.dataset.metric, n.dataset.value]));
   const row = headline.results[0];
-  const present = cards.map((m, i) => [m, row.metrics[i], row.comparison.change[i]]).filter(([, v]) => v !== null);
-  const plain = (v) => String(v !== null && typeof v === 'object' ? v.value : v);
-  check(same(shown, present.map(([m, v]) => [m, plain(v)])), `${what}: headline ${JSON.stringify(shown)} vs API ${JSON.stringify(row.metrics)}`);
+  const present = cards.map((m, i) => [m, row.metrics[i], row.comparison.change[i]]).filter(([m, v]) => v !== null || !OPTIONAL.includes(m));
+  check(same(shown, present.map(([m, v]) => [m, String(plain(v))])), `${what}: headline ${JSON.stringify(shown)} vs API ${JSON.stringify(row.metrics)}`);
   const changes = await page.$$eval('#headline [data-change]', (nodes) => nodes.map((n) => n.dataset.change));
   check(same(changes, present.map(([, , c]) => c).filter((c) => c !== null).map(String)), `${what}: changes ${JSON.stringify(changes)} vs ${JSON.stringify(row.comparison.change)}`);
 
@@ -100,7 +109,9 @@ async function compareWithApi(page, filters, what, range = '30d', bucket = 'time
     check(same(asked, body), `${what}: panel ${id} asked ${JSON.stringify(asked)}, expected ${JSON.stringify(body)}`);
     const answer = await api(body);
     const rows = await page.$$eval(`#panel-${id} tbody tr[data-value]`, (trs) => trs.map((tr) => [tr.dataset.value, ...[...tr.querySelectorAll('td[data-metric]')].map((td) => Number(td.dataset.value))]));
-    const expected = answer.results.map((r) => [r.dimensions[0], ...r.metrics]);
+    // A column of an optional metric that no row has is left out.
+    const columns = spec.metrics.map((m, i) => i).filter((i) => !OPTIONAL.includes(spec.metrics[i]) || answer.results.some((r) => r.metrics[i] !== null));
+    const expected = answer.results.map((r) => [r.dimensions[0], ...columns.map((i) => plain(r.metrics[i]))]);
     check(same(rows, expected), `${what}: panel ${id} shows ${JSON.stringify(rows)}, API says ${JSON.stringify(expected)}`);
   }
   // The funnel panel: the site's first funnel, each step as the API says.
@@ -220,6 +231,28 @@ try {
   await page.screenshot({ path: join(shots, 'dashboard-goal.png'), fullPage: true });
   await page.click('#chips .chip[data-dim="event:goal"]');
   await page.waitForFunction(() => !location.search.includes('event%3Agoal') && document.querySelector('#board').dataset.state === 'ready');
+  // A revenue goal: its row shows revenue, and filtered by it the headline
+  // shows total and average revenue in its currency.
+  const revenueRow = await page.$$eval('#panel-goals tbody tr[data-value="Purchase"] td[data-metric]', (tds) => tds.map((td) => td.dataset.metric));
+  check(same(revenueRow, ['visitors', 'events', 'conversion_rate', 'total_revenue', 'average_revenue']), 'the goals panel has revenue columns: ' + JSON.stringify(revenueRow));
+  await page.click('#panel-goals tbody tr[data-value="Purchase"] .row-filter');
+  await page.waitForFunction(() => location.search.includes('event%3Agoal=Purchase') && document.querySelector('#board').dataset.state === 'ready');
+  const purchase = await compareWithApi(page, [['is', 'event:goal', ['Purchase']]], 'revenue goal filter');
+  check(purchase[3] !== null && purchase[3].currency === 'EUR' && purchase[3].value > 0, 'purchases have revenue in euros: ' + JSON.stringify(purchase[3]));
+  const revenueText = await page.$eval('#headline [data-metric="total_revenue"]', (n) => n.textContent);
+  check(revenueText === purchase[3].long, `revenue shown as the API writes it: ${revenueText} vs ${purchase[3].long}`);
+  await page.click('#chips .chip[data-dim="event:goal"]');
+  await page.waitForFunction(() => !location.search.includes('event%3Agoal') && document.querySelector('#board').dataset.state === 'ready');
+  // A page: the headline adds time on page and scroll depth for it.
+  await page.click('#panel-pages tbody tr[data-value="/pricing"] .row-filter');
+  await page.waitForFunction(() => location.search.includes('event%3Apage=') && document.querySelector('#board').dataset.state === 'ready');
+  const paged = await compareWithApi(page, [['is', 'event:page', ['/pricing']]], 'page filter');
+  check(paged[5] > 0 && paged[6] > 0, 'the pricing page has time on page and scroll depth: ' + JSON.stringify(paged));
+  const engagementCards = await page.$$eval('#headline .stat-label', (nodes) => nodes.map((n) => n.textContent));
+  check(engagementCards.includes('Time on page') && engagementCards.includes('Scroll depth') && !engagementCards.includes('Views per visit'), 'page cards: ' + JSON.stringify(engagementCards));
+  await page.screenshot({ path: join(shots, 'dashboard-page.png'), fullPage: true });
+  await page.click('#chips .chip[data-dim="event:page"]');
+  await page.waitForFunction(() => !location.search.includes('event%3Apage') && document.querySelector('#board').dataset.state === 'ready');
 
   // Other periods: 12 months by month, and a custom range typed in.
   await page.selectOption('#period', '12mo');

@@ -475,7 +475,7 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
             1,
         )
         .await;
-    // Goals of the demo data (its signups and its pricing page).
+    // Goals of the demo data (its signups, its pricing page, its purchases).
     for spec in [
         saltmark::goals::GoalSpec {
             event: Some("Signup".into()),
@@ -483,6 +483,11 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
         },
         saltmark::goals::GoalSpec {
             page: Some("/pricing".into()),
+            ..Default::default()
+        },
+        saltmark::goals::GoalSpec {
+            event: Some("Purchase".into()),
+            currency: Some("EUR".into()),
             ..Default::default()
         },
     ] {

@@ -41,7 +41,7 @@
   };
   const METRIC_NAMES = {
     visitors: 'Unique visitors', visits: 'Total visits', pageviews: 'Total pageviews',
-    bounce_rate: 'Bounce rate', visit_duration: 'Visit duration', events: 'Total events',
+    views_per_visit: 'Views per visit', bounce_rate: 'Bounce rate', visit_duration: 'Visit duration', events: 'Total events',
     conversion_rate: 'Conversion rate', time_on_page: 'Time on page', scroll_depth: 'Scroll depth',
     total_revenue: 'Total revenue', average_revenue: 'Average revenue',
   };
@@ -53,6 +53,9 @@
   // Time on page and scroll depth are answered with page, hostname and
   // property filters only (docs/api.md): the pages panel asks for them then.
   const ENGAGEMENT = ['time_on_page', 'scroll_depth'];
+  // Metrics that are null where they do not apply (revenue of goals without
+  // a currency, engagement nobody sent): a card or column is left out then.
+  const OPTIONAL = ['total_revenue', 'average_revenue', 'time_on_page', 'scroll_depth'];
   const engagementAnswerable = (filters) => filters.every((f) => f.dim === 'event:page' || f.dim === 'event:hostname' || f.dim.startsWith('event:props:'));
   const goalFiltered = () => view.filters.some((f) => f.dim === 'event:goal');
   // Panels: each tab is one stats API query grouped by one dimension.
@@ -84,7 +87,8 @@
       { label: 'Devices', dim: 'visit:device', metrics: ['visitors', 'visits'] },
     ] },
     { id: 'goals', title: 'Goal conversions', tabs: [
-      { label: 'Goals', dim: 'event:goal', metrics: ['visitors', 'events', 'conversion_rate'] },
+      { label: 'Goals', dim: 'event:goal', metrics: ['visitors', 'events', 'conversion_rate', 'total_revenue', 'average_revenue'],
+        columns: { visitors: 'Uniques', events: 'Total', conversion_rate: 'CR', total_revenue: 'Revenue', average_revenue: 'Average' } },
     ] },
     { id: 'events', title: 'Custom events', tabs: [
       { label: 'Events', dim: 'event:name', metrics: ['visitors', 'events'], filters: [['is_not', 'event:name', ['pageview']]] },
@@ -201,11 +205,13 @@
 
   // ---- formatting ----------------------------------------------------------
   const integer = new Intl.NumberFormat('en-US');
+  const decimal = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
   let regionNames = null;
   try { regionNames = new Intl.DisplayNames(['en'], { type: 'region' }); } catch (e) { regionNames = null; }
   function formatMetric(metric, value) {
     if (value === null || value === undefined) return '–';
     if (typeof value === 'object') return value.long;
+    if (metric === 'views_per_visit') return decimal.format(value);
     if (metric === 'bounce_rate' || metric === 'conversion_rate' || metric === 'scroll_depth') return integer.format(value) + '%';
     if (metric === 'visit_duration' || metric === 'time_on_page') {
       const s = Math.round(value); const m = Math.floor(s / 60);
@@ -213,6 +219,8 @@
     }
     return integer.format(value);
   }
+  /** A money value ({value, currency, short, long}) as its number. */
+  const plainValue = (value) => (value !== null && typeof value === 'object' ? value.value : value);
   function formatValue(dim, value) {
     if (value === '') return '(none)';
     if (dim === 'visit:country' && regionNames && /^[A-Z]{2}$/.test(value)) {
@@ -244,11 +252,25 @@
     navigate();
   }
 
+  /**
+   * The headline's cards for these filters, as Plausible's: conversions
+   * under a goal filter; views per visit where it is defined (no page
+   * filter); time on page and scroll depth where they are answered (a page
+   * filter, with page, hostname and property filters only).
+   */
+  function headlineMetrics(filters) {
+    if (filters.some((f) => f.dim === 'event:goal')) return ['visitors', 'events', 'conversion_rate', 'total_revenue', 'average_revenue'];
+    const paged = filters.some((f) => f.dim === 'event:page');
+    const metrics = ['visitors', 'visits', 'pageviews'];
+    if (!paged) metrics.push('views_per_visit');
+    metrics.push('bounce_rate', 'visit_duration');
+    if (paged && engagementAnswerable(filters)) metrics.push(...ENGAGEMENT);
+    return metrics;
+  }
+
   async function renderHeadline() {
     const goal = goalFiltered();
-    const metrics = goal
-      ? ['visitors', 'events', 'conversion_rate', 'total_revenue', 'average_revenue']
-      : ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration'];
+    const metrics = headlineMetrics(view.filters);
     const names = goal ? GOAL_METRIC_NAMES : METRIC_NAMES;
     const comparisons = { mode: view.compare };
     if (view.matchWeekday) comparisons.match_day_of_week = true;
@@ -259,9 +281,10 @@
     list.replaceChildren();
     metrics.forEach((metric, i) => {
       const value = row.metrics[i];
-      // Revenue only where the goal has it (null otherwise).
-      if (value === null && (metric === 'total_revenue' || metric === 'average_revenue')) return;
-      const shownValue = value !== null && typeof value === 'object' ? value.value : value;
+      // Revenue only where the goal has it, engagement only where a
+      // visit said it (null otherwise).
+      if (value === null && OPTIONAL.includes(metric)) return;
+      const shownValue = plainValue(value);
       const item = el('li', { class: 'stat' },
         el('span', { class: 'stat-label', text: names[metric] }),
         el('strong', { class: 'stat-value', 'data-metric': metric, 'data-value': shownValue, text: formatMetric(metric, value) }));
@@ -334,13 +357,17 @@
   }
 
   /** A table of one breakdown; each row's label is a button that filters. */
-  function breakdownTable(caption, dim, filterDim, metrics, results) {
+  function breakdownTable(caption, dim, filterDim, asked, results, columns) {
+    // A column of an optional metric that no row has is left out.
+    const shown = asked.map((m, i) => [m, i]).filter(([m, i]) => !OPTIONAL.includes(m) || results.some((r) => r.metrics[i] !== null));
+    const metrics = shown.map(([m]) => m);
     const total = results.reduce((a, r) => Math.max(a, r.metrics[0]), 0) || 1;
     const table = el('table', { class: 'breakdown', 'data-dimension': dim },
       el('caption', { class: 'visually-hidden', text: caption }),
       el('thead', {}, el('tr', {},
         el('th', { scope: 'col', text: DIMENSION_NAMES[dim] || (dim.startsWith('event:props:') ? dim.slice(12) : dim) }),
-        ...metrics.map((m) => el('th', { scope: 'col', class: 'num', text: METRIC_NAMES[m].replace(/^(Unique|Total) /, '') })))));
+        ...metrics.map((m) => el('th', { scope: 'col', class: 'num', text: (columns && columns[m]) || METRIC_NAMES[m].replace(/^(Unique|Total) /, ''),
+          title: METRIC_NAMES[m] })))));
     const body = el('tbody');
     if (!results.length) {
       body.append(el('tr', {}, el('td', { colspan: metrics.length + 1, class: 'empty', text: 'No data for this period' })));
@@ -357,7 +384,7 @@
       }, el('span', { text: formatValue(dim, value) }));
       body.append(el('tr', { 'data-value': value },
         el('th', { scope: 'row' }, bar, label),
-        ...metrics.map((m, i) => el('td', { class: 'num', 'data-metric': m, 'data-value': r.metrics[i], text: formatMetric(m, r.metrics[i]) }))));
+        ...shown.map(([m, i]) => el('td', { class: 'num', 'data-metric': m, 'data-value': plainValue(r.metrics[i]), text: formatMetric(m, r.metrics[i]) }))));
     }
     table.append(body);
     return table;
@@ -388,7 +415,7 @@
     const body = queryBody({ metrics, dimensions: [tab.dim], filters: tab.filters || [], pagination: { limit: LIST_LIMIT } });
     section.dataset.query = JSON.stringify(body);
     const answer = await current(() => postJson('/api/v2/query', body));
-    section.append(breakdownTable(`${panel.title}: ${tab.label}`, tab.dim, tab.filterDim || tab.dim, metrics, answer.results));
+    section.append(breakdownTable(`${panel.title}: ${tab.label}`, tab.dim, tab.filterDim || tab.dim, metrics, answer.results, tab.columns));
     $('panel-' + panel.id).replaceWith(section);
   }
 

@@ -42,9 +42,10 @@ pub async fn run(config: &Config, args: SeedDemoArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let report = saltmark::write::seed::seed_demo(&store, &options).await?;
     println!(
-        "{}: inserted {} events in {} visits over {} days ({:.1}s)",
+        "{}: inserted {} events (and {} engagements) in {} visits over {} days ({:.1}s)",
         options.site,
         report.events,
+        report.engagements,
         report.visits,
         days,
         started.elapsed().as_secs_f64()
