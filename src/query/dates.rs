@@ -154,7 +154,9 @@ pub fn previous(period: Period, range: &DateRange, now: DateTime<Utc>, tz: Tz) -
 /// - `custom`: the comparison's own dates;
 /// - with `match_day_of_week`, the compared days are shifted to begin on the
 ///   period's first weekday: to the next such day, or the one before when
-///   the next is the period's own first day.
+///   the next is the period's own first day;
+/// - with `up_to_now` (saltmark's), a period that runs past now is compared
+///   with the compared period's first as-long-as-has-passed stretch.
 pub fn compared(
     period: Period,
     comparison: &Comparison,
@@ -200,11 +202,21 @@ pub fn compared(
     } else {
         (from, to)
     };
-    Ok(Period {
+    let whole = Period {
         from: local_midnight(from, tz),
         to: local_midnight(to + Duration::days(1), tz),
-    }
-    .clamped())
+    };
+    // `up_to_now`: as far into the compared period as now is into this one.
+    let elapsed = (now + Duration::seconds(1)).min(period.to) - period.from;
+    let cut = if comparison.up_to_now && period.to > now && elapsed > Duration::zero() {
+        Period {
+            from: whole.from,
+            to: (whole.from + elapsed).min(whole.to),
+        }
+    } else {
+        whole
+    };
+    Ok(cut.clamped())
 }
 
 /// `date` if it falls on `weekday`; else the next such day, unless that is
@@ -372,6 +384,53 @@ mod tests {
         assert!(p.from <= repeated && repeated < p.to);
     }
 
+    /// `up_to_now`: a period cut by now meets as much of the compared
+    /// period; a period wholly past is compared as Plausible compares it.
+    #[test]
+    fn up_to_now_compares_like_with_like() {
+        use crate::query::request::{Comparison, ComparisonMode};
+        let tz = chrono_tz::Europe::Berlin;
+        // 13:30 in Berlin on 3 December.
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 12, 30, 0).unwrap();
+        let compare = |mode, r: DateRange, up_to_now| {
+            let period = resolve(&r, None, now, tz).unwrap();
+            let comparison = Comparison {
+                mode,
+                match_day_of_week: false,
+                up_to_now,
+            };
+            let p = compared(period, &comparison, &r, now, tz).unwrap();
+            (p.from.to_rfc3339(), p.to.to_rfc3339())
+        };
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        let today = DateRange::Preset(Preset::Day);
+        assert_eq!(
+            compare(ComparisonMode::PreviousPeriod, today.clone(), true),
+            pair("2026-12-01T23:00:00+00:00", "2026-12-02T12:30:01+00:00")
+        );
+        assert_eq!(
+            compare(ComparisonMode::PreviousPeriod, today, false),
+            pair("2026-12-01T23:00:00+00:00", "2026-12-02T23:00:00+00:00")
+        );
+        // This month so far (2 days 13.5 hours) against the first 2 days
+        // 13.5 hours of the 3 days before.
+        let month = DateRange::Preset(Preset::Month);
+        assert_eq!(
+            compare(ComparisonMode::PreviousPeriod, month.clone(), true),
+            pair("2026-11-27T23:00:00+00:00", "2026-11-30T12:30:01+00:00")
+        );
+        assert_eq!(
+            compare(ComparisonMode::YearOverYear, month, true),
+            pair("2025-11-30T23:00:00+00:00", "2025-12-03T12:30:01+00:00")
+        );
+        // Last 7 days ended yesterday: whole days either way.
+        let week = DateRange::Preset(Preset::Days(7));
+        assert_eq!(
+            compare(ComparisonMode::PreviousPeriod, week.clone(), true),
+            compare(ComparisonMode::PreviousPeriod, week, false)
+        );
+    }
+
     /// The compared days of each comparison mode, as Plausible's
     /// `Comparisons` computes them.
     #[test]
@@ -393,6 +452,7 @@ mod tests {
             let comparison = Comparison {
                 mode,
                 match_day_of_week,
+                up_to_now: false,
             };
             days(compared(period, &comparison, r, now, tz).unwrap())
         };

@@ -114,6 +114,12 @@ pub struct Comparison {
     /// Shift the compared period so that its weekdays line up with the
     /// period's (`match_day_of_week`), as Plausible does.
     pub match_day_of_week: bool,
+    /// saltmark's `up_to_now`: a period that runs past now (today, this
+    /// month, this year) is compared with as much of the compared period
+    /// as has passed of it, so today until 14:00 meets yesterday until
+    /// 14:00 rather than all of yesterday (Plausible compares with whole
+    /// days).
+    pub up_to_now: bool,
 }
 
 /// A validated query.
@@ -607,18 +613,19 @@ fn parse_include(value: Option<&Value>, dimensions: &[Dimension]) -> Result<Incl
 
 /// `include.comparisons`: off, or `{"mode": "previous_period" |
 /// "year_over_year" | "custom", "date_range": [from, to] (custom only),
-/// "match_day_of_week": bool}`.
+/// "match_day_of_week": bool, "up_to_now": bool}`.
 fn parse_comparisons(value: &Value) -> Result<Option<Comparison>, QueryError> {
     const SHAPE: &str =
         "must be {\"mode\": \"previous_period\" | \"year_over_year\" | \"custom\", \
-        \"date_range\": [from, to] (custom only), \"match_day_of_week\": true | false}";
+        \"date_range\": [from, to] (custom only), \"match_day_of_week\": true | false, \
+        \"up_to_now\": true | false}";
     let object = match value {
         Value::Null | Value::Bool(false) => return Ok(None),
         Value::Object(o) => o,
         _ => return Err(QueryError::invalid("include.comparisons", SHAPE.into())),
     };
     for key in object.keys() {
-        if !["mode", "date_range", "match_day_of_week"].contains(&key.as_str()) {
+        if !["mode", "date_range", "match_day_of_week", "up_to_now"].contains(&key.as_str()) {
             return Err(QueryError::invalid(
                 &format!("include.comparisons.{key}"),
                 format!("unknown; {SHAPE}"),
@@ -664,9 +671,14 @@ fn parse_comparisons(value: &Value) -> Result<Option<Comparison>, QueryError> {
         None => false,
         Some(v) => bool_field(v, "include.comparisons.match_day_of_week")?,
     };
+    let up_to_now = match object.get("up_to_now") {
+        None => false,
+        Some(v) => bool_field(v, "include.comparisons.up_to_now")?,
+    };
     Ok(Some(Comparison {
         mode,
         match_day_of_week,
+        up_to_now,
     }))
 }
 

@@ -824,6 +824,50 @@ async fn days_follow_the_site_time_zone_across_daylight_saving() {
     api.server.stop().await;
 }
 
+/// `up_to_now`: today so far is compared with yesterday up to the same
+/// time, not with all of yesterday (Plausible's whole days without it).
+#[tokio::test]
+async fn up_to_now_compares_today_with_the_same_hours_of_yesterday() {
+    let api = Api::start("uptonow", "shop.example", &[]).await;
+    let ask = |up_to_now: bool| {
+        json!({"site_id": "shop.example", "metrics": ["visitors"], "date_range": "day",
+            "include": {"comparisons": {"mode": "previous_period", "up_to_now": up_to_now}}})
+    };
+    let before = Utc::now();
+    let cut = api.query(ask(true)).await;
+    let whole = api.query(ask(false)).await;
+    let after = Utc::now();
+    let range = |answer: &Value| -> Vec<chrono::DateTime<chrono::FixedOffset>> {
+        answer["meta"]["comparison_date_range"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{answer}"))
+            .iter()
+            .map(|t| chrono::DateTime::parse_from_rfc3339(t.as_str().unwrap()).unwrap())
+            .collect()
+    };
+    let (cut, whole) = (range(&cut), range(&whole));
+    let yesterday = (before - chrono::Duration::days(1)).date_naive();
+    assert_eq!(cut[0], whole[0], "both begin at yesterday's midnight");
+    assert_eq!(cut[0].date_naive(), yesterday);
+    assert_eq!(whole[1].date_naive(), yesterday);
+    assert_eq!(whole[1].format("%H:%M:%S").to_string(), "23:59:59");
+    let day = chrono::Duration::days(1);
+    let slack = chrono::Duration::seconds(2);
+    assert!(
+        cut[1] >= before - day - slack && cut[1] <= after - day + slack,
+        "cut at now a day ago: {cut:?} ({before} … {after})"
+    );
+    let (status, refused) = api
+        .query_with(
+            Some(&api.key),
+            json!({"site_id": "shop.example", "metrics": ["visitors"], "date_range": "day",
+                "include": {"comparisons": {"mode": "previous_period", "up_to_now": "yes"}}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    api.server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realtime_counts_the_last_five_minutes_and_seed_demo_fills_a_site() {
     let api = Api::start("realtime", "shop.example", &[]).await;

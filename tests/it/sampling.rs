@@ -89,7 +89,10 @@ async fn large_periods_are_sampled_said_so_and_close_small_ones_and_exact_reques
         "{rows} rows: {sampled}"
     );
     let estimated = sampling["events_in_period"].as_u64().unwrap() as f64;
-    assert!((estimated - rows).abs() < rows * 0.2, "{rows} rows: {sampled}");
+    assert!(
+        (estimated - rows).abs() < rows * 0.2,
+        "{rows} rows: {sampled}"
+    );
     let got = metrics(&sampled);
     for (i, (estimate, exact)) in got.iter().zip(&truth).enumerate() {
         assert_eq!(estimate % n, 0.0, "metric {i} is a count scaled by {n}");

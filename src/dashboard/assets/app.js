@@ -272,7 +272,9 @@
     const goal = goalFiltered();
     const metrics = headlineMetrics(view.filters);
     const names = goal ? GOAL_METRIC_NAMES : METRIC_NAMES;
-    const comparisons = { mode: view.compare };
+    // Like with like: today so far against the same hours of the day
+    // before, this month so far against as long a stretch before it.
+    const comparisons = { mode: view.compare, up_to_now: true };
     if (view.matchWeekday) comparisons.match_day_of_week = true;
     const include = view.compare === 'off' ? {} : { comparisons };
     const answer = await query({ metrics, include });
@@ -289,7 +291,11 @@
         el('span', { class: 'stat-label', text: names[metric] }),
         el('strong', { class: 'stat-value', 'data-metric': metric, 'data-value': shownValue, text: formatMetric(metric, value) }));
       const change = row.comparison ? row.comparison.change[i] : null;
-      if (change !== null && change !== undefined) {
+      const before = row.comparison ? plainValue(row.comparison.metrics[i]) : null;
+      if (row.comparison && !before) {
+        // Nothing in the compared period: no change to speak of.
+        item.append(el('span', { class: 'change none', 'data-change-none': '', text: '—', title: 'Nothing to compare with in ' + COMPARISONS[view.compare] }));
+      } else if (change !== null && change !== undefined) {
         const better = metric === 'bounce_rate' ? change < 0 : change > 0;
         const arrow = change > 0 ? '↑' : change < 0 ? '↓' : '→';
         item.append(el('span', {
