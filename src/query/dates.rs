@@ -405,7 +405,7 @@ mod tests {
         let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
         let today = DateRange::Preset(Preset::Day);
         assert_eq!(
-            compare(ComparisonMode::PreviousPeriod, today.clone(), true),
+            compare(ComparisonMode::PreviousPeriod, today, true),
             pair("2026-12-01T23:00:00+00:00", "2026-12-02T12:30:01+00:00")
         );
         assert_eq!(
@@ -416,7 +416,7 @@ mod tests {
         // 13.5 hours of the 3 days before.
         let month = DateRange::Preset(Preset::Month);
         assert_eq!(
-            compare(ComparisonMode::PreviousPeriod, month.clone(), true),
+            compare(ComparisonMode::PreviousPeriod, month, true),
             pair("2026-11-27T23:00:00+00:00", "2026-11-30T12:30:01+00:00")
         );
         assert_eq!(
@@ -426,7 +426,7 @@ mod tests {
         // Last 7 days ended yesterday: whole days either way.
         let week = DateRange::Preset(Preset::Days(7));
         assert_eq!(
-            compare(ComparisonMode::PreviousPeriod, week.clone(), true),
+            compare(ComparisonMode::PreviousPeriod, week, true),
             compare(ComparisonMode::PreviousPeriod, week, false)
         );
     }
