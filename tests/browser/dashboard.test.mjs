@@ -73,10 +73,14 @@ const waitReady = (page) => page.waitForFunction(() => {
   throw new Error(`${e.message}; the page's status: ${status}`);
 });
 
+// A period: a date_range (preset or [from, to]), or {date_range, date}
+// for one anchored on another day than today.
+const rangeOf = (range) => (range !== null && typeof range === 'object' && !Array.isArray(range) ? range : { date_range: range });
+
 /** Checks every number on the page against the API under `filters`. */
 async function compareWithApi(page, filters, what, range = '30d', bucket = 'time:day', mode = 'previous_period') {
   const cards = headlineCards(filters);
-  const headline = await api({ site_id: SITE, date_range: range, metrics: cards, filters, include: { comparisons: { mode, up_to_now: true } } });
+  const headline = await api({ site_id: SITE, ...rangeOf(range), metrics: cards, filters, include: { comparisons: { mode, up_to_now: true } } });
   const shown = await page.$$eval('#headline [data-metric]', (nodes) => nodes.map((n) => [n.dataset.metric, n.dataset.value]));
   const row = headline.results[0];
   // A change is shown where the compared period has a value; "—" where it has none.
@@ -85,7 +89,7 @@ async function compareWithApi(page, filters, what, range = '30d', bucket = 'time
   const changes = await page.$$eval('#headline [data-change]', (nodes) => nodes.map((n) => n.dataset.change));
   check(same(changes, present.map(([, , c]) => c).filter((c) => c !== null).map(String)), `${what}: changes ${JSON.stringify(changes)} vs ${JSON.stringify(row.comparison.change)}`);
 
-  const series = await api({ site_id: SITE, date_range: range, metrics: ['visitors', 'pageviews'], dimensions: [bucket], filters, include: { time_labels: true } });
+  const series = await api({ site_id: SITE, ...rangeOf(range), metrics: ['visitors', 'pageviews'], dimensions: [bucket], filters, include: { time_labels: true } });
   const chart = await page.$$eval('#chart-table tbody tr', (rows) => rows.map((r) => [r.querySelector('th').textContent, ...[...r.querySelectorAll('td')].map((td) => Number(td.dataset.value))]));
   const found = new Map(series.results.map((r) => [r.dimensions[0], r.metrics]));
   const expected = series.meta.time_labels.map((label) => [label, ...(found.get(label) || [0, 0])]);
@@ -93,7 +97,7 @@ async function compareWithApi(page, filters, what, range = '30d', bucket = 'time
   if (range === '30d') check(chart.length >= 30, `${what}: a point per day (${chart.length})`);
 
   // The property panel shows the most used property name first.
-  const keys = await api({ site_id: SITE, date_range: range, metrics: ['visitors', 'events'], dimensions: ['event:prop_key'], filters, pagination: { limit: 20 } });
+  const keys = await api({ site_id: SITE, ...rangeOf(range), metrics: ['visitors', 'events'], dimensions: ['event:prop_key'], filters, pagination: { limit: 20 } });
   const panels = Object.assign({}, PANELS);
   if (engagementAnswerable(filters)) {
     panels.pages = Object.assign({}, PANELS.pages, { metrics: PANELS.pages.metrics.concat(['time_on_page', 'scroll_depth']) });
@@ -105,7 +109,7 @@ async function compareWithApi(page, filters, what, range = '30d', bucket = 'time
     check(same(options, keys.results.map((r) => r.dimensions[0])), `${what}: property names ${JSON.stringify(options)}`);
   }
   for (const [id, spec] of Object.entries(panels)) {
-    const body = { site_id: SITE, date_range: range, metrics: spec.metrics, dimensions: spec.dimensions, filters: filters.concat(spec.filters), pagination: { limit: 10 } };
+    const body = { site_id: SITE, ...rangeOf(range), metrics: spec.metrics, dimensions: spec.dimensions, filters: filters.concat(spec.filters), pagination: { limit: 10 } };
     const asked = JSON.parse(await page.$eval(`#panel-${id}`, (n) => n.dataset.query));
     check(same(asked, body), `${what}: panel ${id} asked ${JSON.stringify(asked)}, expected ${JSON.stringify(body)}`);
     const answer = await api(body);
@@ -118,7 +122,7 @@ async function compareWithApi(page, filters, what, range = '30d', bucket = 'time
   // The funnel panel: the site's first funnel, each step as the API says.
   const funnels = await (await fetch(`${collector}/api/v2/funnels?site_id=${SITE}`, { headers: { Authorization: 'Bearer ' + apiKey } })).json();
   check(funnels.funnels.length > 0, `${what}: the test site has a funnel`);
-  const funnelBody = { site_id: SITE, funnel: funnels.funnels[0].name, date_range: range };
+  const funnelBody = { site_id: SITE, funnel: funnels.funnels[0].name, ...rangeOf(range) };
   const funnelAsked = JSON.parse(await page.$eval('#panel-funnels', (n) => n.dataset.query));
   check(same(funnelAsked, funnelBody), `${what}: funnel panel asked ${JSON.stringify(funnelAsked)}`);
   const funnel = await (await fetch(`${collector}/api/v2/funnel`, { method: 'POST', headers: { Authorization: 'Bearer ' + apiKey }, body: JSON.stringify(funnelBody) })).json();
@@ -268,8 +272,38 @@ try {
   await page.click('#custom button[type=submit]');
   await page.waitForFunction((from) => location.search.includes('from=' + from) && document.querySelector('#board').dataset.state === 'ready', day(9));
   await compareWithApi(page, [], 'custom range', [day(9), day(2)], 'time:day');
+  // Yesterday, last month and all time, each as the API answers it; the
+  // arrows step a period back and forth, and not past today.
+  const today = (await api({ site_id: SITE, metrics: ['visitors'], date_range: 'day' })).query.date_range[0].slice(0, 10);
+  const shift = (d, n) => new Date(Date.parse(d + 'T00:00:00Z') + n * 86400000).toISOString().slice(0, 10);
+  await page.selectOption('#period', 'yesterday');
+  await page.waitForFunction(() => location.search.includes('period=yesterday') && document.querySelector('#board').dataset.state === 'ready');
+  await compareWithApi(page, [], 'yesterday', { date_range: 'day', date: shift(today, -1) }, 'time:hour');
+  check(await page.$eval('#period-range', (n) => n.dataset.from === n.dataset.to && n.dataset.from) === shift(today, -1), 'yesterday is one day, the day before today');
+  await page.selectOption('#period', 'last_month');
+  await page.waitForFunction(() => location.search.includes('period=last_month') && document.querySelector('#board').dataset.state === 'ready');
+  const lastMonth = new Date(Date.parse(today.slice(0, 7) + '-01T00:00:00Z'));
+  lastMonth.setUTCMonth(lastMonth.getUTCMonth() - 1);
+  await compareWithApi(page, [], 'last month', { date_range: 'month', date: lastMonth.toISOString().slice(0, 10) });
+  await page.selectOption('#period', 'all');
+  await page.waitForFunction(() => location.search.includes('period=all') && document.querySelector('#board').dataset.state === 'ready');
+  const all = await compareWithApi(page, [], 'all time', 'all', 'time:month');
+  check(all[0] >= year[0], `all time has at least the visitors of 12 months: ${all[0]} vs ${year[0]}`);
+  check(await page.isDisabled('#period-prev') && await page.isDisabled('#period-next'), 'all time has no arrows');
   await page.selectOption('#period', '30d');
   await waitReady(page);
+  check(await page.isDisabled('#period-next'), 'nothing after today');
+  // Back by keyboard: focus the arrow and press Enter.
+  await page.focus('#period-prev');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => location.search.includes('date=') && document.querySelector('#board').dataset.state === 'ready');
+  const back = new URL(page.url()).searchParams.get('date');
+  check(back === shift(today, -30), `30 days back anchors 30 days before today: ${back}`);
+  const earlier = await compareWithApi(page, [], '30 days before', { date_range: '30d', date: back });
+  check(earlier[0] > 0, 'the seeded 40 days reach into the 30 days before');
+  await page.click('#period-next');
+  await page.waitForFunction(() => !location.search.includes('date=') && document.querySelector('#board').dataset.state === 'ready');
+  check(same(await compareWithApi(page, [], 'forward again'), unfiltered), 'forward again is the last 30 days');
   // Compared with the year before: the changes are the API's in that mode.
   await page.selectOption('#compare', 'year_over_year');
   await page.waitForFunction(() => location.search.includes('compare=year_over_year') && document.querySelector('#board').dataset.state === 'ready');

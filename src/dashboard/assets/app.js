@@ -26,7 +26,10 @@
     return node;
   };
 
-  const PERIODS = ['day', '7d', '30d', 'month', '12mo', 'custom'];
+  const PERIODS = ['day', 'yesterday', '7d', '30d', 'month', 'last_month', '12mo', 'all', 'custom'];
+  // Periods the arrows step through, by moving the anchor day (the API's
+  // `date`): how far one step goes, in days or months.
+  const STEPS = { day: { days: 1 }, '7d': { days: 7 }, '30d': { days: 30 }, month: { months: 1 }, '12mo': { months: 12 } };
   // What the headline's changes compare with (Plausible's modes).
   const COMPARISONS = { previous_period: 'the previous period', year_over_year: 'the year before', off: '' };
   const LIST_LIMIT = 10;
@@ -114,6 +117,7 @@
       period,
       compare,
       matchWeekday: params.get('match_weekday') === '1',
+      date: /^\d{4}-\d{2}-\d{2}$/.test(params.get('date') || '') ? params.get('date') : '',
       from: params.get('from') || '',
       to: params.get('to') || '',
       prop: params.get('prop') || '',
@@ -127,6 +131,7 @@
     params.set('site', view.site);
     params.set('period', view.period);
     if (view.period === 'custom') { params.set('from', view.from); params.set('to', view.to); }
+    if (view.date && STEPS[view.period]) params.set('date', view.date);
     if (view.compare !== 'previous_period') params.set('compare', view.compare);
     if (view.matchWeekday && view.compare !== 'off') params.set('match_weekday', '1');
     for (const f of view.filters) params.append(f.dim, f.value);
@@ -161,15 +166,66 @@
   const postJson = (path, body) => api(path, {
     method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
   });
-  function dateRange() {
-    return view.period === 'custom' ? [view.from, view.to] : view.period;
+  // The site's today (its time zone's date), asked of the API once per
+  // site: yesterday, last month and the arrows are counted from it.
+  const siteToday = {};
+  async function todayOf(site) {
+    if (!siteToday[site]) {
+      const answer = await postJson('/api/v2/query', { site_id: site, metrics: ['visitors'], date_range: 'day' });
+      siteToday[site] = answer.query.date_range[0].slice(0, 10);
+    }
+    return siteToday[site];
+  }
+  // Day arithmetic on YYYY-MM-DD (as UTC dates, so no zone shifts them).
+  const addDays = (day, n) => new Date(Date.parse(day + 'T00:00:00Z') + n * 86400000).toISOString().slice(0, 10);
+  const addMonths = (day, n) => {
+    const d = new Date(Date.parse(day.slice(0, 7) + '-01T00:00:00Z'));
+    d.setUTCMonth(d.getUTCMonth() + n);
+    return d.toISOString().slice(0, 10);
+  };
+  /** The API's date_range and anchor day for the view. */
+  function period() {
+    const today = siteToday[view.site];
+    switch (view.period) {
+      case 'custom': return { date_range: [view.from, view.to] };
+      case 'yesterday': return { date_range: 'day', date: addDays(today, -1) };
+      case 'last_month': return { date_range: 'month', date: addMonths(today, -1) };
+      default: return view.date ? { date_range: view.period, date: view.date } : { date_range: view.period };
+    }
+  }
+  const dateRange = () => period().date_range;
+  /**
+   * The view one arrow step back (-1) or forward (+1), or null where there
+   * is none: all time, and nothing after today.
+   */
+  function stepped(direction) {
+    const today = siteToday[view.site];
+    const next = Object.assign({}, view);
+    if (view.period === 'all' || !today) return null;
+    if (view.period === 'custom') {
+      if (!(view.from && view.to)) return null;
+      const days = Math.round((Date.parse(view.to) - Date.parse(view.from)) / 86400000) + 1;
+      next.from = addDays(view.from, direction * days);
+      next.to = addDays(view.to, direction * days);
+      return next.from > today ? null : next;
+    }
+    // Yesterday and last month step as a day and a month anchored there.
+    if (view.period === 'yesterday') { next.period = 'day'; next.date = addDays(today, -1); }
+    if (view.period === 'last_month') { next.period = 'month'; next.date = addMonths(today, -1); }
+    const step = STEPS[next.period];
+    const anchor = next.date || today;
+    next.date = step.days ? addDays(anchor, direction * step.days) : addMonths(anchor, direction * step.months);
+    if (step.months && !step.days && next.period === 'month') next.date = next.date.slice(0, 8) + '01';
+    if (next.date > today) return null;
+    if (next.date === today || (next.period === 'month' && next.date.slice(0, 7) === today.slice(0, 7))) next.date = '';
+    return next;
   }
   function apiFilters() {
     return view.filters.map((f) => ['is', f.dim, [f.value]]);
   }
   /** The stats API request for the current view plus `extra`. */
   function queryBody(extra) {
-    const body = Object.assign({ site_id: view.site, date_range: dateRange() }, extra);
+    const body = Object.assign({ site_id: view.site }, period(), extra);
     body.filters = apiFilters().concat(extra.filters || []);
     return body;
   }
@@ -268,6 +324,16 @@
     return metrics;
   }
 
+  const dayFormat = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+  /** The period as the API resolved it, first and last day, in words. */
+  function showRange(range) {
+    const [first, last] = range.map((t) => t.slice(0, 10));
+    const word = (d) => dayFormat.format(new Date(d + 'T00:00:00Z'));
+    const node = $('period-range');
+    node.dataset.from = first; node.dataset.to = last;
+    node.textContent = first === last ? word(first) : `${word(first)} – ${word(last)}`;
+  }
+
   async function renderHeadline() {
     const goal = goalFiltered();
     const metrics = headlineMetrics(view.filters);
@@ -278,6 +344,7 @@
     if (view.matchWeekday) comparisons.match_day_of_week = true;
     const include = view.compare === 'off' ? {} : { comparisons };
     const answer = await query({ metrics, include });
+    showRange(answer.query.date_range);
     const row = answer.results[0] || { metrics: metrics.map(() => 0) };
     const list = $('headline');
     list.replaceChildren();
@@ -310,8 +377,8 @@
   }
 
   function timeDimension() {
-    if (view.period === 'day') return 'time:hour';
-    if (view.period === '12mo') return 'time:month';
+    if (view.period === 'day' || view.period === 'yesterday') return 'time:hour';
+    if (view.period === '12mo' || view.period === 'all') return 'time:month';
     if (view.period === 'custom' && view.from && view.to) {
       const days = (Date.parse(view.to) - Date.parse(view.from)) / 86400000;
       if (days > 92) return 'time:month';
@@ -473,7 +540,7 @@
       $('panel-funnels').replaceWith(section);
       return;
     }
-    const body = { site_id: view.site, funnel: name, date_range: dateRange() };
+    const body = Object.assign({ site_id: view.site, funnel: name }, period());
     section.dataset.query = JSON.stringify(body);
     const answer = await current(() => postJson('/api/v2/funnel', body));
     const widest = Math.max(1, ...answer.steps.map((st) => st.visitors));
@@ -556,6 +623,10 @@
     if (view.period === 'custom' && !(view.from && view.to)) {
       board.dataset.state = 'ready'; setStatus('Pick a date range'); return;
     }
+    try { await todayOf(view.site); } catch (e) { if (mine === generation) { showError(e); board.dataset.state = 'error'; } return; }
+    if (mine !== generation) return;
+    $('period-prev').disabled = !stepped(-1);
+    $('period-next').disabled = !stepped(1);
     const work = [renderHeadline(), renderChart(), ...PANELS.map(renderPanel), renderProperties(), renderFunnels(), renderLive(), renderShares()];
     const results = await Promise.allSettled(work);
     if (mine !== generation) return;
@@ -621,8 +692,15 @@
   $('site').addEventListener('change', (e) => { view.site = e.target.value; view.filters = []; view.prop = ''; navigate(); });
   $('compare').addEventListener('change', (e) => { view.compare = e.target.value; navigate(); });
   $('match-weekday').addEventListener('change', (e) => { view.matchWeekday = e.target.checked; navigate(); });
+  for (const [id, direction] of [['period-prev', -1], ['period-next', 1]]) {
+    $(id).addEventListener('click', () => {
+      const next = stepped(direction);
+      if (next) { view = next; navigate(); }
+    });
+  }
   $('period').addEventListener('change', (e) => {
     view.period = e.target.value;
+    view.date = '';
     if (view.period === 'custom' && !(view.from && view.to)) {
       const today = new Date().toISOString().slice(0, 10);
       view.to = today;
