@@ -355,9 +355,37 @@ try {
   check(same(reach, [403, 403, 403, 403]), 'share link: other site and management refused: ' + JSON.stringify(reach));
   check(errors.length === 0, 'no page errors: ' + errors.join('; '));
 
+  // Share links made in the page: a label, a copy button, and a revoked
+  // link gone from the list and from use.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: collector });
+  const existing = await page.$$eval('#share-list li', (lis) => lis.length);
+  await page.fill('#share-label', 'Marketing team');
+  await page.focus('#share-label');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((n) => document.querySelectorAll('#share-list li').length === n + 1, existing);
+  const made = await page.$eval('#share-url', (n) => n.value);
+  check(made.startsWith(collector + '/share#'), 'the new link is shown: ' + made);
+  await page.click('#share-copy');
+  await page.waitForFunction(() => document.querySelector('#share-copied').textContent === 'Copied');
+  check(await page.evaluate(() => navigator.clipboard.readText()) === made, 'the copy button copies the link');
+  const labelled = await page.$$eval('#share-list li', (lis) => lis.map((li) => [li.dataset.label, li.textContent]));
+  check(labelled.some(([label, text]) => label === 'Marketing team' && text.startsWith('Marketing team')), 'the label is listed: ' + JSON.stringify(labelled));
+  const visitor = await guest.newPage();
+  await visitor.goto(made);
+  await waitReady(visitor);
+  check(same(await compareWithApi(visitor, [], 'new share link'), unfiltered), 'the new link shows the site');
+  await page.click('#share-list li[data-label="Marketing team"] button');
+  await page.waitForFunction((n) => document.querySelectorAll('#share-list li').length === n, existing);
+  check(!(await page.$$eval('#share-list li', (lis) => lis.map((li) => li.dataset.label))).includes('Marketing team'), 'a revoked link leaves the list');
+  await visitor.goto('about:blank');
+  await visitor.goto(made);
+  await visitor.waitForFunction(() => document.querySelector('#status').textContent.includes('revoked'));
+  check(await visitor.isHidden('#board'), 'a revoked link shows nothing');
+  await page.screenshot({ path: join(shots, 'dashboard-shares.png') });
+
   // Logging out ends the session on the server, not only in the browser.
   const before = (await context.cookies()).find((c) => c.name === 'saltmark_session').value;
-  await page.setViewportSize({ width: 1280, height: 900 });
   await page.click('#logout');
   await page.waitForSelector('#login-form', { state: 'visible' });
   const replay = await fetch(collector + '/api/dashboard/me', { headers: { Cookie: 'saltmark_session=' + before } });

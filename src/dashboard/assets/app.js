@@ -584,9 +584,11 @@
     if (auth.mode !== 'user') return;
     const answer = await api('/api/dashboard/shares');
     const list = $('share-list');
-    list.replaceChildren(...answer.links.filter((l) => l.link_site === view.site).map((l) => el('li', { 'data-id': l.link_id },
-      el('span', { text: `${l.link_id}${l.link_label ? ' · ' + l.link_label : ''} · ${l.is_revoked ? 'revoked' : 'active'}` }),
-      l.is_revoked ? null : el('button', { type: 'button', text: 'Revoke', 'aria-label': `Revoke share link ${l.link_id}`, on: { click: async () => {
+    // Revoked links are gone for good: the list shows the live ones.
+    const live = answer.links.filter((l) => l.link_site === view.site && !l.is_revoked);
+    list.replaceChildren(...live.map((l) => el('li', { 'data-id': l.link_id, 'data-label': l.link_label },
+      el('span', { text: `${l.link_label || 'Unlabelled'} · ${l.link_id}` }),
+      el('button', { type: 'button', text: 'Revoke', 'aria-label': `Revoke share link ${l.link_id}`, on: { click: async () => {
         await postJson('/api/dashboard/shares/revoke', { id: l.link_id }); renderShares().catch(showError);
       } } }))));
   }
@@ -713,14 +715,29 @@
     view.from = $('from').value; view.to = $('to').value;
     if (view.from && view.to && view.from <= view.to) navigate(); else setStatus('The start must not be after the end.');
   });
-  $('share-create').addEventListener('click', async () => {
+  $('share-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
     try {
-      const link = await postJson('/api/dashboard/shares', { site: view.site, label: '' });
+      const link = await postJson('/api/dashboard/shares', { site: view.site, label: $('share-label').value.trim() });
+      $('share-label').value = '';
       $('share-url').value = location.origin + link.path;
+      $('share-copied').textContent = '';
       $('share-new').hidden = false;
       $('share-url').select();
       renderShares().catch(showError);
     } catch (e) { showError(e); }
+  });
+  $('share-copy').addEventListener('click', async () => {
+    const url = $('share-url').value;
+    try {
+      await navigator.clipboard.writeText(url);
+    } catch (e) {
+      // No clipboard API (a page not served over HTTPS or localhost): the
+      // selection and the older copy command.
+      $('share-url').select();
+      document.execCommand('copy');
+    }
+    $('share-copied').textContent = 'Copied';
   });
   window.addEventListener('popstate', () => { view = readView(); render(); });
   start();
