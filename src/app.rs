@@ -161,6 +161,8 @@ pub struct LoginState {
     pub secure_cookie: bool,
     /// How long a login lasts.
     pub session_lifetime: chrono::Duration,
+    /// The geolocation databases, for the credit their licence asks for.
+    pub geo: Arc<GeoLocator>,
 }
 
 impl std::fmt::Debug for LoginState {
@@ -314,6 +316,7 @@ impl App {
                 session_lifetime: chrono::Duration::days(i64::from(
                     config.dashboard.session_days.max(1),
                 )),
+                geo: geo.clone(),
             },
         });
         let jobs = CancellationToken::new();

@@ -238,6 +238,8 @@ async fn me(state: &LoginState, http: &HttpState, request: Request<Incoming>) ->
                 "mode": if access.kind == AccessKind::ShareLink { "share" } else { "user" },
                 "user": access.user,
                 "sites": access.sites,
+                // Shown under the locations (DB-IP's licence asks for it).
+                "geo_attribution": state.geo.attribution(),
             }),
         ),
         Ok(_) => json(

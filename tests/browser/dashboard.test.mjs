@@ -167,6 +167,9 @@ try {
   summary.visitors = unfiltered[0];
   check(unfiltered[0] > 0, 'the seeded site has visitors');
   await page.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true });
+  // DB-IP's data is credited where locations are shown (CC BY 4.0).
+  const credit = await page.$eval('#panel-locations #geo-credit', (n) => [n.textContent, n.querySelector('a').href]);
+  check(same(credit, ['IP geolocation by DB-IP (CC BY 4.0)', 'https://db-ip.com/']), 'DB-IP credit: ' + JSON.stringify(credit));
 
   // Another site is out of reach for this user, in the page's own session.
   const otherStatus = await page.evaluate(async (site) => (await fetch('/api/v2/query', {
@@ -339,6 +342,7 @@ try {
   await shared.goto(`${collector}/share#${shareToken}`);
   await waitReady(shared);
   check(await shared.isVisible('#readonly'), 'the read-only badge shows');
+  check(await shared.isVisible('#panel-locations #geo-credit'), 'the credit shows on a share link too');
   check(await shared.isHidden('#logout') && await shared.isHidden('#shares'), 'no logout, no share management');
   check(same(await shared.$$eval('#site option', (o) => o.map((x) => x.value)), [SITE]), 'only the shared site');
   check(same(await compareWithApi(shared, [], 'share link'), unfiltered), 'the share link shows the same numbers');

@@ -442,8 +442,16 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
 
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     require_tools(&dir);
-    let server =
-        TestServer::start("dashboard", &[("SALTMARK_SITES", "shop.test,other.test")]).await;
+    // DB-IP's data (a fixture in its format), whose licence asks for credit.
+    let geo = common::geo_fixture("dbip-city-flat-test.mmdb");
+    let server = TestServer::start(
+        "dashboard",
+        &[
+            ("SALTMARK_SITES", "shop.test,other.test"),
+            ("SALTMARK_GEO_DB", geo.to_str().unwrap()),
+        ],
+    )
+    .await;
     let store = server.state.store.clone();
     let now = chrono::Utc::now();
     for (site, events, seed) in [("shop.test", 4_000, 3), ("other.test", 800, 4)] {

@@ -99,7 +99,7 @@
   ];
 
   // ---- state: the URL is the source of truth -------------------------------
-  const auth = { mode: null, token: null, sites: [] };
+  const auth = { mode: null, token: null, sites: [], credit: null };
   function readView() {
     const params = new URLSearchParams(location.search);
     const filters = [];
@@ -489,6 +489,13 @@
     section.dataset.query = JSON.stringify(body);
     const answer = await current(() => postJson('/api/v2/query', body));
     section.append(breakdownTable(`${panel.title}: ${tab.label}`, tab.dim, tab.filterDim || tab.dim, metrics, answer.results, tab.columns));
+    // The geolocation database's licence may ask for credit where its
+    // data is shown (DB-IP's CC BY 4.0 does).
+    if (panel.id === 'locations' && auth.credit) {
+      section.append(el('p', { class: 'note credit', id: 'geo-credit' },
+        el('a', { href: auth.credit.url, rel: 'noopener noreferrer', text: auth.credit.text }),
+        ` (${auth.credit.licence})`));
+    }
     $('panel-' + panel.id).replaceWith(section);
   }
 
@@ -649,7 +656,7 @@
   }
 
   function showBoard(me) {
-    auth.mode = me.mode; auth.sites = me.sites;
+    auth.mode = me.mode; auth.sites = me.sites; auth.credit = me.geo_attribution || null;
     $('login').hidden = true; $('board').hidden = false; $('controls').hidden = false;
     $('logout').hidden = me.mode !== 'user';
     $('readonly').hidden = me.mode !== 'share';

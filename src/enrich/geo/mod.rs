@@ -407,6 +407,18 @@ impl fmt::Debug for GeoLocator {
     }
 }
 
+/// A geolocation database's required credit (see
+/// [`GeoLocator::attribution`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Attribution {
+    /// The words to show.
+    pub text: &'static str,
+    /// Where they link to.
+    pub url: &'static str,
+    /// The licence that asks for them.
+    pub licence: &'static str,
+}
+
 impl GeoLocator {
     /// Open the configured database, if any.
     ///
@@ -435,6 +447,23 @@ impl GeoLocator {
             sources.push(source);
         }
         Ok(GeoLocator { sources })
+    }
+
+    /// The credit a loaded database's licence asks for wherever its data is
+    /// shown: DB-IP's free databases are CC BY 4.0, which requires visible
+    /// attribution; MaxMind's are not shown with one here.
+    pub fn attribution(&self) -> Option<Attribution> {
+        let dbip = self.sources.iter().any(|source| {
+            source.current.load().as_deref().is_some_and(|db| {
+                let kind = db.database_type().to_ascii_lowercase();
+                kind.starts_with("dbip") || kind.contains("db-ip")
+            })
+        });
+        dbip.then_some(Attribution {
+            text: "IP geolocation by DB-IP",
+            url: "https://db-ip.com",
+            licence: "CC BY 4.0",
+        })
     }
 
     /// The location of `ip`, or an empty one.
@@ -598,6 +627,17 @@ impl Source {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn db_ip_data_is_credited_and_maxmind_test_data_is_not() {
+        let dbip = GeoLocator::open(Some(fixture("dbip-city-flat-test.mmdb"))).unwrap();
+        let credit = dbip.attribution().expect("DB-IP is credited");
+        assert_eq!(credit.licence, "CC BY 4.0");
+        assert!(credit.text.contains("DB-IP"));
+        let maxmind = GeoLocator::open(Some(fixture("GeoIP2-City-Test.mmdb"))).unwrap();
+        assert_eq!(maxmind.attribution(), None);
+        assert_eq!(GeoLocator::open(None).unwrap().attribution(), None);
+    }
 
     // Shared with the tests of the submodules.
 
