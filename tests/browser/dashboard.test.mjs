@@ -77,8 +77,45 @@ const waitReady = (page) => page.waitForFunction(() => {
 // for one anchored on another day than today.
 const rangeOf = (range) => (range !== null && typeof range === 'object' && !Array.isArray(range) ? range : { date_range: range });
 
+// Objects compared regardless of their keys' order.
+const canon = (v) => JSON.stringify(v, (k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
+// The site's today, as the API says it (set after logging in).
+let TODAY = null;
+
+/**
+ * The chart: the question it asked, and each drawn bucket (and its
+ * compared bucket) as the API answers it; no bucket after today, and for
+ * all time none before the first with data.
+ */
+async function compareChart(page, filters, what, range, bucket, mode, metric) {
+  const include = { time_labels: true };
+  if (mode !== 'off') include.comparisons = { mode, up_to_now: true };
+  const body = { site_id: SITE, ...rangeOf(range), metrics: [metric], dimensions: [bucket], include, filters };
+  const asked = JSON.parse(await page.$eval('#chart', (n) => n.dataset.query));
+  check(canon(asked) === canon(body), `${what}: the chart asked ${JSON.stringify(asked)}, expected ${JSON.stringify(body)}`);
+  const series = await api(body);
+  const found = new Map(series.results.map((r) => [r.dimensions[0], r]));
+  let labels = series.meta.time_labels.filter((l) => l.slice(0, 10) <= TODAY);
+  if (rangeOf(range).date_range === 'all') {
+    const first = labels.findIndex((l) => found.has(l) && found.get(l).metrics[0]);
+    labels = first < 0 ? [] : labels.slice(first);
+  }
+  const expected = labels.map((label) => {
+    const r = found.get(label);
+    const then = r && r.comparison ? [r.comparison.dimensions[0], r.comparison.metrics[0]] : ['', null];
+    return [label, r ? r.metrics[0] : 0, ...then];
+  });
+  const chart = await page.$$eval('#chart-table tbody tr', (rows) => rows.map((r) => {
+    const [value, thenLabel, thenValue] = r.querySelectorAll('td');
+    return [r.querySelector('th').textContent, Number(value.dataset.value), thenLabel.textContent, thenValue.dataset.value === undefined ? null : Number(thenValue.dataset.value)];
+  }));
+  check(same(chart, expected), `${what}: chart ${JSON.stringify(chart.slice(0, 3))}… differs from the API ${JSON.stringify(expected.slice(0, 3))}…`);
+  if (rangeOf(range).date_range === '30d' && !rangeOf(range).date && bucket === 'time:day') check(chart.length === 30, `${what}: a point per day (${chart.length})`);
+  return expected;
+}
+
 /** Checks every number on the page against the API under `filters`. */
-async function compareWithApi(page, filters, what, range = '30d', bucket = 'time:day', mode = 'previous_period') {
+async function compareWithApi(page, filters, what, range = '30d', bucket = 'time:day', mode = 'previous_period', metric = 'visitors') {
   const cards = headlineCards(filters);
   const headline = await api({ site_id: SITE, ...rangeOf(range), metrics: cards, filters, include: { comparisons: { mode, up_to_now: true } } });
   const shown = await page.$$eval('#headline [data-metric]', (nodes) => nodes.map((n) => [n.dataset.metric, n.dataset.value]));
@@ -89,12 +126,7 @@ async function compareWithApi(page, filters, what, range = '30d', bucket = 'time
   const changes = await page.$$eval('#headline [data-change]', (nodes) => nodes.map((n) => n.dataset.change));
   check(same(changes, present.map(([, , c]) => c).filter((c) => c !== null).map(String)), `${what}: changes ${JSON.stringify(changes)} vs ${JSON.stringify(row.comparison.change)}`);
 
-  const series = await api({ site_id: SITE, ...rangeOf(range), metrics: ['visitors', 'pageviews'], dimensions: [bucket], filters, include: { time_labels: true } });
-  const chart = await page.$$eval('#chart-table tbody tr', (rows) => rows.map((r) => [r.querySelector('th').textContent, ...[...r.querySelectorAll('td')].map((td) => Number(td.dataset.value))]));
-  const found = new Map(series.results.map((r) => [r.dimensions[0], r.metrics]));
-  const expected = series.meta.time_labels.map((label) => [label, ...(found.get(label) || [0, 0])]);
-  check(same(chart, expected), `${what}: chart differs from the API`);
-  if (range === '30d') check(chart.length >= 30, `${what}: a point per day (${chart.length})`);
+  await compareChart(page, filters, what, range, bucket, mode, metric);
 
   // The property panel shows the most used property name first.
   const keys = await api({ site_id: SITE, ...rangeOf(range), metrics: ['visitors', 'events'], dimensions: ['event:prop_key'], filters, pagination: { limit: 20 } });
@@ -162,11 +194,34 @@ try {
   check(session && session.httpOnly && session.sameSite === 'Strict', 'session cookie HttpOnly, SameSite=Strict: ' + JSON.stringify(cookies));
   check(!(await page.evaluate(() => document.cookie)).includes('saltmark_session'), 'scripts cannot read the session');
 
+  TODAY = (await api({ site_id: SITE, metrics: ['visitors'], date_range: 'day' })).query.date_range[0].slice(0, 10);
   // Every number equals the API's.
   const unfiltered = await compareWithApi(page, [], 'unfiltered');
   summary.visitors = unfiltered[0];
   check(unfiltered[0] > 0, 'the seeded site has visitors');
   await page.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true });
+  // The chart: another metric, another interval, and a readout by keyboard.
+  const chartReady = (metric, interval) => page.waitForFunction(([m, i]) => {
+    const chart = document.querySelector('#chart');
+    return chart.dataset.state === 'ready' && location.search.includes('metric=' + m) && location.search.includes('interval=' + encodeURIComponent(i)) === (i !== '');
+  }, [metric, interval]);
+  await page.selectOption('#chart-metric', 'bounce_rate');
+  await chartReady('bounce_rate', '');
+  await compareChart(page, [], 'bounce rate chart', '30d', 'time:day', 'previous_period', 'bounce_rate');
+  await page.selectOption('#chart-interval', 'time:week');
+  await chartReady('bounce_rate', 'time:week');
+  await compareChart(page, [], 'weekly bounce rate', '30d', 'time:week', 'previous_period', 'bounce_rate');
+  await page.selectOption('#chart-metric', 'visitors');
+  await page.selectOption('#chart-interval', 'time:day');
+  await chartReady('visitors', 'time:day');
+  const daily = await compareChart(page, [], 'daily visitors', '30d', 'time:day', 'previous_period', 'visitors');
+  await page.focus('#chart-svg svg');
+  await page.keyboard.press('End');
+  await page.keyboard.press('ArrowLeft');
+  const readout = await page.$eval('#chart-readout', (n) => [n.dataset.label, Number(n.dataset.value), n.dataset.then === '' ? null : Number(n.dataset.then)]);
+  const penultimate = daily[daily.length - 2];
+  check(same(readout, [penultimate[0], penultimate[1], penultimate[3]]), `the readout says the day before last: ${JSON.stringify(readout)} vs ${JSON.stringify(penultimate)}`);
+  check(await page.$$eval('#chart-svg polyline', (lines) => lines.length) === 2, 'the compared period is a second line');
   // DB-IP's data is credited where locations are shown (CC BY 4.0).
   const credit = await page.$eval('#panel-locations #geo-credit', (n) => [n.textContent, n.querySelector('a').href]);
   check(same(credit, ['IP geolocation by DB-IP (CC BY 4.0)', 'https://db-ip.com/']), 'DB-IP credit: ' + JSON.stringify(credit));

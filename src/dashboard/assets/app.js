@@ -122,6 +122,8 @@
       to: params.get('to') || '',
       prop: params.get('prop') || '',
       funnel: params.get('funnel') || '',
+      metric: params.get('metric') || '',
+      interval: params.get('interval') || '',
       tabs: Object.fromEntries(PANELS.map((p) => [p.id, Number(params.get('tab_' + p.id) || 0)])),
       filters,
     };
@@ -138,6 +140,8 @@
     for (const [id, tab] of Object.entries(view.tabs)) if (tab) params.set('tab_' + id, tab);
     if (view.prop) params.set('prop', view.prop);
     if (view.funnel) params.set('funnel', view.funnel);
+    if (view.metric) params.set('metric', view.metric);
+    if (view.interval) params.set('interval', view.interval);
     const url = location.pathname + '?' + params.toString() + location.hash;
     if (replace) history.replaceState(null, '', url); else history.pushState(null, '', url);
   }
@@ -376,57 +380,165 @@
     });
   }
 
-  function timeDimension() {
-    if (view.period === 'day' || view.period === 'yesterday') return 'time:hour';
-    if (view.period === '12mo' || view.period === 'all') return 'time:month';
-    if (view.period === 'custom' && view.from && view.to) {
-      const days = (Date.parse(view.to) - Date.parse(view.from)) / 86400000;
-      if (days > 92) return 'time:month';
-      if (days < 1) return 'time:hour';
+  // ---- the chart ------------------------------------------------------------
+  /** The metrics the chart can draw under these filters (as the headline's). */
+  function chartMetrics(filters) {
+    if (filters.some((f) => f.dim === 'event:goal')) return ['visitors', 'events', 'conversion_rate'];
+    const metrics = ['visitors', 'visits', 'pageviews', 'bounce_rate', 'visit_duration'];
+    if (filters.some((f) => f.dim === 'event:page') && engagementAnswerable(filters)) metrics.push(...ENGAGEMENT);
+    return metrics;
+  }
+  const INTERVAL_NAMES = { 'time:hour': 'Hours', 'time:day': 'Days', 'time:week': 'Weeks', 'time:month': 'Months' };
+  /** The intervals that suit the period, the usual one first. */
+  function intervals() {
+    switch (view.period) {
+      case 'day': case 'yesterday': return ['time:hour'];
+      case '7d': return ['time:day', 'time:hour'];
+      case '30d': case 'month': case 'last_month': return ['time:day', 'time:week'];
+      case '12mo': return ['time:month', 'time:week', 'time:day'];
+      case 'all': return ['time:month', 'time:week'];
+      default: {
+        const days = view.from && view.to ? (Date.parse(view.to) - Date.parse(view.from)) / 86400000 + 1 : 30;
+        if (days <= 1) return ['time:hour'];
+        if (days <= 7) return ['time:day', 'time:hour'];
+        if (days <= 92) return ['time:day', 'time:week', 'time:month'];
+        return ['time:month', 'time:week'];
+      }
     }
-    return 'time:day';
+  }
+  const hourFormat = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', timeZone: 'UTC' });
+  const shortDay = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', timeZone: 'UTC' });
+  const monthFormat = new Intl.DateTimeFormat('en-GB', { month: 'short', year: 'numeric', timeZone: 'UTC' });
+  /** A bucket label (the site's local time, as the API writes it) in words. */
+  function bucketText(dim, label, long) {
+    const at = new Date(label.replace(' ', 'T').slice(0, 19) + (label.length > 10 ? 'Z' : 'T00:00:00Z'));
+    if (Number.isNaN(at.getTime())) return label;
+    if (dim === 'time:hour') return long ? `${shortDay.format(at)}, ${hourFormat.format(at)}` : hourFormat.format(at);
+    if (dim === 'time:month') return monthFormat.format(at);
+    const day = long ? shortDay.format(at) : dayFormat.format(at).replace(/ \d{4}$/, '');
+    return dim === 'time:week' && long ? 'Week of ' + day : day;
+  }
+  /** A round number at or above `v`, for the top of the value axis. */
+  function niceMax(v) {
+    if (v <= 0) return 1;
+    const power = 10 ** Math.floor(Math.log10(v));
+    for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= v) return step * power;
+    return 10 * power;
   }
 
   async function renderChart() {
-    const dim = timeDimension();
-    const answer = await query({ metrics: ['visitors', 'pageviews'], dimensions: [dim], include: { time_labels: true } });
-    // The answer holds the buckets with visitors; the labels name every bucket.
-    const found = new Map(answer.results.map((r) => [r.dimensions[0], r.metrics]));
-    const points = (answer.meta.time_labels || [...found.keys()]).map((label) => {
-      const m = found.get(label) || [0, 0];
-      return { label, visitors: m[0], pageviews: m[1] };
+    const metrics = chartMetrics(view.filters);
+    const metric = metrics.includes(view.metric) ? view.metric : metrics[0];
+    const options = intervals();
+    const dim = options.includes(view.interval) ? view.interval : options[0];
+    const names = goalFiltered() ? GOAL_METRIC_NAMES : METRIC_NAMES;
+    const metricSelect = $('chart-metric');
+    metricSelect.replaceChildren(...metrics.map((m) => el('option', { value: m, text: names[m] })));
+    metricSelect.value = metric;
+    const intervalSelect = $('chart-interval');
+    intervalSelect.replaceChildren(...options.map((d) => el('option', { value: d, text: INTERVAL_NAMES[d] })));
+    intervalSelect.value = dim;
+    intervalSelect.disabled = options.length < 2;
+    const include = { time_labels: true };
+    if (view.compare !== 'off') {
+      include.comparisons = { mode: view.compare, up_to_now: true };
+      if (view.matchWeekday) include.comparisons.match_day_of_week = true;
+    }
+    const body = queryBody({ metrics: [metric], dimensions: [dim], include });
+    $('chart').dataset.query = JSON.stringify(body);
+    $('chart').dataset.state = 'loading';
+    const answer = await current(() => postJson('/api/v2/query', body));
+    // The answer holds the buckets with data (every bucket, with a
+    // comparison); the labels name every bucket of the period. Buckets
+    // after today are not drawn, nor all time's before its first data.
+    const found = new Map(answer.results.map((r) => [r.dimensions[0], r]));
+    const today = siteToday[view.site] || '9999-12-31';
+    let labels = (answer.meta.time_labels || [...found.keys()]).filter((l) => l.slice(0, 10) <= today);
+    if (view.period === 'all') {
+      const first = labels.findIndex((l) => found.has(l) && found.get(l).metrics[0]);
+      labels = first < 0 ? [] : labels.slice(first);
+    }
+    const points = labels.map((label) => {
+      const r = found.get(label);
+      const then = r && r.comparison ? { label: r.comparison.dimensions[0], value: r.comparison.metrics[0] } : null;
+      return { label, value: r ? r.metrics[0] : 0, then };
     });
+    drawChart(points, metric, dim, names[metric]);
+    $('chart').dataset.state = 'ready';
+  }
+
+  /** Draws the series (and the compared one, dashed) with axes and a readout. */
+  function drawChart(points, metric, dim, name) {
     const box = $('chart-svg');
     box.replaceChildren();
-    const width = 800; const height = 200; const pad = 24;
-    const max = Math.max(1, ...points.map((p) => p.visitors));
-    const x = (i) => pad + (points.length <= 1 ? 0 : (i * (width - 2 * pad)) / (points.length - 1));
-    const y = (v) => height - pad - (v * (height - 2 * pad)) / max;
-    const peak = points.reduce((a, p) => Math.max(a, p.visitors), 0);
-    const first = points.length ? points[0].label : '';
-    const last = points.length ? points[points.length - 1].label : '';
-    const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'chart-caption', preserveAspectRatio: 'none' });
-    chart.append(svg('line', { x1: pad, y1: height - pad, x2: width - pad, y2: height - pad, class: 'axis' }));
-    if (points.length) {
-      const line = points.map((p, i) => `${x(i).toFixed(1)},${y(p.visitors).toFixed(1)}`).join(' ');
-      chart.append(svg('polygon', { points: `${x(0)},${height - pad} ${line} ${x(points.length - 1)},${height - pad}`, class: 'area' }));
-      chart.append(svg('polyline', { points: line, class: 'line' }));
-      points.forEach((p, i) => {
-        const dot = svg('circle', { cx: x(i).toFixed(1), cy: y(p.visitors).toFixed(1), r: 3, class: 'dot' });
-        const title = svg('title', {}); title.textContent = `${p.label}: ${p.visitors} visitors, ${p.pageviews} pageviews`;
-        dot.append(title); chart.append(dot);
-      });
-      const top = svg('text', { x: pad, y: 14, class: 'tick' }); top.textContent = integer.format(max); chart.append(top);
+    const width = 800; const height = 220; const left = 48; const right = 12; const top = 10; const bottom = 24;
+    const values = points.flatMap((p) => [p.value || 0, p.then ? p.then.value || 0 : 0]);
+    const max = niceMax(Math.max(0, ...values));
+    const x = (i) => left + (points.length <= 1 ? (width - left - right) / 2 : (i * (width - left - right)) / (points.length - 1));
+    const y = (v) => height - bottom - ((v || 0) * (height - top - bottom)) / max;
+    const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'chart-caption', tabindex: 0, class: 'plot' });
+    for (const v of [0, max / 2, max]) {
+      chart.append(svg('line', { x1: left, y1: y(v), x2: width - right, y2: y(v), class: v ? 'grid' : 'axis' }));
+      const tick = svg('text', { x: left - 6, y: y(v) + 4, class: 'tick', 'text-anchor': 'end' });
+      tick.textContent = formatMetric(metric, v);
+      chart.append(tick);
     }
+    const ticks = Math.min(points.length, 6);
+    for (let k = 0; k < ticks; k++) {
+      const i = ticks === 1 ? 0 : Math.round((k * (points.length - 1)) / (ticks - 1));
+      const label = svg('text', { x: x(i), y: height - 6, class: 'tick', 'text-anchor': k === 0 ? 'start' : k === ticks - 1 ? 'end' : 'middle' });
+      label.textContent = bucketText(dim, points[i].label, false);
+      chart.append(label);
+    }
+    const line = (get) => points.map((p, i) => `${x(i).toFixed(1)},${y(get(p)).toFixed(1)}`).join(' ');
+    if (points.length) {
+      const main = line((p) => p.value);
+      chart.append(svg('polygon', { points: `${x(0)},${y(0)} ${main} ${x(points.length - 1)},${y(0)}`, class: 'area' }));
+      if (points.some((p) => p.then)) chart.append(svg('polyline', { points: line((p) => (p.then ? p.then.value : 0)), class: 'line then' }));
+      chart.append(svg('polyline', { points: main, class: 'line' }));
+    }
+    const cursor = svg('line', { y1: top, y2: height - bottom, class: 'cursor', visibility: 'hidden' });
+    const dot = svg('circle', { r: 4, class: 'dot', visibility: 'hidden' });
+    chart.append(cursor, dot);
     box.append(chart);
+    const readout = $('chart-readout');
+    readout.textContent = '';
+    let at = -1;
+    const select = (i) => {
+      if (!points.length) return;
+      at = Math.max(0, Math.min(points.length - 1, i));
+      const p = points[at];
+      for (const [k, v] of [['x1', x(at)], ['x2', x(at)]]) cursor.setAttribute(k, v);
+      dot.setAttribute('cx', x(at)); dot.setAttribute('cy', y(p.value));
+      cursor.setAttribute('visibility', 'visible'); dot.setAttribute('visibility', 'visible');
+      readout.dataset.label = p.label;
+      readout.dataset.value = p.value === null ? '' : p.value;
+      readout.dataset.then = p.then ? p.then.value : '';
+      readout.textContent = `${bucketText(dim, p.label, true)}: ${formatMetric(metric, p.value)} (${name.toLowerCase()})`
+        + (p.then ? ` · ${bucketText(dim, p.then.label, true)}: ${formatMetric(metric, p.then.value)}` : '');
+    };
+    chart.addEventListener('mousemove', (e) => {
+      const rect = chart.getBoundingClientRect();
+      const vx = ((e.clientX - rect.left) / rect.width) * width;
+      select(points.length <= 1 ? 0 : Math.round(((vx - left) / (width - left - right)) * (points.length - 1)));
+    });
+    chart.addEventListener('focus', () => { if (at < 0) select(points.length - 1); });
+    chart.addEventListener('keydown', (e) => {
+      const moves = { ArrowLeft: at - 1, ArrowRight: at + 1, Home: 0, End: points.length - 1 };
+      if (e.key in moves) { e.preventDefault(); select(moves[e.key]); }
+    });
+    const first = points.length ? bucketText(dim, points[0].label, true) : '';
+    const last = points.length ? bucketText(dim, points[points.length - 1].label, true) : '';
     $('chart-caption').textContent = points.length
-      ? `Visitors per ${dim.slice(5)} from ${first} to ${last}; peak ${integer.format(peak)}`
-      : 'Visitors: no data';
+      ? `${name} per ${dim.slice(5)}, ${first} to ${last}${points.some((p) => p.then) ? ', dashed: ' + COMPARISONS[view.compare] : ''}. Arrow keys read the values.`
+      : `${name}: no data`;
+    $('chart-col-value').textContent = name;
     const body = $('chart-table').tBodies[0];
     body.replaceChildren(...points.map((p) => el('tr', {},
       el('th', { scope: 'row', text: p.label }),
-      el('td', { 'data-value': p.visitors, text: integer.format(p.visitors) }),
-      el('td', { 'data-value': p.pageviews, text: integer.format(p.pageviews) }))));
+      el('td', { 'data-value': p.value, text: formatMetric(metric, p.value) }),
+      el('td', { text: p.then ? p.then.label : '' }),
+      el('td', { 'data-value': p.then ? p.then.value : null, text: p.then ? formatMetric(metric, p.then.value) : '' }))));
   }
 
   /** A table of one breakdown; each row's label is a button that filters. */
@@ -699,6 +811,12 @@
     try { await postJson('/api/dashboard/logout', {}); } finally { showLogin(); }
   });
   $('site').addEventListener('change', (e) => { view.site = e.target.value; view.filters = []; view.prop = ''; navigate(); });
+  $('chart-metric').addEventListener('change', (e) => {
+    view.metric = e.target.value; writeView(view, false); renderChart().catch(showError);
+  });
+  $('chart-interval').addEventListener('change', (e) => {
+    view.interval = e.target.value; writeView(view, false); renderChart().catch(showError);
+  });
   $('compare').addEventListener('change', (e) => { view.compare = e.target.value; navigate(); });
   $('match-weekday').addEventListener('change', (e) => { view.matchWeekday = e.target.checked; navigate(); });
   for (const [id, direction] of [['period-prev', -1], ['period-next', 1]]) {
@@ -710,6 +828,8 @@
   $('period').addEventListener('change', (e) => {
     view.period = e.target.value;
     view.date = '';
+    // Each period starts with its usual interval.
+    view.interval = '';
     if (view.period === 'custom' && !(view.from && view.to)) {
       const today = new Date().toISOString().slice(0, 10);
       view.to = today;
