@@ -282,6 +282,63 @@ try {
   await page.waitForFunction(() => !location.search.includes('visit%3A') && document.querySelector('#board').dataset.state === 'ready');
   check(same(await compareWithApi(page, [], 'all chips removed'), unfiltered), 'back to the unfiltered numbers');
 
+  // The filter menu, by keyboard: every dimension, is / is not / contains /
+  // does not contain, several values, suggestions from the API; a chip
+  // opens its filter again for editing, and the URL keeps it.
+  await page.focus('#filter-add');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#filter-dialog[open]');
+  await page.selectOption('#filter-dim', 'visit:country');
+  const topCountries = await api({ site_id: SITE, date_range: '30d', metrics: ['visitors'], dimensions: ['visit:country'], filters: [], pagination: { limit: 10 } });
+  await page.waitForFunction((n) => document.querySelectorAll('#filter-suggestions .suggestion').length === n, topCountries.results.length);
+  const suggested = await page.$$eval('#filter-suggestions .suggestion', (b) => b.map((x) => x.dataset.value));
+  check(same(suggested, topCountries.results.map((r) => r.dimensions[0])), 'suggestions are the top values: ' + JSON.stringify(suggested));
+  await page.selectOption('#filter-op', 'is_not');
+  await page.focus(`#filter-suggestions .suggestion[data-value="${suggested[0]}"]`);
+  await page.keyboard.press('Enter');
+  await page.focus(`#filter-suggestions .suggestion[data-value="${suggested[1]}"]`);
+  await page.keyboard.press('Enter');
+  check(await page.$eval('#filter-values', (n) => n.value) === `${suggested[0]}\n${suggested[1]}`, 'suggestions add values');
+  await page.focus('#filter-apply');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => location.search.includes('f=') && document.querySelector('#board').dataset.state === 'ready');
+  const notTop = [['is_not', 'visit:country', [suggested[0], suggested[1]]]];
+  const excluded = await compareWithApi(page, notTop, 'is not two countries');
+  check(excluded[0] < unfiltered[0], 'excluding countries narrows');
+  const chipText = await page.$eval('#chips .chip-edit', (n) => n.textContent);
+  check(chipText.includes(' is not ') && chipText.includes(' or '), 'the chip says the operator and both values: ' + chipText);
+  // Edit it into a page filter with "contains".
+  await page.click('#chips .chip-edit');
+  await page.waitForSelector('#filter-dialog[open]');
+  check(await page.$eval('#filter-op', (n) => n.value) === 'is_not', 'the menu opens with the chip\'s filter');
+  await page.selectOption('#filter-dim', 'event:page');
+  await page.selectOption('#filter-op', 'contains');
+  await page.fill('#filter-values', '/blog');
+  await page.click('#filter-apply');
+  await page.waitForFunction(() => document.querySelector('#chips .chip[data-dim="event:page"]') && document.querySelector('#board').dataset.state === 'ready');
+  await compareWithApi(page, [['contains', 'event:page', ['/blog']]], 'page contains');
+  // A property filter, added beside it: does not contain.
+  await page.click('#filter-add');
+  await page.selectOption('#filter-dim', 'prop');
+  await page.fill('#filter-prop', 'plan');
+  await page.dispatchEvent('#filter-prop', 'change');
+  await page.selectOption('#filter-op', 'contains_not');
+  await page.fill('#filter-values', 'fre');
+  await page.click('#filter-apply');
+  await page.waitForFunction(() => document.querySelectorAll('#chips .chip').length === 2 && document.querySelector('#board').dataset.state === 'ready');
+  const menuFilters = [['contains', 'event:page', ['/blog']], ['contains_not', 'event:props:plan', ['fre']]];
+  await compareWithApi(page, menuFilters, 'page and property');
+  const menuUrl = page.url();
+  await page.goto('about:blank');
+  await page.goto(menuUrl);
+  await waitReady(page);
+  await compareWithApi(page, menuFilters, 'menu filters after reload');
+  await page.screenshot({ path: join(shots, 'dashboard-filters.png') });
+  await page.click('#chips .chip[data-dim="event:props:plan"]');
+  await page.waitForFunction(() => document.querySelectorAll('#chips .chip').length === 1 && document.querySelector('#board').dataset.state === 'ready');
+  await page.click('#chips .chip[data-dim="event:page"]');
+  await page.waitForFunction(() => document.querySelectorAll('#chips .chip').length === 0 && document.querySelector('#board').dataset.state === 'ready');
+
   // A goal: its row in the Goal conversions panel filters the page, and the
   // headline counts conversions; the chip takes it away again.
   const goals = await page.$$eval('#panel-goals tbody tr[data-value]', (trs) => trs.map((tr) => tr.dataset.value));

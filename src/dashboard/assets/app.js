@@ -26,6 +26,8 @@
     return node;
   };
 
+  // The filter menu's operators (the stats API's), in words.
+  const OPERATORS = { is: 'is', is_not: 'is not', contains: 'contains', contains_not: 'does not contain' };
   const PERIODS = ['day', 'yesterday', '7d', '30d', 'month', 'last_month', '12mo', 'all', 'custom'];
   // Periods the arrows step through, by moving the anchor day (the API's
   // `date`): how far one step goes, in days or months.
@@ -104,8 +106,17 @@
     const params = new URLSearchParams(location.search);
     const filters = [];
     for (const [key, value] of params) {
+      // `dim=value` is "is"; any other filter is `f=[op, dim, [values]]`.
       if (key.includes(':') && DIMENSION_NAMES[key] !== undefined || key.startsWith('event:props:')) {
-        filters.push({ dim: key, value });
+        filters.push({ op: 'is', dim: key, values: [value] });
+      } else if (key === 'f') {
+        try {
+          const [op, dim, values] = JSON.parse(value);
+          if (OPERATORS[op] && (DIMENSION_NAMES[dim] !== undefined || String(dim).startsWith('event:props:'))
+            && Array.isArray(values) && values.length && values.every((v) => typeof v === 'string')) {
+            filters.push({ op, dim, values });
+          }
+        } catch (e) { /* a hand-edited URL: that filter is left out */ }
       }
     }
     let period = params.get('period') || '30d';
@@ -136,7 +147,10 @@
     if (view.date && STEPS[view.period]) params.set('date', view.date);
     if (view.compare !== 'previous_period') params.set('compare', view.compare);
     if (view.matchWeekday && view.compare !== 'off') params.set('match_weekday', '1');
-    for (const f of view.filters) params.append(f.dim, f.value);
+    for (const f of view.filters) {
+      if (f.op === 'is' && f.values.length === 1) params.append(f.dim, f.values[0]);
+      else params.append('f', JSON.stringify([f.op, f.dim, f.values]));
+    }
     for (const [id, tab] of Object.entries(view.tabs)) if (tab) params.set('tab_' + id, tab);
     if (view.prop) params.set('prop', view.prop);
     if (view.funnel) params.set('funnel', view.funnel);
@@ -225,7 +239,7 @@
     return next;
   }
   function apiFilters() {
-    return view.filters.map((f) => ['is', f.dim, [f.value]]);
+    return view.filters.map((f) => [f.op, f.dim, f.values]);
   }
   /** The stats API request for the current view plus `extra`. */
   function queryBody(extra) {
@@ -292,23 +306,106 @@
   // ---- rendering -----------------------------------------------------------
   function setStatus(text) { $('status').textContent = text; }
 
+  const dimensionName = (dim) => (dim.startsWith('event:props:') ? 'Property ' + dim.slice(12) : (DIMENSION_NAMES[dim] || dim));
+  const filterText = (f) => `${dimensionName(f.dim)} ${OPERATORS[f.op]} ${f.values.map((v) => formatValue(f.dim, v)).join(' or ')}`;
+
+  /** A chip per filter: its text opens it in the filter menu, × removes it. */
   function renderChips() {
     const chips = $('chips');
     chips.replaceChildren();
     for (const f of view.filters) {
-      const name = f.dim.startsWith('event:props:') ? 'Property ' + f.dim.slice(12) : (DIMENSION_NAMES[f.dim] || f.dim);
-      const text = `${name} is ${formatValue(f.dim, f.value)}`;
-      chips.append(el('button', {
-        type: 'button', class: 'chip', 'data-dim': f.dim, 'data-value': f.value,
-        'aria-label': `Remove filter: ${text}`,
-        on: { click: () => { view.filters = view.filters.filter((x) => x !== f); navigate(); } },
-      }, el('span', { text }), el('span', { 'aria-hidden': 'true', class: 'x', text: '×' })));
+      const text = filterText(f);
+      chips.append(el('span', { class: 'chip-pair' },
+        el('button', {
+          type: 'button', class: 'chip-edit', 'data-dim': f.dim, 'aria-label': `Edit filter: ${text}`,
+          on: { click: () => openFilterMenu(f) },
+        }, el('span', { text })),
+        el('button', {
+          type: 'button', class: 'chip', 'data-dim': f.dim, 'data-op': f.op, 'data-value': f.values.join('\n'),
+          'aria-label': `Remove filter: ${text}`,
+          on: { click: () => { view.filters = view.filters.filter((x) => x !== f); navigate(); } },
+        }, el('span', { 'aria-hidden': 'true', class: 'x', text: '×' }), el('span', { class: 'visually-hidden', text }))));
     }
-    chips.hidden = view.filters.length === 0;
+    chips.append(el('button', { type: 'button', id: 'filter-add', class: 'filter-add', text: '+ Filter', on: { click: () => openFilterMenu(null) } }));
   }
 
   function addFilter(dim, value) {
-    view.filters = view.filters.filter((f) => f.dim !== dim).concat([{ dim, value }]);
+    view.filters = view.filters.filter((f) => f.dim !== dim).concat([{ op: 'is', dim, values: [value] }]);
+    navigate();
+  }
+
+  // ---- the filter menu -------------------------------------------------------
+  // A dialog: a dimension (or a property by name), an operator and one or
+  // more values (one per line), with the period's most common values of
+  // the dimension offered as suggestions. Editing replaces the chip.
+  let editing = null;
+  function openFilterMenu(filter) {
+    editing = filter;
+    const dims = $('filter-dim');
+    if (!dims.options.length) {
+      // Regions and cities by name (their codes and ids are for the API).
+      for (const [dim, name] of Object.entries(DIMENSION_NAMES)) {
+        if (dim !== 'visit:region' && dim !== 'visit:city') dims.append(el('option', { value: dim, text: name }));
+      }
+      dims.append(el('option', { value: 'prop', text: 'Property…' }));
+    }
+    const prop = filter && filter.dim.startsWith('event:props:');
+    dims.value = filter ? (prop ? 'prop' : filter.dim) : 'event:page';
+    $('filter-prop').value = prop ? filter.dim.slice(12) : '';
+    $('filter-op').value = filter ? filter.op : 'is';
+    $('filter-values').value = filter ? filter.values.join('\n') : '';
+    $('filter-error').textContent = '';
+    $('filter-title').textContent = filter ? 'Edit filter' : 'Add a filter';
+    filterMenuChanged();
+    $('filter-dialog').showModal();
+    $('filter-dim').focus();
+  }
+  function filterDimension() {
+    const dim = $('filter-dim').value;
+    return dim === 'prop' ? ($('filter-prop').value.trim() ? 'event:props:' + $('filter-prop').value.trim() : '') : dim;
+  }
+  /** Shows the property name field and the suggestions for the dimension. */
+  async function filterMenuChanged() {
+    const isProp = $('filter-dim').value === 'prop';
+    $('filter-prop-row').hidden = !isProp;
+    const goal = $('filter-dim').value === 'event:goal';
+    for (const option of $('filter-op').options) option.disabled = goal && option.value !== 'is' && option.value !== 'contains';
+    if (goal && $('filter-op').selectedOptions[0].disabled) $('filter-op').value = 'is';
+    const dim = filterDimension();
+    const list = $('filter-suggestions');
+    list.replaceChildren();
+    if (!dim) return;
+    try {
+      const others = apiFilters().filter((f, i) => view.filters[i] !== editing && f[1] !== dim);
+      const answer = await postJson('/api/v2/query', Object.assign({ site_id: view.site }, period(), {
+        metrics: ['visitors'], dimensions: [dim], filters: others, pagination: { limit: 10 },
+      }));
+      if (filterDimension() !== dim) return;
+      list.replaceChildren(...answer.results.map((r) => el('li', {}, el('button', {
+        type: 'button', class: 'suggestion', 'data-value': r.dimensions[0], text: formatValue(dim, r.dimensions[0]),
+        on: { click: () => {
+          const box = $('filter-values');
+          const values = box.value.split('\n').map((v) => v.trim()).filter(Boolean);
+          if (!values.includes(r.dimensions[0])) values.push(r.dimensions[0]);
+          box.value = values.join('\n');
+          box.focus();
+        } },
+      }))));
+    } catch (e) { /* no suggestions: the values can still be typed */ }
+  }
+  function applyFilterMenu(event) {
+    event.preventDefault();
+    const dim = filterDimension();
+    const values = $('filter-values').value.split('\n').map((v) => v.trim()).filter(Boolean);
+    if (!dim) { $('filter-error').textContent = 'Name the property.'; return; }
+    if (!values.length) { $('filter-error').textContent = 'Give at least one value.'; return; }
+    const filter = { op: $('filter-op').value, dim, values };
+    const at = editing ? view.filters.indexOf(editing) : -1;
+    const rest = view.filters.filter((f) => f !== editing);
+    if (at >= 0) rest.splice(at, 0, filter); else rest.push(filter);
+    view.filters = rest;
+    $('filter-dialog').close();
+    editing = null;
     navigate();
   }
 
@@ -559,7 +656,7 @@
     }
     for (const r of results) {
       const value = r.dimensions[0];
-      const active = view.filters.some((f) => f.dim === filterDim && f.value === value);
+      const active = view.filters.some((f) => f.dim === filterDim && f.op === 'is' && f.values.includes(value));
       const bar = el('span', { class: 'bar', 'aria-hidden': 'true' });
       bar.style.width = `${(100 * r.metrics[0]) / total}%`;
       const label = el('button', {
@@ -811,6 +908,10 @@
     try { await postJson('/api/dashboard/logout', {}); } finally { showLogin(); }
   });
   $('site').addEventListener('change', (e) => { view.site = e.target.value; view.filters = []; view.prop = ''; navigate(); });
+  $('filter-form').addEventListener('submit', applyFilterMenu);
+  $('filter-cancel').addEventListener('click', () => { $('filter-dialog').close(); editing = null; });
+  $('filter-dim').addEventListener('change', () => filterMenuChanged());
+  $('filter-prop').addEventListener('change', () => filterMenuChanged());
   $('chart-metric').addEventListener('change', (e) => {
     view.metric = e.target.value; writeView(view, false); renderChart().catch(showError);
   });
