@@ -415,6 +415,7 @@ pub fn mentions_goal(filter: &Filter) -> bool {
         Filter::Compare { dimension, .. } => *dimension == Dimension::Goal,
         Filter::And(parts) | Filter::Or(parts) => parts.iter().any(mentions_goal),
         Filter::Not(inner) | Filter::HasDone { inner, .. } => mentions_goal(inner),
+        Filter::Sequence { steps, .. } => steps.iter().any(mentions_goal),
     }
 }
 
@@ -565,6 +566,7 @@ pub fn filter_sql(filter: &Filter, scope: Scope<'_>) -> Sql {
             Sql::join(parts.iter().map(|p| filter_sql(p, scope)).collect(), " OR ")
         }
         Filter::Not(inner) => negate(filter_sql(inner, scope)),
+        Filter::Sequence { steps, next_event } => sequence_sql(steps, *next_event, scope),
         Filter::HasDone { negated, inner } => {
             let mut sql = Sql::raw(if *negated {
                 "session_id NOT IN (SELECT session_id FROM events"
@@ -578,6 +580,55 @@ pub fn filter_sql(filter: &Filter, scope: Scope<'_>) -> Sql {
             sql
         }
     }
+}
+
+/// A sequence filter (see [`Filter::Sequence`]).
+///
+/// Per visit, its events (engagement rows left out) in time order, each
+/// with whether it meets each step; then the position of each step's
+/// event: the first event meeting step 1, the first after it meeting
+/// step 2, and so on (the earliest completion; 0 once a step is not met).
+/// Without `next_event` the condition keeps the visits that completed;
+/// with it, only the event right after the completing one.
+fn sequence_sql(steps: &[Filter], next_event: bool, scope: Scope<'_>) -> Sql {
+    let mut events = Sql::raw("SELECT session_id, arraySort(groupArray((timestamp, name, pathname");
+    for step in steps {
+        events.text.push_str(", toUInt8(");
+        events.push(filter_sql(step, scope));
+        events.text.push(')');
+    }
+    events.text.push_str("))) AS evs FROM events");
+    events.push(rows_in_period(scope, "name != 'engagement'"));
+    events.text.push_str(" GROUP BY session_id");
+    let mut positions = String::from("SELECT session_id, evs");
+    for k in 1..=steps.len() {
+        let met = format!("arrayMap(e -> tupleElement(e, {}), evs)", k + 3);
+        if k == 1 {
+            positions.push_str(&format!(", arrayFirstIndex(x -> x = 1, {met}) AS q1"));
+        } else {
+            let before = k - 1;
+            positions.push_str(&format!(
+                ", if(q{before} = 0, 0, arrayFirstIndex((x, i) -> x = 1 AND i > q{before}, {met}, arrayEnumerate(evs))) AS q{k}"
+            ));
+        }
+    }
+    let last = steps.len();
+    let mut sql = Sql::raw(if next_event {
+        format!(
+            "(session_id, timestamp, name, pathname) IN (SELECT session_id, \
+             tupleElement(evs[q{last} + 1], 1), tupleElement(evs[q{last} + 1], 2), \
+             tupleElement(evs[q{last} + 1], 3) FROM ({positions} FROM ("
+        )
+    } else {
+        format!("session_id IN (SELECT session_id FROM ({positions} FROM (")
+    });
+    sql.push(events);
+    sql.text.push_str(&if next_event {
+        format!(")) WHERE q{last} > 0 AND q{last} < length(evs))")
+    } else {
+        format!(")) WHERE q{last} > 0)")
+    });
+    sql
 }
 
 /// Visit attributes the query refers to, each once.

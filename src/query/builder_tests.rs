@@ -521,10 +521,12 @@ fn filter() -> impl Strategy<Value = Filter> {
             prop::collection::vec(inner.clone(), 1..3).prop_map(Filter::And),
             prop::collection::vec(inner.clone(), 1..3).prop_map(Filter::Or),
             inner.clone().prop_map(|f| Filter::Not(Box::new(f))),
-            (any::<bool>(), inner).prop_map(|(negated, f)| Filter::HasDone {
+            (any::<bool>(), inner.clone()).prop_map(|(negated, f)| Filter::HasDone {
                 negated,
                 inner: Box::new(f)
             }),
+            (prop::collection::vec(inner, 1..4), any::<bool>())
+                .prop_map(|(steps, next_event)| Filter::Sequence { steps, next_event }),
         ]
     })
 }
@@ -636,6 +638,7 @@ fn strings_of(query: &QueryRequest, groups: Option<&GroupSet>) -> Vec<String> {
                 parts.iter().for_each(|p| of_filter(p, out));
             }
             Filter::Not(inner) | Filter::HasDone { inner, .. } => of_filter(inner, out),
+            Filter::Sequence { steps, .. } => steps.iter().for_each(|p| of_filter(p, out)),
         }
     }
     let mut out = vec![query.site_id.clone()];
@@ -692,6 +695,10 @@ impl Neutral {
             Filter::HasDone { negated, inner } => Filter::HasDone {
                 negated: *negated,
                 inner: Box::new(self.filter(inner)),
+            },
+            Filter::Sequence { steps, next_event } => Filter::Sequence {
+                steps: steps.iter().map(|p| self.filter(p)).collect(),
+                next_event: *next_event,
             },
         }
     }

@@ -51,6 +51,19 @@ pub enum Filter {
         /// The event filter (event dimensions only).
         inner: Box<Filter>,
     },
+    /// `["sequence", [step, …]]` (top level only): visits in which events
+    /// met the steps in this order, each step a later event than the one
+    /// before (event-level filters, no behavioural ones). Under an event
+    /// dimension (`next_event`), Plausible's "what came next": only the one
+    /// event right after the first completion of the steps, per visit;
+    /// otherwise the whole visit is kept, as `has_done` keeps it.
+    Sequence {
+        /// The steps, in order (at least one).
+        steps: Vec<Filter>,
+        /// The query groups by an event dimension (set once the
+        /// dimensions are known).
+        next_event: bool,
+    },
     /// All of them.
     And(Vec<Filter>),
     /// Any of them.
@@ -70,7 +83,7 @@ impl Filter {
                 parts.iter().flat_map(|p| p.dimensions()).collect()
             }
             Filter::Not(inner) => inner.dimensions(),
-            Filter::HasDone { .. } => Vec::new(),
+            Filter::HasDone { .. } | Filter::Sequence { .. } => Vec::new(),
         }
     }
 
@@ -91,6 +104,7 @@ impl Filter {
                 1 + parts.iter().map(Filter::size).sum::<usize>()
             }
             Filter::Not(inner) | Filter::HasDone { inner, .. } => 1 + inner.size(),
+            Filter::Sequence { steps, .. } => 1 + steps.iter().map(Filter::size).sum::<usize>(),
         }
     }
 }
@@ -176,6 +190,15 @@ impl QueryRequest {
         let date = parse_date(object.get("date"))?;
         let dimensions = parse_dimensions(object.get("dimensions"))?;
         let mut filters = parse_filters(object.get("filters"))?;
+        // Under an event dimension a sequence picks the event after it.
+        let by_event = dimensions
+            .iter()
+            .any(|d| !d.is_visit() && !matches!(d, Dimension::Time(_)));
+        for filter in &mut filters {
+            if let Filter::Sequence { next_event, .. } = filter {
+                *next_event = by_event;
+            }
+        }
         check_metrics_are_computable(&metrics, &dimensions, &filters)?;
         extend_hostname_filters_to_visit(&mut filters, &dimensions);
         let order_by = parse_order_by(object.get("order_by"), &metrics, &dimensions)?;
@@ -383,7 +406,10 @@ fn parse_filters(value: Option<&Value>) -> Result<Vec<Filter>, QueryError> {
         .as_array()
         .ok_or_else(|| QueryError::invalid("filters", "must be a list of filters".into()))?;
     for (i, f) in list.iter().enumerate() {
-        filters.push(parse_filter(f, &format!("filters[{i}]"), 0)?);
+        let field = format!("filters[{i}]");
+        let filter = parse_filter(f, &field, 0)?;
+        check_sequences_on_top(&filter, &field, true)?;
+        filters.push(filter);
     }
     if filters.iter().map(Filter::size).sum::<usize>() > MAX_FILTERS {
         return Err(QueryError::invalid(
@@ -392,6 +418,26 @@ fn parse_filters(value: Option<&Value>) -> Result<Vec<Filter>, QueryError> {
         ));
     }
     Ok(filters)
+}
+
+/// A sequence stands at the top level of `filters`, beside the other
+/// filters (they all apply), never inside `and`, `or` or `not`.
+fn check_sequences_on_top(filter: &Filter, field: &str, top: bool) -> Result<(), QueryError> {
+    match filter {
+        Filter::Sequence { .. } if !top => Err(QueryError::invalid(
+            field,
+            "sequence filters can only be used at the top level of filters".into(),
+        )),
+        Filter::Not(inner) if matches!(**inner, Filter::Sequence { .. }) => Err(
+            QueryError::invalid(field, "sequence filters cannot be wrapped in not".into()),
+        ),
+        Filter::Not(inner) => check_sequences_on_top(inner, &format!("{field}[1]"), false),
+        Filter::And(parts) | Filter::Or(parts) => parts
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, p)| check_sequences_on_top(p, &format!("{field}[1][{i}]"), false)),
+        _ => Ok(()),
+    }
 }
 
 /// Metrics that need more than themselves: `conversion_rate` a goal filter,
@@ -757,6 +803,39 @@ fn parse_filter(value: &Value, field: &str, depth: usize) -> Result<Filter, Quer
             &format!("{field}[1]"),
             depth + 1,
         )?))),
+        ("sequence", 2) => {
+            let steps_field = format!("{field}[1]");
+            let parts = list[1]
+                .as_array()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| {
+                    QueryError::invalid(
+                        &steps_field,
+                        "Invalid filter: a sequence takes a non-empty list of steps, each an event filter"
+                            .into(),
+                    )
+                })?;
+            if parts.len() > MAX_SEQUENCE_STEPS {
+                return Err(QueryError::invalid(
+                    &steps_field,
+                    format!("a sequence has at most {MAX_SEQUENCE_STEPS} steps"),
+                ));
+            }
+            let steps = parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let step_field = format!("{steps_field}[{i}]");
+                    let step = parse_filter(p, &step_field, depth + 1)?;
+                    check_behavioural(&step, &step_field)?;
+                    Ok(step)
+                })
+                .collect::<Result<Vec<_>, QueryError>>()?;
+            Ok(Filter::Sequence {
+                steps,
+                next_event: false,
+            })
+        }
         ("has_done" | "has_not_done", 2) => {
             let inner_field = format!("{field}[1]");
             let inner = parse_filter(&list[1], &inner_field, depth + 1)?;
@@ -872,19 +951,22 @@ fn is_country_code(value: &str) -> bool {
 /// The label of a blank visit attribute (Plausible's), accepted in filters.
 pub const NOT_SET: &str = "(not set)";
 
-/// `has_done` takes event filters only (a page, an event name, a property):
+/// Most steps of one sequence: each is a pass over the visit's events.
+pub const MAX_SEQUENCE_STEPS: usize = 8;
+
+/// `has_done` (and a sequence's step) takes event filters only (a page, an event name, a property):
 /// it asks whether the visit did something.
 fn check_behavioural(filter: &Filter, field: &str) -> Result<(), QueryError> {
     match filter {
-        Filter::HasDone { .. } => Err(QueryError::invalid(
+        Filter::HasDone { .. } | Filter::Sequence { .. } => Err(QueryError::invalid(
             field,
-            "has_done and has_not_done cannot be nested".into(),
+            "Behavioral filters (has_done, has_not_done, sequence) cannot be nested".into(),
         )),
         Filter::Compare { dimension, .. } => match dimension {
             Dimension::Event(_) | Dimension::Prop(_) | Dimension::Goal => Ok(()),
             _ => Err(QueryError::invalid(
                 field,
-                "Behavioral filters (has_done, has_not_done) can only be used with event dimension filters"
+                "Behavioral filters (has_done, has_not_done, sequence) can only be used with event dimension filters"
                     .into(),
             )),
         },

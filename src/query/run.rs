@@ -529,6 +529,7 @@ fn goal_names(filter: &super::request::Filter) -> Vec<(&[String], bool)> {
         Filter::Compare { .. } => Vec::new(),
         Filter::And(parts) | Filter::Or(parts) => parts.iter().flat_map(goal_names).collect(),
         Filter::Not(inner) | Filter::HasDone { inner, .. } => goal_names(inner),
+        Filter::Sequence { steps, .. } => steps.iter().flat_map(goal_names).collect(),
     }
 }
 

@@ -29,6 +29,7 @@ mod plausible_breakdowns;
 mod plausible_comparisons;
 mod plausible_filters;
 mod plausible_goals;
+mod plausible_sequence;
 mod plausible_support;
 mod plausible_timeseries;
 mod plausible_validations;

@@ -351,6 +351,10 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
     catalogue.push(json!({"metrics": ["visitors", "events"], "dimensions": ["event:goal"], "filters": [["contains", "event:goal", ["scroll"], {"case_sensitive": false}]]}));
     catalogue.push(json!({"metrics": ["visitors", "visit_duration"], "dimensions": ["visit:source"], "filters": [["is", "event:goal", ["Scroll /pricing 50", "Visit /blog**"]]]}));
     catalogue.push(json!({"metrics": ["visitors", "pageviews"], "filters": [["has_done", ["is", "event:goal", ["Scroll /pricing 50"]]]]}));
+    // Sequences: the visits that did the steps in order, and under an event
+    // dimension the event right after them (with a goal and a property step).
+    catalogue.push(json!({"metrics": ["visitors", "visits", "bounce_rate"], "dimensions": ["visit:source"], "filters": [["sequence", [["is", "event:page", ["/pricing"]], ["is", "event:goal", ["Signup"]]]]]}));
+    catalogue.push(json!({"metrics": ["visitors", "pageviews"], "dimensions": ["event:page"], "filters": [["sequence", [["and", [["is", "event:name", ["pageview"]], ["contains", "event:page", ["/blog"]]]], ["is", "event:props:plan", ["pro"]]]], ["is", "visit:country", ["DE"]]]}));
     // Revenue: one currency (flat and per visit) and per goal (joined).
     catalogue.push(json!({"metrics": ["total_revenue", "average_revenue"], "filters": [["is", "event:goal", ["Signup"]]]}));
     catalogue.push(json!({"metrics": ["visitors", "total_revenue"], "dimensions": ["visit:source"], "filters": [["is", "event:goal", ["Signup"]]]}));

@@ -898,7 +898,7 @@ async fn behavioural_filters() {
             vec![],
             json!({"metrics": ["visitors"], "date_range": "all", "dimensions": ["visit:browser"],
                 "filters": [["has_done", ["is", "visit:browser", ["Chrome"]]]]}),
-            Expect::Error("Behavioral filters (has_done, has_not_done) can only be used with event dimension filters."),
+            Expect::Error("Behavioral filters (has_done, has_not_done, sequence) can only be used with event dimension filters."),
         ),
     ];
     run("pl_filters_behaviour", cases).await;
