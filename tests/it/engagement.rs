@@ -111,7 +111,9 @@ async fn time_on_page_and_scroll_depth_as_plausible_defines_them() {
     use crate::plausible_support::*;
     let day = |d: &str| json!([d, d]);
     let cases = vec![
-        // (140 s + 60 s) engaged on /blog over two visits.
+        // query_time_on_page_test.exs, "aggregated time_on_page metric
+        // based on engagement data" (Plausible's `include.imports` left
+        // out: there are none): (140 s + 60 s) on /blog over two visits.
         case(
             "time on page per page",
             vec![
@@ -119,25 +121,51 @@ async fn time_on_page_and_scroll_depth_as_plausible_defines_them() {
                 engagement()
                     .user(12)
                     .path("/blog")
-                    .at("2021-01-01 00:01:00")
+                    .at("2021-01-01 00:10:00")
                     .engaged(0, 120_000),
                 engagement()
                     .user(12)
                     .path("/blog")
-                    .at("2021-01-01 00:02:00")
+                    .at("2021-01-01 00:11:00")
                     .engaged(0, 20_000),
                 pv().user(13).path("/blog").at("2021-01-01 00:10:00"),
                 engagement()
                     .user(13)
                     .path("/blog")
-                    .at("2021-01-01 00:11:00")
+                    .at("2021-01-01 00:10:00")
                     .engaged(0, 60_000),
             ],
-            json!({"metrics": ["time_on_page"], "date_range": day("2021-01-01"),
+            json!({"metrics": ["time_on_page"], "date_range": "all",
                    "dimensions": ["event:page"]}),
             Expect::Results(rows(json!([[["/blog"], [100]]]))),
         ),
-        // One visit a day on "/", two on the fourth: 300 s / 2.
+        // query_time_on_page_test.exs, "time_on_page time series", without
+        // its imported row (and the row of the answer that came from it).
+        case(
+            "time on page per day and page",
+            vec![
+                pv().user(12).at("2021-01-01 00:00:00"),
+                engagement().user(12).at("2021-01-01 00:03:00").engaged(0, 100_000),
+                pv().user(12).at("2021-01-02 00:00:00"),
+                engagement().user(12).at("2021-01-02 00:03:00").engaged(0, 100_000),
+                pv().user(13).at("2021-01-02 00:00:00"),
+                engagement().user(13).at("2021-01-02 00:10:00").engaged(0, 300_000),
+                pv().user(12).at("2021-01-03 00:00:00"),
+                engagement().user(12).at("2021-01-03 00:03:00").engaged(0, 100_000),
+                pv().user(12).at("2021-01-04 00:00:00"),
+                engagement().user(12).at("2021-01-04 00:03:00").engaged(0, 100_000),
+            ],
+            json!({"metrics": ["time_on_page"], "date_range": ["2021-01-01", "2021-01-04"],
+                   "dimensions": ["time:day", "event:page"]}),
+            Expect::Results(rows(json!([
+                [["2021-01-01", "/"], [100]],
+                [["2021-01-02", "/"], [200]],
+                [["2021-01-03", "/"], [100]],
+                [["2021-01-04", "/"], [100]]
+            ]))),
+        ),
+        // query_time_on_page_test.exs, "reports average new time-on-page
+        // per day": one visit a day on "/", two on the fourth: 300 s / 2.
         case(
             "time on page per day",
             (1..=4)
@@ -148,7 +176,7 @@ async fn time_on_page_and_scroll_depth_as_plausible_defines_them() {
                         pv().user(12).at(&at("00:00:00")),
                         engagement()
                             .user(12)
-                            .at(&at("00:01:00"))
+                            .at(&at("00:05:00"))
                             .engaged(0, seconds),
                     ];
                     if d == 4 {
@@ -156,7 +184,7 @@ async fn time_on_page_and_scroll_depth_as_plausible_defines_them() {
                         day.push(
                             engagement()
                                 .user(13)
-                                .at(&at("00:01:00"))
+                                .at(&at("00:05:00"))
                                 .engaged(0, 100_000),
                         );
                     }
