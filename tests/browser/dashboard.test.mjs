@@ -6,7 +6,7 @@
 // Usage: node dashboard.test.mjs <collector url> <api key> <share token> <user> <password> <screenshot dir>
 // Exits non-zero with a message on the first failed expectation.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [collector, apiKey, shareToken, user, password, shots] = process.argv.slice(2);
@@ -76,6 +76,29 @@ const waitReady = (page) => page.waitForFunction(() => {
 // A period: a date_range (preset or [from, to]), or {date_range, date}
 // for one anchored on another day than today.
 const rangeOf = (range) => (range !== null && typeof range === 'object' && !Array.isArray(range) ? range : { date_range: range });
+
+/** RFC 4180 rows (quoted cells, doubled quotes, CRLF). */
+function parseCsv(text) {
+  const rows = []; let row = []; let cell = ''; let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') quoted = false; else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { row.push(cell); cell = ''; }
+    else if (c === '\r') { /* CRLF */ }
+    else if (c === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; }
+    else cell += c;
+  }
+  return rows;
+}
+const csvOf = (v) => (v === null ? '' : String(plain(v)));
+
+/** Saves the download `click` starts and returns its text. */
+async function downloaded(page, click) {
+  const [download] = await Promise.all([page.waitForEvent('download'), click()]);
+  return { name: download.suggestedFilename(), text: readFileSync(await download.path(), 'utf8') };
+}
 
 // Objects compared regardless of their keys' order.
 const canon = (v) => JSON.stringify(v, (k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
@@ -200,6 +223,62 @@ try {
   summary.visitors = unfiltered[0];
   check(unfiltered[0] > 0, 'the seeded site has visitors');
   await page.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true });
+  // A panel's details: every row a page at a time, more metrics, sorted,
+  // searched, exported; the dialog closes with Escape.
+  const detailsReady = () => page.waitForFunction(() => document.querySelector('#details').dataset.state === 'ready');
+  const detailsRows = () => page.$$eval('#details-table tbody tr[data-value]', (trs) => trs.map((tr) => [tr.dataset.value, ...[...tr.querySelectorAll('td[data-metric]')].map((td) => Number(td.dataset.value))]));
+  const detailsMetrics = ['visitors', 'pageviews', 'bounce_rate', 'time_on_page', 'scroll_depth'];
+  const checkDetails = async (what, extra) => {
+    const body = Object.assign({ site_id: SITE, date_range: '30d', metrics: detailsMetrics, dimensions: ['event:page'], filters: [], pagination: { limit: 25, offset: 0 }, include: { total_rows: true } }, extra);
+    const asked = JSON.parse(await page.$eval('#details', (n) => n.dataset.query));
+    check(canon(asked) === canon(body), `${what}: details asked ${JSON.stringify(asked)}`);
+    const answer = await api(body);
+    const columns = detailsMetrics.map((m, i) => i).filter((i) => !OPTIONAL.includes(detailsMetrics[i]) || answer.results.some((r) => r.metrics[i] !== null));
+    const expected = answer.results.map((r) => [r.dimensions[0], ...columns.map((i) => plain(r.metrics[i]))]);
+    check(same(await detailsRows(), expected), `${what}: details rows differ from the API`);
+    check(await page.$eval('#details-page', (n) => n.dataset.total) === String(answer.meta.total_rows), `${what}: the pager's total`);
+    return answer;
+  };
+  await page.click('#panel-pages .details-open');
+  await page.waitForSelector('#details[open]');
+  await detailsReady();
+  const firstPage = await checkDetails('page details');
+  check(firstPage.meta.total_rows > 25 && firstPage.results.length === 25, 'more pages than one page of rows: ' + firstPage.meta.total_rows);
+  await page.click('#details-next');
+  await page.waitForFunction(() => document.querySelector('#details').dataset.query.includes('"offset":25') && document.querySelector('#details').dataset.state === 'ready');
+  await checkDetails('page details, second page', { pagination: { limit: 25, offset: 25 } });
+  await page.click('#details-table th button[data-key="visitors"]');
+  await page.waitForFunction(() => document.querySelector('#details').dataset.query.includes('"desc"') && document.querySelector('#details').dataset.state === 'ready');
+  await page.click('#details-table th button[data-key="visitors"]');
+  await page.waitForFunction(() => document.querySelector('#details').dataset.query.includes('"asc"') && document.querySelector('#details').dataset.state === 'ready');
+  await checkDetails('sorted by visitors, ascending', { order_by: [['visitors', 'asc']] });
+  check(await page.$eval('#details-table th[aria-sort="ascending"] button', (b) => b.dataset.key) === 'visitors', 'the sorted column says so');
+  await page.fill('#details-search', 'BLOG');
+  await page.waitForFunction(() => document.querySelector('#details').dataset.query.includes('BLOG') && document.querySelector('#details').dataset.state === 'ready');
+  const searched = await checkDetails('searched', { order_by: [['visitors', 'asc']], filters: [['contains', 'event:page', ['BLOG'], { case_sensitive: false }]] });
+  check(searched.results.length > 0 && searched.results.every((r) => r.dimensions[0].includes('/blog')), 'the search finds the blog pages');
+  await page.screenshot({ path: join(shots, 'dashboard-details.png') });
+  const detailsFile = await downloaded(page, () => page.click('#details-csv'));
+  check(detailsFile.name.endsWith('.csv') && detailsFile.name.startsWith('shop.test-pages-'), 'a CSV file name: ' + detailsFile.name);
+  const exported = parseCsv(detailsFile.text);
+  const full = await api({ site_id: SITE, date_range: '30d', metrics: detailsMetrics, dimensions: ['event:page'], filters: [['contains', 'event:page', ['BLOG'], { case_sensitive: false }]], order_by: [['visitors', 'asc']], pagination: { limit: 10000, offset: 0 } });
+  check(same(exported[0], ['Page', 'Unique visitors', 'Total pageviews', 'Bounce rate', 'Time on page', 'Scroll depth']), 'CSV header: ' + JSON.stringify(exported[0]));
+  check(same(exported.slice(1), full.results.map((r) => [r.dimensions[0], ...r.metrics.map(csvOf)])), 'the CSV has the API\'s rows');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('#details').open);
+  // The whole dashboard as one CSV: every report of the view, and a
+  // value a spreadsheet would run as a formula written as text.
+  const everything = await downloaded(page, () => page.click('#export-all'));
+  const sections = everything.text.split('\r\n\r\n').map((part) => parseCsv(part.endsWith('\r\n') ? part : part + '\r\n'));
+  const titles = sections.map((rows) => rows[0][0]);
+  for (const title of ['Top stats', 'Unique visitors per day', 'Pages: Top pages', 'Sources: Campaigns', 'Locations: Countries', 'Devices: OS versions', 'Goal conversions: Goals', 'Custom events: Events']) {
+    check(titles.includes(title), `the dashboard CSV has ${title}: ${JSON.stringify(titles)}`);
+  }
+  const topStats = await api({ site_id: SITE, date_range: '30d', metrics: HEADLINE, filters: [] });
+  check(same(sections[0].slice(2).map((r) => r[1]), topStats.results[0].metrics.map(csvOf)), 'top stats in the CSV are the API\'s');
+  const campaigns = sections.find((rows) => rows[0][0] === 'Sources: Campaigns');
+  check(campaigns.some((r) => r[0] === "'=1+1"), 'a formula-like value is written as text: ' + JSON.stringify(campaigns.slice(0, 4)));
+
   // The chart: another metric, another interval, and a readout by keyboard.
   const chartReady = (metric, interval) => page.waitForFunction(([m, i]) => {
     const chart = document.querySelector('#chart');

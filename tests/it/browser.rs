@@ -483,6 +483,26 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
             1,
         )
         .await;
+    // Thirty more pages yesterday (a details view of pages then has two
+    // pages of rows), one visit with a campaign a spreadsheet would read as
+    // a formula.
+    let yesterday = (now - chrono::Duration::days(1)).format("%Y-%m-%d 12:00:00");
+    let extra: Vec<String> = (1..=30)
+        .map(|i| {
+            format!(
+                "('shop.test', '{yesterday}', 'pageview', '/extra/{i:02}', 'shop.test', '{}', {}, {})",
+                if i == 1 { "=1+1" } else { "" },
+                900_000 + i,
+                900_000 + i
+            )
+        })
+        .collect();
+    server
+        .query(&format!(
+            "INSERT INTO events (site, timestamp, name, pathname, hostname, utm_campaign, visitor_id, session_id) VALUES {}",
+            extra.join(", ")
+        ))
+        .await;
     // Goals of the demo data (its signups, its pricing page, its purchases).
     for spec in [
         saltmark::goals::GoalSpec {

@@ -110,7 +110,8 @@ async fn an_engagement_is_stored_with_its_measures_and_counted_nowhere() {
 async fn time_on_page_and_scroll_depth_as_plausible_defines_them() {
     use crate::plausible_support::*;
     let day = |d: &str| json!([d, d]);
-    let cases = vec![
+    let cases =
+        vec![
         // query_time_on_page_test.exs, "aggregated time_on_page metric
         // based on engagement data" (Plausible's `include.imports` left
         // out: there are none): (140 s + 60 s) on /blog over two visits.

@@ -43,12 +43,15 @@
     'visit:country': 'Country', 'visit:region': 'Region', 'visit:city': 'City',
     'visit:region_name': 'Region', 'visit:city_name': 'City',
     'visit:browser': 'Browser', 'visit:os': 'Operating system', 'visit:device': 'Device',
+    'visit:utm_content': 'UTM content', 'visit:utm_term': 'UTM term',
+    'visit:browser_version': 'Browser version', 'visit:os_version': 'OS version',
   };
   const METRIC_NAMES = {
     visitors: 'Unique visitors', visits: 'Total visits', pageviews: 'Total pageviews',
     views_per_visit: 'Views per visit', bounce_rate: 'Bounce rate', visit_duration: 'Visit duration', events: 'Total events',
     conversion_rate: 'Conversion rate', time_on_page: 'Time on page', scroll_depth: 'Scroll depth',
     total_revenue: 'Total revenue', average_revenue: 'Average revenue',
+    percentage: 'Share', exit_rate: 'Exit rate',
   };
   // Under a goal filter the headline counts conversions (Plausible's cards).
   const GOAL_METRIC_NAMES = {
@@ -80,6 +83,8 @@
       { label: 'Campaigns', dim: 'visit:utm_campaign', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:utm_campaign') },
       { label: 'UTM sources', dim: 'visit:utm_source', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:utm_source') },
       { label: 'UTM mediums', dim: 'visit:utm_medium', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:utm_medium') },
+      { label: 'UTM contents', dim: 'visit:utm_content', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:utm_content') },
+      { label: 'UTM terms', dim: 'visit:utm_term', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:utm_term') },
     ] },
     { id: 'locations', title: 'Locations', tabs: [
       { label: 'Countries', dim: 'visit:country', metrics: ['visitors', 'visits'], filters: nonEmpty('visit:country') },
@@ -88,7 +93,9 @@
     ] },
     { id: 'devices', title: 'Devices', tabs: [
       { label: 'Browsers', dim: 'visit:browser', metrics: ['visitors', 'visits'] },
+      { label: 'Browser versions', dim: 'visit:browser', dims: ['visit:browser', 'visit:browser_version'], metrics: ['visitors', 'visits'] },
       { label: 'Operating systems', dim: 'visit:os', metrics: ['visitors', 'visits'] },
+      { label: 'OS versions', dim: 'visit:os', dims: ['visit:os', 'visit:os_version'], metrics: ['visitors', 'visits'] },
       { label: 'Devices', dim: 'visit:device', metrics: ['visitors', 'visits'] },
     ] },
     { id: 'goals', title: 'Goal conversions', tabs: [
@@ -286,6 +293,8 @@
     if (value === null || value === undefined) return '–';
     if (typeof value === 'object') return value.long;
     if (metric === 'views_per_visit') return decimal.format(value);
+    if (metric === 'exit_rate') return decimal.format(value) + '%';
+    if (metric === 'percentage') return decimal.format(value) + '%';
     if (metric === 'bounce_rate' || metric === 'conversion_rate' || metric === 'scroll_depth') return integer.format(value) + '%';
     if (metric === 'visit_duration' || metric === 'time_on_page') {
       const s = Math.round(value); const m = Math.floor(s / 60);
@@ -327,6 +336,11 @@
         }, el('span', { 'aria-hidden': 'true', class: 'x', text: '×' }), el('span', { class: 'visually-hidden', text }))));
     }
     chips.append(el('button', { type: 'button', id: 'filter-add', class: 'filter-add', text: '+ Filter', on: { click: () => openFilterMenu(null) } }));
+  }
+
+  function addFilters(dims, values) {
+    view.filters = view.filters.filter((f) => !dims.includes(f.dim)).concat(dims.map((dim, i) => ({ op: 'is', dim, values: [values[i]] })));
+    navigate();
   }
 
   function addFilter(dim, value) {
@@ -639,7 +653,8 @@
   }
 
   /** A table of one breakdown; each row's label is a button that filters. */
-  function breakdownTable(caption, dim, filterDim, asked, results, columns) {
+  function breakdownTable(caption, dim, filterDim, asked, results, columns, dims) {
+    dims = dims || [dim];
     // A column of an optional metric that no row has is left out.
     const shown = asked.map((m, i) => [m, i]).filter(([m, i]) => !OPTIONAL.includes(m) || results.some((r) => r.metrics[i] !== null));
     const metrics = shown.map(([m]) => m);
@@ -647,23 +662,23 @@
     const table = el('table', { class: 'breakdown', 'data-dimension': dim },
       el('caption', { class: 'visually-hidden', text: caption }),
       el('thead', {}, el('tr', {},
-        el('th', { scope: 'col', text: DIMENSION_NAMES[dim] || (dim.startsWith('event:props:') ? dim.slice(12) : dim) }),
-        ...metrics.map((m) => el('th', { scope: 'col', class: 'num', text: (columns && columns[m]) || METRIC_NAMES[m].replace(/^(Unique|Total) /, ''),
+        el('th', { scope: 'col', 'data-key': dims[0], text: dims.length > 1 ? dims.map((d) => DIMENSION_NAMES[d]).join(' and ') : DIMENSION_NAMES[dim] || (dim.startsWith('event:props:') ? dim.slice(12) : dim) }),
+        ...metrics.map((m) => el('th', { scope: 'col', class: 'num', 'data-key': m, text: (columns && columns[m]) || METRIC_NAMES[m].replace(/^(Unique|Total) /, ''),
           title: METRIC_NAMES[m] })))));
     const body = el('tbody');
     if (!results.length) {
       body.append(el('tr', {}, el('td', { colspan: metrics.length + 1, class: 'empty', text: 'No data for this period' })));
     }
     for (const r of results) {
-      const value = r.dimensions[0];
-      const active = view.filters.some((f) => f.dim === filterDim && f.op === 'is' && f.values.includes(value));
+      const value = r.dimensions.join(' ');
+      const active = dims.length === 1 && view.filters.some((f) => f.dim === filterDim && f.op === 'is' && f.values.includes(value));
       const bar = el('span', { class: 'bar', 'aria-hidden': 'true' });
       bar.style.width = `${(100 * r.metrics[0]) / total}%`;
       const label = el('button', {
         type: 'button', class: 'row-filter', 'data-value': value, 'aria-pressed': active ? 'true' : 'false',
         title: `Filter by ${DIMENSION_NAMES[filterDim] || filterDim} ${value}`,
-        on: { click: () => addFilter(filterDim, value) },
-      }, el('span', { text: formatValue(dim, value) }));
+        on: { click: () => (dims.length > 1 ? addFilters(dims, r.dimensions) : addFilter(filterDim, value)) },
+      }, el('span', { text: dims.length > 1 ? value : formatValue(dim, value) }));
       body.append(el('tr', { 'data-value': value },
         el('th', { scope: 'row' }, bar, label),
         ...shown.map(([m, i]) => el('td', { class: 'num', 'data-metric': m, 'data-value': plainValue(r.metrics[i]), text: formatMetric(m, r.metrics[i]) }))));
@@ -694,10 +709,14 @@
       view.tabs[panel.id] = i; writeView(view, false); renderPanel(panel).catch(showError);
     });
     const metrics = tab.engagement && engagementAnswerable(view.filters) ? tab.metrics.concat(ENGAGEMENT) : tab.metrics;
-    const body = queryBody({ metrics, dimensions: [tab.dim], filters: tab.filters || [], pagination: { limit: LIST_LIMIT } });
+    const body = queryBody({ metrics, dimensions: tab.dims || [tab.dim], filters: tab.filters || [], pagination: { limit: LIST_LIMIT } });
     section.dataset.query = JSON.stringify(body);
+    section.querySelector('.panel-head').append(el('button', {
+      type: 'button', class: 'details-open', 'aria-label': `${panel.title}: ${tab.label}, details`, text: 'Details',
+      on: { click: () => openDetails(panel, tab) },
+    }));
     const answer = await current(() => postJson('/api/v2/query', body));
-    section.append(breakdownTable(`${panel.title}: ${tab.label}`, tab.dim, tab.filterDim || tab.dim, metrics, answer.results, tab.columns));
+    section.append(breakdownTable(`${panel.title}: ${tab.label}`, tab.dim, tab.filterDim || tab.dim, metrics, answer.results, tab.columns, tab.dims));
     // The geolocation database's licence may ask for credit where its
     // data is shown (DB-IP's CC BY 4.0 does).
     if (panel.id === 'locations' && auth.credit) {
@@ -809,6 +828,153 @@
       } } }))));
   }
 
+
+  // ---- details: a panel's whole list ----------------------------------------
+  // A dialog per panel tab: every row (a page at a time), searched by
+  // part of the value, sorted by any column the API orders by, with more
+  // metrics than the panel has room for, and exportable as CSV.
+  const DETAILS_PAGE = 25;
+  const SORTABLE = ['visitors', 'visits', 'pageviews', 'events', 'bounce_rate', 'visit_duration'];
+  let details = null;
+  /** The metrics of a tab's details (Plausible's per report). */
+  function detailMetrics(tab) {
+    const dim = tab.dim;
+    if (dim === 'event:page') return ['visitors', 'pageviews', 'bounce_rate'].concat(engagementAnswerable(view.filters) ? ENGAGEMENT : []);
+    if (dim === 'visit:exit_page') return ['visitors', 'visits', 'exit_rate'];
+    if (dim === 'event:goal') return tab.metrics;
+    if (dim === 'event:name' || dim.startsWith('event:props:')) return ['visitors', 'events'];
+    return ['visitors', 'visits', 'percentage', 'bounce_rate', 'visit_duration'];
+  }
+  function openDetails(panel, tab) {
+    details = { panel, tab, search: '', order: null, page: 0 };
+    $('details-title').textContent = `${panel.title}: ${tab.label}`;
+    $('details-search').value = '';
+    $('details').showModal();
+    $('details-search').focus();
+    renderDetails().catch(showDetailsError);
+  }
+  function showDetailsError(e) { if (!(e instanceof Stale)) $('details-status').textContent = 'Could not load: ' + e.message; }
+  function detailsBody(limit, offset) {
+    const tab = details.tab;
+    const dims = tab.dims || [tab.dim];
+    const filters = (tab.filters || []).slice();
+    if (details.search) filters.push(['contains', dims[dims.length - 1], [details.search], { case_sensitive: false }]);
+    const body = queryBody({ metrics: detailMetrics(tab), dimensions: dims, filters, pagination: { limit, offset }, include: { total_rows: true } });
+    if (details.order) body.order_by = [details.order];
+    return body;
+  }
+  async function renderDetails() {
+    const mine = details;
+    const box = $('details');
+    const body = detailsBody(DETAILS_PAGE, details.page * DETAILS_PAGE);
+    box.dataset.query = JSON.stringify(body);
+    box.dataset.state = 'loading';
+    $('details-status').textContent = '';
+    const answer = await limited(() => postJson('/api/v2/query', body));
+    if (details !== mine) return;
+    const tab = details.tab;
+    const table = breakdownTable(`${details.panel.title}: ${tab.label}, all rows`, tab.dim, tab.filterDim || tab.dim, body.metrics, answer.results, tab.columns, tab.dims);
+    // Row filters close the dialog: the whole page follows them.
+    for (const button of table.querySelectorAll('.row-filter')) button.addEventListener('click', () => $('details').close());
+    for (const th of table.tHead.rows[0].cells) {
+      const key = th.dataset.key;
+      if (!(SORTABLE.includes(key) || key === (tab.dims || [tab.dim])[0])) continue;
+      const current = details.order && details.order[0] === key ? details.order[1] : null;
+      th.setAttribute('aria-sort', current === 'asc' ? 'ascending' : current === 'desc' ? 'descending' : 'none');
+      const label = th.textContent;
+      th.replaceChildren(el('button', {
+        type: 'button', class: 'sort', 'data-key': key,
+        'aria-label': `Sort by ${label}${current === 'desc' ? ', ascending' : ', descending'}`,
+        on: { click: () => {
+          details.order = [key, current === 'desc' ? 'asc' : 'desc'];
+          details.page = 0;
+          renderDetails().catch(showDetailsError);
+        } },
+      }, el('span', { text: label }), el('span', { 'aria-hidden': 'true', text: current === 'desc' ? ' ↓' : current === 'asc' ? ' ↑' : '' })));
+    }
+    $('details-table').replaceChildren(table);
+    const total = answer.meta.total_rows || 0;
+    const first = total ? details.page * DETAILS_PAGE + 1 : 0;
+    const last = details.page * DETAILS_PAGE + answer.results.length;
+    const pager = $('details-page');
+    pager.dataset.total = total;
+    pager.textContent = total ? `${integer.format(first)}–${integer.format(last)} of ${integer.format(total)}` : 'No rows';
+    $('details-prev').disabled = details.page === 0;
+    $('details-next').disabled = last >= total;
+    box.dataset.state = 'ready';
+  }
+  let searchTimer = null;
+
+  // ---- CSV ---------------------------------------------------------------------
+  // RFC 4180 quoting; a text cell that a spreadsheet would take for a
+  // formula (= + - @, tab, carriage return first) is prefixed with an
+  // apostrophe, so exported data never runs as a formula. Numbers are
+  // written as numbers, money as its amount.
+  function csvCell(value) {
+    if (value === null || value === undefined) return '';
+    if (typeof value === 'object') return String(value.value);
+    if (typeof value === 'number') return String(value);
+    let text = String(value);
+    if (/^[=+\-@\t\r]/.test(text)) text = "'" + text;
+    return /[",\r\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+  }
+  const csvLines = (rows) => rows.map((row) => row.map(csvCell).join(',')).join('\r\n') + '\r\n';
+  function download(name, text) {
+    const url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
+    const link = el('a', { href: url, download: name, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+  const fileSafe = (text) => text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '').toLowerCase();
+  const fileName = (what) => fileSafe(`${view.site}-${what}-${$('period-range').dataset.from || ''}-${$('period-range').dataset.to || ''}`) + '.csv';
+  /** A header row and a row per result: dimension values, then metrics. */
+  function tableRows(dims, metrics, results) {
+    const head = dims.map((d) => (d.startsWith('event:props:') ? d.slice(12) : DIMENSION_NAMES[d] || (d.startsWith('time:') ? 'Time' : d))).concat(metrics.map((m) => METRIC_NAMES[m] || m));
+    return [head].concat(results.map((r) => r.dimensions.concat(r.metrics)));
+  }
+  async function detailsCsv() {
+    const body = detailsBody(10000, 0);
+    delete body.include;
+    const answer = await limited(() => postJson('/api/v2/query', body));
+    download(fileName(`${details.panel.id}-${details.tab.label}`), csvLines(tableRows(body.dimensions, body.metrics, answer.results)));
+  }
+  /**
+   * The whole dashboard as one CSV: a section per report (a line naming
+   * it, a header, its rows, a blank line): the headline, the chart's
+   * series and every tab of every panel, all rows, for the current view.
+   */
+  async function dashboardCsv() {
+    const button = $('export-all');
+    button.disabled = true;
+    try {
+      const ask = (extra) => limited(() => postJson('/api/v2/query', queryBody(extra)));
+      const sections = [];
+      const metrics = headlineMetrics(view.filters);
+      const headline = await ask({ metrics });
+      const top = headline.results[0] || { metrics: [] };
+      sections.push([['Top stats'], ['Metric', 'Value']].concat(metrics.map((m, i) => [METRIC_NAMES[m], top.metrics[i]])));
+      const metric = chartMetrics(view.filters).includes(view.metric) ? view.metric : chartMetrics(view.filters)[0];
+      const dim = intervals().includes(view.interval) ? view.interval : intervals()[0];
+      const series = await ask({ metrics: [metric], dimensions: [dim] });
+      sections.push([[`${METRIC_NAMES[metric]} per ${dim.slice(5)}`]].concat(tableRows([dim], [metric], series.results)));
+      const jobs = [];
+      for (const panel of PANELS) {
+        for (const tab of panel.tabs) {
+          const dims = tab.dims || [tab.dim];
+          const tabMetrics = detailMetrics(tab);
+          jobs.push(ask({ metrics: tabMetrics, dimensions: dims, filters: tab.filters || [], pagination: { limit: 10000 } })
+            .then((answer) => [[`${panel.title}: ${tab.label}`]].concat(tableRows(dims, tabMetrics, answer.results))));
+        }
+      }
+      for (const section of await Promise.all(jobs)) sections.push(section);
+      download(fileName('dashboard'), sections.map(csvLines).join('\r\n'));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   // ---- page flow -----------------------------------------------------------
   let generation = 0;
   function showError(e) {
@@ -909,6 +1075,21 @@
   });
   $('site').addEventListener('change', (e) => { view.site = e.target.value; view.filters = []; view.prop = ''; navigate(); });
   $('filter-form').addEventListener('submit', applyFilterMenu);
+  $('details-close').addEventListener('click', () => $('details').close());
+  $('details').addEventListener('close', () => { details = null; });
+  $('details-search').addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      if (!details) return;
+      details.search = $('details-search').value.trim();
+      details.page = 0;
+      renderDetails().catch(showDetailsError);
+    }, 250);
+  });
+  $('details-prev').addEventListener('click', () => { details.page -= 1; renderDetails().catch(showDetailsError); });
+  $('details-next').addEventListener('click', () => { details.page += 1; renderDetails().catch(showDetailsError); });
+  $('details-csv').addEventListener('click', () => detailsCsv().catch(showDetailsError));
+  $('export-all').addEventListener('click', () => dashboardCsv().catch(showError));
   $('filter-cancel').addEventListener('click', () => { $('filter-dialog').close(); editing = null; });
   $('filter-dim').addEventListener('change', () => filterMenuChanged());
   $('filter-prop').addEventListener('change', () => filterMenuChanged());
