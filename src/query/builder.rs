@@ -139,6 +139,10 @@ fn stored_expr(dimension: &Dimension, scope: Scope<'_>) -> Sql {
         Dimension::Visit(attr) => Sql::raw(attr.alias()),
         Dimension::Time(bucket) => {
             let (template, params) = match bucket {
+                TimeBucket::Minute => (
+                    "toString(toStartOfMinute(timestamp, ?), ?)",
+                    vec![scope.zone(), scope.zone()],
+                ),
                 TimeBucket::Hour => (
                     "toString(toStartOfHour(timestamp, ?), ?)",
                     vec![scope.zone(), scope.zone()],

@@ -262,6 +262,17 @@ pub fn time_labels(period: Period, bucket: TimeBucket, tz: Tz) -> Result<Vec<Str
     let first = period.from.with_timezone(&tz);
     let last = (period.to - Duration::seconds(1)).with_timezone(&tz);
     match bucket {
+        TimeBucket::Minute => {
+            let mut t =
+                period.from - Duration::seconds(i64::from(chrono::Timelike::second(&first)));
+            while t < period.to {
+                labels.push(t.with_timezone(&tz).format("%Y-%m-%d %H:%M:00").to_string());
+                if labels.len() > MAX_LABELS {
+                    return Err(too_many());
+                }
+                t += Duration::minutes(1);
+            }
+        }
         TimeBucket::Hour => {
             use chrono::Timelike;
             let mut t = period.from

@@ -112,6 +112,8 @@ pub(super) fn metric_names() -> String {
 /// A time bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimeBucket {
+    /// `time:minute` (saltmark's, for the realtime view's last half hour).
+    Minute,
     /// `time:hour`.
     Hour,
     /// `time:day`.
@@ -236,7 +238,7 @@ const ALLOWED_DIMENSIONS: &str = "event:page, event:name, event:hostname, event:
     visit:utm_campaign, visit:utm_content, visit:utm_term, visit:country, visit:region, visit:city, \
     visit:country_name, visit:region_name, visit:city_name, \
     visit:browser, visit:browser_version, visit:os, visit:os_version, visit:device, \
-    time:hour, time:day, time:week, time:month";
+    time:minute, time:hour, time:day, time:week, time:month";
 
 /// Attributes with a name of their own (not one stored column each).
 const NAMED_VISIT_ATTRS: &[(&str, VisitAttr)] = &[
@@ -271,6 +273,7 @@ impl Dimension {
         match name {
             "event:goal" => return Ok(Dimension::Goal),
             "event:prop_key" => return Ok(Dimension::PropKey),
+            "time:minute" => return Ok(Dimension::Time(TimeBucket::Minute)),
             "time:hour" => return Ok(Dimension::Time(TimeBucket::Hour)),
             "time:day" | "time" => return Ok(Dimension::Time(TimeBucket::Day)),
             "time:week" => return Ok(Dimension::Time(TimeBucket::Week)),
@@ -309,6 +312,7 @@ impl Dimension {
                 .find(|(_, a)| a == attr)
                 .map(|(n, _)| n.to_string())
                 .unwrap_or_default(),
+            Dimension::Time(TimeBucket::Minute) => "time:minute".into(),
             Dimension::Time(TimeBucket::Hour) => "time:hour".into(),
             Dimension::Time(TimeBucket::Day) => "time:day".into(),
             Dimension::Time(TimeBucket::Week) => "time:week".into(),

@@ -279,6 +279,43 @@ try {
   const campaigns = sections.find((rows) => rows[0][0] === 'Sources: Campaigns');
   check(campaigns.some((r) => r[0] === "'=1+1"), 'a formula-like value is written as text: ' + JSON.stringify(campaigns.slice(0, 4)));
 
+  // Realtime: the badge opens the last 30 minutes, per minute, with top
+  // pages, sources and countries, each the API's; refreshed while open.
+  await page.focus('#live');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#realtime[open]');
+  await page.waitForFunction(() => document.querySelector('#realtime').dataset.state === 'ready');
+  const checkRealtime = async () => {
+    const seriesBody = JSON.parse(await page.$eval('#realtime', (n) => n.dataset.query));
+    check(seriesBody.dimensions[0] === 'time:minute' && Date.parse(seriesBody.date_range[1]) - Date.parse(seriesBody.date_range[0]) === 30 * 60000, 'realtime asks per minute for 30 minutes: ' + JSON.stringify(seriesBody));
+    const series = await api(seriesBody);
+    const perMinute = new Map(series.results.map((r) => [r.dimensions[0], r.metrics[0]]));
+    const bars = await page.$$eval('#realtime-svg rect', (rs) => rs.map((r) => [r.dataset.label, Number(r.dataset.value)]));
+    check(same(bars, series.meta.time_labels.map((l) => [l, perMinute.get(l) || 0])), 'realtime bars are the API\'s minutes');
+    const listBodies = JSON.parse(await page.$eval('#realtime', (n) => n.dataset.lists));
+    for (const body of listBodies) {
+      const answer = await api(body);
+      const shown = await page.$$eval(`#realtime-lists section[data-dimension="${body.dimensions[0]}"] tbody tr[data-value]`, (trs) => trs.map((tr) => [tr.dataset.value, Number(tr.querySelector('td').dataset.value)]));
+      check(same(shown, answer.results.map((r) => [r.dimensions[0], r.metrics[0]])), `realtime ${body.dimensions[0]}: ${JSON.stringify(shown)}`);
+    }
+    return listBodies;
+  };
+  await checkRealtime();
+  const refreshed = Number(await page.$eval('#realtime', (n) => n.dataset.refreshes));
+  const beacon = await fetch(collector + '/api/event', {
+    method: 'POST',
+    headers: { 'Content-Type': 'text/plain', 'User-Agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36' },
+    body: JSON.stringify({ n: 'pageview', u: 'http://shop.test/realtime-check', d: 'shop.test' }),
+  });
+  check(beacon.status === 202, 'a live page view is accepted: ' + beacon.status);
+  await page.waitForFunction((n) => Number(document.querySelector('#realtime').dataset.refreshes) > n
+    && document.querySelector('#realtime').dataset.state === 'ready'
+    && document.querySelector('#realtime-lists tr[data-value="/realtime-check"]'), refreshed, { timeout: 40000 });
+  await checkRealtime();
+  await page.screenshot({ path: join(shots, 'dashboard-realtime.png') });
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('#realtime').open);
+
   // The chart: another metric, another interval, and a readout by keyboard.
   const chartReady = (metric, interval) => page.waitForFunction(([m, i]) => {
     const chart = document.querySelector('#chart');

@@ -886,6 +886,38 @@ async fn realtime_counts_the_last_five_minutes_and_seed_demo_fills_a_site() {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["visitors"], 2);
+    // The last half hour per minute (time:minute): every minute labelled,
+    // each visit in the minute it happened.
+    let minute = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%d %H:%M:00").to_string();
+    let from = now - chrono::Duration::minutes(30);
+    let per_minute = api
+        .query(json!({"site_id": "shop.example", "metrics": ["visitors"],
+            "date_range": [from.to_rfc3339(), now.to_rfc3339()],
+            "dimensions": ["time:minute"], "include": {"time_labels": true}}))
+        .await;
+    let labels = per_minute["meta"]["time_labels"].as_array().unwrap();
+    assert_eq!(labels.len(), 31, "{per_minute}");
+    assert_eq!(labels[0], json!(minute(from)));
+    let counted: Vec<(String, i64)> = per_minute["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["dimensions"][0].as_str().unwrap().to_string(),
+                r["metrics"][0].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let mut expected: Vec<(String, i64)> = Vec::new();
+    for ago in [600, 200, 30] {
+        let label = minute(now - chrono::Duration::seconds(ago));
+        match expected.iter_mut().find(|(l, _)| *l == label) {
+            Some(entry) => entry.1 += 1,
+            None => expected.push((label, 1)),
+        }
+    }
+    assert_eq!(counted, expected);
 
     let store = store_of(&api.server).await;
     let report = saltmark::write::seed::seed_demo(

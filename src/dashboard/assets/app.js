@@ -829,6 +829,85 @@
   }
 
 
+  // ---- realtime: the last half hour ---------------------------------------------
+  // Opened from the current-visitors badge: visitors per minute of the last
+  // 30 minutes (time:minute over that instant range), its top pages,
+  // sources and countries, under the page's filters; refreshed while open.
+  const REALTIME_LISTS = [['event:page', 'Pages'], ['visit:source', 'Sources'], ['visit:country', 'Countries']];
+  let realtimeTimer = null;
+  function realtimeRange() {
+    const to = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const from = new Date(to.getTime() - 30 * 60000);
+    return [from.toISOString().replace('.000Z', 'Z'), to.toISOString().replace('.000Z', 'Z')];
+  }
+  function realtimeBody(range, extra) {
+    const body = Object.assign({ site_id: view.site, date_range: range }, extra);
+    body.filters = apiFilters().concat(extra.filters || []);
+    return body;
+  }
+  async function renderRealtime() {
+    const box = $('realtime');
+    if (!box.open) return;
+    box.dataset.state = 'loading';
+    const range = realtimeRange();
+    const ask = (body) => limited(() => postJson('/api/v2/query', body));
+    const seriesBody = realtimeBody(range, { metrics: ['visitors'], dimensions: ['time:minute'], include: { time_labels: true } });
+    const listBodies = REALTIME_LISTS.map(([dim]) => realtimeBody(range, { metrics: ['visitors'], dimensions: [dim], pagination: { limit: 10 } }));
+    const [now, series, ...lists] = await Promise.all([
+      limited(() => api('/api/v2/realtime?site_id=' + encodeURIComponent(view.site))),
+      ask(seriesBody), ...listBodies.map(ask)]);
+    if (!box.open) return;
+    box.dataset.query = JSON.stringify(seriesBody);
+    box.dataset.lists = JSON.stringify(listBodies);
+    const n = now.visitors;
+    const current = $('realtime-now');
+    current.dataset.value = n;
+    current.textContent = `${integer.format(n)} current visitor${n === 1 ? '' : 's'} (the last 5 minutes)`;
+    const found = new Map(series.results.map((r) => [r.dimensions[0], r.metrics[0]]));
+    const points = series.meta.time_labels.map((label) => ({ label, value: found.get(label) || 0 }));
+    const width = 800; const height = 160; const left = 40; const bottom = 22; const top = 8;
+    const max = niceMax(Math.max(0, ...points.map((p) => p.value)));
+    const slot = (width - left) / Math.max(points.length, 1);
+    const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'realtime-caption', class: 'plot' });
+    for (const v of [0, max]) {
+      const y = height - bottom - (v * (height - top - bottom)) / max;
+      chart.append(svg('line', { x1: left, y1: y, x2: width, y2: y, class: v ? 'grid' : 'axis' }));
+      const tick = svg('text', { x: left - 6, y: y + 4, class: 'tick', 'text-anchor': 'end' });
+      tick.textContent = integer.format(v);
+      chart.append(tick);
+    }
+    points.forEach((p, i) => {
+      const h = (p.value * (height - top - bottom)) / max;
+      const bar = svg('rect', { x: left + i * slot + 1, y: height - bottom - h, width: Math.max(1, slot - 2), height: h, class: 'bar-minute', 'data-label': p.label, 'data-value': p.value });
+      const title = svg('title', {}); title.textContent = `${p.label.slice(11, 16)}: ${p.value} visitors`;
+      bar.append(title);
+      chart.append(bar);
+      if (i % 10 === 0 || i === points.length - 1) {
+        const label = svg('text', { x: left + i * slot + slot / 2, y: height - 6, class: 'tick', 'text-anchor': 'middle' });
+        label.textContent = p.label.slice(11, 16);
+        chart.append(label);
+      }
+    });
+    $('realtime-svg').replaceChildren(chart);
+    $('realtime-caption').textContent = `Visitors per minute, ${points.length ? points[0].label.slice(11, 16) : ''} to ${points.length ? points[points.length - 1].label.slice(11, 16) : ''}`;
+    $('realtime-lists').replaceChildren(...REALTIME_LISTS.map(([dim, title], i) => el('section', { 'data-dimension': dim },
+      el('h3', { text: title }),
+      breakdownTable(`Realtime: ${title}`, dim, dim, ['visitors'], lists[i].results))));
+    // A click on a row filters the page (and closes the view).
+    for (const button of $('realtime-lists').querySelectorAll('.row-filter')) button.addEventListener('click', () => $('realtime').close());
+    box.dataset.state = 'ready';
+    box.dataset.refreshes = String(Number(box.dataset.refreshes || 0) + 1);
+  }
+  function openRealtime() {
+    const box = $('realtime');
+    box.dataset.refreshes = '0';
+    box.showModal();
+    $('realtime-close').focus();
+    renderRealtime().catch(showError);
+    clearInterval(realtimeTimer);
+    realtimeTimer = setInterval(() => renderRealtime().catch(() => { /* the next tick tries again */ }), 15000);
+  }
+
   // ---- details: a panel's whole list ----------------------------------------
   // A dialog per panel tab: every row (a page at a time), searched by
   // part of the value, sorted by any column the API orders by, with more
@@ -1076,6 +1155,9 @@
   $('site').addEventListener('change', (e) => { view.site = e.target.value; view.filters = []; view.prop = ''; navigate(); });
   $('filter-form').addEventListener('submit', applyFilterMenu);
   $('details-close').addEventListener('click', () => $('details').close());
+  $('live').addEventListener('click', openRealtime);
+  $('realtime-close').addEventListener('click', () => $('realtime').close());
+  $('realtime').addEventListener('close', () => { clearInterval(realtimeTimer); realtimeTimer = null; });
   $('details').addEventListener('close', () => { details = null; });
   $('details-search').addEventListener('input', () => {
     clearTimeout(searchTimer);
