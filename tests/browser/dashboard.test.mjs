@@ -195,7 +195,7 @@ const browser = await chromium.launch({
 });
 const summary = {};
 try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -554,15 +554,41 @@ try {
   await page.selectOption('#compare', 'previous_period');
   await waitReady(page);
 
-  // Phone width: nothing wider than the screen.
-  await page.setViewportSize({ width: 360, height: 780 });
+  // Phone width (390 px): nothing wider than the screen, the same numbers,
+  // and the dialogs fit; by keyboard.
+  await page.setViewportSize({ width: 390, height: 844 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
-  check(overflow <= 360, 'no horizontal scrolling at 360 px: ' + overflow);
+  check(overflow <= 390, 'no horizontal scrolling at 390 px: ' + overflow);
+  check(same(await compareWithApi(page, [], 'phone'), unfiltered), 'the phone shows the same numbers');
   await page.screenshot({ path: join(shots, 'dashboard-phone.png') });
+  await page.focus('#panel-sources .details-open');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#details[open]');
+  await detailsReady();
+  const fits = (id) => page.$eval(id, (d) => { const r = d.getBoundingClientRect(); return r.left >= 0 && r.right <= window.innerWidth; });
+  check(await fits('#details'), 'the details dialog fits the phone');
+  const channelRows = await page.$$eval('#details-table tbody tr[data-value]', (trs) => trs.map((tr) => tr.dataset.value));
+  const channels = await api({ site_id: SITE, date_range: '30d', metrics: ['visitors'], dimensions: ['visit:channel'], filters: nonEmpty('visit:channel'), pagination: { limit: 25 } });
+  check(same(channelRows, channels.results.map((r) => r.dimensions[0])), 'channel details on the phone: ' + JSON.stringify(channelRows));
+  await page.screenshot({ path: join(shots, 'dashboard-phone-details.png') });
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('#details').open);
+  await page.focus('#filter-add');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#filter-dialog[open]');
+  check(await fits('#filter-dialog'), 'the filter menu fits the phone');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('#filter-dialog').open);
+  await page.focus('#live');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#realtime').dataset.state === 'ready');
+  check(await fits('#realtime'), 'the realtime view fits the phone');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('#realtime').open);
   check(errors.length === 0, 'no page errors: ' + errors.join('; '));
 
   // The share link: read-only, one site, no session.
-  const guest = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const guest = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   const shared = await guest.newPage();
   shared.on('pageerror', (e) => errors.push(String(e)));
   const shareRequests = [];
@@ -589,7 +615,7 @@ try {
 
   // Share links made in the page: a label, a copy button, and a revoked
   // link gone from the list and from use.
-  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.setViewportSize({ width: 1440, height: 900 });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: collector });
   const existing = await page.$$eval('#share-list li', (lis) => lis.length);
   await page.fill('#share-label', 'Marketing team');
