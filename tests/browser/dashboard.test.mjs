@@ -382,6 +382,13 @@ try {
   // It was sent today, and "30d" ends yesterday (as in Plausible): ask for today.
   await page.goto(`${collector}/dashboard?site=${SITE}&period=day&tab_sources=3&visit:utm_campaign=${encodeURIComponent(HOSTILE)}`);
   await waitReady(page);
+  // Today's chart stops at the current hour: no hours still to come.
+  const hours = await page.$$eval('#chart-table tbody th', (ths) => ths.map((th) => th.textContent));
+  const hourOf = (ms) => new Date(ms).toISOString().slice(0, 13).replace('T', ' ') + ':00:00';
+  const thisHour = hourOf(Date.now());
+  const lastHour = hours[hours.length - 1];
+  // (the hour before too: the page may have loaded just before the hour turned)
+  check(hours.every((h) => h <= thisHour) && (lastHour === thisHour || lastHour === hourOf(Date.now() - 3600000)), `today's hours end now: ${lastHour} vs ${thisHour}`);
   const chip = await page.$eval('#chips .chip', (n) => [n.dataset.value, n.textContent]);
   check(chip[0] === HOSTILE && chip[1].includes(HOSTILE), 'hostile chip shown as text: ' + JSON.stringify(chip));
   const campaignRows = await page.$$eval('#panel-sources tbody tr[data-value]', (trs) => trs.map((tr) => [tr.dataset.value, tr.querySelector('.row-filter').textContent]));
