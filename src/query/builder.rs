@@ -1053,9 +1053,24 @@ pub fn build_engagement(
     }
     sql.text.push_str(
         "session_id, maxIf(scroll_depth, scroll_depth <= 100) AS sd, \
-         toUInt8(max(scroll_depth <= 100)) AS has_sd, sum(engagement_time) AS et FROM events",
+         toUInt8(max(scroll_depth <= 100)) AS has_sd, sum(engagement_time) AS et FROM ",
     );
-    sql.push(rows_in_period(scope, "name = 'engagement'"));
+    // Visit dimensions and filters read the visit's attributes (from its
+    // events, as everywhere else), joined by visit.
+    let visit_attributes = visit_attribute_columns(query);
+    if visit_attributes.is_empty() {
+        sql.text.push_str("events");
+        sql.push(rows_in_period(scope, "name = 'engagement'"));
+    } else {
+        sql.text.push_str("(SELECT * FROM events");
+        sql.push(rows_in_period(scope, "name = 'engagement'"));
+        sql.text.push_str(&format!(
+            ") AS e ANY INNER JOIN (SELECT session_id{visit_attributes} FROM events"
+        ));
+        sql.push(site_range(scope));
+        sql.text
+            .push_str(" GROUP BY session_id) AS v USING session_id WHERE 1");
+    }
     for filter in &query.filters {
         sql.text.push_str(" AND (");
         sql.push(filter_sql(filter, scope));

@@ -538,15 +538,18 @@ fn check_metrics_are_computable(
         let readable = |d: &Dimension| {
             matches!(
                 d,
-                Dimension::Event("pathname" | "hostname") | Dimension::Prop(_) | Dimension::Time(_)
+                Dimension::Event("pathname" | "hostname")
+                    | Dimension::Prop(_)
+                    | Dimension::Time(_)
+                    | Dimension::Visit(_)
             )
         };
         if !dimensions.iter().all(readable) || !filtered.iter().all(|d| readable(d)) {
             return Err(QueryError::invalid(
                 "metrics",
                 format!(
-                    "Metric `{}` is answered with page, hostname, property and time dimensions and \
-                     filters only (not yet with visit or event-name ones)",
+                    "Metric `{}` is answered with page, hostname, property, visit and time \
+                     dimensions and filters only (not with event names or goals)",
                     metric.name()
                 ),
             ));

@@ -231,8 +231,11 @@ async fn rows_for(
     sample: Option<Sample>,
     goals: &[Goal],
 ) -> Result<Vec<Row>, QueryError> {
+    // Ordered by time on page or scroll depth (computed in a query of their
+    // own, below): every group is read, ordered and paged here instead.
+    let engagement_order = paginate && ordered_by_engagement(query);
     let options = BuildOptions {
-        paginate,
+        paginate: paginate && !engagement_order,
         only_groups,
         sample,
         goals,
@@ -379,7 +382,91 @@ async fn rows_for(
             }
         }
     }
+    if engagement_order {
+        sort_rows(query, &mut rows);
+        rows = rows
+            .into_iter()
+            .skip(query.offset as usize)
+            .take(query.limit as usize)
+            .collect();
+    }
     Ok(rows)
+}
+
+/// Whether the query's order starts with an engagement metric: asked for
+/// by `order_by`, or by default (no `order_by`, the first metric one).
+fn ordered_by_engagement(query: &QueryRequest) -> bool {
+    use super::vocabulary::OrderKey;
+    match query.order_by.first() {
+        Some(_) => query
+            .order_by
+            .iter()
+            .any(|(key, _)| matches!(key, OrderKey::Metric(m) if m.is_engagement())),
+        None => query.metrics.first().is_some_and(|m| m.is_engagement()),
+    }
+}
+
+/// Orders rows as `builder::order_terms` orders them in SQL: the
+/// `order_by` keys (by default time ascending, then the first metric
+/// descending), then every dimension ascending. A metric no visit said
+/// (engagement's -1, null in the answer) comes last either way.
+fn sort_rows(query: &QueryRequest, rows: &mut [Row]) {
+    use super::vocabulary::{Direction, OrderKey};
+    use std::cmp::Ordering;
+    let mut keys: Vec<(Option<usize>, Option<usize>, Direction)> = Vec::new();
+    if query.order_by.is_empty() {
+        if let Some(i) = query
+            .dimensions
+            .iter()
+            .position(|d| matches!(d, Dimension::Time(_)))
+        {
+            keys.push((Some(i), None, Direction::Asc));
+        }
+        keys.push((None, Some(0), Direction::Desc));
+    } else {
+        for (key, direction) in &query.order_by {
+            match key {
+                OrderKey::Metric(m) => {
+                    keys.push((None, query.metrics.iter().position(|x| x == m), *direction))
+                }
+                OrderKey::Dimension(d) => keys.push((
+                    query.dimensions.iter().position(|x| x == d),
+                    None,
+                    *direction,
+                )),
+            }
+        }
+    }
+    for i in 0..query.dimensions.len() {
+        keys.push((Some(i), None, Direction::Asc));
+    }
+    let unsaid = |m: usize, x: f64| query.metrics[m].is_engagement() && x < 0.0;
+    rows.sort_by(|a, b| {
+        for (dimension, metric, direction) in &keys {
+            let order = match (dimension, metric) {
+                (Some(i), _) => a.dimensions[*i].cmp(&b.dimensions[*i]),
+                (None, Some(m)) => {
+                    let (x, y) = (a.metrics[*m], b.metrics[*m]);
+                    match (unsaid(*m, x), unsaid(*m, y)) {
+                        (true, true) => Ordering::Equal,
+                        (true, false) => return Ordering::Greater,
+                        (false, true) => return Ordering::Less,
+                        _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+                    }
+                }
+                _ => Ordering::Equal,
+            };
+            let order = if *direction == Direction::Desc {
+                order.reverse()
+            } else {
+                order
+            };
+            if order != Ordering::Equal {
+                return order;
+            }
+        }
+        Ordering::Equal
+    });
 }
 
 /// A filter with `visit:exit_page` read as `event:page` (the page views

@@ -50,7 +50,7 @@ const PANELS = {
 };
 const HEADLINE = ['visitors', 'visits', 'pageviews', 'views_per_visit', 'bounce_rate', 'visit_duration'];
 // The pages panel adds time on page and scroll depth where they are answered.
-const engagementAnswerable = (filters) => filters.every(([, dim]) => dim === 'event:page' || dim === 'event:hostname' || dim.startsWith('event:props:'));
+const engagementAnswerable = (filters) => filters.every(([, dim]) => dim === 'event:page' || dim === 'event:hostname' || dim.startsWith('event:props:') || dim.startsWith('visit:'));
 // The headline's cards: conversions (and revenue) under a goal filter;
 // under a page filter no views per visit (not defined there) but time on
 // page and scroll depth where they are answered.

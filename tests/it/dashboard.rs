@@ -152,7 +152,7 @@ async fn login_is_throttled_per_user_and_sessions_end() {
     assert_eq!(status, 200);
     assert_eq!(
         me,
-        json!({"mode": "user", "user": "alice", "sites": ["a.test"]})
+        json!({"mode": "user", "user": "alice", "sites": ["a.test"], "geo_attribution": null})
     );
     let query = |site: &str| json!({"site_id": site, "metrics": ["visitors"], "date_range": "30d"});
     assert_eq!(
@@ -240,7 +240,7 @@ async fn login_is_throttled_per_user_and_sessions_end() {
         .unwrap();
     assert_eq!(
         share_me.json::<Value>().await.unwrap(),
-        json!({"mode": "share", "user": null, "sites": ["a.test"]})
+        json!({"mode": "share", "user": null, "sites": ["a.test"], "geo_attribution": null})
     );
     assert_eq!(
         post(

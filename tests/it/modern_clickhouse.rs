@@ -451,6 +451,8 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
         json!({"metrics": ["scroll_depth", "time_on_page"], "dimensions": ["event:page"]}),
         json!({"metrics": ["time_on_page"], "dimensions": ["time:day"], "filters": [["is", "event:page", ["/"]], ["is", "event:props:plan", ["pro"]]]}),
         json!({"metrics": ["scroll_depth"], "filters": [["contains", "event:page", ["/p"]]]}),
+        // With visit attributes: the visit's, joined by visit.
+        json!({"metrics": ["scroll_depth", "time_on_page"], "dimensions": ["event:page", "visit:source"], "filters": [["is", "visit:country", ["DE"]]]}),
     ] {
         let mut body = body;
         body["site_id"] = json!("shop.example");

@@ -58,13 +58,13 @@
     visitors: 'Unique conversions', events: 'Total conversions', conversion_rate: 'Conversion rate',
     total_revenue: 'Total revenue', average_revenue: 'Average revenue',
   };
-  // Time on page and scroll depth are answered with page, hostname and
-  // property filters only (docs/api.md): the pages panel asks for them then.
+  // Time on page and scroll depth are answered with page, hostname,
+  // property and visit filters (docs/api.md): the pages panel asks for them then.
   const ENGAGEMENT = ['time_on_page', 'scroll_depth'];
   // Metrics that are null where they do not apply (revenue of goals without
   // a currency, engagement nobody sent): a card or column is left out then.
   const OPTIONAL = ['total_revenue', 'average_revenue', 'time_on_page', 'scroll_depth'];
-  const engagementAnswerable = (filters) => filters.every((f) => f.dim === 'event:page' || f.dim === 'event:hostname' || f.dim.startsWith('event:props:'));
+  const engagementAnswerable = (filters) => filters.every((f) => f.dim === 'event:page' || f.dim === 'event:hostname' || f.dim.startsWith('event:props:') || f.dim.startsWith('visit:'));
   const goalFiltered = () => view.filters.some((f) => f.dim === 'event:goal');
   // Panels: each tab is one stats API query grouped by one dimension.
   // Leaves out the blank value, by Plausible's label for it: a missing
@@ -537,7 +537,11 @@
     return 10 * power;
   }
 
+  // Each chart question gets a number: an answer to an older one (the
+  // metric and the interval switched in quick succession) is dropped.
+  let chartAsked = 0;
   async function renderChart() {
+    const asked = ++chartAsked;
     const metrics = chartMetrics(view.filters);
     const metric = metrics.includes(view.metric) ? view.metric : metrics[0];
     const options = intervals();
@@ -559,6 +563,7 @@
     $('chart').dataset.query = JSON.stringify(body);
     $('chart').dataset.state = 'loading';
     const answer = await current(() => postJson('/api/v2/query', body));
+    if (asked !== chartAsked) return;
     // The answer holds the buckets with data (every bucket, with a
     // comparison); the labels name every bucket of the period. Buckets
     // after today are not drawn, nor all time's before its first data.
@@ -702,7 +707,10 @@
     return section;
   }
 
+  // The newest question per panel: a slower answer to an older tab is dropped.
+  const panelAsked = {};
   async function renderPanel(panel) {
+    const asked = panelAsked[panel.id] = (panelAsked[panel.id] || 0) + 1;
     const active = Math.min(view.tabs[panel.id] || 0, panel.tabs.length - 1);
     const tab = panel.tabs[active];
     const section = panelShell(panel.id, panel.title, panel.tabs, active, (i) => {
@@ -716,6 +724,7 @@
       on: { click: () => openDetails(panel, tab) },
     }));
     const answer = await current(() => postJson('/api/v2/query', body));
+    if (asked !== panelAsked[panel.id]) return;
     section.append(breakdownTable(`${panel.title}: ${tab.label}`, tab.dim, tab.filterDim || tab.dim, metrics, answer.results, tab.columns, tab.dims));
     // The geolocation database's licence may ask for credit where its
     // data is shown (DB-IP's CC BY 4.0 does).
@@ -942,15 +951,18 @@
     if (details.order) body.order_by = [details.order];
     return body;
   }
+  let detailsAsked = 0;
   async function renderDetails() {
     const mine = details;
+    const asked = ++detailsAsked;
     const box = $('details');
     const body = detailsBody(DETAILS_PAGE, details.page * DETAILS_PAGE);
     box.dataset.query = JSON.stringify(body);
     box.dataset.state = 'loading';
     $('details-status').textContent = '';
     const answer = await limited(() => postJson('/api/v2/query', body));
-    if (details !== mine) return;
+    // Dropped if the dialog closed, or a newer page, sort or search was asked.
+    if (details !== mine || asked !== detailsAsked) return;
     const tab = details.tab;
     const table = breakdownTable(`${details.panel.title}: ${tab.label}, all rows`, tab.dim, tab.filterDim || tab.dim, body.metrics, answer.results, tab.columns, tab.dims);
     // Row filters close the dialog: the whole page follows them.
