@@ -791,6 +791,23 @@ fn event_rows(query: &QueryRequest, scope: Scope<'_>, filters: &[&Filter]) -> Sq
     joined
 }
 
+/// The visits a query's filters keep (event filters: visits with such an
+/// event; visit filters: visits with that attribute), as
+/// `SELECT DISTINCT session_id …`: what a funnel under the dashboard's
+/// filters counts.
+pub fn matching_visits(query: &QueryRequest, scope: Scope<'_>) -> Sql {
+    let filters: Vec<&Filter> = query.filters.iter().collect();
+    let mut sql = Sql::raw("SELECT DISTINCT session_id FROM (");
+    sql.push(event_rows(query, scope, &filters));
+    sql.text.push_str(") WHERE 1");
+    for filter in &filters {
+        sql.text.push_str(" AND (");
+        sql.push(filter_sql(filter, scope));
+        sql.text.push(')');
+    }
+    sql
+}
+
 /// The SQL of one metric at level L2 (`None` for metrics computed
 /// afterwards). `bounce_on` and `duration_on` restrict those two metrics
 /// to visits by their entry page (see [`entry_page_condition`]).

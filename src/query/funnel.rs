@@ -12,12 +12,15 @@
 //! - Plausible counts a funnel per visitor within 24 hours; saltmark within
 //!   one visit, so a step done in a later visit does not continue it
 //!   (docs/goals.md).
+//! - Filters (the stats API's) pick the visits that count: those with a
+//!   matching event, or with the filtered visit attribute
+//!   (`builder::matching_visits`).
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
-use super::builder::goal_condition;
+use super::builder::{goal_condition, matching_visits, Scope};
 use super::dates;
 use super::request::QueryRequest;
 use super::QueryError;
@@ -39,7 +42,7 @@ pub struct FunnelRequest {
 }
 
 impl FunnelRequest {
-    /// Parses `{"site_id", "funnel", "date_range", "date"?}`.
+    /// Parses `{"site_id", "funnel", "date_range", "date"?, "filters"?}`.
     pub fn from_json(body: &[u8]) -> Result<FunnelRequest, QueryError> {
         let value: Value = serde_json::from_slice(body)
             .map_err(|e| QueryError::invalid("body", format!("not JSON: {e}")))?;
@@ -58,10 +61,14 @@ impl FunnelRequest {
             })?
             .to_string();
         for key in object.keys() {
-            if !matches!(key.as_str(), "site_id" | "funnel" | "date_range" | "date") {
+            if !matches!(
+                key.as_str(),
+                "site_id" | "funnel" | "date_range" | "date" | "filters"
+            ) {
                 return Err(QueryError::invalid(
                     key,
-                    "a funnel question takes site_id, funnel, date_range and date only".into(),
+                    "a funnel question takes site_id, funnel, date_range, date and filters only"
+                        .into(),
                 ));
             }
         }
@@ -81,8 +88,8 @@ fn goal_error(e: GoalError) -> QueryError {
 }
 
 /// The statement: rows of (furthest step, visitors), step 0 for visitors
-/// who never entered.
-pub fn statement(site: &str, period: dates::Period, steps: &[&Goal]) -> Sql {
+/// who never entered; only the `visits` given (the filters' visits), if any.
+pub fn statement(site: &str, period: dates::Period, steps: &[&Goal], visits: Option<Sql>) -> Sql {
     let mut sql = Sql::raw(format!(
         "SELECT step, toUInt64(count()) AS visitors FROM (\
          SELECT visitor_id, max(reached) AS step FROM (\
@@ -102,14 +109,21 @@ pub fn statement(site: &str, period: dates::Period, steps: &[&Goal]) -> Sql {
     ));
     sql.push(Sql::new(
         ") AS reached FROM events WHERE site = ? AND timestamp >= toDateTime(?) \
-         AND timestamp < toDateTime(?) AND (name != 'engagement' OR scroll_depth <= 100) \
-         GROUP BY visitor_id, session_id) GROUP BY visitor_id) GROUP BY step ORDER BY step",
+         AND timestamp < toDateTime(?) AND (name != 'engagement' OR scroll_depth <= 100)",
         vec![
             Param::Str(site.to_string()),
             Param::time(period.from),
             Param::time(period.to),
         ],
     ));
+    if let Some(visits) = visits {
+        sql.text.push_str(" AND session_id IN (");
+        sql.push(visits);
+        sql.text.push(')');
+    }
+    sql.text.push_str(
+        " GROUP BY visitor_id, session_id) GROUP BY visitor_id) GROUP BY step ORDER BY step",
+    );
     sql
 }
 
@@ -165,7 +179,20 @@ pub async fn execute(
         })
         .collect::<Result<_, _>>()?;
     let period = dates::resolve(&request.query.date_range, request.query.date, now, tz)?;
-    let rows: Vec<StepRow> = statement(site, period, &steps)
+    let visits = (!request.query.filters.is_empty()).then(|| {
+        let scope = Scope {
+            site,
+            period,
+            tz,
+            sample: None,
+            goals: &goals,
+            goal_groups: &[],
+            with_engagement: false,
+            revenue: None,
+        };
+        matching_visits(&request.query, scope)
+    });
+    let rows: Vec<StepRow> = statement(site, period, &steps, visits)
         .query(store.reader())
         .fetch_all()
         .await?;

@@ -177,7 +177,7 @@ async function compareWithApi(page, filters, what, range = '30d', bucket = 'time
   // The funnel panel: the site's first funnel, each step as the API says.
   const funnels = await (await fetch(`${collector}/api/v2/funnels?site_id=${SITE}`, { headers: { Authorization: 'Bearer ' + apiKey } })).json();
   check(funnels.funnels.length > 0, `${what}: the test site has a funnel`);
-  const funnelBody = { site_id: SITE, funnel: funnels.funnels[0].name, ...rangeOf(range) };
+  const funnelBody = { site_id: SITE, funnel: funnels.funnels[0].name, ...rangeOf(range), filters };
   const funnelAsked = JSON.parse(await page.$eval('#panel-funnels', (n) => n.dataset.query));
   check(same(funnelAsked, funnelBody), `${what}: funnel panel asked ${JSON.stringify(funnelAsked)}`);
   const funnel = await (await fetch(`${collector}/api/v2/funnel`, { method: 'POST', headers: { Authorization: 'Bearer ' + apiKey }, body: JSON.stringify(funnelBody) })).json();

@@ -179,6 +179,32 @@ async fn a_funnel_counts_visitors_through_its_steps_in_order_within_a_visit() {
     assert_eq!(answer["all_visitors"], 7, "{answer}");
     assert_eq!(answer["steps"][2]["visitors"], 2, "{answer}");
 
+    // Under filters, only the visits they keep count: an event filter keeps
+    // the visits with such an event (A's, D's second and F's have /thanks:
+    // A goes all the way, F enters, D's second visit never does) ...
+    let steps = |answer: &serde_json::Value| -> Vec<u64> {
+        answer["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|st| st["visitors"].as_u64().unwrap())
+            .collect()
+    };
+    let (status, answer) = ask(json!({"site_id": SITE, "funnel": "Checkout",
+        "date_range": ["2026-05-10", "2026-05-10"], "filters": [["is", "event:page", ["/thanks"]]]}))
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["all_visitors"], 3, "{answer}");
+    assert_eq!(steps(&answer), [2, 1, 1], "{answer}");
+    // ... and a visit filter the visits with that attribute (entered on
+    // /pricing, the first page viewed: A, B, C, D's first and F).
+    let (status, answer) = ask(json!({"site_id": SITE, "funnel": "Checkout",
+        "date_range": ["2026-05-10", "2026-05-10"], "filters": [["is", "visit:entry_page", ["/pricing"]]]}))
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["all_visitors"], 5, "{answer}");
+    assert_eq!(steps(&answer), [5, 2, 1], "{answer}");
+
     // Bad questions are 400s naming the field; no key is 401.
     for (body, field) in [
         (
@@ -190,8 +216,12 @@ async fn a_funnel_counts_visitors_through_its_steps_in_order_within_a_visit() {
             "funnel: required",
         ),
         (
-            json!({"site_id": SITE, "funnel": "Checkout", "date_range": "day", "filters": []}),
-            "filters: a funnel question takes",
+            json!({"site_id": SITE, "funnel": "Checkout", "date_range": "day", "metrics": ["visitors"]}),
+            "metrics: a funnel question takes",
+        ),
+        (
+            json!({"site_id": SITE, "funnel": "Checkout", "date_range": "day", "filters": [["is", "visit:country", ["Germany"]]]}),
+            "filters[0]",
         ),
         (
             json!({"site_id": SITE, "funnel": "Checkout", "date_range": "someday"}),

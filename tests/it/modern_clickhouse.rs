@@ -438,7 +438,32 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
     }
     // A funnel through every kind of goal (windowFunnel per visit).
     let steps: Vec<&saltmark::goals::Goal> = goals.iter().collect();
-    let funnel = saltmark::query::funnel::statement("shop.example", period, &steps);
+    let funnel = saltmark::query::funnel::statement("shop.example", period, &steps, None);
+    statements.push(
+        funnel
+            .query(&client)
+            .sql_display()
+            .to_string()
+            .replace("FROM events", "FROM saltmark.events"),
+    );
+    // And under filters: the visits with a page and from a country.
+    let filtered =
+        QueryRequest::from_value(&json!({"site_id": "shop.example", "metrics": ["visitors"],
+        "date_range": ["2026-05-10", "2026-05-10"],
+        "filters": [["is", "visit:country", ["DE"]], ["contains", "event:page", ["/blog"]]]}))
+        .unwrap();
+    let scope = saltmark::query::builder::Scope {
+        site: "shop.example",
+        period,
+        tz,
+        sample: None,
+        goals: &goals,
+        goal_groups: &[],
+        with_engagement: false,
+        revenue: None,
+    };
+    let visits = saltmark::query::builder::matching_visits(&filtered, scope);
+    let funnel = saltmark::query::funnel::statement("shop.example", period, &steps, Some(visits));
     statements.push(
         funnel
             .query(&client)

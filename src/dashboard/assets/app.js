@@ -763,8 +763,8 @@
   }
 
   // Funnels: the site's funnels (GET /api/v2/funnels), one drawn at a time
-  // from its answer (POST /api/v2/funnel): a bar per step. Funnels take the
-  // period only, so the page's filters do not apply to them.
+  // from its answer (POST /api/v2/funnel): a bar per step, counted over the
+  // visits the page's filters keep.
   async function renderFunnels() {
     const listed = await current(() => api('/api/v2/funnels?site_id=' + encodeURIComponent(view.site)));
     const names = listed.funnels.map((f) => f.name);
@@ -784,7 +784,7 @@
       $('panel-funnels').replaceWith(section);
       return;
     }
-    const body = Object.assign({ site_id: view.site, funnel: name }, period());
+    const body = Object.assign({ site_id: view.site, funnel: name }, period(), { filters: apiFilters() });
     section.dataset.query = JSON.stringify(body);
     const answer = await current(() => postJson('/api/v2/funnel', body));
     const widest = Math.max(1, ...answer.steps.map((st) => st.visitors));
@@ -807,7 +807,7 @@
     });
     table.append(rows);
     section.append(table, el('p', { class: 'note', text:
-      `${integer.format(answer.entering_visitors)} of ${integer.format(answer.all_visitors)} visitors entered; ${integer.format(answer.conversion_rate)}% of them completed it. Counted within a visit; the page's filters do not apply.` }));
+      `${integer.format(answer.entering_visitors)} of ${integer.format(answer.all_visitors)} visitors entered; ${integer.format(answer.conversion_rate)}% of them completed it. Counted within a visit${view.filters.length ? ', over the visits the filters keep' : ''}.` }));
     $('panel-funnels').replaceWith(section);
   }
 
