@@ -69,16 +69,25 @@ fn csv_safe_columns() -> String {
         .join(", ")
 }
 
-/// The export statement: site, from and to are bound (`?`).
+/// The export statement: site, from and to are bound (`?`). NDJSON
+/// writes each timestamp in UTC (`YYYY-MM-DD HH:MM:SS`), whatever the
+/// server's time zone, so `saltmark import` reads it back on any server;
+/// the time is renamed inside so the filter reads the stored column.
 pub fn export_sql(format: ExportFormat) -> String {
-    let columns = match format {
-        ExportFormat::Ndjson => EXPORT_COLUMNS.to_string(),
-        ExportFormat::Csv => csv_safe_columns(),
-    };
-    format!(
-        "SELECT {columns} FROM events WHERE site = ? \
-         AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?) ORDER BY timestamp"
-    )
+    let range = "FROM events WHERE site = ? \
+         AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?) ORDER BY timestamp";
+    match format {
+        ExportFormat::Ndjson => {
+            let inner = EXPORT_COLUMNS.replacen("timestamp", "timestamp AS exported_at", 1);
+            let outer = EXPORT_COLUMNS.replacen(
+                "timestamp",
+                "toString(exported_at, 'UTC') AS timestamp",
+                1,
+            );
+            format!("SELECT {outer} FROM (SELECT {inner} {range})")
+        }
+        ExportFormat::Csv => format!("SELECT {} {range}", csv_safe_columns()),
+    }
 }
 
 /// Streams the site's events in `[from, to)` to `out`; returns bytes written.

@@ -21,6 +21,7 @@ mod failover;
 mod funnels;
 mod goals;
 mod identity;
+mod imports;
 mod ingest;
 mod limits;
 mod modern_clickhouse;

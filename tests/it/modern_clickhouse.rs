@@ -134,18 +134,23 @@ fn modern_statements() -> Vec<String> {
             &["Direct".to_string()],
         )));
     }
-    // The CSV export, formula prefixes neutralised by ClickHouse.
-    let export =
-        saltmark::retention::export::export_sql(saltmark::retention::export::ExportFormat::Csv);
-    statements.push(
-        client
-            .query(&export.replace("FROM events", "FROM saltmark.events"))
-            .bind("example.com")
-            .bind(0u32)
-            .bind(u32::MAX)
-            .sql_display()
-            .to_string(),
-    );
+    // The exports: CSV with formula prefixes neutralised by ClickHouse,
+    // NDJSON with timestamps in UTC.
+    for format in [
+        saltmark::retention::export::ExportFormat::Csv,
+        saltmark::retention::export::ExportFormat::Ndjson,
+    ] {
+        let export = saltmark::retention::export::export_sql(format);
+        statements.push(
+            client
+                .query(&export.replace("FROM events", "FROM saltmark.events"))
+                .bind("example.com")
+                .bind(0u32)
+                .bind(u32::MAX)
+                .sql_display()
+                .to_string(),
+        );
+    }
     // The derived counts' corrections and reads (store::rollup).
     {
         use saltmark::store::rollup;

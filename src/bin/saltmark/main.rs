@@ -17,8 +17,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use commands::{
     expire::ExpireArgs, export::ExportArgs, forget_site::ForgetSiteArgs, funnels::FunnelsCommand,
-    goals::GoalsCommand, keys::KeysCommand, query::QueryArgs, seed_demo::SeedDemoArgs,
-    share::ShareCommand, users::UsersCommand,
+    goals::GoalsCommand, import::ImportArgs, keys::KeysCommand, query::QueryArgs,
+    seed_demo::SeedDemoArgs, share::ShareCommand, users::UsersCommand,
 };
 use saltmark::app::{App, Deps};
 use saltmark::config::Config;
@@ -87,6 +87,8 @@ enum Command {
     SeedDemo(SeedDemoArgs),
     /// Stream a site's events to standard output.
     Export(ExportArgs),
+    /// Load a saltmark NDJSON export into this database (exactly once).
+    Import(ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -138,6 +140,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Expire(args) => commands::expire::run(&config, args).await,
         Command::ForgetSite(args) => commands::forget_site::run(&config, args).await,
         Command::Export(args) => commands::export::run(&config, args).await,
+        Command::Import(args) => commands::import::run(&config, args).await,
         Command::Query(args) => commands::query::run(&config, args).await,
         Command::Keys { command } => commands::keys::run(&config, command).await,
         Command::Users { command } => commands::users::run(&config, command).await,

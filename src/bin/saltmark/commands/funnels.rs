@@ -47,7 +47,7 @@ pub async fn run(config: &Config, command: FunnelsCommand) -> anyhow::Result<()>
         | FunnelsCommand::List { site }
         | FunnelsCommand::Remove { site, .. } => saltmark::config::normalise_site(site),
     };
-    super::goals::check_site(config, &site)?;
+    super::check_site(config, &site)?;
     let (store, _managed) = saltmark::open_storage(config).await?;
     match command {
         FunnelsCommand::Add { name, steps, .. } => {

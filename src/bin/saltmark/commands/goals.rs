@@ -60,18 +60,6 @@ fn parse_prop(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("{text:?}: write key=value"))
 }
 
-/// Refuses a site that is not among the configured ones (when the
-/// configuration lists sites): a typo is an error, not a goal nobody sees.
-pub(super) fn check_site(config: &Config, site: &str) -> anyhow::Result<()> {
-    if !config.sites.is_empty() && !config.sites.iter().any(|s| s == site) {
-        anyhow::bail!(
-            "{site} is not one of the configured sites ({}); check the spelling",
-            config.sites.join(", ")
-        );
-    }
-    Ok(())
-}
-
 /// Runs `saltmark goals …`.
 pub async fn run(config: &Config, command: GoalsCommand) -> anyhow::Result<()> {
     let site = match &command {
@@ -79,7 +67,7 @@ pub async fn run(config: &Config, command: GoalsCommand) -> anyhow::Result<()> {
         | GoalsCommand::List { site }
         | GoalsCommand::Remove { site, .. } => saltmark::config::normalise_site(site),
     };
-    check_site(config, &site)?;
+    super::check_site(config, &site)?;
     let (store, _managed) = saltmark::open_storage(config).await?;
     match command {
         GoalsCommand::Add {

@@ -13,6 +13,7 @@ pub mod export;
 pub mod forget_site;
 pub mod funnels;
 pub mod goals;
+pub mod import;
 pub mod keys;
 pub mod query;
 pub mod seed_demo;
@@ -80,4 +81,17 @@ pub(super) fn print_credentials<'a>(
             saltmark::escape::terminal(line.label)
         );
     }
+}
+
+/// Refuses a site that is not among the configured ones (when the
+/// configuration lists sites): a typo is an error, not a goal nobody sees or rows stored under a site
+/// nobody reads.
+pub(super) fn check_site(config: &saltmark::config::Config, site: &str) -> anyhow::Result<()> {
+    if !config.sites.is_empty() && !config.sites.iter().any(|s| s == site) {
+        anyhow::bail!(
+            "{site} is not one of the configured sites ({}); check the spelling",
+            config.sites.join(", ")
+        );
+    }
+    Ok(())
 }
