@@ -15,6 +15,7 @@
 //! | [`auth`] | credentials: API keys, share links, dashboard users and sessions, login limits |
 //! | [`dashboard`] | the dashboard page (embedded assets) |
 //! | [`goals`] | goals (event, page, scroll) and where they are kept |
+//! | [`imports`] | another tool's history (Plausible's CSV export): read, kept apart, removable; our data in its format |
 //! | [`retention`] | the expiry job, erasure, export |
 //! | [`store`] | ClickHouse: connection, SQL parameters, migrations, the managed `clickhouse-server` child |
 //! | [`storage`] | which ClickHouse, as which users, and whether a database may be created |
@@ -44,6 +45,7 @@ pub mod escape;
 pub mod files;
 pub mod goals;
 pub mod identify;
+pub mod imports;
 pub mod ingest;
 pub mod metrics;
 pub mod query;

@@ -482,7 +482,7 @@ fn compare_sql(
 
 /// One comparison of a stored expression; `label` is what its blank value
 /// is called (read as the blank value by `is` and `is_not`).
-fn compare_stored(
+pub(super) fn compare_stored(
     op: Operator,
     stored: &Sql,
     label: Option<&str>,

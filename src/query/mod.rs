@@ -21,6 +21,7 @@ pub mod builder;
 pub mod dates;
 pub mod funnel;
 pub mod gate;
+pub mod imported;
 pub mod money;
 pub mod names;
 pub mod re2;

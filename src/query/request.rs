@@ -161,6 +161,8 @@ pub struct QueryRequest {
     pub total_rows: bool,
     /// Never sample (see [`super::sampling`]).
     pub exact: bool,
+    /// Add imported history where it can answer (see [`super::imported`]).
+    pub imports: bool,
     /// Page size.
     pub limit: u64,
     /// Page start.
@@ -217,6 +219,7 @@ impl QueryRequest {
             time_labels: include.time_labels,
             total_rows: include.total_rows,
             exact: include.exact,
+            imports: include.imports,
             limit,
             offset,
             source: object.clone(),
@@ -626,10 +629,12 @@ struct Include {
     time_labels: bool,
     total_rows: bool,
     exact: bool,
+    imports: bool,
 }
 
 /// `include`: `comparisons`, `time_labels` (which needs a time dimension),
-/// `total_rows` and saltmark's `exact` (never sample).
+/// `total_rows`, `imports` (add imported history where it can answer, see
+/// `query::imported`) and saltmark's `exact` (never sample).
 fn parse_include(value: Option<&Value>, dimensions: &[Dimension]) -> Result<Include, QueryError> {
     let mut include = Include::default();
     if let Some(value) = value {
@@ -642,10 +647,12 @@ fn parse_include(value: Option<&Value>, dimensions: &[Dimension]) -> Result<Incl
                 "time_labels" => include.time_labels = bool_field(v, "include.time_labels")?,
                 "total_rows" => include.total_rows = bool_field(v, "include.total_rows")?,
                 "exact" => include.exact = bool_field(v, "include.exact")?,
+                "imports" => include.imports = bool_field(v, "include.imports")?,
                 other => {
                     return Err(QueryError::invalid(
                         &format!("include.{other}"),
-                        "unknown; allowed: comparisons, time_labels, total_rows, exact".into(),
+                        "unknown; allowed: comparisons, time_labels, total_rows, imports, exact"
+                            .into(),
                     ))
                 }
             }

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::builder::{build, BuildOptions, Built, GroupSet, RevenueCurrencies};
 use super::dates::{self, Period};
+use super::imported::{ImportedPlan, Inclusion};
 use super::request::QueryRequest;
 use super::sampling::{Sample, SamplingPolicy};
 use super::vocabulary::{Dimension, Direction, Metric, OrderKey};
@@ -33,7 +34,7 @@ struct JsonCompact {
     data: Vec<Vec<Value>>,
 }
 
-async fn fetch(
+pub(super) async fn fetch(
     store: &Store,
     built: &Built,
     dims: usize,
@@ -154,7 +155,7 @@ fn visitors_of(built: &Built, values: &[f64]) -> f64 {
 
 /// The visitors of a statement without dimensions (a total; 0 when the
 /// period is empty).
-async fn total_visitors(store: &Store, totals: &Built) -> Result<f64, QueryError> {
+pub(super) async fn total_visitors(store: &Store, totals: &Built) -> Result<f64, QueryError> {
     Ok(fetch(store, totals, 0)
         .await?
         .first()
@@ -203,6 +204,7 @@ async fn comparison_rows(
     groups: &GroupSet,
     sampling: SamplingPolicy,
     goals: &[Goal],
+    imported: Option<&ImportedPlan>,
 ) -> Result<(Vec<Row>, Option<Value>), QueryError> {
     let (sample, events) = sample_for(store, unpaged, previous, sampling).await?;
     let rows = rows_for(
@@ -214,6 +216,7 @@ async fn comparison_rows(
         Some(groups),
         sample,
         goals,
+        imported,
     )
     .await?;
     Ok((rows, sampling_meta(sample, events)))
@@ -230,7 +233,22 @@ async fn rows_for(
     only_groups: Option<&GroupSet>,
     sample: Option<Sample>,
     goals: &[Goal],
+    imported: Option<&ImportedPlan>,
 ) -> Result<Vec<Row>, QueryError> {
+    if let Some(plan) = imported {
+        return super::imported::merged_rows(
+            store,
+            query,
+            plan,
+            period,
+            tz,
+            paginate,
+            only_groups,
+            sample,
+            goals,
+        )
+        .await;
+    }
     // Ordered by time on page or scroll depth (computed in a query of their
     // own, below): every group is read, ordered and paged here instead.
     let engagement_order = paginate && ordered_by_engagement(query);
@@ -410,7 +428,7 @@ fn ordered_by_engagement(query: &QueryRequest) -> bool {
 /// `order_by` keys (by default time ascending, then the first metric
 /// descending), then every dimension ascending. A metric no visit said
 /// (engagement's -1, null in the answer) comes last either way.
-fn sort_rows(query: &QueryRequest, rows: &mut [Row]) {
+pub(super) fn sort_rows(query: &QueryRequest, rows: &mut [Row]) {
     use super::vocabulary::{Direction, OrderKey};
     use std::cmp::Ordering;
     let mut keys: Vec<(Option<usize>, Option<usize>, Direction)> = Vec::new();
@@ -631,6 +649,22 @@ pub async fn execute(
     let period = dates::resolve(&query.date_range, query.date, now, tz)?;
     let goals = goals_for(store, query).await?;
     let (sample, events_in_period) = sample_for(store, query, period, sampling).await?;
+    // `include.imports`: whether the imported history answers too (the
+    // data's absence first, as Plausible reports it).
+    let inclusion = if query.imports {
+        Some(
+            match super::imported::check_data(store, &query.site_id, period, tz).await? {
+                Some(reason) => Inclusion::Skipped(reason),
+                None => super::imported::plan(query, &goals, period, tz),
+            },
+        )
+    } else {
+        None
+    };
+    let imported_plan = match &inclusion {
+        Some(Inclusion::Included(plan)) => Some(plan),
+        _ => None,
+    };
     let time_index = query
         .dimensions
         .iter()
@@ -667,7 +701,17 @@ pub async fn execute(
             let mut unpaged = query.clone();
             unpaged.order_by.clear();
             let (now_rows, then_rows) = tokio::join!(
-                rows_for(store, query, period, tz, !zero_fill, None, sample, &goals),
+                rows_for(
+                    store,
+                    query,
+                    period,
+                    tz,
+                    !zero_fill,
+                    None,
+                    sample,
+                    &goals,
+                    imported_plan
+                ),
                 comparison_rows(
                     store,
                     &unpaged,
@@ -675,13 +719,25 @@ pub async fn execute(
                     tz,
                     &every_group,
                     sampling,
-                    &goals
+                    &goals,
+                    imported_plan
                 ),
             );
             (now_rows?, Some(then_rows?))
         }
         None => (
-            rows_for(store, query, period, tz, !zero_fill, None, sample, &goals).await?,
+            rows_for(
+                store,
+                query,
+                period,
+                tz,
+                !zero_fill,
+                None,
+                sample,
+                &goals,
+                imported_plan,
+            )
+            .await?,
             None,
         ),
     };
@@ -720,6 +776,12 @@ pub async fn execute(
     let total_rows = if query.total_rows {
         if zero_fill {
             Some(rows.len() as u64)
+        } else if let Some(plan) = imported_plan {
+            let every = super::imported::merged_rows(
+                store, query, plan, period, tz, false, None, sample, &goals,
+            )
+            .await?;
+            Some(every.len() as u64)
         } else {
             Some(count_groups(store, query, period, tz, &goals).await?)
         }
@@ -769,8 +831,17 @@ pub async fn execute(
             let (then_rows, then_sampling) = match early_comparison {
                 Some(early) => early,
                 None => {
-                    comparison_rows(store, &unpaged, previous, tz, &groups, sampling, &goals)
-                        .await?
+                    comparison_rows(
+                        store,
+                        &unpaged,
+                        previous,
+                        tz,
+                        &groups,
+                        sampling,
+                        &goals,
+                        imported_plan,
+                    )
+                    .await?
                 }
             };
             comparison_sampling = then_sampling;
@@ -856,6 +927,17 @@ pub async fn execute(
     }
     if let Some(labels) = labels {
         meta["time_labels"] = json!(labels);
+    }
+    match &inclusion {
+        Some(Inclusion::Included(_)) => meta["imports_included"] = json!(true),
+        Some(Inclusion::Skipped(reason)) => {
+            meta["imports_included"] = json!(false);
+            meta["imports_skip_reason"] = json!(reason.code());
+            if let Some(warning) = reason.warning() {
+                meta["imports_warning"] = json!(warning);
+            }
+        }
+        None => {}
     }
     if let Some(total) = total_rows {
         meta["total_rows"] = json!(total);

@@ -71,6 +71,8 @@ pub async fn forget_site(
     }
     let predicate = Sql::new("site = ?", vec![Param::Str(site.to_string())]);
     let rows = delete_verified(store, &predicate, None, "the site erasure", limit).await?;
+    // Its imported history goes with it.
+    crate::imports::stored::delete_if_any(store, &predicate).await?;
     record_status(store, site, as_of, due, "done", limit).await?;
     tracing::info!(site, rows, "site erased");
     Ok(SiteErasure {

@@ -378,6 +378,21 @@ pub async fn execute(
             "deleted expired rows"
         );
     }
+    // Imported history obeys the same retention and erasures (by its day:
+    // a day before the cutoff's day is past it).
+    let mut imported_doomed = expired_days_predicate(plan.cutoff, &plan.site_cutoffs);
+    if !plan.sites_to_erase.is_empty() {
+        imported_doomed = Sql::join(
+            vec![imported_doomed, Sql::has_str(&plan.sites_to_erase, "site")],
+            " OR ",
+        );
+    }
+    timed("deleting expired imported rows", limit, async {
+        crate::imports::stored::delete_if_any(store, &imported_doomed)
+            .await
+            .map_err(store_to_ch)
+    })
+    .await?;
     for site in &plan.sites_to_erase {
         timed(
             "marking a site erasure done",
@@ -530,6 +545,24 @@ fn expired_predicate(cutoff: DateTime<Utc>, site_cutoffs: &[(String, DateTime<Ut
         parts.push(Sql::new(
             "site = ? AND timestamp < toDateTime(?)",
             vec![Param::Str(site.clone()), Param::time(*site_cutoff)],
+        ));
+    }
+    Sql::join(parts, " OR ")
+}
+
+/// An imported day is past its site's cutoff (the day before the
+/// cutoff's UTC day and earlier: a day is kept while any of it is).
+fn expired_days_predicate(cutoff: DateTime<Utc>, site_cutoffs: &[(String, DateTime<Utc>)]) -> Sql {
+    let day = |t: DateTime<Utc>| Param::Str(t.date_naive().to_string());
+    let override_sites: Vec<String> = site_cutoffs.iter().map(|(s, _)| s.clone()).collect();
+    let mut default = Sql::raw("NOT ");
+    default.push(Sql::has_str(&override_sites, "site"));
+    default.push(Sql::new(" AND date < toDate(?)", vec![day(cutoff)]));
+    let mut parts = vec![default];
+    for (site, site_cutoff) in site_cutoffs {
+        parts.push(Sql::new(
+            "site = ? AND date < toDate(?)",
+            vec![Param::Str(site.clone()), day(*site_cutoff)],
         ));
     }
     Sql::join(parts, " OR ")

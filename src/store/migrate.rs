@@ -57,6 +57,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(12, "goals", "0012_goals.sql"),
     migration!(13, "funnels", "0013_funnels.sql"),
     migration!(14, "revenue", "0014_revenue.sql"),
+    migration!(15, "imported", "0015_imported.sql"),
 ];
 
 /// Tables whose rows are sharded in cluster mode (`<name>_local` per shard

@@ -140,7 +140,7 @@ fn migrate_is_safe_to_run_twice() {
     ));
     assert_eq!(
         tables,
-        "api_keys\ndashboard_sessions\ndashboard_users\nevent_counts\nevent_counts_mv\nevents\nexpiry_log\nfunnels\ngoals\njob_locks\nsalts\nschema_migrations\nshare_links\nsite_erasures\n"
+        "api_keys\ndashboard_sessions\ndashboard_users\nevent_counts\nevent_counts_mv\nevents\nexpiry_log\nfunnels\ngoals\nimported\njob_locks\nsalts\nschema_migrations\nshare_links\nsite_erasures\n"
     );
 }
 

@@ -30,6 +30,7 @@ mod plausible_breakdowns;
 mod plausible_comparisons;
 mod plausible_filters;
 mod plausible_goals;
+mod plausible_imported;
 mod plausible_sequence;
 mod plausible_support;
 mod plausible_timeseries;

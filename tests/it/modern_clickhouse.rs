@@ -187,6 +187,23 @@ fn modern_statements() -> Vec<String> {
             chrono::Utc::now(),
         )));
     }
+    // Imports (`imports::stored`): listing, the delete of one import and
+    // of expired days (lightweight on modern servers), the data check.
+    statements.extend(
+        [
+            "INSERT INTO saltmark.imported (site, import_id, imported_at, kind, date, visitors) \
+             VALUES ('example.com', 9, now(), 'visitors', '2026-01-02', 3)",
+            "SELECT import_id, min(imported_at) AS imported_at, toString(min(date)) AS first_day, \
+             toString(max(date)) AS last_day, count() AS rows, arraySort(groupUniqArray(kind)) AS kinds \
+             FROM saltmark.imported WHERE site = 'example.com' GROUP BY import_id ORDER BY imported_at, import_id",
+            "SELECT count() AS all, countIf(date >= toDate('2026-01-01') AND date <= toDate('2026-01-31')) AS within \
+             FROM saltmark.imported WHERE site = 'example.com'",
+            "DELETE FROM saltmark.imported WHERE NOT has(['short.example'], site) AND date < toDate('2024-01-01') \
+             OR site = 'short.example' AND date < toDate('2025-01-01')",
+            "DELETE FROM saltmark.imported WHERE site = 'example.com' AND import_id = 9",
+        ]
+        .map(String::from),
+    );
     statements
 }
 
@@ -451,6 +468,74 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
             .to_string()
             .replace("FROM events", "FROM saltmark.events"),
     );
+    // Imported history (`include.imports`): each table's sums, with
+    // filters and time buckets, and our side's unrounded statement.
+    let import_goals = vec![goal(saltmark::goals::GoalSpec {
+        event: Some("Signup".into()),
+        ..Default::default()
+    })];
+    statements.push(
+        "INSERT INTO saltmark.imported (site, import_id, kind, date, source, page, country, visitors, visits, pageviews, bounces, visit_duration) VALUES \
+         ('shop.example', 7, 'sources', '2026-05-10', 'Google', '', '', 3, 4, 9, 1, 300), \
+         ('shop.example', 7, 'pages', '2026-05-10', '', '/', '', 3, 4, 9, 0, 0), \
+         ('shop.example', 7, 'locations', '2026-05-10', '', '', 'DE', 3, 4, 9, 1, 300)"
+            .to_string(),
+    );
+    for question in [
+        json!({"metrics": ["visitors", "visits", "bounce_rate", "visit_duration"], "dimensions": ["visit:source", "time:week"],
+            "filters": [["is_not", "visit:utm_medium", ["cpc"]]]}),
+        json!({"metrics": ["visitors", "pageviews"], "dimensions": ["event:page"],
+            "filters": [["contains", "event:page", ["/"], {"case_sensitive": false}]]}),
+        json!({"metrics": ["visitors", "percentage"], "dimensions": ["visit:country_name", "time:month"]}),
+        json!({"metrics": ["visitors", "events"], "filters": [["is", "event:goal", ["Signup"]]]}),
+        json!({"metrics": ["visits", "views_per_visit", "bounce_rate"], "filters": [["is", "visit:source", ["Google"]]]}),
+        json!({"metrics": ["visitors"], "dimensions": ["visit:utm_source"]}),
+    ] {
+        let mut question = question;
+        question["site_id"] = json!("shop.example");
+        question["date_range"] = json!(["2026-05-01", "2026-05-31"]);
+        question["include"] = json!({"imports": true});
+        let query = QueryRequest::from_value(&question).unwrap();
+        let plan = match saltmark::query::imported::plan(&query, &import_goals, period, tz) {
+            saltmark::query::imported::Inclusion::Included(plan) => plan,
+            other => panic!("{question}: {other:?}"),
+        };
+        let sums = saltmark::query::imported::sums_statement("shop.example", &plan, period, tz);
+        statements.push(
+            sums.query(&client)
+                .sql_display()
+                .to_string()
+                .replace("FROM imported", "FROM saltmark.imported"),
+        );
+        let native = saltmark::query::imported::native_query(&query);
+        let built = saltmark::query::imported::native_statement(
+            &native,
+            period,
+            tz,
+            BuildOptions {
+                goals: &import_goals,
+                ..BuildOptions::default()
+            },
+        );
+        statements.push(
+            built
+                .sql
+                .query(&client)
+                .sql_display()
+                .to_string()
+                .replace("FROM events", "FROM saltmark.events"),
+        );
+    }
+    // Our events as Plausible's ten export files.
+    for kind in saltmark::imports::Kind::ALL {
+        let sql = saltmark::imports::export::table_query(kind, "shop.example", tz, 0, u32::MAX);
+        statements.push(
+            sql.query(&client)
+                .sql_display()
+                .to_string()
+                .replace("FROM events", "FROM saltmark.events"),
+        );
+    }
     // And under filters: the visits with a page and from a country.
     let filtered =
         QueryRequest::from_value(&json!({"site_id": "shop.example", "metrics": ["visitors"],

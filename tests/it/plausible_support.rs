@@ -218,6 +218,52 @@ pub fn times(n: usize, e: Ev) -> Vec<Ev> {
     vec![e; n]
 }
 
+/// `build(:imported_<kind>, …)` with the factory's defaults (their
+/// `date` is "today"; here [`DEFAULT_TIME`]'s day); set columns with
+/// [`Imp::with`].
+pub fn imported(kind: &str) -> saltmark::imports::ImportedRow {
+    let defaults: &[(&str, &str)] = match kind {
+        "visitors" => &[
+            ("visitors", "1"),
+            ("pageviews", "1"),
+            ("visits", "1"),
+            ("visit_duration", "10"),
+        ],
+        "pages" => &[("visitors", "1"), ("pageviews", "1")],
+        "entry_pages" => &[
+            ("visitors", "1"),
+            ("entrances", "1"),
+            ("visit_duration", "10"),
+        ],
+        "exit_pages" => &[("visitors", "1"), ("exits", "1")],
+        "custom_events" => &[("visitors", "1"), ("events", "1")],
+        _ => &[("visitors", "1"), ("visits", "1"), ("visit_duration", "10")],
+    };
+    let mut row = saltmark::imports::ImportedRow {
+        kind: kind.to_string(),
+        import_id: 1,
+        ..Default::default()
+    };
+    row.set_column("date", &DEFAULT_TIME[..10]).unwrap();
+    for (column, value) in defaults {
+        row.set_column(column, value).unwrap();
+    }
+    row
+}
+
+/// Setting a column of an imported row in a case.
+pub trait Imp {
+    fn with(self, column: &str, value: impl ToString) -> Self;
+}
+
+impl Imp for saltmark::imports::ImportedRow {
+    fn with(mut self, column: &str, value: impl ToString) -> Self {
+        self.set_column(column, &value.to_string())
+            .unwrap_or_else(|e| panic!("{column}: {e}"));
+        self
+    }
+}
+
 /// What a case expects.
 pub enum Expect {
     /// `results`, each as `{"dimensions", "metrics"}` (and `"comparison"`
@@ -235,6 +281,9 @@ pub enum Expect {
     /// saltmark names the field (`dimensions[0]`), the value and what is
     /// allowed instead (docs/api.md: a deliberate difference in wording).
     Invalid(&'static [&'static str]),
+    /// Results in order and these `meta` fields (a text field: contained
+    /// in the answer's; a field given as null: absent).
+    WithMeta(Value, Value),
     /// Anything else: checks the whole answer.
     Check(fn(&Value) -> Result<(), String>),
 }
@@ -256,6 +305,9 @@ pub struct Case {
     pub repost: bool,
     /// The site's goals, in the order the test inserts them (see [`goal`]).
     pub goals: Vec<saltmark::goals::Goal>,
+    /// Imported rows (Plausible's `populate_stats` with `imported_*`
+    /// factories), stored under import 1.
+    pub imported: Vec<saltmark::imports::ImportedRow>,
 }
 
 /// A goal in the notation of the ported cases: `event:NAME`, `page:PATH`,
@@ -321,6 +373,7 @@ pub fn case(name: &'static str, events: Vec<Ev>, query: Value, expect: Expect) -
         more: Vec::new(),
         repost: false,
         goals: Vec::new(),
+        imported: Vec::new(),
     }
 }
 
@@ -332,6 +385,11 @@ impl Case {
     /// The site's goals ([`goal`] notation), added in this order.
     pub fn goals(mut self, goals: &[&str]) -> Case {
         self.goals = goals.iter().map(|g| goal(g)).collect();
+        self
+    }
+    /// Imported rows ([`imported`]).
+    pub fn imported(mut self, rows: Vec<saltmark::imports::ImportedRow>) -> Case {
+        self.imported = rows;
         self
     }
     pub fn repost(mut self) -> Case {
@@ -543,6 +601,27 @@ fn verdict(status: u16, answer: &Value, expect: &Expect) -> Result<(), String> {
                 ))
             }
         }
+        Expect::WithMeta(want, meta) => {
+            let got = comparable(answer);
+            if numeric(&got) != numeric(want) {
+                return Err(format!("results\n      got  {got}\n      want {want}"));
+            }
+            for (key, wanted) in meta.as_object().expect("meta fields") {
+                let found = &answer["meta"][key];
+                let fits = match (wanted, found) {
+                    (Value::Null, found) => found.is_null(),
+                    (Value::String(w), Value::String(f)) => f.contains(w.as_str()),
+                    (w, f) => w == f,
+                };
+                if !fits {
+                    return Err(format!(
+                        "meta.{key}: got {found}, want {wanted} (meta {})",
+                        answer["meta"]
+                    ));
+                }
+            }
+            Ok(())
+        }
         Expect::Check(check) => check(answer),
     }
 }
@@ -591,6 +670,21 @@ pub async fn run(tag: &str, cases: Vec<Case>) {
         .await;
     }
     for (i, c) in cases.iter().enumerate() {
+        if !c.imported.is_empty() {
+            let mut insert = server
+                .state
+                .store
+                .client()
+                .insert::<saltmark::imports::ImportedRow>("imported")
+                .await
+                .unwrap();
+            for row in &c.imported {
+                let mut row = row.clone();
+                row.site = sites[i].clone();
+                insert.write(&row).await.unwrap();
+            }
+            insert.end().await.unwrap();
+        }
         for goal in &c.goals {
             saltmark::goals::stored::add(&server.state.store, &sites[i], goal, chrono::Utc::now())
                 .await

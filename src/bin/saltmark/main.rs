@@ -17,8 +17,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use commands::{
     expire::ExpireArgs, export::ExportArgs, forget_site::ForgetSiteArgs, funnels::FunnelsCommand,
-    goals::GoalsCommand, import::ImportArgs, keys::KeysCommand, query::QueryArgs,
-    seed_demo::SeedDemoArgs, share::ShareCommand, users::UsersCommand,
+    goals::GoalsCommand, import::ImportArgs, imports::ImportsCommand, keys::KeysCommand,
+    query::QueryArgs, seed_demo::SeedDemoArgs, share::ShareCommand, users::UsersCommand,
 };
 use saltmark::app::{App, Deps};
 use saltmark::config::Config;
@@ -85,10 +85,17 @@ enum Command {
     },
     /// Fill a site with realistic synthetic traffic.
     SeedDemo(SeedDemoArgs),
-    /// Stream a site's events to standard output.
+    /// Stream a site's events to standard output (NDJSON, CSV, or
+    /// Plausible's CSV export as a zip archive).
     Export(ExportArgs),
-    /// Load a saltmark NDJSON export into this database (exactly once).
+    /// Load a saltmark NDJSON export or Plausible's CSV export into this
+    /// database (exactly once).
     Import(ImportArgs),
+    /// List or remove a site's imports of another tool's history.
+    Imports {
+        #[command(subcommand)]
+        command: ImportsCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -141,6 +148,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::ForgetSite(args) => commands::forget_site::run(&config, args).await,
         Command::Export(args) => commands::export::run(&config, args).await,
         Command::Import(args) => commands::import::run(&config, args).await,
+        Command::Imports { command } => commands::imports::run(&config, command).await,
         Command::Query(args) => commands::query::run(&config, args).await,
         Command::Keys { command } => commands::keys::run(&config, command).await,
         Command::Users { command } => commands::users::run(&config, command).await,

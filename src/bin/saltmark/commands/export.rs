@@ -1,5 +1,5 @@
 //! `saltmark export`: stream a site's events to standard output as NDJSON
-//! or CSV.
+//! or CSV, or write them as Plausible's CSV export (a zip archive).
 //!
 //! Its own file, as every subcommand with a body (see [`super`]).
 
@@ -30,6 +30,7 @@ pub enum ExportFormatArg {
     // No doc comments on the values: clap would show them in `--help`.
     Ndjson,
     Csv,
+    PlausibleCsv,
 }
 
 /// Runs `saltmark export`.
@@ -43,11 +44,28 @@ pub async fn run(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
     let (store, _managed) = saltmark::open_storage(config).await?;
     let from = from.as_deref().map(parse_time).transpose()?;
     let to = to.as_deref().map(parse_time).transpose()?;
+    let site = saltmark::config::normalise_site(&site);
     let format = match format {
         ExportFormatArg::Ndjson => ExportFormat::Ndjson,
         ExportFormatArg::Csv => ExportFormat::Csv,
+        ExportFormatArg::PlausibleCsv => {
+            // A zip archive of Plausible's ten files, per day in the
+            // site's time zone.
+            let zip = saltmark::imports::export::export_zip(
+                &store,
+                &site,
+                config.timezone_of(&site),
+                from,
+                to,
+            )
+            .await?;
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&zip)?;
+            out.flush()?;
+            return Ok(());
+        }
     };
-    let site = saltmark::config::normalise_site(&site);
     let mut out = tokio::io::stdout();
     saltmark::retention::export::export_site(&store, &site, from, to, format, &mut out).await?;
     Ok(())

@@ -14,6 +14,7 @@ pub mod forget_site;
 pub mod funnels;
 pub mod goals;
 pub mod import;
+pub mod imports;
 pub mod keys;
 pub mod query;
 pub mod seed_demo;
