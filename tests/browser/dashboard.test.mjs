@@ -223,6 +223,29 @@ try {
   summary.visitors = unfiltered[0];
   check(unfiltered[0] > 0, 'the seeded site has visitors');
   await page.screenshot({ path: join(shots, 'dashboard.png'), fullPage: true });
+  // Imported history (tests/it/browser.rs imports some): the switch adds
+  // it, the page says so, and the numbers are the API's with imports.
+  await page.click('#imports');
+  await waitReady(page);
+  check(page.url().includes('imports=1'), 'the switch is in the URL: ' + page.url());
+  const importsNote = await page.$eval('#imports-note', (n) => [n.hidden, n.dataset.included, n.textContent]);
+  check(same(importsNote, [false, 'true', 'Includes imported data']), 'the page says it includes imported data: ' + JSON.stringify(importsNote));
+  const withImports = await api({ site_id: SITE, date_range: '30d', metrics: HEADLINE, filters: [], include: { comparisons: { mode: 'previous_period', up_to_now: true }, imports: true } });
+  check(withImports.meta.imports_included === true, 'the API includes them');
+  const importedCards = await page.$$eval('#headline [data-metric]', (nodes) => nodes.map((n) => [n.dataset.metric, Number(n.dataset.value)]));
+  check(same(importedCards, HEADLINE.map((m, i) => [m, withImports.results[0].metrics[i]])), `headline with imports ${JSON.stringify(importedCards)} vs ${JSON.stringify(withImports.results[0].metrics)}`);
+  check(withImports.results[0].metrics[0] > unfiltered[0], 'imported visitors are added');
+  for (const id of ['pages', 'devices']) {
+    const asked = JSON.parse(await page.$eval(`#panel-${id}`, (n) => n.dataset.query));
+    check(asked.include && asked.include.imports === true, `panel ${id} asks with imports`);
+    const answer = await api(asked);
+    check(answer.meta.imports_included === true, `panel ${id}: imports included ${JSON.stringify(answer.meta)}`);
+    const shownRows = await page.$$eval(`#panel-${id} tbody tr[data-value]`, (trs) => trs.map((tr) => [tr.dataset.value, ...[...tr.querySelectorAll('td[data-metric]')].map((td) => Number(td.dataset.value))]));
+    check(same(shownRows, answer.results.map((r) => [r.dimensions[0], ...r.metrics])), `panel ${id} with imports ${JSON.stringify(shownRows)} vs ${JSON.stringify(answer.results)}`);
+  }
+  await page.click('#imports');
+  await waitReady(page);
+  check(!page.url().includes('imports=1') && await page.$eval('#imports-note', (n) => n.hidden), 'the switch turns imported data off');
   // A panel's details: every row a page at a time, more metrics, sorted,
   // searched, exported; the dialog closes with Escape.
   const detailsReady = () => page.waitForFunction(() => document.querySelector('#details').dataset.state === 'ready');

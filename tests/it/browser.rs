@@ -557,6 +557,40 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
     assert!(stored.contains("$argon2id$"), "{stored}");
     assert!(!stored.contains(password) && !stored.contains(&link.token));
 
+    // History imported from Plausible, shown only when the viewer asks.
+    let mut insert = store
+        .client()
+        .insert::<saltmark::imports::ImportedRow>("imported")
+        .await
+        .unwrap();
+    for days_ago in [5, 15] {
+        let date = (now - chrono::Duration::days(days_ago))
+            .date_naive()
+            .to_string();
+        for (kind, column, value) in [
+            ("visitors", "", ""),
+            ("pages", "page", "/imported-page"),
+            ("devices", "device", "Desktop"),
+        ] {
+            let mut row = saltmark::imports::ImportedRow {
+                site: "shop.test".into(),
+                import_id: 1,
+                kind: kind.into(),
+                visitors: 400,
+                visits: 450,
+                pageviews: 900,
+                bounces: 200,
+                visit_duration: 45_000,
+                ..Default::default()
+            };
+            row.set_column("date", &date).unwrap();
+            if !column.is_empty() {
+                row.set_column(column, value).unwrap();
+            }
+            insert.write(&row).await.unwrap();
+        }
+    }
+    insert.end().await.unwrap();
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
     let collector = format!("http://{}", server.addr);
     let shots_arg = shots.display().to_string();

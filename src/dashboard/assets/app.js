@@ -135,6 +135,7 @@
       period,
       compare,
       matchWeekday: params.get('match_weekday') === '1',
+      imports: params.get('imports') === '1',
       date: /^\d{4}-\d{2}-\d{2}$/.test(params.get('date') || '') ? params.get('date') : '',
       from: params.get('from') || '',
       to: params.get('to') || '',
@@ -154,6 +155,7 @@
     if (view.date && STEPS[view.period]) params.set('date', view.date);
     if (view.compare !== 'previous_period') params.set('compare', view.compare);
     if (view.matchWeekday && view.compare !== 'off') params.set('match_weekday', '1');
+    if (view.imports) params.set('imports', '1');
     for (const f of view.filters) {
       if (f.op === 'is' && f.values.length === 1) params.append(f.dim, f.values[0]);
       else params.append('f', JSON.stringify([f.op, f.dim, f.values]));
@@ -252,7 +254,24 @@
   function queryBody(extra) {
     const body = Object.assign({ site_id: view.site }, period(), extra);
     body.filters = apiFilters().concat(extra.filters || []);
+    // Imported history, where the viewer asked for it (the API adds it
+    // where it can and says so in `meta`).
+    if (view.imports) body.include = Object.assign({}, extra.include || {}, { imports: true });
     return body;
+  }
+  // What the headline's answer says of imported data, in words.
+  const IMPORTS_NOTES = {
+    no_imported_data: 'No imported data for this site',
+    out_of_range: 'No imported data in this period',
+    unsupported_query: 'Imported data left out: these filters need more detail than imported data has',
+    unsupported_interval: 'Imported data left out: imported data is per day',
+  };
+  function showImports(meta) {
+    const note = $('imports-note');
+    note.hidden = !view.imports;
+    if (!view.imports) { note.textContent = ''; delete note.dataset.included; return; }
+    note.dataset.included = String(meta.imports_included === true);
+    note.textContent = meta.imports_included ? 'Includes imported data' : (IMPORTS_NOTES[meta.imports_skip_reason] || 'Imported data left out');
   }
   // The collector answers a few queries per credential at once
   // (query.max_concurrent_per_credential, 4 by default): the page keeps at
@@ -460,6 +479,7 @@
     const include = view.compare === 'off' ? {} : { comparisons };
     const answer = await query({ metrics, include });
     showRange(answer.query.date_range);
+    showImports(answer.meta);
     const row = answer.results[0] || { metrics: metrics.map(() => 0) };
     const list = $('headline');
     list.replaceChildren();
@@ -716,7 +736,9 @@
     const section = panelShell(panel.id, panel.title, panel.tabs, active, (i) => {
       view.tabs[panel.id] = i; writeView(view, false); renderPanel(panel).catch(showError);
     });
-    const metrics = tab.engagement && engagementAnswerable(view.filters) ? tab.metrics.concat(ENGAGEMENT) : tab.metrics;
+    // Time on page and scroll depth come from events only: with imported
+    // data on, the panel shows what both can answer.
+    const metrics = tab.engagement && !view.imports && engagementAnswerable(view.filters) ? tab.metrics.concat(ENGAGEMENT) : tab.metrics;
     const body = queryBody({ metrics, dimensions: tab.dims || [tab.dim], filters: tab.filters || [], pagination: { limit: LIST_LIMIT } });
     section.dataset.query = JSON.stringify(body);
     section.querySelector('.panel-head').append(el('button', {
@@ -1027,7 +1049,9 @@
   }
   async function detailsCsv() {
     const body = detailsBody(10000, 0);
-    delete body.include;
+    // Every row, not the count of them (imported data stays asked for).
+    delete body.include.total_rows;
+    if (!Object.keys(body.include).length) delete body.include;
     const answer = await limited(() => postJson('/api/v2/query', body));
     download(fileName(`${details.panel.id}-${details.tab.label}`), csvLines(tableRows(body.dimensions, body.metrics, answer.results)));
   }
@@ -1092,6 +1116,7 @@
     $('period').value = view.period;
     $('compare').value = view.compare;
     $('match-weekday').checked = view.matchWeekday;
+    $('imports').checked = view.imports;
     $('match-weekday').disabled = view.compare === 'off';
     $('custom').hidden = view.period !== 'custom';
     $('from').value = view.from; $('to').value = view.to;
@@ -1195,6 +1220,7 @@
   });
   $('compare').addEventListener('change', (e) => { view.compare = e.target.value; navigate(); });
   $('match-weekday').addEventListener('change', (e) => { view.matchWeekday = e.target.checked; navigate(); });
+  $('imports').addEventListener('change', (e) => { view.imports = e.target.checked; navigate(); });
   for (const [id, direction] of [['period-prev', -1], ['period-next', 1]]) {
     $(id).addEventListener('click', () => {
       const next = stepped(direction);
