@@ -13,7 +13,9 @@ pub mod reference;
 pub mod types;
 pub mod urls;
 
-pub use types::{ForwardingHeader, FsyncPolicy, Months, PathGlobs, PerSite, ServerProfile};
+pub use types::{
+    ForwardingHeader, FsyncPolicy, LogFormat, Months, PathGlobs, PerSite, ServerProfile,
+};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -57,7 +59,8 @@ pub const KEYS: &[(&str, KeyKind, &str)] = &[
     ("exclude_paths", KeyKind::List, "glob patterns of page paths never recorded, e.g. /admin/**"),
     ("data_dir", KeyKind::Scalar, "directory for the managed ClickHouse and local state; a relative path is relative to the config file's folder (without a config file: the current directory)"),
     ("demo", KeyKind::Scalar, "serve a demo page at /demo that sends page views for the first site"),
-    ("log", KeyKind::Scalar, "log filter (tracing EnvFilter syntax), e.g. info or saltmark=debug"),
+    ("log", KeyKind::Scalar, "log filter (tracing EnvFilter syntax), e.g. info or saltmark=debug; one-shot commands log warnings only unless --verbose or this is set (in the file or SALTMARK_LOG)"),
+    ("log_format", KeyKind::Scalar, "text (colours only on a terminal) or json (one object per line)"),
     ("metrics.listen", KeyKind::Scalar, "address of the separate /metrics listener (loopback by default, never the public port); empty turns metrics off"),
     ("geo.database", KeyKind::List, "MaxMind-format .mmdb path(s), comma-separated, first match wins (DB-IP ships IPv4 and IPv6 apart); empty disables location"),
     ("geo.reload_secs", KeyKind::Scalar, "how often the .mmdb file is checked for changes"),
@@ -146,6 +149,9 @@ pub struct Config {
     pub demo: bool,
     /// Log filter.
     pub log: String,
+    /// How log lines are written.
+    #[serde(with = "types::text")]
+    pub log_format: LogFormat,
     /// The `/metrics` listener.
     pub metrics: MetricsConfig,
     /// Geolocation settings.
@@ -464,6 +470,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             demo: false,
             log: "info".into(),
+            log_format: LogFormat::default(),
             metrics: MetricsConfig::default(),
             geo: GeoConfig::default(),
             clickhouse: ClickHouseConfig::default(),

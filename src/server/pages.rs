@@ -17,12 +17,23 @@ const FORGET_JS: &str = include_str!("forget.js");
 const DEMO_HTML: &str = include_str!("demo.html");
 const DEMO_JS: &str = include_str!("demo.js");
 const PAGES_CSS: &str = include_str!("pages.css");
+const HOME_HTML: &str = include_str!("home.html");
 
 /// `GET /api/forget`: the erasure page (a "delete my data" link on a site
 /// leads here, to a button, rather than deleting on a GET that any page
 /// could trigger with an image tag).
 pub fn forget() -> Response<Body> {
     reply::page("text/html; charset=utf-8", FORGET_HTML)
+}
+
+/// `GET /`: a small page naming the collector and linking to the
+/// dashboard, the erasure page and the health check (a bare "not found"
+/// told a visitor nothing).
+pub fn home() -> Response<Body> {
+    reply::page(
+        "text/html; charset=utf-8",
+        fill(HOME_HTML, "VERSION", env!("CARGO_PKG_VERSION")),
+    )
 }
 
 /// `GET /demo`: a page that embeds the real tracker for `site`.
@@ -53,7 +64,7 @@ mod tests {
 
     #[test]
     fn no_page_holds_inline_script_or_a_script_placeholder() {
-        for html in [FORGET_HTML, DEMO_HTML] {
+        for html in [FORGET_HTML, DEMO_HTML, HOME_HTML] {
             for script in html.split("<script").skip(1) {
                 let tag_end = script.find('>').expect("a closed tag");
                 assert!(

@@ -67,6 +67,7 @@ pub(super) async fn route(
             | "/api/v1/stats/realtime/visitors",
             _,
         ) => reply::method_not_allowed("GET"),
+        ("/", &Method::GET) => pages::home(),
         ("/healthz", &Method::GET) => health::get(state).await,
         ("/healthz", _) => reply::method_not_allowed("GET"),
         ("/demo", &Method::GET) => match &state.demo_site {

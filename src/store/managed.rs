@@ -475,9 +475,16 @@ fn spawn_child(binary: &Path, dir: &Path) -> std::io::Result<Child> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    // SAFETY: setsid and prctl are async-signal-safe and touch no memory
+    // of ours.
     unsafe {
         command.pre_exec(|| {
+            // A session of its own: a terminal's Ctrl-C (SIGINT to the
+            // foreground process group) reaches only saltmark, which drains
+            // what it holds and then stops this server itself.
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
                 return Err(std::io::Error::last_os_error());
             }

@@ -334,7 +334,9 @@ impl Store {
             .map_or_else(|| config.clickhouse.user.clone(), |(user, _)| user);
         tracing::info!(url = %shown, user = %user, "connecting to ClickHouse");
         let started = tokio::time::Instant::now();
-        let mut last_warning = started;
+        // The first failure is said at once (a one-shot command logs only
+        // warnings), then every 5 s while retrying.
+        let mut last_warning: Option<tokio::time::Instant> = None;
         let limits = StatementLimits::from(&config.query);
         let attempt_limit = Duration::from_secs(5).min(deadline.max(Duration::from_secs(1)));
         loop {
@@ -372,8 +374,8 @@ impl Store {
                     source,
                 });
             }
-            if last_warning.elapsed() >= Duration::from_secs(5) {
-                last_warning = tokio::time::Instant::now();
+            if last_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+                last_warning = Some(tokio::time::Instant::now());
                 tracing::warn!(
                     url = %shown,
                     reason = %reason,

@@ -388,9 +388,12 @@ fn an_unreachable_clickhouse_is_named_with_the_reason() {
     let text = stderr(&output);
     assert!(!output.status.success());
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    // Said at once (a warning: one-shot commands log nothing less).
     let first = text.lines().next().unwrap_or("");
     assert!(
-        first.contains("connecting to ClickHouse") && first.contains("127.0.0.1:1"),
+        first.contains("ClickHouse not reachable yet")
+            && first.contains("127.0.0.1:1")
+            && first.contains("connection refused"),
         "{text}"
     );
     assert!(
@@ -451,4 +454,49 @@ fn check_config_prints_toml_without_secrets() {
     assert_eq!(parsed["clickhouse"]["password"].as_str(), Some("<hidden>"));
     assert_eq!(parsed["sessions"]["peer_secret"].as_str(), Some("<hidden>"));
     assert_eq!(parsed["retention"]["months"].as_integer(), Some(24));
+}
+
+/// One-shot commands log only what goes wrong unless asked; log lines
+/// carry no colour codes off a terminal, and `log_format = "json"` writes
+/// one JSON object per line.
+#[test]
+fn one_shot_commands_are_quiet_unless_asked_and_logs_are_plain_or_json() {
+    let unreachable = [
+        ("SALTMARK_CLICKHOUSE_URL", "http://127.0.0.1:1"),
+        ("SALTMARK_CLICKHOUSE_CONNECT_TIMEOUT_SECS", "1"),
+    ];
+    let quiet = stderr(&saltmark(&["keys", "list"], &unreachable));
+    assert!(!quiet.contains("INFO"), "{quiet}");
+    assert!(
+        quiet.contains(" WARN ") && quiet.contains("ClickHouse not reachable yet"),
+        "{quiet}"
+    );
+    assert!(
+        !quiet.contains('\u{1b}'),
+        "no colour codes off a terminal: {quiet:?}"
+    );
+    let verbose = stderr(&saltmark(&["--verbose", "keys", "list"], &unreachable));
+    assert!(
+        verbose.contains(" INFO ") && verbose.contains("connecting to ClickHouse"),
+        "{verbose}"
+    );
+    let mut json_env = unreachable.to_vec();
+    json_env.push(("SALTMARK_LOG_FORMAT", "json"));
+    json_env.push(("SALTMARK_LOG", "info"));
+    let json = stderr(&saltmark(&["keys", "list"], &json_env));
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "INFO" && l["fields"]["message"] == "connecting to ClickHouse"),
+        "{json}"
+    );
+    assert!(lines.iter().any(|l| l["level"] == "WARN"), "{json}");
+    let bad = saltmark(&["check-config"], &[("SALTMARK_LOG_FORMAT", "yaml")]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("log_format"), "{}", stderr(&bad));
 }

@@ -357,6 +357,31 @@ async fn login_is_throttled_per_user_and_sessions_end() {
     assert!(server.metrics().await.contains("login_throttled"));
     assert_eq!(login(&server, "nobody-else", "x").await.status(), 401);
 
+    // `/` names the collector and links to the dashboard, with the same
+    // policy; other paths are still "not found".
+    let home = client().get(server.url("/")).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    assert!(home.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
+    let home = home.text().await.unwrap();
+    assert!(
+        home.contains("saltmark")
+            && home.contains("href=\"/dashboard\"")
+            && home.contains(env!("CARGO_PKG_VERSION")),
+        "{home}"
+    );
+    assert_eq!(
+        client()
+            .get(server.url("/nothing-here"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
     // The page and its assets carry a strict policy and no cookie.
     let page = client().get(server.url("/dashboard")).send().await.unwrap();
     assert_eq!(page.status(), 200);

@@ -92,6 +92,70 @@ async fn sigterm_under_load_drains_everything_accepted() {
     assert_stored_once(&clickhouse_url(), &database, accepted, Duration::ZERO).await;
 }
 
+/// Ctrl-C in a terminal signals the whole foreground process group. The
+/// managed ClickHouse runs in a session of its own, so only saltmark gets
+/// it: it drains what it accepted, then stops ClickHouse — a clean exit, no
+/// error line, nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_to_the_process_group_stops_cleanly_with_nothing_lost() {
+    let database = fresh_database("ctrl_c");
+    let data_dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = serve_command("", &database, data_dir.path(), port)
+        .env("SALTMARK_LOG", "info")
+        .env("SALTMARK_WRITER_BATCH_AGE_MS", "2000")
+        .stderr(std::process::Stdio::piped())
+        // The group a terminal would put it in, as its leader.
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    common::wait_until_ok(&format!("{base}/healthz")).await;
+    let stream = NumberedStream::start_many(
+        format!("{base}/api/event"),
+        FIREFOX_LINUX,
+        Duration::ZERO,
+        4,
+        2_000,
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let group = child.id().unwrap() as libc::pid_t;
+    // SAFETY: a signal to the test's own child's process group.
+    unsafe {
+        libc::kill(-group, libc::SIGINT);
+    }
+    let streamed = stream.finish().await;
+    let output = tokio::time::timeout(Duration::from_secs(90), child.wait_with_output())
+        .await
+        .expect("exits after draining")
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        output.status.success(),
+        "clean exit: {} {log}",
+        output.status
+    );
+    assert!(log.contains("SIGINT received"), "{log}");
+    for bad in ["ERROR", "insert failed", "restarting", "\x1b["] {
+        assert!(
+            !log.contains(bad),
+            "{bad:?} in the log of a clean stop:\n{log}"
+        );
+    }
+    let accepted = streamed.accepted.len() as u64;
+    assert!(accepted > 50, "load really ran: {accepted}");
+    // Its ClickHouse again, on the same files: every accepted event once.
+    let clickhouse = own_clickhouse(&data_dir.path().join("clickhouse")).await;
+    assert_stored_once(
+        &clickhouse.authenticated_url(),
+        &database,
+        accepted,
+        Duration::ZERO,
+    )
+    .await;
+    drop_clickhouse(clickhouse).await;
+}
+
 fn signal(pid: u32, signal: libc::c_int) {
     // SAFETY: sending a signal to a child process of this test.
     unsafe {

@@ -30,6 +30,9 @@ struct Cli {
     /// TOML configuration file (every key can also be set as SALTMARK_<KEY>).
     #[arg(long, global = true, env = "SALTMARK_CONFIG")]
     config: Option<PathBuf>,
+    /// Log what a one-shot command does, not only what goes wrong.
+    #[arg(long, short, global = true)]
+    verbose: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -112,10 +115,26 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&config.log))
-        .with_writer(std::io::stderr)
-        .init();
+    // One-shot commands print their result; their log says only what went
+    // wrong unless asked (`--verbose`, or a `log` filter set in the file or
+    // the environment).
+    let asked =
+        cli.verbose || env.contains_key("SALTMARK_LOG") || file_sets_log(cli.config.as_deref());
+    let filter = if matches!(cli.command, Command::Serve) || asked {
+        config.log.clone()
+    } else {
+        "warn".to_string()
+    };
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&filter))
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        saltmark::config::LogFormat::Json => logs.json().init(),
+        // Colour codes only for a terminal: a journal or a file gets text.
+        saltmark::config::LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -130,6 +149,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the configuration file sets `log` (already read and checked by
+/// `Config::load`; read again only for this).
+fn file_sets_log(path: Option<&std::path::Path>) -> bool {
+    path.and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|table| table.contains_key("log"))
 }
 
 async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
