@@ -101,7 +101,7 @@ async fn ctrl_c_to_the_process_group_stops_cleanly_with_nothing_lost() {
     let database = fresh_database("ctrl_c");
     let data_dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut child = serve_command("", &database, data_dir.path(), port)
+    let child = serve_command("", &database, data_dir.path(), port)
         .env("SALTMARK_LOG", "info")
         .env("SALTMARK_WRITER_BATCH_AGE_MS", "2000")
         .stderr(std::process::Stdio::piped())
