@@ -8,6 +8,7 @@
 //! - geo: reload the `.mmdb` when it changes;
 //! - limits: forget idle rate-limit keys every minute;
 //! - site erasures: reload the list of erased sites every minute;
+//! - sites: reload the sites added at run time every few seconds;
 //! - expiry: at start-up and daily (under the shared lock);
 //! - visitor erasures: one delete per round for every waiting request.
 
@@ -53,6 +54,9 @@ pub enum StartError {
     /// The list of erased sites could not be read from ClickHouse.
     #[error("reading the erased sites from ClickHouse")]
     ErasedSites(#[source] crate::retention::RetentionError),
+    /// The sites added at run time could not be read from ClickHouse.
+    #[error("reading the sites from ClickHouse")]
+    Sites(#[source] crate::store::StoreError),
     /// `sessions.peers` and `sessions.self_url` do not make a peer set.
     #[error("invalid config key `sessions.self_url`")]
     Peers(#[source] crate::identify::peers::PeersError),
@@ -133,8 +137,8 @@ pub struct StatsState {
     pub clock: Arc<dyn Clock>,
     /// How many stats queries run at once.
     pub gate: crate::query::gate::QueryGate,
-    /// Each site's time zone.
-    pub timezones: std::collections::HashMap<String, chrono_tz::Tz>,
+    /// The accepted sites and their time zones.
+    pub sites: crate::sites::Registry,
     /// When large periods are sampled.
     pub sampling: crate::query::sampling::SamplingPolicy,
 }
@@ -142,7 +146,7 @@ pub struct StatsState {
 impl StatsState {
     /// The site's time zone (UTC unless configured).
     pub fn timezone_of(&self, site: &str) -> chrono_tz::Tz {
-        self.timezones.get(site).copied().unwrap_or(chrono_tz::UTC)
+        self.sites.timezone_of(site)
     }
 }
 
@@ -219,6 +223,9 @@ impl App {
             deps.random.clone(),
             spool,
         );
+        let sites = crate::sites::Registry::load(config, &store)
+            .await
+            .map_err(StartError::Sites)?;
         let erased = Arc::new(std::sync::RwLock::new(
             erased_sites(&store)
                 .await
@@ -242,7 +249,7 @@ impl App {
             ))
         };
         let pipeline = Pipeline {
-            sites: config.sites.iter().cloned().collect(),
+            sites: sites.clone(),
             erased_sites: erased.clone(),
             excluded_paths: config.exclude_paths.set().clone(),
             geo: geo.clone(),
@@ -298,11 +305,7 @@ impl App {
                     config.query.max_concurrent,
                     config.query.max_concurrent_per_credential,
                 ),
-                timezones: config
-                    .sites
-                    .iter()
-                    .map(|site| (site.clone(), config.timezone_of(site)))
-                    .collect(),
+                sites: sites.clone(),
                 sampling: crate::query::sampling::SamplingPolicy {
                     above_events: config.query.sample_above_events,
                 },
@@ -325,6 +328,7 @@ impl App {
             tokio::spawn(visits_job(visits, deps.clock.clone(), jobs.clone())),
             tokio::spawn(limits_job(limits, jobs.clone())),
             tokio::spawn(erased_sites_job(state.store.clone(), erased, jobs.clone())),
+            tokio::spawn(sites_job(state.store.clone(), sites, jobs.clone())),
             tokio::spawn(expiry_job(
                 state.clone(),
                 deps.clone(),
@@ -393,6 +397,21 @@ async fn salt_job(salts: Arc<SaltStore>, clock: Arc<dyn Clock>, stop: Cancellati
                 }
                 Err(e) => tracing::warn!(error = %e, "salt refresh failed; will retry"),
             }
+        }
+    }
+}
+
+/// Reads the sites added at run time every few seconds, so a site added
+/// with `saltmark sites add` is accepted by every collector without a
+/// restart.
+async fn sites_job(store: Store, sites: crate::sites::Registry, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(crate::sites::REFRESH) => {}
+        }
+        if let Err(e) = sites.refresh(&store).await {
+            tracing::warn!(error = %e, "could not reload the sites");
         }
     }
 }

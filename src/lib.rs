@@ -21,6 +21,7 @@
 //! | [`storage`] | which ClickHouse, as which users, and whether a database may be created |
 //! | [`app`] | assembly: builds all stages from the config, hands each endpoint family its state, runs the background jobs |
 //! | [`config`] | TOML file + `SALTMARK_*` environment, and the generated reference |
+//! | [`sites`] | the accepted sites: the configuration's and those added at run time, refreshed every few seconds |
 //! | [`shared`] | the cheaply cloned string of repetitive columns (enrich fills it, write stores it) |
 //! | [`escape`] | escaping for HTML, CSV and the terminal |
 //! | [`files`] | private (0600/0700) files and directories |
@@ -52,6 +53,7 @@ pub mod query;
 pub mod retention;
 pub mod server;
 pub mod shared;
+pub mod sites;
 pub mod storage;
 pub mod store;
 pub mod tracker;

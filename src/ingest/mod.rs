@@ -93,8 +93,9 @@ pub enum Outcome {
 
 /// Everything the stages need, built once at start-up.
 pub struct Pipeline {
-    /// Allowed site domains, normalised.
-    pub sites: HashSet<String>,
+    /// Allowed site domains, normalised (the configuration's and those
+    /// added at run time).
+    pub sites: crate::sites::Registry,
     /// Sites with an erasure request: refused even if configured. Reloaded
     /// from ClickHouse every minute, so all collectors follow `forget-site`.
     pub erased_sites: Arc<RwLock<HashSet<String>>>,

@@ -214,8 +214,17 @@ pub async fn plan(
 ) -> Result<ExpiryPlan, RetentionError> {
     let limit = settings.statement_timeout;
     let cutoff = months_before(as_of, settings.default_months);
-    let site_cutoffs: Vec<(String, DateTime<Utc>)> = settings
-        .site_months
+    // The configuration's overrides, then the retention of sites added at
+    // run time (`saltmark sites add --retention-months`).
+    let mut site_months = settings.site_months.clone();
+    for site in crate::sites::stored::list(store).await? {
+        if site.retention_months > 0 {
+            site_months
+                .entry(site.site)
+                .or_insert(u32::from(site.retention_months));
+        }
+    }
+    let site_cutoffs: Vec<(String, DateTime<Utc>)> = site_months
         .iter()
         .map(|(site, months)| (site.clone(), months_before(as_of, *months)))
         .collect();

@@ -58,7 +58,16 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(13, "funnels", "0013_funnels.sql"),
     migration!(14, "revenue", "0014_revenue.sql"),
     migration!(15, "imported", "0015_imported.sql"),
+    migration!(16, "sites", "0016_sites.sql"),
 ];
+
+/// The newest schema version this binary knows: its last migration (the
+/// backfills, 8 and 10, are recorded between them). Recorded in
+/// `schema_migrations`; an older binary refuses a database past its own.
+pub const SCHEMA_VERSION: u32 = 16;
+const _: () = assert!(
+    super::backfill::VERSION < SCHEMA_VERSION && super::rollup::BACKFILL_VERSION < SCHEMA_VERSION
+);
 
 /// Tables whose rows are sharded in cluster mode (`<name>_local` per shard
 /// under a Distributed `<name>`): the events and what is derived from them
@@ -328,6 +337,20 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
         .query("SELECT DISTINCT version FROM schema_migrations")
         .fetch_all()
         .await?;
+    // A database a newer saltmark migrated is refused before anything is
+    // touched: this binary would not know what its tables hold.
+    if let Some(found) = applied
+        .iter()
+        .copied()
+        .filter(|v| *v > SCHEMA_VERSION)
+        .max()
+    {
+        return Err(StoreError::NewerSchema {
+            found,
+            known: SCHEMA_VERSION,
+            binary: env!("CARGO_PKG_VERSION"),
+        });
+    }
     let mut newly = Vec::new();
     for migration in MIGRATIONS {
         if applied.contains(&migration.version) {
@@ -397,6 +420,12 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_schema_version_is_the_last_migration() {
+        let last = MIGRATIONS.iter().map(|m| m.version).max().unwrap();
+        assert_eq!(SCHEMA_VERSION, last);
+    }
+
     use super::*;
 
     #[test]

@@ -31,6 +31,20 @@ pub enum StoreError {
     /// `SELECT version()` gave something we cannot read.
     #[error("clickhouse returned an unreadable version {0:?}")]
     Version(String),
+    /// The database was migrated by a newer saltmark: this one would not
+    /// know its tables.
+    #[error(
+        "the database's schema is version {found}, newer than this saltmark ({binary}) knows \
+         (up to {known}): run the saltmark release that upgraded it, or a newer one (CHANGELOG.md)"
+    )]
+    NewerSchema {
+        /// The database's newest schema version.
+        found: u32,
+        /// This binary's newest.
+        known: u32,
+        /// This binary's version.
+        binary: &'static str,
+    },
     /// A migration failed.
     #[error("migration {version} ({name}) failed: {source}")]
     Migration {

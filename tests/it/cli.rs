@@ -140,7 +140,7 @@ fn migrate_is_safe_to_run_twice() {
     ));
     assert_eq!(
         tables,
-        "api_keys\ndashboard_sessions\ndashboard_users\nevent_counts\nevent_counts_mv\nevents\nexpiry_log\nfunnels\ngoals\nimported\njob_locks\nsalts\nschema_migrations\nshare_links\nsite_erasures\n"
+        "api_keys\ndashboard_sessions\ndashboard_users\nevent_counts\nevent_counts_mv\nevents\nexpiry_log\nfunnels\ngoals\nimported\njob_locks\nsalts\nschema_migrations\nshare_links\nsite_erasures\nsites\n"
     );
 }
 
@@ -499,4 +499,161 @@ fn one_shot_commands_are_quiet_unless_asked_and_logs_are_plain_or_json() {
     let bad = saltmark(&["check-config"], &[("SALTMARK_LOG_FORMAT", "yaml")]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("log_format"), "{}", stderr(&bad));
+}
+
+/// `saltmark sites add` at run time: a running collector accepts the site
+/// within seconds, without a restart, with its time zone; `sites remove`
+/// stops it; a command given an unknown `--site` refuses it clearly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sites_added_at_run_time_are_accepted_without_restart_and_unknown_sites_refused() {
+    let server =
+        crate::common::TestServer::start("sites_runtime", &[("SALTMARK_SITES", "configured.test")])
+            .await;
+    let cli = |args: &[&str]| crate::common::saltmark_cli(&server, "configured.test", args);
+    let event = |site: &str| serde_json::json!({"n": "pageview", "u": format!("https://{site}/"), "d": site});
+    let agent = [("user-agent", crate::common::CHROME_WINDOWS)];
+    let stored = |site: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .query(&format!(
+                    "SELECT count() FROM events WHERE site = '{site}' FORMAT TSV"
+                ))
+                .await
+                .trim()
+                .parse::<u64>()
+                .unwrap()
+        }
+    };
+    // Unknown: dropped by the collector, refused by the commands.
+    server.post(&event("added.test"), &agent).await;
+    for args in [
+        &["query", "--site", "nosuch.example", "--metrics", "visitors"][..],
+        &["keys", "create", "--site", "typo.exmaple"],
+        &["users", "set", "bob", "--site", "typo.exmaple"],
+        &["share", "create", "--site", "typo.exmaple"],
+        &["export", "--site", "nosuch.example"],
+        &["goals", "list", "--site", "nosuch.example"],
+    ] {
+        let refused = cli(args);
+        assert!(
+            !refused.status.success(),
+            "{args:?}: {}",
+            crate::common::output_text(&refused)
+        );
+        let said = crate::common::output_text(&refused);
+        assert!(
+            said.contains("is not a site of this collector") && said.contains("saltmark sites add"),
+            "{args:?}: {said}"
+        );
+    }
+
+    let added = cli(&[
+        "sites",
+        "add",
+        "added.test",
+        "--timezone",
+        "Europe/Berlin",
+        "--retention-months",
+        "6",
+    ]);
+    assert!(
+        added.status.success(),
+        "{}",
+        crate::common::output_text(&added)
+    );
+    // The running collector follows within seconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut accepted = 0;
+    while std::time::Instant::now() < deadline {
+        server.post(&event("added.test"), &agent).await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        accepted = stored("added.test").await;
+        if accepted > 0 {
+            break;
+        }
+    }
+    assert!(
+        accepted > 0,
+        "a site added at run time is accepted without restart"
+    );
+    let listed = String::from_utf8_lossy(&cli(&["sites", "list"]).stdout).to_string();
+    assert!(
+        listed.contains("added.test")
+            && listed.contains("Europe/Berlin")
+            && listed.contains("6 mo"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("configured.test") && listed.contains("configuration"),
+        "{listed}"
+    );
+    // Commands know it now, and the stats API answers in its zone.
+    let query = cli(&[
+        "query",
+        "--site",
+        "added.test",
+        "--metrics",
+        "visitors",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        query.status.success(),
+        "{}",
+        crate::common::output_text(&query)
+    );
+    let key = server.api_key(&["added.test".to_string()], "added").await;
+    let (status, answer) = server
+        .stats_query(&key, &serde_json::json!({"site_id": "added.test", "metrics": ["visitors"], "date_range": "day"}))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["meta"]["time_zone"], "Europe/Berlin", "{answer}");
+
+    let removed = cli(&["sites", "remove", "added.test"]);
+    assert!(
+        removed.status.success(),
+        "{}",
+        crate::common::output_text(&removed)
+    );
+    tokio::time::sleep(saltmark::sites::REFRESH * 2).await;
+    let before = stored("added.test").await;
+    server.post(&event("added.test"), &agent).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        stored("added.test").await,
+        before,
+        "a removed site is no longer accepted"
+    );
+    let configured = cli(&["sites", "remove", "configured.test"]);
+    assert!(!configured.status.success());
+    let said = crate::common::output_text(&configured);
+    assert!(said.contains("in the configuration"), "{said}");
+    server.stop().await;
+}
+
+/// A database migrated by a newer saltmark is refused with a clear
+/// message, before anything is touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_binary_refuses_a_newer_schema() {
+    let server =
+        crate::common::TestServer::start("newer_schema", &[("SALTMARK_SITES", "a.test")]).await;
+    let newer = saltmark::store::migrate::SCHEMA_VERSION + 1;
+    server
+        .query(&format!(
+            "INSERT INTO schema_migrations (version, name, applied_at) SELECT {newer}, 'from_the_future', now()"
+        ))
+        .await;
+    for args in [&["migrate"][..], &["keys", "list"]] {
+        let refused = crate::common::saltmark_cli(&server, "a.test", args);
+        assert!(!refused.status.success(), "{args:?}");
+        let said = crate::common::output_text(&refused);
+        assert!(
+            said.contains(&format!(
+                "schema is version {newer}, newer than this saltmark"
+            )) && said.contains(env!("CARGO_PKG_VERSION")),
+            "{args:?}: {said}"
+        );
+    }
+    server.stop().await;
 }

@@ -17,6 +17,8 @@ fn cli(server: &TestServer, args: &[&str], stdin: &str) -> std::process::Output 
         .args(args)
         .env("SALTMARK_CLICKHOUSE_URL", &server.ch_url)
         .env("SALTMARK_CLICKHOUSE_DATABASE", &server.database)
+        // The sites of the collectors these tests start.
+        .env("SALTMARK_SITES", "a.test,b.test")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -133,7 +133,7 @@ async fn goals_are_managed_with_the_cli_and_count_conversions_at_once() {
     );
     assert!(!typo.status.success());
     assert!(
-        output_text(&typo).contains("goals.exmaple is not one of the configured sites"),
+        output_text(&typo).contains("goals.exmaple is not a site of this collector"),
         "{}",
         output_text(&typo)
     );

@@ -425,6 +425,7 @@ async fn metrics_breakdowns_filters_and_pagination_match_hand_counts() {
         ])
         .env("SALTMARK_CLICKHOUSE_URL", &api.server.ch_url)
         .env("SALTMARK_CLICKHOUSE_DATABASE", &api.server.database)
+        .env("SALTMARK_SITES", "shop.example")
         .output()
         .unwrap();
     assert!(
@@ -466,6 +467,7 @@ async fn metrics_breakdowns_filters_and_pagination_match_hand_counts() {
                 "--format",
                 format,
             ])
+            .env("SALTMARK_SITES", "shop.example")
             .env("SALTMARK_CLICKHOUSE_URL", &api.server.ch_url)
             .env("SALTMARK_CLICKHOUSE_DATABASE", &api.server.database)
             .output()

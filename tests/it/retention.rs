@@ -949,6 +949,7 @@ async fn export_streams_a_sites_events_as_ndjson_and_csv() {
     let env = [
         ("SALTMARK_CLICKHOUSE_URL", url.as_str()),
         ("SALTMARK_CLICKHOUSE_DATABASE", db.as_str()),
+        ("SALTMARK_SITES", "example.com,other.example"),
     ];
     let out = saltmark(
         &[

@@ -18,7 +18,8 @@ use clap::{Parser, Subcommand};
 use commands::{
     expire::ExpireArgs, export::ExportArgs, forget_site::ForgetSiteArgs, funnels::FunnelsCommand,
     goals::GoalsCommand, import::ImportArgs, imports::ImportsCommand, keys::KeysCommand,
-    query::QueryArgs, seed_demo::SeedDemoArgs, share::ShareCommand, users::UsersCommand,
+    query::QueryArgs, seed_demo::SeedDemoArgs, share::ShareCommand, sites::SitesCommand,
+    users::UsersCommand,
 };
 use saltmark::app::{App, Deps};
 use saltmark::config::Config;
@@ -65,6 +66,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Manage the accepted sites at run time (no restart needed).
+    Sites {
+        #[command(subcommand)]
+        command: SitesCommand,
     },
     /// Manage dashboard logins.
     Users {
@@ -165,8 +171,9 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate => {
             let (store, _managed) = saltmark::prepare_storage(&config).await?;
             println!(
-                "schema of database {} is up to date (ClickHouse {})",
+                "schema of database {} is up to date: version {} (ClickHouse {})",
                 store.database(),
+                saltmark::store::migrate::SCHEMA_VERSION,
                 store.version()
             );
             Ok(())
@@ -181,6 +188,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Users { command } => commands::users::run(&config, command).await,
         Command::Share { command } => commands::share::run(&config, command).await,
         Command::Goals { command } => commands::goals::run(&config, command).await,
+        Command::Sites { command } => commands::sites::run(&config, command).await,
         Command::Funnels { command } => commands::funnels::run(&config, command).await,
         Command::SeedDemo(args) => commands::seed_demo::run(&config, args).await,
         Command::ClickhouseConfig { profile } => {
@@ -205,8 +213,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     if config.sites.is_empty() {
-        tracing::warn!(
-            "no sites configured (SALTMARK_SITES): every event will be dropped as unknown_site"
+        tracing::info!(
+            "no sites in the configuration (SALTMARK_SITES): only sites added with `saltmark sites add` are accepted"
         );
     }
     saltmark::server::run(listener, shutdown_signal(), app).await?;

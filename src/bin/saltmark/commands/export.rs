@@ -45,6 +45,7 @@ pub async fn run(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
     let from = from.as_deref().map(parse_time).transpose()?;
     let to = to.as_deref().map(parse_time).transpose()?;
     let site = saltmark::config::normalise_site(&site);
+    let sites = super::check_sites(config, &store, std::slice::from_ref(&site)).await?;
     let format = match format {
         ExportFormatArg::Ndjson => ExportFormat::Ndjson,
         ExportFormatArg::Csv => ExportFormat::Csv,
@@ -54,7 +55,7 @@ pub async fn run(config: &Config, args: ExportArgs) -> anyhow::Result<()> {
             let zip = saltmark::imports::export::export_zip(
                 &store,
                 &site,
-                config.timezone_of(&site),
+                sites.timezone_of(&site),
                 from,
                 to,
             )

@@ -47,8 +47,8 @@ pub async fn run(config: &Config, command: FunnelsCommand) -> anyhow::Result<()>
         | FunnelsCommand::List { site }
         | FunnelsCommand::Remove { site, .. } => saltmark::config::normalise_site(site),
     };
-    super::check_site(config, &site)?;
     let (store, _managed) = saltmark::open_storage(config).await?;
+    super::check_sites(config, &store, std::slice::from_ref(&site)).await?;
     match command {
         FunnelsCommand::Add { name, steps, .. } => {
             let funnel = funnels::add(&store, &site, &name, &steps, Utc::now()).await?;

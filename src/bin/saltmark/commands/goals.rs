@@ -67,8 +67,8 @@ pub async fn run(config: &Config, command: GoalsCommand) -> anyhow::Result<()> {
         | GoalsCommand::List { site }
         | GoalsCommand::Remove { site, .. } => saltmark::config::normalise_site(site),
     };
-    super::check_site(config, &site)?;
     let (store, _managed) = saltmark::open_storage(config).await?;
+    super::check_sites(config, &store, std::slice::from_ref(&site)).await?;
     match command {
         GoalsCommand::Add {
             event,

@@ -27,13 +27,13 @@ pub struct ImportArgs {
 /// Runs `saltmark import`.
 pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<()> {
     let site = saltmark::config::normalise_site(&args.site);
-    super::check_site(config, &site)?;
     if let Some(path) = args.from_plausible {
         // Read and checked before the database is opened: a bad file
         // changes nothing anywhere.
         let files = saltmark::imports::plausible_csv::read_export(&path)?;
         saltmark::imports::plausible_csv::parse_export(&files)?;
         let (store, _managed) = saltmark::open_storage(config).await?;
+        super::check_sites(config, &store, std::slice::from_ref(&site)).await?;
         let summary =
             saltmark::imports::stored::import_plausible(&store, &site, &files, chrono::Utc::now())
                 .await
@@ -60,6 +60,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<()> {
         std::fs::read_to_string(&ndjson).with_context(|| format!("reading {ndjson}"))?
     };
     let (store, _managed) = saltmark::open_storage(config).await?;
+    super::check_sites(config, &store, std::slice::from_ref(&site)).await?;
     let report = saltmark::write::import::import_ndjson(&store, &site, &text)
         .await
         .with_context(|| format!("importing {ndjson}"))?;

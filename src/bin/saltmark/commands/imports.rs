@@ -31,8 +31,8 @@ pub async fn run(config: &Config, command: ImportsCommand) -> anyhow::Result<()>
             saltmark::config::normalise_site(site)
         }
     };
-    super::check_site(config, &site)?;
     let (store, _managed) = saltmark::open_storage(config).await?;
+    super::check_sites(config, &store, std::slice::from_ref(&site)).await?;
     match command {
         ImportsCommand::List { .. } => {
             let imports = saltmark::imports::stored::list(&store, &site).await?;

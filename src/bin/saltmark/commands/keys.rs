@@ -35,6 +35,7 @@ pub async fn run(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
                 .iter()
                 .map(|s| saltmark::config::normalise_site(s))
                 .collect();
+            super::check_sites(config, &store, &sites).await?;
             let created =
                 saltmark::auth::keys::create(&store, &sites, &label, chrono::Utc::now(), &OsRandom)
                     .await?;

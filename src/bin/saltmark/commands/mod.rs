@@ -19,6 +19,7 @@ pub mod keys;
 pub mod query;
 pub mod seed_demo;
 pub mod share;
+pub mod sites;
 pub mod users;
 
 use anyhow::Context;
@@ -84,15 +85,34 @@ pub(super) fn print_credentials<'a>(
     }
 }
 
-/// Refuses a site that is not among the configured ones (when the
-/// configuration lists sites): a typo is an error, not a goal nobody sees or rows stored under a site
-/// nobody reads.
-pub(super) fn check_site(config: &saltmark::config::Config, site: &str) -> anyhow::Result<()> {
-    if !config.sites.is_empty() && !config.sites.iter().any(|s| s == site) {
+/// The sites this collector knows (the configuration's and those added
+/// with `saltmark sites add`), for commands that take `--site`.
+pub(super) async fn known_sites(
+    config: &saltmark::config::Config,
+    store: &saltmark::store::Store,
+) -> anyhow::Result<saltmark::sites::Registry> {
+    Ok(saltmark::sites::Registry::load(config, store).await?)
+}
+
+/// Refuses a site this collector does not know: a typo is an error, not a
+/// key, a goal or rows for a site nobody measures.
+pub(super) async fn check_sites(
+    config: &saltmark::config::Config,
+    store: &saltmark::store::Store,
+    sites: &[String],
+) -> anyhow::Result<saltmark::sites::Registry> {
+    let registry = known_sites(config, store).await?;
+    if let Some(unknown) = sites.iter().find(|s| !registry.contains(s)) {
+        let known = registry.names();
+        let known = if known.is_empty() {
+            "it has none yet".to_string()
+        } else {
+            format!("sites: {}", known.join(", "))
+        };
         anyhow::bail!(
-            "{site} is not one of the configured sites ({}); check the spelling",
-            config.sites.join(", ")
+            "{unknown} is not a site of this collector ({known}); check the spelling, \
+             or add it with `saltmark sites add {unknown}`"
         );
     }
-    Ok(())
+    Ok(registry)
 }

@@ -73,6 +73,8 @@ pub async fn run(config: &Config, args: QueryArgs) -> anyhow::Result<()> {
     } = args;
     let (store, _managed) = saltmark::open_storage(config).await?;
     let site = saltmark::config::normalise_site(&site);
+    // An unknown site is an error, not an answer of zeros.
+    let sites = super::check_sites(config, &store, std::slice::from_ref(&site)).await?;
     let mut request = query_request(
         &site, &metrics, &by, &period, from, to, &filters, compare, limit,
     )?;
@@ -83,7 +85,7 @@ pub async fn run(config: &Config, args: QueryArgs) -> anyhow::Result<()> {
     let answer = saltmark::query::run::execute(
         &store,
         &query,
-        config.timezone_of(&site),
+        sites.timezone_of(&site),
         Utc::now(),
         saltmark::query::sampling::SamplingPolicy {
             above_events: config.query.sample_above_events,

@@ -32,6 +32,7 @@ pub async fn run(config: &Config, args: SeedDemoArgs) -> anyhow::Result<()> {
         seed,
     } = args;
     let (store, _managed) = saltmark::open_storage(config).await?;
+    super::check_sites(config, &store, &[saltmark::config::normalise_site(&site)]).await?;
     let options = saltmark::write::seed::SeedOptions {
         site: saltmark::config::normalise_site(&site),
         events,

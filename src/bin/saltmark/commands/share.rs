@@ -41,6 +41,7 @@ pub async fn run(config: &Config, command: ShareCommand) -> anyhow::Result<()> {
             label,
             base_url,
         } => {
+            super::check_sites(config, &store, &[saltmark::config::normalise_site(&site)]).await?;
             let link = shares::create(&store, &site, &label, Utc::now(), &OsRandom).await?;
             println!("{}/share#{}", base_url.trim_end_matches('/'), link.token);
             eprintln!(

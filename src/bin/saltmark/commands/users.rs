@@ -41,6 +41,7 @@ pub async fn run(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
                 .map(|s| saltmark::config::normalise_site(s))
                 .collect();
             let password = read_password()?;
+            super::check_sites(config, &store, &sites).await?;
             users::set(&store, &user, &password, &sites, Utc::now(), &OsRandom).await?;
             println!("user {user} can read {}", sites.join(", "));
         }
