@@ -35,6 +35,7 @@ mod plausible_sequence;
 mod plausible_support;
 mod plausible_timeseries;
 mod plausible_validations;
+mod proxy;
 mod queries;
 mod resilience;
 mod retention;
