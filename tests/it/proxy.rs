@@ -1,5 +1,5 @@
-//! `deploy/nginx.conf` with Debian's real nginx on loopback: TLS with a
-//! certificate made here, the script and the event endpoint under the
+//! `deploy/nginx.conf` and `deploy/Caddyfile` with Debian's real nginx and
+//! Caddy on loopback: TLS with a certificate made here, the script and the event endpoint under the
 //! site's own `/stats/` path, and the visitor's address passed on in
 //! `X-Forwarded-For`, so the stored row has the visitor's location.
 
@@ -9,6 +9,7 @@ use std::process::Command;
 use crate::common::*;
 
 const NGINX: &str = "/usr/sbin/nginx";
+const CADDY: &str = "/usr/bin/caddy";
 
 /// `curl` against the proxy, resolving the site's names to loopback and
 /// trusting the test's certificate; returns (status, body).
@@ -27,12 +28,12 @@ fn curl(cert: &Path, port: u16, host: &str, args: &[&str], path: &str) -> (u16, 
     (status.trim().parse().unwrap_or(0), body.to_string())
 }
 
-/// nginx, stopped as its service would be (SIGTERM to the master, which
-/// stops its workers) however the test ends: a killed master would leave
-/// workers behind.
-struct Nginx(std::process::Child);
+/// A proxy, stopped as its service would be (SIGTERM: nginx's master then
+/// stops its workers, which a killed master would leave behind) however
+/// the test ends.
+struct Proxy(std::process::Child);
 
-impl Drop for Nginx {
+impl Drop for Proxy {
     fn drop(&mut self) {
         // SAFETY: a signal to the test's own child.
         unsafe {
@@ -55,56 +56,8 @@ async fn nginx_terminates_tls_and_serves_saltmark_from_the_sites_own_domain() {
         Path::new(NGINX).exists(),
         "the proxy test needs Debian's nginx (apt-get install nginx; .ci/install does)"
     );
-    let server = TestServer::start(
-        "proxy",
-        &[
-            ("SALTMARK_SITES", "example.com"),
-            ("SALTMARK_TRUSTED_PROXIES", "127.0.0.1/32"),
-            (
-                "SALTMARK_GEO_DB",
-                geo_fixture("GeoIP2-City-Test.mmdb").to_str().unwrap(),
-            ),
-        ],
-    )
-    .await;
-    let collector = server
-        .url("")
-        .trim_end_matches('/')
-        .trim_start_matches("http://")
-        .to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=www.example.com",
-        ])
-        .args([
-            "-addext",
-            "subjectAltName=DNS:www.example.com,DNS:example.com,DNS:analytics.example.com",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl runs");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let root = dir.path().join("www");
-    std::fs::create_dir(&root).unwrap();
-    std::fs::write(root.join("index.html"), "<p>the site</p>").unwrap();
-
+    let (server, dir, cert, key, root) = setup("proxy_nginx").await;
+    let collector = server.url("").trim_start_matches("http://").to_string();
     // The committed configuration, pointed at this test's collector,
     // certificate, port and files.
     let port = free_port();
@@ -151,7 +104,7 @@ async fn nginx_terminates_tls_and_serves_saltmark_from_the_sites_own_domain() {
         "nginx -t: {}",
         String::from_utf8_lossy(&checked.stderr)
     );
-    let _nginx = Nginx(
+    let _nginx = Proxy(
         Command::new(NGINX)
             .arg("-c")
             .arg(&config_file)
@@ -163,19 +116,16 @@ async fn nginx_terminates_tls_and_serves_saltmark_from_the_sites_own_domain() {
             .spawn()
             .unwrap(),
     );
-    // Ready when the site answers over TLS.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while curl(&cert, port, "www.example.com", &[], "/").0 != 200 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "nginx did not start: {}",
-            std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    wait_for(&cert, port, "nginx", &dir.path().join("error.log")).await;
+    through_the_proxy(&server, &cert, port).await;
+    server.stop().await;
+}
 
+/// What both proxies must do: the script first-party, an event from a
+/// visitor in London stored with London, the dashboard host whole.
+async fn through_the_proxy(server: &TestServer, cert: &Path, port: u16) {
     // The script, first-party.
-    let (status, script) = curl(&cert, port, "www.example.com", &[], "/stats/js/script.js");
+    let (status, script) = curl(cert, port, "www.example.com", &[], "/stats/js/script.js");
     assert_eq!(status, 200);
     assert!(
         script.contains("/api/event") && script.len() < 4096,
@@ -185,7 +135,7 @@ async fn nginx_terminates_tls_and_serves_saltmark_from_the_sites_own_domain() {
     // An event through the proxy, from a visitor in London.
     let event = r#"{"n":"pageview","u":"https://www.example.com/pricing","d":"example.com"}"#;
     let (status, _) = curl(
-        &cert,
+        cert,
         port,
         "www.example.com",
         &[
@@ -206,8 +156,149 @@ async fn nginx_terminates_tls_and_serves_saltmark_from_the_sites_own_domain() {
         "the visitor's place, not the proxy's"
     );
     // The dashboard host reaches saltmark whole.
-    let (status, page) = curl(&cert, port, "analytics.example.com", &[], "/");
+    let (status, page) = curl(cert, port, "analytics.example.com", &[], "/");
     assert_eq!(status, 200);
     assert!(page.contains("saltmark"), "{page}");
+}
+
+/// A collector that believes the proxy on loopback and knows places, a
+/// certificate for the site's names, and a site root to serve.
+async fn setup(
+    tag: &str,
+) -> (
+    TestServer,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
+    let server = TestServer::start(
+        tag,
+        &[
+            ("SALTMARK_SITES", "example.com"),
+            ("SALTMARK_TRUSTED_PROXIES", "127.0.0.1/32"),
+            (
+                "SALTMARK_GEO_DB",
+                geo_fixture("GeoIP2-City-Test.mmdb").to_str().unwrap(),
+            ),
+        ],
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=www.example.com",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:www.example.com,DNS:example.com,DNS:analytics.example.com",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let root = dir.path().join("www");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("index.html"), "<p>the site</p>").unwrap();
+    (server, dir, cert, key, root)
+}
+
+/// Waits until the proxy serves the site over TLS.
+async fn wait_for(cert: &Path, port: u16, what: &str, log: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while curl(cert, port, "www.example.com", &[], "/").0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not start: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caddy_terminates_tls_and_serves_saltmark_from_the_sites_own_domain() {
+    assert!(
+        Path::new(CADDY).exists(),
+        "the proxy test needs Debian's caddy (apt-get install caddy; .ci/install does)"
+    );
+    let (server, dir, cert, key, root) = setup("proxy_caddy").await;
+    let collector = server.url("").trim_start_matches("http://").to_string();
+    let (port, http_port) = (free_port(), free_port());
+    let d = dir.path().display();
+    let config = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/Caddyfile"))
+        .unwrap()
+        .replace(
+            "www.example.com, example.com {",
+            &format!(
+                "{{\n\tadmin off\n\tauto_https disable_redirects\n\thttps_port {port}\n\thttp_port {http_port}\n\
+                 \tstorage file_system {d}/caddy\n}}\n\nwww.example.com, example.com {{"
+            ),
+        )
+        // In front of Caddy here: the test, as a load balancer that tells
+        // it the visitor's address (the file's commented block).
+        .replace(
+            "reverse_proxy 127.0.0.1:8000\n",
+            &format!("reverse_proxy {collector} {{\n\t\ttrusted_proxies 127.0.0.1/32\n\t}}\n"),
+        )
+        .replace("www.example.com, example.com {", &format!("www.example.com:{port}, example.com:{port} {{"))
+        .replace("analytics.example.com {", &format!("analytics.example.com:{port} {{"))
+        .replace("/etc/ssl/certs/www.example.com.pem", cert.to_str().unwrap())
+        .replace("/etc/ssl/private/www.example.com.key", key.to_str().unwrap())
+        .replace("/var/www/html", root.to_str().unwrap());
+    assert!(
+        !config.contains(
+            "127.0.0.1:8000
+"
+        ),
+        "{config}"
+    );
+    let file = dir.path().join("Caddyfile");
+    std::fs::write(&file, config).unwrap();
+    let log = dir.path().join("caddy.log");
+    let caddy = |args: &[&str]| {
+        let mut command = Command::new(CADDY);
+        command
+            .args(args)
+            .arg("--config")
+            .arg(&file)
+            .args(["--adapter", "caddyfile"])
+            .env("HOME", dir.path())
+            .env("XDG_DATA_HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path());
+        command
+    };
+    let valid = caddy(&["validate"]).output().unwrap();
+    assert!(
+        valid.status.success(),
+        "caddy validate: {}",
+        String::from_utf8_lossy(&valid.stderr)
+    );
+    let _caddy = Proxy(
+        caddy(&["run"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(&cert, port, "caddy", &log).await;
+    through_the_proxy(&server, &cert, port).await;
     server.stop().await;
 }
