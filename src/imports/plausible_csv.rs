@@ -326,6 +326,11 @@ impl ImportedRow {
     }
 }
 
+/// The most a file of an export may hold once decompressed: a zip bomb is
+/// an error, not an exhausted machine (Plausible's largest tables hold a row
+/// per day and value; 1 GiB is millions of rows).
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
 /// A file of an export: its name (without directories) and its bytes.
 #[derive(Debug, Clone)]
 pub struct ExportFile {
@@ -353,6 +358,12 @@ pub fn read_export(path: &Path) -> Result<Vec<ExportFile>, ImportsError> {
         for entry in entries {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.ends_with(".csv") && entry.path().is_file() {
+                if entry.metadata().map_err(io)?.len() > MAX_FILE_BYTES {
+                    return Err(ImportsError::File {
+                        file: name,
+                        message: format!("larger than {MAX_FILE_BYTES} bytes"),
+                    });
+                }
                 let bytes = std::fs::read(entry.path()).map_err(io)?;
                 files.push(ExportFile { name, bytes });
             }
@@ -380,7 +391,16 @@ pub fn read_export(path: &Path) -> Result<Vec<ExportFile>, ImportsError> {
                 continue;
             }
             let mut bytes = Vec::new();
-            entry.read_to_end(&mut bytes).map_err(io)?;
+            (&mut entry)
+                .take(MAX_FILE_BYTES + 1)
+                .read_to_end(&mut bytes)
+                .map_err(io)?;
+            if bytes.len() as u64 > MAX_FILE_BYTES {
+                return Err(ImportsError::File {
+                    file: name,
+                    message: format!("larger than {MAX_FILE_BYTES} bytes once unpacked"),
+                });
+            }
             files.push(ExportFile { name, bytes });
         }
     }
