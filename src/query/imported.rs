@@ -344,11 +344,13 @@ fn days_of(period: Period, tz: Tz) -> (NaiveDate, NaiveDate) {
     (first, last)
 }
 
-/// Whether the site has imported rows, and any in the period.
+/// Whether the site has imported rows, and any in the periods (the
+/// query's and, with a comparison, the compared one: Plausible includes
+/// imports when either has them).
 pub async fn check_data(
     store: &Store,
     site: &str,
-    period: Period,
+    periods: &[Period],
     tz: Tz,
 ) -> Result<Option<SkipReason>, QueryError> {
     #[derive(clickhouse::Row, serde::Deserialize)]
@@ -356,19 +358,25 @@ pub async fn check_data(
         all: u64,
         within: u64,
     }
-    let (first, last) = days_of(period, tz);
-    let found: Found = Sql::new(
-        "SELECT count() AS all, countIf(date >= toDate(?) AND date <= toDate(?)) AS within \
-         FROM imported WHERE site = ?",
-        vec![
-            Param::Str(first.to_string()),
-            Param::Str(last.to_string()),
-            Param::Str(site.to_string()),
-        ],
-    )
-    .query(store.reader())
-    .fetch_one()
-    .await?;
+    let mut sql = Sql::raw("SELECT count() AS all, countIf(");
+    sql.push(Sql::join(
+        periods
+            .iter()
+            .map(|period| {
+                let (first, last) = days_of(*period, tz);
+                Sql::new(
+                    "(date >= toDate(?) AND date <= toDate(?))",
+                    vec![Param::Str(first.to_string()), Param::Str(last.to_string())],
+                )
+            })
+            .collect(),
+        " OR ",
+    ));
+    sql.push(Sql::new(
+        ") AS within FROM imported WHERE site = ?",
+        vec![Param::Str(site.to_string())],
+    ));
+    let found: Found = sql.query(store.reader()).fetch_one().await?;
     Ok(if found.all == 0 {
         Some(SkipReason::NoImportedData)
     } else if found.within == 0 {

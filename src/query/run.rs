@@ -652,8 +652,18 @@ pub async fn execute(
     // `include.imports`: whether the imported history answers too (the
     // data's absence first, as Plausible reports it).
     let inclusion = if query.imports {
+        let mut periods = vec![period];
+        if let Some(comparison) = &query.comparison {
+            periods.push(dates::compared(
+                period,
+                comparison,
+                &query.date_range,
+                now,
+                tz,
+            )?);
+        }
         Some(
-            match super::imported::check_data(store, &query.site_id, period, tz).await? {
+            match super::imported::check_data(store, &query.site_id, &periods, tz).await? {
                 Some(reason) => Inclusion::Skipped(reason),
                 None => super::imported::plan(query, &goals, period, tz),
             },

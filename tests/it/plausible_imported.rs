@@ -1,5 +1,6 @@
-//! Plausible's imported-data cases (`query_imported_test.exs`), ported with
-//! their data and asserted answers: native events and `imported_*` rows
+//! Plausible's imported-data cases (`query_imported_test.exs`, and the
+//! imported case of `query_comparisons_test.exs`), ported with their data
+//! and asserted answers: native events and `imported_*` rows
 //! on one site, asked with and without `"include": {"imports": true}`.
 //!
 //! Not ported, deliberate differences (docs/api.md, *Imported data*):
@@ -524,6 +525,45 @@ async fn plausible_imported_data_cases() {
                 })
                 .collect(),
         ),
+        // query_comparisons_test.exs: the imported rows are in the compared
+        // period only (percentage to two decimals, see docs/api.md).
+        case(
+            "dimensional comparison with imported data",
+            vec![
+                pv().browser("Chrome").at("2021-01-01 00:00:00"),
+                pv().browser("Chrome").at("2021-01-07 00:00:00"),
+                pv().browser("Chrome").at("2021-01-07 00:00:00"),
+                pv().browser("Firefox").at("2021-01-07 00:00:00"),
+            ],
+            json!({"metrics": ["visitors", "percentage"], "date_range": ["2021-01-07", "2021-01-13"],
+                "dimensions": ["visit:browser"],
+                "include": {"imports": true, "comparisons": {"mode": "previous_period"}},
+                "pagination": {"limit": 2}}),
+            Expect::WithMeta(
+                json!([
+                    {"dimensions": ["Chrome"], "metrics": [2, 66.67],
+                     "comparison": {"dimensions": ["Chrome"], "metrics": [40, 40.0], "change": [-95, 67]}},
+                    {"dimensions": ["Firefox"], "metrics": [1, 33.33],
+                     "comparison": {"dimensions": ["Firefox"], "metrics": [50, 50.0], "change": [-98, -33]}},
+                ]),
+                json!({"imports_included": true}),
+            ),
+        )
+        .imported(vec![
+            imported("browsers")
+                .with("browser", "Firefox")
+                .with("browser_version", "121")
+                .with("visitors", 50),
+            imported("browsers")
+                .with("browser", "Chrome")
+                .with("browser_version", "99")
+                .with("visitors", 39),
+            imported("browsers")
+                .with("browser", "Safari")
+                .with("browser_version", "99")
+                .with("visitors", 10),
+            imported("visitors").with("visitors", 99),
+        ]),
         case(
             "imports are skipped when has_done filter is used",
             behaviour(),
