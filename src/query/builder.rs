@@ -170,15 +170,18 @@ pub fn dimension_expr(dimension: &Dimension, scope: Scope<'_>) -> Sql {
     let stored = stored_expr(dimension, scope);
     match blank_label(dimension) {
         None => stored,
-        Some(label) => {
-            let mut sql = Sql::raw("if(empty(");
-            sql.push(stored.clone());
-            sql.push(Sql::new("), ?, ", vec![Param::Str(label.to_string())]));
-            sql.push(stored);
-            sql.text.push(')');
-            sql
-        }
+        Some(label) => labelled(stored, label),
     }
+}
+
+/// `stored`, or `label` where it is blank.
+pub(super) fn labelled(stored: Sql, label: &str) -> Sql {
+    let mut sql = Sql::raw("if(empty(");
+    sql.push(stored.clone());
+    sql.push(Sql::new("), ?, ", vec![Param::Str(label.to_string())]));
+    sql.push(stored);
+    sql.text.push(')');
+    sql
 }
 
 /// The condition that an event meets `goal` (Plausible's): an event goal

@@ -260,14 +260,7 @@ pub fn plan(query: &QueryRequest, goals: &[Goal], period: Period, tz: Tz) -> Inc
                 kinds.push(kind);
                 let stored = stored(other, column);
                 let shown = match label {
-                    Some(label) => {
-                        let mut sql = Sql::raw("if(empty(");
-                        sql.push(stored.clone());
-                        sql.push(Sql::new("), ?, ", vec![Param::Str(label.to_string())]));
-                        sql.push(stored);
-                        sql.text.push(')');
-                        sql
-                    }
+                    Some(label) => super::builder::labelled(stored, label),
                     None => stored,
                 };
                 // A UTM breakdown leaves out visits without the tag
@@ -654,11 +647,7 @@ pub async fn merged_rows(
         .collect();
     super::run::sort_rows(query, &mut rows);
     if paginate {
-        rows = rows
-            .into_iter()
-            .skip(query.offset as usize)
-            .take(query.limit as usize)
-            .collect();
+        rows = super::run::page_of(query, rows);
     }
     Ok(rows)
 }

@@ -402,13 +402,17 @@ async fn rows_for(
     }
     if engagement_order {
         sort_rows(query, &mut rows);
-        rows = rows
-            .into_iter()
-            .skip(query.offset as usize)
-            .take(query.limit as usize)
-            .collect();
+        rows = page_of(query, rows);
     }
     Ok(rows)
+}
+
+/// The query's page (`offset`, `limit`) of rows read whole and ordered here.
+pub(super) fn page_of(query: &QueryRequest, rows: Vec<Row>) -> Vec<Row> {
+    rows.into_iter()
+        .skip(query.offset as usize)
+        .take(query.limit as usize)
+        .collect()
 }
 
 /// Whether the query's order starts with an engagement metric: asked for
@@ -799,11 +803,7 @@ pub async fn execute(
         None
     };
     if zero_fill {
-        rows = rows
-            .into_iter()
-            .skip(query.offset as usize)
-            .take(query.limit as usize)
-            .collect();
+        rows = page_of(query, rows);
     }
     let mut comparison_period = None;
     let mut comparison_sampling = None;
