@@ -28,28 +28,48 @@ use crate::store::sql::{Param, Sql};
 use crate::store::Store;
 
 /// The visits of the site in the range, one row each, with the attributes
-/// the tables group by (`{tz}` is the bound zone). Taken, as our stats
-/// take them, from the visit's first event (page view first at a tie).
-const VISITS: &str = "SELECT session_id, any(visitor_id) AS visitor, toDate(min(timestamp), ?) AS day, \
-    countIf(name = 'pageview') AS pv, toUInt64(toUInt32(max(timestamp)) - toUInt32(min(timestamp))) AS dur, \
-    argMin(referrer_source, toUInt64(timestamp) * 2 + (name != 'pageview')) AS source, \
-    argMin(referrer, toUInt64(timestamp) * 2 + (name != 'pageview')) AS ref, \
-    argMin(utm_source, toUInt64(timestamp) * 2 + (name != 'pageview')) AS us, \
-    argMin(utm_medium, toUInt64(timestamp) * 2 + (name != 'pageview')) AS um, \
-    argMin(utm_campaign, toUInt64(timestamp) * 2 + (name != 'pageview')) AS uc, \
-    argMin(utm_content, toUInt64(timestamp) * 2 + (name != 'pageview')) AS uco, \
-    argMin(utm_term, toUInt64(timestamp) * 2 + (name != 'pageview')) AS ut, \
-    toString(argMin(country_code, toUInt64(timestamp) * 2 + (name != 'pageview'))) AS country, \
-    toString(argMin(region_code, toUInt64(timestamp) * 2 + (name != 'pageview'))) AS region, \
-    toString(argMin(device, toUInt64(timestamp) * 2 + (name != 'pageview'))) AS dev, \
-    toString(argMin(browser, toUInt64(timestamp) * 2 + (name != 'pageview'))) AS br, \
-    toString(argMin(browser_version, toUInt64(timestamp) * 2 + (name != 'pageview'))) AS brv, \
-    toString(argMin(os, toUInt64(timestamp) * 2 + (name != 'pageview'))) AS os_name, \
-    toString(argMin(os_version, toUInt64(timestamp) * 2 + (name != 'pageview'))) AS osv, \
-    argMinIf(pathname, timestamp, name = 'pageview') AS entry, \
-    argMaxIf(pathname, timestamp, name = 'pageview') AS exit \
-    FROM events WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?) \
-    AND name != 'engagement' GROUP BY session_id";
+/// the tables group by (the zone, the site and the range are bound). Each
+/// attribute is taken as our stats take it (`VisitAttr::aggregate`: the
+/// visit's first event, a page view first at a tie; entry and exit pages
+/// its first and last page views).
+fn visits_sql() -> String {
+    use crate::query::vocabulary::VisitAttr;
+    let attribute = |attr: VisitAttr, alias: &str, text: bool| {
+        let aggregate = attr.aggregate();
+        if text {
+            format!("toString({aggregate}) AS {alias}")
+        } else {
+            format!("{aggregate} AS {alias}")
+        }
+    };
+    let columns = [
+        (VisitAttr::Column("referrer_source"), "source", false),
+        (VisitAttr::Column("referrer"), "ref", false),
+        (VisitAttr::Column("utm_source"), "us", false),
+        (VisitAttr::Column("utm_medium"), "um", false),
+        (VisitAttr::Column("utm_campaign"), "uc", false),
+        (VisitAttr::Column("utm_content"), "uco", false),
+        (VisitAttr::Column("utm_term"), "ut", false),
+        (VisitAttr::Column("country_code"), "country", true),
+        (VisitAttr::Column("region_code"), "region", true),
+        (VisitAttr::Column("device"), "dev", true),
+        (VisitAttr::Column("browser"), "br", true),
+        (VisitAttr::Column("browser_version"), "brv", true),
+        (VisitAttr::Column("os"), "os_name", true),
+        (VisitAttr::Column("os_version"), "osv", true),
+        (VisitAttr::EntryPage, "entry", false),
+        (VisitAttr::ExitPage, "exit", false),
+    ]
+    .map(|(attr, alias, text)| attribute(attr, alias, text))
+    .join(", ");
+    format!(
+        "SELECT session_id, any(visitor_id) AS visitor, toDate(min(timestamp), ?) AS day, \
+         countIf(name = 'pageview') AS pv, \
+         toUInt64(toUInt32(max(timestamp)) - toUInt32(min(timestamp))) AS dur, {columns} \
+         FROM events WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?) \
+         AND name != 'engagement' GROUP BY session_id"
+    )
+}
 
 /// The visit counts every visit table has, in Plausible's column names.
 const VISIT_COUNTS: &str = "uniqExact(visitor) AS visitors, count() AS visits, \
@@ -58,7 +78,10 @@ const VISIT_COUNTS: &str = "uniqExact(visitor) AS visitors, count() AS visits, \
 /// The statement of one table: its columns in Plausible's order, per day.
 pub fn table_sql(kind: Kind) -> String {
     let over_visits = |columns: &str, group: &str, filter: &str| {
-        format!("SELECT {columns} FROM ({VISITS}) {filter} GROUP BY {group} ORDER BY {group}")
+        format!(
+            "SELECT {columns} FROM ({}) {filter} GROUP BY {group} ORDER BY {group}",
+            visits_sql()
+        )
     };
     match kind {
         Kind::Visitors => over_visits(

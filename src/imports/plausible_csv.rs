@@ -149,7 +149,9 @@ impl Kind {
             .chain(self.dimensions().iter().copied())
     }
 
-    fn from_stem(stem: &str) -> Option<Kind> {
+    /// The table of a file's name stem (`imported_` optional) or of a
+    /// stored `kind`.
+    pub(super) fn from_stem(stem: &str) -> Option<Kind> {
         let stem = stem.strip_prefix("imported_").unwrap_or(stem);
         Kind::ALL.into_iter().find(|k| k.name() == stem)
     }

@@ -62,16 +62,35 @@ pub fn import_id(files: &[ExportFile]) -> u64 {
     (u64::from_le_bytes(bytes) >> 11).max(1)
 }
 
-/// Checks every file, then stores the export under `site`: all of it, or
-/// (when storing fails midway) none of it.
+/// An export whose every file was read and checked: its rows and its id.
+#[derive(Debug, Clone)]
+pub struct CheckedExport {
+    /// The import's id (from the files' contents).
+    pub import_id: u64,
+    rows: Vec<ImportedRow>,
+}
+
+/// Checks every file of an export (nothing is stored yet: a bad file can
+/// be refused before a database is even opened).
+pub fn check(files: &[ExportFile]) -> Result<CheckedExport, ImportsError> {
+    Ok(CheckedExport {
+        import_id: import_id(files),
+        rows: plausible_csv::parse_export(files)?,
+    })
+}
+
+/// Stores a checked export under `site`: all of it, or (when storing fails
+/// midway) none of it.
 pub async fn import_plausible(
     store: &Store,
     site: &str,
-    files: &[ExportFile],
+    export: CheckedExport,
     now: DateTime<Utc>,
 ) -> Result<ImportSummary, ImportsError> {
-    let mut rows = plausible_csv::parse_export(files)?;
-    let id = import_id(files);
+    let CheckedExport {
+        import_id: id,
+        rows,
+    } = export;
     let stored: u64 = Sql::new(
         "SELECT count() FROM imported WHERE site = ? AND import_id = ?",
         vec![Param::Str(site.to_string()), Param::U64(id)],
@@ -87,16 +106,11 @@ pub async fn import_plausible(
     let mut per_kind: BTreeMap<plausible_csv::Kind, u64> = BTreeMap::new();
     let mut by_year: BTreeMap<i32, Vec<ImportedRow>> = BTreeMap::new();
     let mut days: Option<(chrono::NaiveDate, chrono::NaiveDate)> = None;
-    for row in rows.iter_mut() {
+    for mut row in rows {
         row.site = site.to_string();
         row.import_id = id;
         row.imported_at = imported_at;
-    }
-    for row in rows {
-        if let Some(kind) = plausible_csv::Kind::ALL
-            .into_iter()
-            .find(|k| k.name() == row.kind)
-        {
+        if let Some(kind) = plausible_csv::Kind::from_stem(&row.kind) {
             *per_kind.entry(kind).or_default() += 1;
         }
         let day = row.day();
@@ -215,18 +229,11 @@ pub async fn delete_if_any(store: &Store, predicate: &Sql) -> Result<u64, StoreE
 }
 
 /// Deletes the imported rows matching `predicate` (over `site`, `date`,
-/// `import_id`) and waits until they are gone: a lightweight delete where
-/// the server has one (23.3+), else a mutation (18.16), as the events'
-/// deletes (`retention::expiry::delete_statements`).
+/// `import_id`) with the server's cheapest correct delete
+/// ([`Store::delete_where_prefix`], as the events' deletes) and waits until
+/// they are gone.
 pub async fn delete_where(store: &Store, predicate: &Sql) -> Result<(), StoreError> {
-    let version = store.version();
-    let lightweight = version.major > 23 || (version.major == 23 && version.minor >= 3);
-    let on_cluster = store.on_cluster();
-    let mut sql = if lightweight {
-        Sql::raw(format!("DELETE FROM imported{on_cluster} WHERE "))
-    } else {
-        Sql::raw(format!("ALTER TABLE imported{on_cluster} DELETE WHERE "))
-    };
+    let mut sql = Sql::raw(store.delete_where_prefix("imported"));
     sql.push(predicate.clone());
     sql.query(store.client()).execute().await?;
     let deadline = tokio::time::Instant::now() + DELETE_LIMIT;

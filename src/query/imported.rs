@@ -102,33 +102,22 @@ pub enum Inclusion {
     Skipped(SkipReason),
 }
 
-/// The metrics daily sums can answer.
+/// The metrics daily sums can answer: the counts and views per visit (the
+/// custom-events table: visitors and events only), and with visits'
+/// bounces and seconds (not the pages table) bounce rate and duration.
 fn metric_supported(metric: Metric, kind: Kind) -> bool {
+    use Metric::*;
     match kind {
-        Kind::CustomEvents => matches!(
+        Kind::CustomEvents => matches!(metric, Visitors | Events | Percentage),
+        _ if matches!(
             metric,
-            Metric::Visitors | Metric::Events | Metric::Percentage
-        ),
-        Kind::Pages => matches!(
-            metric,
-            Metric::Visitors
-                | Metric::Visits
-                | Metric::Pageviews
-                | Metric::Events
-                | Metric::ViewsPerVisit
-                | Metric::Percentage
-        ),
-        _ => matches!(
-            metric,
-            Metric::Visitors
-                | Metric::Visits
-                | Metric::Pageviews
-                | Metric::Events
-                | Metric::ViewsPerVisit
-                | Metric::BounceRate
-                | Metric::VisitDuration
-                | Metric::Percentage
-        ),
+            Visitors | Visits | Pageviews | Events | ViewsPerVisit | Percentage
+        ) =>
+        {
+            true
+        }
+        Kind::Pages => false,
+        _ => matches!(metric, BounceRate | VisitDuration),
     }
 }
 
@@ -278,7 +267,6 @@ pub fn plan(query: &QueryRequest, goals: &[Goal], period: Period, tz: Tz) -> Inc
         kinds.push(kind);
         conditions.push(condition);
     }
-    kinds.dedup();
     kinds.sort();
     kinds.dedup();
     let kind = match kinds.as_slice() {
@@ -453,7 +441,7 @@ async fn imported_sums(
     tz: Tz,
 ) -> Result<Vec<(Vec<String>, Sums)>, QueryError> {
     let sql = sums_statement(site, plan, period, tz);
-    let rows = fetch_rows(store, &sql, plan.dimensions.len()).await?;
+    let rows = super::run::fetch(store, &sql, plan.dimensions.len()).await?;
     Ok(rows
         .into_iter()
         .filter(|(_, v)| plan.dimensions.is_empty() || v.iter().any(|x| *x > 0.0))
@@ -471,18 +459,6 @@ async fn imported_sums(
             )
         })
         .collect())
-}
-
-async fn fetch_rows(
-    store: &Store,
-    sql: &Sql,
-    dims: usize,
-) -> Result<Vec<(Vec<String>, Vec<f64>)>, QueryError> {
-    let built = Built {
-        sql: sql.clone(),
-        sql_metrics: Vec::new(),
-    };
-    super::run::fetch(store, &built, dims).await
 }
 
 /// The metrics our events must give for the merge.
@@ -535,7 +511,7 @@ pub fn native_statement(
 }
 
 /// The rows of a query with imported sums added: every group of both
-/// sides, merged, ordered as the query orders, and paged when `paginate`.
+/// sides, merged and ordered as the query orders (the caller pages them).
 #[allow(clippy::too_many_arguments)]
 pub async fn merged_rows(
     store: &Store,
@@ -543,7 +519,6 @@ pub async fn merged_rows(
     plan: &ImportedPlan,
     period: Period,
     tz: Tz,
-    paginate: bool,
     only_groups: Option<&GroupSet>,
     sample: Option<Sample>,
     goals: &[Goal],
@@ -561,15 +536,8 @@ pub async fn merged_rows(
     let dims = query.dimensions.len();
     let mut groups: Vec<Vec<String>> = Vec::new();
     let mut sums: HashMap<Vec<String>, Sums> = HashMap::new();
-    for (key, values) in super::run::fetch(store, &built, dims).await? {
-        let value = |m: Metric| {
-            built
-                .sql_metrics
-                .iter()
-                .position(|x| *x == m)
-                .and_then(|i| values.get(i).copied())
-                .unwrap_or(0.0)
-        };
+    for (key, values) in super::run::fetch(store, &built.sql, dims).await? {
+        let value = |m: Metric| super::run::sql_value(&built, &values, m);
         let visits = value(Metric::Visits) * factor;
         let side = Sums {
             visitors: value(Metric::Visitors) * factor,
@@ -646,9 +614,6 @@ pub async fn merged_rows(
         })
         .collect();
     super::run::sort_rows(query, &mut rows);
-    if paginate {
-        rows = super::run::page_of(query, rows);
-    }
     Ok(rows)
 }
 

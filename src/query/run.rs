@@ -36,10 +36,10 @@ struct JsonCompact {
 
 pub(super) async fn fetch(
     store: &Store,
-    built: &Built,
+    sql: &crate::store::sql::Sql,
     dims: usize,
 ) -> Result<Vec<(Vec<String>, Vec<f64>)>, QueryError> {
-    let query = built.sql.query(store.reader());
+    let query = sql.query(store.reader());
     let shown = tracing::enabled!(tracing::Level::DEBUG).then(|| query.sql_display().to_string());
     let started = std::time::Instant::now();
     let mut cursor = query.fetch_bytes("JSONCompact")?;
@@ -84,12 +84,7 @@ fn pick(query: &QueryRequest, built: &Built, values: &[f64], sample: Option<Samp
         .metrics
         .iter()
         .map(|m| {
-            let value = built
-                .sql_metrics
-                .iter()
-                .position(|x| x == m)
-                .and_then(|i| values.get(i).copied())
-                .unwrap_or(0.0);
+            let value = sql_value(built, values, *m);
             match m {
                 Metric::Visitors
                 | Metric::Visits
@@ -144,19 +139,25 @@ fn sampling_meta(sample: Option<Sample>, events: u64) -> Option<Value> {
     })
 }
 
-fn visitors_of(built: &Built, values: &[f64]) -> f64 {
+/// The value of `metric` in one SQL row read by `built` (0 where the
+/// statement does not compute it).
+pub(super) fn sql_value(built: &Built, values: &[f64], metric: Metric) -> f64 {
     built
         .sql_metrics
         .iter()
-        .position(|m| *m == Metric::Visitors)
+        .position(|m| *m == metric)
         .and_then(|i| values.get(i).copied())
         .unwrap_or(0.0)
+}
+
+fn visitors_of(built: &Built, values: &[f64]) -> f64 {
+    sql_value(built, values, Metric::Visitors)
 }
 
 /// The visitors of a statement without dimensions (a total; 0 when the
 /// period is empty).
 pub(super) async fn total_visitors(store: &Store, totals: &Built) -> Result<f64, QueryError> {
-    Ok(fetch(store, totals, 0)
+    Ok(fetch(store, &totals.sql, 0)
         .await?
         .first()
         .map(|(_, v)| visitors_of(totals, v))
@@ -235,6 +236,7 @@ async fn rows_for(
     goals: &[Goal],
     imported: Option<&ImportedPlan>,
 ) -> Result<Vec<Row>, QueryError> {
+    // With imported sums: every group, merged; the caller pages them.
     if let Some(plan) = imported {
         return super::imported::merged_rows(
             store,
@@ -242,7 +244,6 @@ async fn rows_for(
             plan,
             period,
             tz,
-            paginate,
             only_groups,
             sample,
             goals,
@@ -261,7 +262,7 @@ async fn rows_for(
     };
     let built = build(query, period, tz, options);
     let dims = query.dimensions.len();
-    let raw = fetch(store, &built, dims).await?;
+    let raw = fetch(store, &built.sql, dims).await?;
     let mut rows: Vec<Row> = raw
         .iter()
         .map(|(d, v)| Row {
@@ -330,7 +331,7 @@ async fn rows_for(
                 ..options
             },
         );
-        let denominators: HashMap<Vec<String>, f64> = fetch(store, &base, dims)
+        let denominators: HashMap<Vec<String>, f64> = fetch(store, &base.sql, dims)
             .await?
             .into_iter()
             .map(|(d, v)| (d, visitors_of(&base, &v)))
@@ -363,7 +364,7 @@ async fn rows_for(
                 ..BuildOptions::default()
             },
         );
-        let pageviews: HashMap<String, f64> = fetch(store, &built_views, 1)
+        let pageviews: HashMap<String, f64> = fetch(store, &built_views.sql, 1)
             .await?
             .into_iter()
             .map(|(d, v)| (d[0].clone(), v.first().copied().unwrap_or(0.0)))
@@ -388,7 +389,7 @@ async fn rows_for(
         .collect();
     if !engagement.is_empty() {
         let built_engagement = super::builder::build_engagement(query, period, tz, sample);
-        let measured: HashMap<Vec<String>, Vec<f64>> = fetch(store, &built_engagement, dims)
+        let measured: HashMap<Vec<String>, Vec<f64>> = fetch(store, &built_engagement.sql, dims)
             .await?
             .into_iter()
             .collect();
@@ -653,32 +654,6 @@ pub async fn execute(
     let period = dates::resolve(&query.date_range, query.date, now, tz)?;
     let goals = goals_for(store, query).await?;
     let (sample, events_in_period) = sample_for(store, query, period, sampling).await?;
-    // `include.imports`: whether the imported history answers too (the
-    // data's absence first, as Plausible reports it).
-    let inclusion = if query.imports {
-        let mut periods = vec![period];
-        if let Some(comparison) = &query.comparison {
-            periods.push(dates::compared(
-                period,
-                comparison,
-                &query.date_range,
-                now,
-                tz,
-            )?);
-        }
-        Some(
-            match super::imported::check_data(store, &query.site_id, &periods, tz).await? {
-                Some(reason) => Inclusion::Skipped(reason),
-                None => super::imported::plan(query, &goals, period, tz),
-            },
-        )
-    } else {
-        None
-    };
-    let imported_plan = match &inclusion {
-        Some(Inclusion::Included(plan)) => Some(plan),
-        _ => None,
-    };
     let time_index = query
         .dimensions
         .iter()
@@ -698,14 +673,45 @@ pub async fn execute(
     // A comparison whose rows do not depend on this period's page (every
     // dimension is time: a headline or a time series) is read at the same
     // time as this period, which halves its wait.
+    let previous_period = query
+        .comparison
+        .as_ref()
+        .map(|comparison| dates::compared(period, comparison, &query.date_range, now, tz))
+        .transpose()?;
+    // `include.imports`: whether the imported history answers too (the
+    // data's absence first, as Plausible reports it).
+    let inclusion = if query.imports {
+        let periods: Vec<Period> = std::iter::once(period).chain(previous_period).collect();
+        Some(
+            match super::imported::check_data(store, &query.site_id, &periods, tz).await? {
+                Some(reason) => Inclusion::Skipped(reason),
+                None => super::imported::plan(query, &goals, period, tz),
+            },
+        )
+    } else {
+        None
+    };
+    let imported_plan = match &inclusion {
+        Some(Inclusion::Included(plan)) => Some(plan),
+        _ => None,
+    };
     let grouped_by = |i: usize| Some(i) != time_index;
     let independent_comparison =
-        match &query.comparison {
-            Some(comparison) if !(0..query.dimensions.len()).any(grouped_by) => Some(
-                dates::compared(period, comparison, &query.date_range, now, tz)?,
-            ),
-            _ => None,
-        };
+        previous_period.filter(|_| !(0..query.dimensions.len()).any(grouped_by));
+    // Rows with imported sums come whole (merged here, not paged in SQL):
+    // counted and paged below.
+    let paginate = !zero_fill && imported_plan.is_none();
+    let now_rows = rows_for(
+        store,
+        query,
+        period,
+        tz,
+        paginate,
+        None,
+        sample,
+        &goals,
+        imported_plan,
+    );
     let (rows, early_comparison) = match independent_comparison {
         Some(previous) => {
             let every_group = GroupSet {
@@ -715,17 +721,7 @@ pub async fn execute(
             let mut unpaged = query.clone();
             unpaged.order_by.clear();
             let (now_rows, then_rows) = tokio::join!(
-                rows_for(
-                    store,
-                    query,
-                    period,
-                    tz,
-                    !zero_fill,
-                    None,
-                    sample,
-                    &goals,
-                    imported_plan
-                ),
+                now_rows,
                 comparison_rows(
                     store,
                     &unpaged,
@@ -739,23 +735,17 @@ pub async fn execute(
             );
             (now_rows?, Some(then_rows?))
         }
-        None => (
-            rows_for(
-                store,
-                query,
-                period,
-                tz,
-                !zero_fill,
-                None,
-                sample,
-                &goals,
-                imported_plan,
-            )
-            .await?,
-            None,
-        ),
+        None => (now_rows.await?, None),
     };
     let mut rows = rows;
+    let imported_groups = match imported_plan {
+        Some(_) if !zero_fill => {
+            let groups = rows.len() as u64;
+            rows = page_of(query, rows);
+            Some(groups)
+        }
+        _ => None,
+    };
     if zero_fill {
         let labels = all_buckets.as_ref().expect("checked");
         let mut by_label: HashMap<String, Row> = rows
@@ -790,12 +780,8 @@ pub async fn execute(
     let total_rows = if query.total_rows {
         if zero_fill {
             Some(rows.len() as u64)
-        } else if let Some(plan) = imported_plan {
-            let every = super::imported::merged_rows(
-                store, query, plan, period, tz, false, None, sample, &goals,
-            )
-            .await?;
-            Some(every.len() as u64)
+        } else if let Some(groups) = imported_groups {
+            Some(groups)
         } else {
             Some(count_groups(store, query, period, tz, &goals).await?)
         }
@@ -811,8 +797,7 @@ pub async fn execute(
     // matched with the bucket at the same position in the previous period.
     let mut previous_rows: Option<HashMap<Vec<String>, Row>> = None;
     let mut bucket_map: HashMap<String, String> = HashMap::new();
-    if let Some(comparison) = &query.comparison {
-        let previous = dates::compared(period, comparison, &query.date_range, now, tz)?;
+    if let Some(previous) = previous_period {
         comparison_period = Some(previous);
         if let (Some(Dimension::Time(bucket)), Some(now_labels)) =
             (time_index.map(|i| &query.dimensions[i]), &all_buckets)

@@ -646,14 +646,8 @@ async fn drop_month(store: &Store, partition: u32, limit: Duration) -> Result<()
 ///   visitor erasures are coalesced into rounds (see `erasure`).
 pub fn delete_statements(store: &Store, predicate: &Sql, partitions: Option<&[u32]>) -> Vec<Sql> {
     let version = store.version();
-    let lightweight = version.major > 23 || (version.major == 23 && version.minor >= 3);
     let table = store.events_storage();
     let on_cluster = store.on_cluster();
-    let statement = |head: String| {
-        let mut sql = Sql::raw(head);
-        sql.push(predicate.clone());
-        sql
-    };
     match partitions {
         Some(partitions) if version.major >= 25 => partitions
             .iter()
@@ -666,10 +660,11 @@ pub fn delete_statements(store: &Store, predicate: &Sql, partitions: Option<&[u3
                 sql
             })
             .collect(),
-        _ if lightweight => vec![statement(format!("DELETE FROM {table}{on_cluster} WHERE "))],
-        _ => vec![statement(format!(
-            "ALTER TABLE {table}{on_cluster} DELETE WHERE "
-        ))],
+        _ => {
+            let mut sql = Sql::raw(store.delete_where_prefix(table));
+            sql.push(predicate.clone());
+            vec![sql]
+        }
     }
 }
 

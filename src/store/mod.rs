@@ -456,6 +456,20 @@ impl Store {
         }
     }
 
+    /// The start of the cheapest correct delete this server offers on
+    /// `table`, up to `WHERE `: a lightweight `DELETE FROM` (23.3 and later:
+    /// rows are masked, not rewritten), else `ALTER TABLE … DELETE`, a
+    /// mutation (18.16), with ` ON CLUSTER` in cluster mode.
+    pub fn delete_where_prefix(&self, table: &str) -> String {
+        let version = self.version();
+        let on_cluster = self.on_cluster();
+        if version.major > 23 || (version.major == 23 && version.minor >= 3) {
+            format!("DELETE FROM {table}{on_cluster} WHERE ")
+        } else {
+            format!("ALTER TABLE {table}{on_cluster} DELETE WHERE ")
+        }
+    }
+
     /// [`Store::fail_over`], counted in `saltmark_clickhouse_failovers_total`
     /// when it switched: what every component that meets a failed node calls.
     pub fn fail_over_counted(&self, metrics: &crate::metrics::Metrics) {

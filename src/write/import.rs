@@ -294,7 +294,14 @@ pub async fn import_ndjson(
             report.rows += expected;
             let from = chunk.iter().map(|r| r.timestamp).min().unwrap_or(0);
             let to = chunk.iter().map(|r| r.timestamp).max().unwrap_or(0);
-            let stored = stored_rows(store, id, from, to).await?;
+            let in_chunk = chunk_rows(id, from, to);
+            let mut count = Sql::raw("SELECT count() FROM events WHERE ");
+            count.push(in_chunk.clone());
+            let stored: u64 = count
+                .query(store.client())
+                .fetch_one()
+                .await
+                .map_err(StoreError::from)?;
             if stored == expected {
                 report.skipped += expected;
             } else if stored > 0 {
@@ -317,11 +324,7 @@ pub async fn import_ndjson(
                 report.inserted += expected;
             }
             // The derived counts of the chunk's hours agree with its rows.
-            let predicate = Sql::new(
-                "timestamp >= toDateTime(?) AND timestamp <= toDateTime(?) AND batch_id = ?",
-                vec![Param::Time(from), Param::Time(to), Param::U64(id)],
-            );
-            let hours = crate::store::rollup::affected_hours(store, &predicate).await?;
+            let hours = crate::store::rollup::affected_hours(store, &in_chunk).await?;
             crate::store::rollup::reconcile(store, &hours).await?;
             line += chunk.len();
         }
@@ -329,16 +332,13 @@ pub async fn import_ndjson(
     Ok(report)
 }
 
-/// Rows stored under `batch_id` between `from` and `to` (unix seconds).
-async fn stored_rows(store: &Store, batch_id: u64, from: u32, to: u32) -> Result<u64, StoreError> {
-    Ok(Sql::new(
-        "SELECT count() FROM events WHERE timestamp >= toDateTime(?) AND timestamp <= toDateTime(?) \
-         AND batch_id = ?",
+/// The events of chunk `batch_id`, stored between `from` and `to` (unix
+/// seconds; the time range lets ClickHouse read only those partitions).
+fn chunk_rows(batch_id: u64, from: u32, to: u32) -> Sql {
+    Sql::new(
+        "timestamp >= toDateTime(?) AND timestamp <= toDateTime(?) AND batch_id = ?",
         vec![Param::Time(from), Param::Time(to), Param::U64(batch_id)],
     )
-    .query(store.client())
-    .fetch_one::<u64>()
-    .await?)
 }
 
 #[cfg(test)]

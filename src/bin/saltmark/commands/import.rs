@@ -31,11 +31,11 @@ pub async fn run(config: &Config, args: ImportArgs) -> anyhow::Result<()> {
         // Read and checked before the database is opened: a bad file
         // changes nothing anywhere.
         let files = saltmark::imports::plausible_csv::read_export(&path)?;
-        saltmark::imports::plausible_csv::parse_export(&files)?;
+        let export = saltmark::imports::stored::check(&files)?;
         let (store, _managed) = saltmark::open_storage(config).await?;
         super::check_sites(config, &store, std::slice::from_ref(&site)).await?;
         let summary =
-            saltmark::imports::stored::import_plausible(&store, &site, &files, chrono::Utc::now())
+            saltmark::imports::stored::import_plausible(&store, &site, export, chrono::Utc::now())
                 .await
                 .with_context(|| format!("importing {}", path.display()))?;
         let days = summary

@@ -72,19 +72,17 @@ pub async fn run(config: &Config, command: SitesCommand) -> anyhow::Result<()> {
             );
         }
         SitesCommand::List => {
-            let stored_sites = stored::list(&store).await?;
             let registry = super::known_sites(config, &store).await?;
             println!(
                 "{:<32} {:<24} {:<10} from",
                 "site", "time zone", "retention"
             );
             for (site, settings) in registry.all() {
+                // The registry holds the configuration's sites and the stored ones.
                 let from = if config.sites.contains(&site) {
                     "configuration"
-                } else if stored_sites.iter().any(|s| s.site == site) {
-                    "sites add"
                 } else {
-                    "?"
+                    "sites add"
                 };
                 let retention = settings.retention_months.map_or_else(
                     || format!("{} mo", config.retention.months),
