@@ -788,7 +788,7 @@ fn event_rows(query: &QueryRequest, scope: Scope<'_>, filters: &[&Filter]) -> Sq
     let mut joined = Sql::raw("SELECT * FROM (");
     joined.push(events);
     // Aliases: modern servers require them on joined subqueries.
-    joined.text.push_str(") AS e ANY INNER JOIN (");
+    joined.text.push_str(") AS e ALL INNER JOIN (");
     joined.push(visits);
     joined.text.push_str(") AS v USING session_id");
     joined
@@ -877,6 +877,9 @@ pub struct BuildOptions<'a> {
     pub only_groups: Option<&'a GroupSet>,
     /// Read only this share of the visitors (see [`super::sampling`]).
     pub sample: Option<Sample>,
+    /// Read the events even where the derived `visits` table answers (see
+    /// [`super::derived`]): the raw statement, for comparisons.
+    pub from_events: bool,
 }
 
 /// Groups by some of the query's dimensions, see [`BuildOptions::only_groups`].
@@ -1085,7 +1088,7 @@ pub fn build_engagement(
         sql.text.push_str("(SELECT * FROM events");
         sql.push(rows_in_period(scope, "name = 'engagement'"));
         sql.text.push_str(&format!(
-            ") AS e ANY INNER JOIN (SELECT session_id{visit_attributes} FROM events"
+            ") AS e ALL INNER JOIN (SELECT session_id{visit_attributes} FROM events"
         ));
         sql.push(site_range(scope));
         sql.text
@@ -1208,7 +1211,14 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
             sql.text.push_str(") AS revn");
         }
     };
+    let derived = shape != Shape::Flat
+        && !options.from_events
+        && super::derived::answers(&dimensions, &filters, &sql_metrics, scope);
     match shape {
+        _ if derived => {
+            statement =
+                super::derived::statement(query, &dimensions, &filters, &sql_metrics, scope);
+        }
         Shape::Flat => {
             for (i, d) in dimensions.iter().enumerate() {
                 statement.push(dimension_expr(d, scope));
@@ -1352,7 +1362,7 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
 
 /// The metric columns `… AS m0, … AS m1, …` over per-visit rows, bounce
 /// rate and visit duration restricted by the entry page where `by_entry`.
-fn metric_columns(
+pub(super) fn metric_columns(
     query: &QueryRequest,
     dimensions: &[Dimension],
     sql_metrics: &[Metric],

@@ -81,6 +81,15 @@ fn period() -> Period {
 fn paginated() -> BuildOptions<'static> {
     BuildOptions {
         paginate: true,
+        ..raw()
+    }
+}
+
+/// Options that build the statement over the events (the shapes these
+/// tests look at), never over the derived `visits` table.
+fn raw() -> BuildOptions<'static> {
+    BuildOptions {
+        from_events: true,
         ..BuildOptions::default()
     }
 }
@@ -241,7 +250,7 @@ fn pages_by_country_with_filters_join_visit_attributes_to_events() {
     assert!(
         sql.text.contains(
             " AND ((has(prop_keys, ?) AND (position(prop_values[indexOf(prop_keys, ?)], ?) > 0)))) \
-             AS e ANY INNER JOIN (SELECT session_id, "
+             AS e ALL INNER JOIN (SELECT session_id, "
         ),
         "{}",
         sql.text
@@ -304,7 +313,7 @@ fn totals_have_no_grouping_ordering_or_page() {
     let options = BuildOptions {
         paginate: true,
         without_dimensions: true,
-        ..BuildOptions::default()
+        ..raw()
     };
     let Built { sql, sql_metrics } = build(&query, period(), BERLIN, options);
     // A percentage needs the visitors, computed in SQL.
@@ -333,7 +342,7 @@ fn only_groups_binds_the_keys_of_the_page_it_completes() {
     let options = BuildOptions {
         paginate: true,
         only_groups: Some(&groups),
-        ..BuildOptions::default()
+        ..raw()
     };
     let sql = build(&query, period(), BERLIN, options).sql;
     assert!(
@@ -381,7 +390,7 @@ fn the_conversion_denominator_leaves_out_goal_filters() {
     .unwrap()];
     let options = BuildOptions {
         goals: &goals,
-        ..BuildOptions::default()
+        ..raw()
     };
     let with_goals = build(&query, period(), BERLIN, options);
     assert_eq!(with_goals.sql_metrics, vec![Metric::Visitors]);
@@ -749,6 +758,7 @@ proptest! {
         tz in zone(),
         period in period_input(),
         sampled in any::<bool>(),
+        from_events in any::<bool>(),
     ) {
         let groups = groups.map(|(positions, keys)| GroupSet {
             dimensions: positions
@@ -764,6 +774,7 @@ proptest! {
             only_groups: groups.as_ref(),
             sample: sampled.then_some(crate::query::sampling::Sample { denominator: 3 }),
             goals: &[],
+            from_events,
         };
         let built = build(&query, period, tz, options);
         let sql = &built.sql;

@@ -8,6 +8,7 @@
 //! - [`dates`]: periods in the site's time zone;
 //! - [`gate`]: how many queries run at once, per credential and in all;
 //! - [`builder`]: SQL with bound values only;
+//! - [`derived`]: which visit questions the derived `visits` table answers;
 //! - [`run`]: execution, comparisons, percentages, zero-filled time labels;
 //! - [`funnel`]: visitors through a funnel's steps (`POST /api/v2/funnel`);
 //! - [`money`]: revenue written in Plausible's shape;
@@ -19,6 +20,7 @@
 
 pub mod builder;
 pub mod dates;
+pub mod derived;
 pub mod funnel;
 pub mod gate;
 pub mod imported;

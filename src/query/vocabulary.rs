@@ -250,6 +250,22 @@ const NAMED_VISIT_ATTRS: &[(&str, VisitAttr)] = &[
     ("visit:city_name", VisitAttr::CityName),
 ];
 
+impl VisitAttr {
+    /// Every attribute a query can ask for (the derived `visits` table
+    /// holds a state for each: `store::visit_rollup`).
+    pub fn all() -> Vec<VisitAttr> {
+        NAMED_VISIT_ATTRS
+            .iter()
+            .map(|(_, attr)| *attr)
+            .chain(
+                VISIT_DIMENSIONS
+                    .iter()
+                    .map(|(_, column)| VisitAttr::Column(column)),
+            )
+            .collect()
+    }
+}
+
 /// Every dimension with a fixed name (all but `event:props:<key>`), in the
 /// order error messages list them: for tests and tools that walk them all.
 pub fn dimension_names() -> impl Iterator<Item = &'static str> {

@@ -31,6 +31,7 @@ use super::expiry::{count, delete_where};
 use super::{timed, RetentionError};
 use crate::clock::Clock;
 use crate::store::sql::{datetime_secs, Param, Sql};
+use crate::store::visit_rollup::Mirror;
 use crate::store::Store;
 
 /// The state of a site after `forget-site`.
@@ -70,7 +71,9 @@ pub async fn forget_site(
         });
     }
     let predicate = Sql::new("site = ?", vec![Param::Str(site.to_string())]);
-    let rows = delete_verified(store, &predicate, None, "the site erasure", limit).await?;
+    // Every visit row of the site goes with its events.
+    let mirror = Mirror::Same(predicate.clone());
+    let rows = delete_verified(store, &predicate, None, &mirror, "the site erasure", limit).await?;
     // Its imported history goes with it.
     crate::imports::stored::delete_if_any(store, &predicate).await?;
     record_status(store, site, as_of, due, "done", limit).await?;
@@ -321,18 +324,45 @@ impl VisitorErasures {
             " OR ",
         ));
         predicate.text.push(')');
+        let mirror = visits_of_visitors(round, since);
         let partitions = months_between(since, self.clock.now());
         // No rows, no delete: a request for nothing costs a count.
         delete_verified(
             &self.store,
             &predicate,
             Some(&partitions),
+            &mirror,
             "the visitor erasure",
             self.statement_timeout,
         )
         .await
         .map(|_| ())
     }
+}
+
+/// How `visits` follows a round of visitor erasures: the same visitors'
+/// rows from `since`'s hour on, when `since` starts an hour (it is a day's
+/// start: the live salts' first day), else the touched hours made again.
+fn visits_of_visitors(round: &[PendingErasure], since: DateTime<Utc>) -> Mirror {
+    if since.timestamp().rem_euclid(3_600) != 0 {
+        return Mirror::Remake {
+            erased_sites: Vec::new(),
+        };
+    }
+    let mut predicate = Sql::new("hour >= toDateTime(?) AND (", vec![Param::time(since)]);
+    predicate.push(Sql::join(
+        round
+            .iter()
+            .map(|r| {
+                let mut one = Sql::new("site = ? AND ", vec![Param::Str(r.site.clone())]);
+                one.push(Sql::has_u64(&r.visitor_ids, "visitor_id"));
+                one
+            })
+            .collect(),
+        " OR ",
+    ));
+    predicate.text.push(')');
+    Mirror::Same(predicate)
 }
 
 /// The `toYYYYMM` partitions from `from`'s month to `to`'s.
@@ -380,12 +410,13 @@ async fn delete_verified(
     store: &Store,
     predicate: &Sql,
     partitions: Option<&[u32]>,
+    mirror: &Mirror,
     step: &str,
     limit: Duration,
 ) -> Result<u64, RetentionError> {
     let rows = count(store, predicate, limit).await?;
     if rows > 0 {
-        delete_where(store, predicate, partitions, limit).await?;
+        delete_where(store, predicate, partitions, mirror, limit).await?;
         let remaining = count(store, predicate, limit).await?;
         if remaining > 0 {
             return Err(RetentionError::Incomplete {

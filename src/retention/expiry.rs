@@ -34,7 +34,8 @@ use crate::clock::RandomSource;
 use crate::config::RetentionConfig;
 use crate::identify::salts::{destroy_salt_day, stored_salt_days};
 use crate::store::sql::{datetime_secs, Param, Sql};
-use crate::store::{rollup, Store};
+use crate::store::visit_rollup::Mirror;
+use crate::store::{rollup, visit_rollup, Store};
 
 /// What the job needs from the configuration.
 #[derive(Debug, Clone)]
@@ -365,7 +366,15 @@ pub async fn execute(
             "dropped partition"
         );
     }
-    correct_derived(store, &dropped_hours, limit).await?;
+    correct_derived(
+        store,
+        &dropped_hours,
+        &Mirror::Remake {
+            erased_sites: Vec::new(),
+        },
+        limit,
+    )
+    .await?;
     let mut doomed = expired_predicate(plan.cutoff, &plan.site_cutoffs);
     if !plan.sites_to_erase.is_empty() {
         doomed = Sql::join(
@@ -374,7 +383,12 @@ pub async fn execute(
         );
     }
     if plan.expired_rows + plan.erased_rows > 0 {
-        delete_where(store, &doomed, None, limit).await?;
+        // The expiry's boundary hours are made again in `visits`; sites
+        // being erased lose every row there.
+        let mirror = Mirror::Remake {
+            erased_sites: plan.sites_to_erase.clone(),
+        };
+        delete_where(store, &doomed, None, &mirror, limit).await?;
         let remaining = count(store, &doomed, limit).await?;
         if remaining > 0 {
             return Err(RetentionError::Incomplete {
@@ -631,6 +645,14 @@ async fn drop_month(store: &Store, partition: u32, limit: Duration) -> Result<()
             .bind(partition)
             .execute(),
     )
+    .await?;
+    // The month's visit rows (the same partition: both are by the month of
+    // the hour); what is left of them is remade afterwards with the rest.
+    timed("dropping a partition of visits", limit, async {
+        visit_rollup::drop_month(store, partition)
+            .await
+            .map_err(store_to_ch)
+    })
     .await
 }
 
@@ -674,6 +696,7 @@ pub(crate) async fn delete_where(
     store: &Store,
     predicate: &Sql,
     partitions: Option<&[u32]>,
+    mirror: &Mirror,
     limit: Duration,
 ) -> Result<(), RetentionError> {
     let table = store.events_storage();
@@ -689,14 +712,17 @@ pub(crate) async fn delete_where(
         timed("deleting rows", limit, sql.query(store.client()).execute()).await?;
     }
     wait_for_delete(store, table, predicate, limit).await?;
-    correct_derived(store, &hours, limit).await
+    correct_derived(store, &hours, mirror, limit).await
 }
 
-/// Makes the derived counts of these hours agree with the events left,
-/// and merges them so that nothing summing to zero stays on disk.
+/// Makes the derived tables agree with the events left after a delete
+/// that touched these hours: the counts of the hours corrected and merged
+/// so that nothing summing to zero stays on disk, the visit rows following
+/// as `mirror` says.
 async fn correct_derived(
     store: &Store,
     hours: &std::collections::BTreeMap<String, Vec<u64>>,
+    mirror: &Mirror,
     limit: Duration,
 ) -> Result<(), RetentionError> {
     if hours.is_empty() {
@@ -705,6 +731,13 @@ async fn correct_derived(
     timed("correcting the derived counts", limit, async {
         rollup::reconcile(store, hours).await.map_err(store_to_ch)?;
         rollup::compact(store, hours).await.map_err(store_to_ch)
+    })
+    .await?;
+    timed("correcting the derived visits", limit, async {
+        mirror
+            .follow(store, hours, limit)
+            .await
+            .map_err(store_to_ch)
     })
     .await
 }

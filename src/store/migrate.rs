@@ -59,26 +59,30 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(14, "revenue", "0014_revenue.sql"),
     migration!(15, "imported", "0015_imported.sql"),
     migration!(16, "sites", "0016_sites.sql"),
+    migration!(17, "visits", "0017_visits.sql"),
+    // 18 is the visits backfill (`store::visit_rollup::BACKFILL_VERSION`).
 ];
 
 /// The newest schema version this binary knows: its last migration (the
-/// backfills, 8 and 10, are recorded between them). Recorded in
+/// backfills, 8, 10 and 18, are recorded between and after them). Recorded in
 /// `schema_migrations`; an older binary refuses a database past its own.
-pub const SCHEMA_VERSION: u32 = 16;
+pub const SCHEMA_VERSION: u32 = 18;
 const _: () = assert!(
-    super::backfill::VERSION < SCHEMA_VERSION && super::rollup::BACKFILL_VERSION < SCHEMA_VERSION
+    super::backfill::VERSION < SCHEMA_VERSION
+        && super::rollup::BACKFILL_VERSION < SCHEMA_VERSION
+        && super::visit_rollup::BACKFILL_VERSION <= SCHEMA_VERSION
 );
 
 /// Tables whose rows are sharded in cluster mode (`<name>_local` per shard
 /// under a Distributed `<name>`): the events and what is derived from them
 /// (each shard derives its own share; a sum over the Distributed table adds
 /// them up).
-const SHARDED: &[&str] = &["events", "event_counts"];
+const SHARDED: &[&str] = &["events", "event_counts", "visits"];
 
 /// The Distributed table's sharding key: a visitor's events share a shard;
 /// derived rows may live anywhere, they are only ever summed.
 fn sharding_key(table: &str) -> &'static str {
-    if table == "events" {
+    if table == "events" || table == "visits" {
         "visitor_id"
     } else {
         "rand()"
@@ -190,7 +194,7 @@ fn for_cluster(statement: String, database: &str, cluster: &str) -> Vec<String> 
     } else {
         name.to_string()
     };
-    let body = match ["SummingMergeTree", "MergeTree"]
+    let body = match ["AggregatingMergeTree", "SummingMergeTree", "MergeTree"]
         .into_iter()
         .find(|kind| body.contains(&format!("ENGINE = {kind}")))
     {
@@ -401,6 +405,17 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
         .await?;
         newly.push(super::rollup::BACKFILL_VERSION);
     }
+    if !applied.contains(&super::visit_rollup::BACKFILL_VERSION) {
+        // The visits of the events stored before `visits` existed.
+        super::visit_rollup::backfill(store).await?;
+        record(
+            store,
+            super::visit_rollup::BACKFILL_VERSION,
+            super::visit_rollup::BACKFILL_NAME,
+        )
+        .await?;
+        newly.push(super::visit_rollup::BACKFILL_VERSION);
+    }
     if let Some(statement) = deduplication_window(store) {
         store.client().query(&statement).execute().await?;
     }
@@ -421,9 +436,13 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
 #[cfg(test)]
 mod tests {
     #[test]
-    fn the_schema_version_is_the_last_migration() {
+    fn the_schema_version_is_the_last_migration_or_its_backfill() {
         let last = MIGRATIONS.iter().map(|m| m.version).max().unwrap();
-        assert_eq!(SCHEMA_VERSION, last);
+        assert_eq!(
+            SCHEMA_VERSION,
+            last.max(super::super::visit_rollup::BACKFILL_VERSION)
+        );
+        assert_eq!(super::super::visit_rollup::BACKFILL_VERSION, last + 1);
     }
 
     use super::*;
@@ -482,7 +501,8 @@ mod tests {
                         || statement.contains("ENGINE = Distributed(c1, sm, events_local")
                         || statement
                             .contains("ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/sm/")
-                        || statement.contains("sm.event_counts"),
+                        || statement.contains("sm.event_counts")
+                        || statement.contains("sm.visits"),
                     "{statement}"
                 );
             }

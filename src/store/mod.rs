@@ -12,6 +12,7 @@ pub mod managed;
 pub mod migrate;
 pub mod rollup;
 pub mod sql;
+pub mod visit_rollup;
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -326,6 +326,20 @@ pub async fn import_ndjson(
             // The derived counts of the chunk's hours agree with its rows.
             let hours = crate::store::rollup::affected_hours(store, &in_chunk).await?;
             crate::store::rollup::reconcile(store, &hours).await?;
+            if stored > 0 {
+                // A chunk found stored by an earlier run: its visits made
+                // again, in case that run's insert reached `events` only.
+                let mut sessions: Vec<u64> = chunk.iter().map(|r| r.session_id).collect();
+                sessions.sort_unstable();
+                sessions.dedup();
+                crate::store::visit_rollup::remake(
+                    store,
+                    &hours,
+                    Some(&sessions),
+                    std::time::Duration::from_secs(600),
+                )
+                .await?;
+            }
             line += chunk.len();
         }
     }

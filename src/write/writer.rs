@@ -441,9 +441,9 @@ impl Delivery {
 
     /// After a delivery that was not one clean insert — an earlier attempt
     /// failed, or this run replays what an earlier run may have sent —
-    /// makes `event_counts` agree with `events` for the batch's hours. On
-    /// 18.16 the insert into `events` and its view's insert into
-    /// `event_counts` are two commits: an insert cut off by an outage, a
+    /// makes `event_counts` and `visits` agree with `events` for the batch's
+    /// hours. On 18.16 the insert into `events` and its views' inserts are
+    /// separate commits: an insert cut off by an outage, a
     /// kill or a stop can leave one without the other. The writer runs this
     /// before its next insert, so its own rows cannot race it.
     async fn reconcile_counts(&self, rows: &[EventRow]) {
@@ -459,13 +459,25 @@ impl Delivery {
             "timestamp >= toDateTime(?) AND timestamp <= toDateTime(?) AND has(?, batch_id)",
             vec![Param::Time(min), Param::Time(max), Param::U64s(ids)],
         );
+        let mut sessions: Vec<u64> = rows.iter().map(|r| r.session_id).collect();
+        sessions.sort_unstable();
+        sessions.dedup();
         let result = async {
             let hours = crate::store::rollup::affected_hours(&self.store, &predicate).await?;
-            crate::store::rollup::reconcile(&self.store, &hours).await
+            crate::store::rollup::reconcile(&self.store, &hours).await?;
+            // The batch's visits, made again from their events in those
+            // hours (the view may have missed the insert, or seen it twice).
+            crate::store::visit_rollup::remake(
+                &self.store,
+                &hours,
+                Some(&sessions),
+                Duration::from_secs(600),
+            )
+            .await
         }
         .await;
         if let Err(e) = result {
-            tracing::warn!(error = %e, "cannot reconcile event counts after a retried batch; the next reconcile of these hours will");
+            tracing::warn!(error = %e, "cannot reconcile the derived tables after a retried batch; the next reconcile of these hours will");
         }
     }
 

@@ -697,7 +697,7 @@ pub async fn assert_derived_agree(url: &str, database: &str) -> u64 {
     let differing = ch_query(
         url,
         database,
-        "SELECT count() FROM (SELECT site, toStartOfHour(timestamp) AS hour, name, toInt64(count()) AS stored \
+        "SELECT count(), toString(groupArray(tuple(site, hour, name, stored, counted))) FROM (SELECT site, toStartOfHour(timestamp) AS hour, name, toInt64(count()) AS stored \
          FROM events GROUP BY site, hour, name) ALL FULL OUTER JOIN (SELECT site, hour, name, \
          toInt64(sum(events)) AS counted FROM event_counts GROUP BY site, hour, name) \
          USING (site, hour, name) WHERE stored != counted FORMAT TSV",
@@ -709,14 +709,98 @@ pub async fn assert_derived_agree(url: &str, database: &str) -> u64 {
         "SELECT (SELECT count() FROM events), (SELECT sum(events) FROM event_counts) FORMAT TSV",
     )
     .await;
-    assert_eq!(
-        differing.trim(),
-        "0",
-        "event_counts differs from events ({totals})"
+    assert!(
+        differing.starts_with("0\t"),
+        "event_counts differs from events ({totals}): {differing}"
     );
     let (events, counted) = totals.trim().split_once('\t').expect("two totals");
     assert_eq!(events, counted, "event_counts sums every event");
+    assert_visits_agree(url, database).await;
     events.parse().unwrap()
+}
+
+/// The derived `visits` table holds, for every visit and hour, what the
+/// visit's events of that hour give (engagement rows left out): counts,
+/// first and last time, and every attribute the way the raw query takes
+/// it; and no row that the events do not give.
+pub async fn assert_visits_agree(url: &str, database: &str) {
+    let mut attributes: Vec<(String, String, &str)> = vec![
+        (
+            "v_entry_page".into(),
+            "argMinIf(pathname, timestamp, name = 'pageview')".into(),
+            "argMinIfMerge",
+        ),
+        (
+            "v_exit_page".into(),
+            "argMaxIf(pathname, timestamp, name = 'pageview')".into(),
+            "argMaxIfMerge",
+        ),
+        (
+            "v_entry_hostname".into(),
+            "argMinIf(hostname, timestamp, name = 'pageview')".into(),
+            "argMinIfMerge",
+        ),
+        (
+            "v_exit_hostname".into(),
+            "argMaxIf(hostname, timestamp, name = 'pageview')".into(),
+            "argMaxIfMerge",
+        ),
+    ];
+    for column in [
+        "referrer_source",
+        "referrer",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
+        "utm_term",
+        "country_code",
+        "region_code",
+        "region",
+        "city",
+        "channel",
+        "browser",
+        "browser_version",
+        "os",
+        "os_version",
+        "device",
+    ] {
+        attributes.push((
+            format!("v_{column}"),
+            format!("argMin({column}, toUInt64(timestamp) * 2 + (name != 'pageview'))"),
+            "argMinMerge",
+        ));
+    }
+    let raw_columns: String = attributes
+        .iter()
+        .map(|(alias, raw, _)| format!(", toString({raw}) AS {alias}"))
+        .collect();
+    let derived_columns: String = attributes
+        .iter()
+        .map(|(alias, _, merge)| format!(", {merge}({alias}) AS d_{alias}"))
+        .collect();
+    let differs: String = attributes
+        .iter()
+        .map(|(alias, _, _)| format!(" OR {alias} != d_{alias}"))
+        .collect();
+    let sql = format!(
+        "SELECT count(), toString(groupArray(tuple(site, hour, session_id, pv, d_pv, ev, d_ev))) FROM (\
+         SELECT toString(site) AS site, toStartOfHour(timestamp) AS hour, session_id, any(visitor_id) AS visitor, \
+         countIf(name = 'pageview') AS pv, count() AS ev, min(timestamp) AS first, max(timestamp) AS last{raw_columns} \
+         FROM events WHERE name != 'engagement' GROUP BY site, hour, session_id) \
+         ALL FULL OUTER JOIN (\
+         SELECT toString(site) AS site, hour, session_id, any(visitor_id) AS d_visitor, \
+         sumMerge(pageviews) AS d_pv, sumMerge(events) AS d_ev, minMerge(first_seen) AS d_first, \
+         maxMerge(last_seen) AS d_last{derived_columns} \
+         FROM visits GROUP BY site, hour, session_id) USING (site, hour, session_id) \
+         WHERE visitor != d_visitor OR pv != d_pv OR ev != d_ev OR first != d_first OR last != d_last{differs} \
+         FORMAT TSV"
+    );
+    let differing = ch_query(url, database, &sql).await;
+    assert!(
+        differing.starts_with("0\t"),
+        "visits differs from the visits of events: {differing}"
+    );
 }
 
 /// Runs the `saltmark` binary with `args` against `server`'s database, for

@@ -30,7 +30,10 @@ def main() -> int:
                 return 1
             text = str(result).strip()
             if text:
-                print(f"statement {i}: {text[:200]}")
+                # One line per statement: its rows sorted (so two statements
+                # that should agree can be compared whatever their order).
+                rows = " | ".join(sorted(text.splitlines()))
+                print(f"statement {i}: {rows[:2000]}")
     print(f"{len(statements)} statements ok")
     return 0
 

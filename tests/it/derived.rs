@@ -90,3 +90,171 @@ async fn the_migration_counts_the_events_stored_before_it_and_then_keeps_countin
     assert_eq!(hourly, "Signup\t1\npageview\t4\n");
     server.stop().await;
 }
+
+/// Every visit question the derived `visits` table answers gives the rows
+/// the same question gives over the events, in zones a whole number of
+/// hours from UTC; in a zone half an hour off, the builder reads the events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visit_questions_from_the_derived_table_equal_those_from_the_events() {
+    use saltmark::query::builder::{build, BuildOptions};
+    use saltmark::query::request::QueryRequest;
+    use serde_json::json;
+
+    const SITE: &str = "derived.test";
+    let server = TestServer::start("derived_answers", &[("SALTMARK_SITES", SITE)]).await;
+    let store = server.store().await;
+    let now = chrono::Utc::now();
+    saltmark::write::seed::seed_demo(
+        &store,
+        &saltmark::write::seed::SeedOptions {
+            site: SITE.into(),
+            events: 12_000,
+            days: 40,
+            seed: 5,
+            end: now,
+        },
+    )
+    .await
+    .unwrap();
+    // Seeded in one insert per day; ingest adds rows in their own parts.
+    for path in ["/", "/pricing", "/"] {
+        let body = json!({"n": "pageview", "u": format!("https://{SITE}{path}"), "d": SITE,
+            "r": "https://www.google.com/"});
+        assert_eq!(
+            server
+                .post(&body, &[("user-agent", common::CHROME_WINDOWS)])
+                .await
+                .status(),
+            202
+        );
+    }
+    server
+        .wait_count(
+            &format!("SELECT count() FROM events WHERE site = '{SITE}' AND referrer_source = 'Google' AND timestamp > now() - 600"),
+            3,
+        )
+        .await;
+    // The views' inserts commit just after the events' (18.16): wait for
+    // both before comparing.
+    let events: u64 = server
+        .query(&format!(
+            "SELECT count() FROM events WHERE site = '{SITE}' AND name != 'engagement' FORMAT TSV"
+        ))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    server
+        .wait_count(
+            &format!("SELECT sumMerge(events) FROM visits WHERE site = '{SITE}'"),
+            events,
+        )
+        .await;
+    common::assert_derived_agree(&server.ch_url, &server.database).await;
+
+    let visit = json!([
+        "visitors",
+        "visits",
+        "pageviews",
+        "views_per_visit",
+        "bounce_rate",
+        "visit_duration",
+        "events"
+    ]);
+    let mut questions = vec![json!({"metrics": visit})];
+    // Plausible takes views per visit without dimensions only.
+    let visit = json!([
+        "visitors",
+        "visits",
+        "pageviews",
+        "bounce_rate",
+        "visit_duration",
+        "events"
+    ]);
+    for dimension in [
+        "visit:source",
+        "visit:channel",
+        "visit:referrer",
+        "visit:utm_source",
+        "visit:utm_medium",
+        "visit:utm_campaign",
+        "visit:country",
+        "visit:country_name",
+        "visit:region",
+        "visit:city",
+        "visit:browser",
+        "visit:browser_version",
+        "visit:os",
+        "visit:device",
+        "visit:entry_page",
+        "visit:exit_page",
+        "visit:entry_page_hostname",
+        "time:hour",
+        "time:day",
+        "time:week",
+        "time:month",
+    ] {
+        questions.push(json!({"metrics": visit, "dimensions": [dimension]}));
+    }
+    questions.push(json!({"metrics": visit, "dimensions": ["time:day", "visit:source"]}));
+    questions.push(json!({"metrics": visit, "filters": [["is", "visit:country", ["DE", "US"]]]}));
+    questions.push(json!({"metrics": visit, "dimensions": ["time:day"], "filters": [["is_not", "visit:source", ["Direct / None"]]]}));
+    questions.push(json!({"metrics": ["visitors", "bounce_rate"], "dimensions": ["visit:entry_page"], "filters": [["contains", "visit:source", ["oo"]], ["is", "visit:device", ["Desktop", "Mobile"]]]}));
+    let client = clickhouse::Client::default();
+    let mut derived_answers = 0;
+    for zone in ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"] {
+        let tz: chrono_tz::Tz = zone.parse().unwrap();
+        let days_ago = |n: i64| (now - chrono::Duration::days(n)).date_naive().to_string();
+        for range in [
+            json!("7d"),
+            json!("30d"),
+            json!("month"),
+            json!([days_ago(9), days_ago(3)]),
+        ] {
+            for question in &questions {
+                let mut body = question.clone();
+                body["site_id"] = json!(SITE);
+                body["date_range"] = range.clone();
+                let query = QueryRequest::from_value(&body).unwrap();
+                let period =
+                    saltmark::query::dates::resolve(&query.date_range, query.date, now, tz)
+                        .unwrap();
+                let text = |from_events: bool| {
+                    let options = BuildOptions {
+                        from_events,
+                        ..BuildOptions::default()
+                    };
+                    build(&query, period, tz, options)
+                        .sql
+                        .query(&client)
+                        .sql_display()
+                        .to_string()
+                };
+                let (derived, raw) = (text(false), text(true));
+                if zone == "Asia/Kolkata" {
+                    assert_eq!(derived, raw, "half an hour off UTC: read from the events");
+                    continue;
+                }
+                assert!(derived.contains("FROM visits"), "{derived}");
+                let from_visits = sorted_rows(&server, &derived).await;
+                assert!(!from_visits.is_empty(), "{body}");
+                assert_eq!(
+                    from_visits,
+                    sorted_rows(&server, &raw).await,
+                    "{zone} {body}"
+                );
+                derived_answers += 1;
+            }
+        }
+    }
+    assert_eq!(derived_answers, 3 * 4 * questions.len());
+    server.stop().await;
+}
+
+/// The rows of a statement, sorted.
+async fn sorted_rows(server: &TestServer, sql: &str) -> Vec<String> {
+    let answer = server.query(&format!("{sql} FORMAT TSV")).await;
+    let mut lines: Vec<String> = answer.lines().map(String::from).collect();
+    lines.sort();
+    lines
+}

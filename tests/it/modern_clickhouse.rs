@@ -32,6 +32,13 @@ fn modern_statements() -> Vec<String> {
              browser_version, os, os_version, device, channel, click_id, visitor_id, session_id, prop_keys, prop_values, batch_id) \
              VALUES ('example.com', now(), 'pageview', '/', 'example.com', '', '', '', '', '', '', '', 'GB', \
              'England', '', 'London', 'Chrome', '120', 'Windows', '10', 'desktop', '', 'gclid', 1, 2, ['plan'], ['pro'], 3)",
+            // The view made the visit rows of that insert (store::visit_rollup):
+            // merged, they are what the events give.
+            "SELECT 'derived', count(), sum(pv), arraySort(groupArray(src)) FROM (SELECT session_id, \
+             sumMerge(pageviews) AS pv, argMinMerge(v_country_code) AS src FROM saltmark.visits GROUP BY session_id)",
+            "SELECT 'raw', count(), sum(pv), arraySort(groupArray(src)) FROM (SELECT session_id, \
+             countIf(name = 'pageview') AS pv, argMin(country_code, toUInt64(timestamp) * 2 + (name != 'pageview')) AS src \
+             FROM saltmark.events WHERE name != 'engagement' GROUP BY session_id)",
             // The derived counts (store::rollup): an optimised partition.
             "OPTIMIZE TABLE saltmark.event_counts PARTITION 202612 FINAL",
             // The writer's exactly-once check.
@@ -58,6 +65,10 @@ fn modern_statements() -> Vec<String> {
              AND ((NOT has(['short.example'], site) AND timestamp < toDateTime(0)) \
              OR (site = 'short.example' AND timestamp < toDateTime(0)))",
             "ALTER TABLE saltmark.events DROP PARTITION 202001",
+            // Their mirror on the derived visits (store::visit_rollup).
+            "ALTER TABLE saltmark.visits DROP PARTITION 202001",
+            "DELETE FROM saltmark.visits WHERE site = 'gone.example'",
+            "SELECT count() AS n FROM saltmark.visits WHERE hour >= toDateTime(0) AND (site = 'gone.example' AND has([1], visitor_id))",
             // The lightweight delete used on 23.3+, then the mutation wait.
             "DELETE FROM saltmark.events WHERE site = 'example.com' AND has([1, 7], visitor_id)",
             "SELECT count() AS pending FROM system.mutations WHERE database = 'saltmark' \
@@ -110,6 +121,7 @@ fn modern_statements() -> Vec<String> {
                 .sql_display()
                 .to_string()
                 .replace("FROM events", "FROM saltmark.events")
+                .replace("FROM visits", "FROM saltmark.visits")
         };
         statements.push(
             "INSERT INTO saltmark.events (site, timestamp, name, pathname, country_code, region, device, \
@@ -143,7 +155,11 @@ fn modern_statements() -> Vec<String> {
         let export = saltmark::retention::export::export_sql(format);
         statements.push(
             client
-                .query(&export.replace("FROM events", "FROM saltmark.events"))
+                .query(
+                    &export
+                        .replace("FROM events", "FROM saltmark.events")
+                        .replace("FROM visits", "FROM saltmark.visits"),
+                )
                 .bind("example.com")
                 .bind(0u32)
                 .bind(u32::MAX)
@@ -161,6 +177,7 @@ fn modern_statements() -> Vec<String> {
                 .sql_display()
                 .to_string()
                 .replace("FROM events", "FROM saltmark.events")
+                .replace("FROM visits", "FROM saltmark.visits")
                 .replace("FROM event_counts", "FROM saltmark.event_counts")
                 .replace("INTO event_counts", "INTO saltmark.event_counts")
         };
@@ -181,6 +198,15 @@ fn modern_statements() -> Vec<String> {
             "site = ? AND has(?, visitor_id)",
             vec![Param::Str("example.com".into()), Param::U64s(vec![1])],
         ))));
+        // The visit rows' remake from the events (store::visit_rollup),
+        // checked below to agree with what the view made.
+        statements.push(
+            shown(saltmark::store::visit_rollup::remake_statement(&Sql::new(
+                "site = ? AND has(?, toUInt64(toUInt32(toStartOfHour(timestamp))))",
+                vec![Param::Str("example.com".into()), Param::U64s(vec![0])],
+            )))
+            .replace("INTO visits", "INTO saltmark.visits"),
+        );
         statements.push(shown(rollup::events_between_statement(
             "example.com",
             chrono::DateTime::from_timestamp(0, 0).unwrap(),
@@ -238,6 +264,13 @@ fn migrations_and_statements_run_on_modern_clickhouse() {
             .unwrap_or("")
             .to_string()
     };
+    let derived = answer_of("SELECT 'derived'");
+    assert_eq!(
+        derived.replacen("derived", "raw", 1),
+        answer_of("SELECT 'raw'"),
+        "the view made the visit rows, and the remake did not add to them: {stdout}"
+    );
+    assert!(derived.contains("GB"), "{derived}");
     assert_eq!(
         answer_of("AND batch_id = 3"),
         "1",
@@ -407,6 +440,13 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
     ];
     let client = clickhouse::Client::default();
     let mut rendered = 0;
+    // (derived, raw) statement positions of the same question.
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    let in_database = |text: &str| {
+        text.replace("FROM events", "FROM saltmark.events")
+            .replace("FROM visits", "FROM saltmark.visits")
+            .replace("FROM visits", "FROM saltmark.visits")
+    };
     for mut body in catalogue {
         body["site_id"] = json!("shop.example");
         body["date_range"] = json!(["2026-05-10", "2026-05-10"]);
@@ -443,8 +483,24 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
         ] {
             let built = build(&query, period, tz, options);
             let text = built.sql.query(&client).sql_display().to_string();
-            statements.push(text.replace("FROM events", "FROM saltmark.events"));
+            statements.push(in_database(&text));
             rendered += 1;
+            // Where the derived `visits` table answers, the same question
+            // over the events must give the same rows.
+            let raw = build(
+                &query,
+                period,
+                tz,
+                BuildOptions {
+                    from_events: true,
+                    ..options
+                },
+            );
+            let raw_text = raw.sql.query(&client).sql_display().to_string();
+            if raw_text != text {
+                pairs.push((statements.len() - 1, statements.len()));
+                statements.push(in_database(&raw_text));
+            }
         }
         // total_rows: counted by ClickHouse around the unpaginated statement.
         let options = BuildOptions {
@@ -453,10 +509,7 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
         };
         let built = build(&query, period, tz, options);
         let text = built.sql.query(&client).sql_display().to_string();
-        statements.push(format!(
-            "SELECT count() AS n FROM ({})",
-            text.replace("FROM events", "FROM saltmark.events")
-        ));
+        statements.push(format!("SELECT count() AS n FROM ({})", in_database(&text)));
     }
     // A funnel through every kind of goal (windowFunnel per visit).
     let steps: Vec<&saltmark::goals::Goal> = goals.iter().collect();
@@ -466,7 +519,8 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
             .query(&client)
             .sql_display()
             .to_string()
-            .replace("FROM events", "FROM saltmark.events"),
+            .replace("FROM events", "FROM saltmark.events")
+            .replace("FROM visits", "FROM saltmark.visits"),
     );
     // Imported history (`include.imports`): each table's sums, with
     // filters and time buckets, and our side's unrounded statement.
@@ -523,7 +577,8 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
                 .query(&client)
                 .sql_display()
                 .to_string()
-                .replace("FROM events", "FROM saltmark.events"),
+                .replace("FROM events", "FROM saltmark.events")
+                .replace("FROM visits", "FROM saltmark.visits"),
         );
     }
     // Our events as Plausible's ten export files.
@@ -533,7 +588,8 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
             sql.query(&client)
                 .sql_display()
                 .to_string()
-                .replace("FROM events", "FROM saltmark.events"),
+                .replace("FROM events", "FROM saltmark.events")
+                .replace("FROM visits", "FROM saltmark.visits"),
         );
     }
     // And under filters: the visits with a page and from a country.
@@ -559,7 +615,8 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
             .query(&client)
             .sql_display()
             .to_string()
-            .replace("FROM events", "FROM saltmark.events"),
+            .replace("FROM events", "FROM saltmark.events")
+            .replace("FROM visits", "FROM saltmark.visits"),
     );
     // The engagement metrics' own statement (read from engagement rows).
     for body in [
@@ -579,7 +636,10 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
         ] {
             let built = saltmark::query::builder::build_engagement(&query, period, tz, sample);
             let text = built.sql.query(&client).sql_display().to_string();
-            statements.push(text.replace("FROM events", "FROM saltmark.events"));
+            statements.push(
+                text.replace("FROM events", "FROM saltmark.events")
+                    .replace("FROM visits", "FROM saltmark.visits"),
+            );
         }
     }
     assert!(rendered > 100);
@@ -604,4 +664,22 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
         stdout.contains(&format!("{} statements ok", statements.len())),
         "{stdout}"
     );
+    let answer = |index: usize| {
+        let prefix = format!("statement {index}: ");
+        stdout
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(pairs.len() > 40, "the derived table answers many questions");
+    for (derived, raw) in &pairs {
+        assert_eq!(
+            answer(*derived),
+            answer(*raw),
+            "the derived and the raw statement agree:\n{}\n{}",
+            statements[*derived],
+            statements[*raw]
+        );
+    }
 }

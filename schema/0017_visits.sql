@@ -1,0 +1,79 @@
+-- Visits per site, hour and visit: the second derived table (see
+-- src/store/visit_rollup.rs for its design). One row per visit and hour
+-- that had events of the visit (engagement rows left out), holding
+-- aggregate states — the page views and events counted, the first and last
+-- time seen, and each visit attribute as the raw query takes it from the
+-- visit's events (`VisitAttr::aggregate`) — so a question over whole hours
+-- merges a few rows per visit instead of regrouping its events.
+-- It is filled only by the view below from what is inserted into `events`,
+-- on every node of a cluster; deletes of events are mirrored by
+-- `store::visit_rollup` (the same rows by site and visitor, or the
+-- touched hours made again from the events left); the rows stored before
+-- this migration are added once after it (`visit_rollup::backfill`).
+-- Attribute states hold Strings (a LowCardinality column is cast), so the
+-- table's types are one on every server. Like `events`, it holds keyed
+-- hashes of visitor and visit, never an address or a user agent.
+CREATE TABLE IF NOT EXISTS {{db}}.visits (
+    site {{lc}},
+    hour DateTime,
+    visitor_id UInt64,
+    session_id UInt64,
+    pageviews AggregateFunction(sum, UInt64),
+    events AggregateFunction(sum, UInt64),
+    first_seen AggregateFunction(min, DateTime),
+    last_seen AggregateFunction(max, DateTime),
+    v_entry_page AggregateFunction(argMinIf, String, DateTime, UInt8),
+    v_exit_page AggregateFunction(argMaxIf, String, DateTime, UInt8),
+    v_entry_hostname AggregateFunction(argMinIf, String, DateTime, UInt8),
+    v_exit_hostname AggregateFunction(argMaxIf, String, DateTime, UInt8),
+    v_referrer_source AggregateFunction(argMin, String, UInt64),
+    v_referrer AggregateFunction(argMin, String, UInt64),
+    v_utm_source AggregateFunction(argMin, String, UInt64),
+    v_utm_medium AggregateFunction(argMin, String, UInt64),
+    v_utm_campaign AggregateFunction(argMin, String, UInt64),
+    v_utm_content AggregateFunction(argMin, String, UInt64),
+    v_utm_term AggregateFunction(argMin, String, UInt64),
+    v_country_code AggregateFunction(argMin, String, UInt64),
+    v_region_code AggregateFunction(argMin, String, UInt64),
+    v_region AggregateFunction(argMin, String, UInt64),
+    v_city AggregateFunction(argMin, String, UInt64),
+    v_channel AggregateFunction(argMin, String, UInt64),
+    v_browser AggregateFunction(argMin, String, UInt64),
+    v_browser_version AggregateFunction(argMin, String, UInt64),
+    v_os AggregateFunction(argMin, String, UInt64),
+    v_os_version AggregateFunction(argMin, String, UInt64),
+    v_device AggregateFunction(argMin, String, UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toYYYYMM(hour)
+ORDER BY (site, hour, visitor_id, session_id)
+SAMPLE BY visitor_id;
+CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.visits_mv TO {{db}}.visits AS
+SELECT site, toStartOfHour(timestamp) AS hour, visitor_id, session_id,
+    sumState(toUInt64(name = 'pageview')) AS pageviews,
+    sumState(toUInt64(1)) AS events,
+    minState(timestamp) AS first_seen,
+    maxState(timestamp) AS last_seen,
+    argMinIfState(CAST(pathname AS String), timestamp, name = 'pageview') AS v_entry_page,
+    argMaxIfState(CAST(pathname AS String), timestamp, name = 'pageview') AS v_exit_page,
+    argMinIfState(CAST(hostname AS String), timestamp, name = 'pageview') AS v_entry_hostname,
+    argMaxIfState(CAST(hostname AS String), timestamp, name = 'pageview') AS v_exit_hostname,
+    argMinState(CAST(referrer_source AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_referrer_source,
+    argMinState(CAST(referrer AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_referrer,
+    argMinState(CAST(utm_source AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_utm_source,
+    argMinState(CAST(utm_medium AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_utm_medium,
+    argMinState(CAST(utm_campaign AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_utm_campaign,
+    argMinState(CAST(utm_content AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_utm_content,
+    argMinState(CAST(utm_term AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_utm_term,
+    argMinState(CAST(country_code AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_country_code,
+    argMinState(CAST(region_code AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_region_code,
+    argMinState(CAST(region AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_region,
+    argMinState(CAST(city AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_city,
+    argMinState(CAST(channel AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_channel,
+    argMinState(CAST(browser AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_browser,
+    argMinState(CAST(browser_version AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_browser_version,
+    argMinState(CAST(os AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_os,
+    argMinState(CAST(os_version AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_os_version,
+    argMinState(CAST(device AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_device
+FROM {{db}}.events
+WHERE name != 'engagement'
+GROUP BY site, hour, visitor_id, session_id

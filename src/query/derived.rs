@@ -1,0 +1,238 @@
+//! Visit questions answered from the derived `visits` table
+//! (`store::visit_rollup`) instead of the raw events.
+//!
+//! A visit question regroups the period's events by visit. `visits` holds
+//! each visit's states per hour, so the same question merges a few rows per
+//! visit. It gives the same answer exactly when:
+//! - the period is made of whole hours (its bounds fall on an hour: a site
+//!   whose zone is a whole number of hours from UTC), and so is every time
+//!   bucket asked for (hour, day, week, month; not minute);
+//! - every dimension is a visit attribute or a time bucket, and every
+//!   filter looks only at the visit (an event filter — a page, a goal, a
+//!   property — needs the events themselves);
+//! - the metrics are visitors, visits, page views, events, views per visit,
+//!   bounce rate and visit duration (revenue and scroll goals read events);
+//! - the raw question would regroup by visit at all (a flat count over
+//!   events is already one pass).
+//!
+//! Anything else is answered from `events`, as before.
+//!
+//! With time buckets, a visit counts in every bucket it had events in, as
+//! the raw query counts it: its hour rows are kept apart (`groupArray`) while
+//! its visit-wide figures (page views for the bounce rate, length, source…)
+//! are merged, then each hour row is put in its bucket.
+
+use chrono::{DateTime, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use super::builder::{dimension_expr, filter_sql, metric_columns, Scope};
+use super::dates::Period;
+use super::request::{Filter, QueryRequest};
+use super::sampling::Sample;
+use super::vocabulary::{Dimension, Metric, TimeBucket, VisitAttr};
+use crate::store::sql::{Param, Sql};
+
+/// Whether the derived table answers this question exactly (see the module
+/// comment); `filters` and `dimensions` are those the statement uses.
+pub fn answers(
+    dimensions: &[Dimension],
+    filters: &[&Filter],
+    sql_metrics: &[Metric],
+    scope: Scope<'_>,
+) -> bool {
+    let metrics_ok = sql_metrics.iter().all(|m| {
+        matches!(
+            m,
+            Metric::Visitors
+                | Metric::Visits
+                | Metric::Pageviews
+                | Metric::Events
+                | Metric::ViewsPerVisit
+                | Metric::BounceRate
+                | Metric::VisitDuration
+        )
+    });
+    let has_time = dimensions.iter().any(|d| matches!(d, Dimension::Time(_)));
+    let dimensions_ok = dimensions.iter().all(|d| {
+        matches!(
+            d,
+            Dimension::Visit(_)
+                | Dimension::Time(
+                    TimeBucket::Hour | TimeBucket::Day | TimeBucket::Week | TimeBucket::Month
+                )
+        )
+    });
+    let filters_ok = filters.iter().all(|f| {
+        let dims = f.dimensions();
+        !dims.is_empty() && dims.iter().all(|d| d.is_visit())
+    });
+    metrics_ok
+        && dimensions_ok
+        && filters_ok
+        && !scope.with_engagement
+        && scope.revenue.is_none()
+        && whole_hours(scope.period, scope.tz, has_time)
+}
+
+/// Whether the period's bounds fall on whole hours, and (for time buckets)
+/// the zone's offset is a whole number of hours throughout the period
+/// (checked at its ends and every 30 days between: zones with a half-hour
+/// offset keep it all year or for whole seasons).
+fn whole_hours(period: Period, tz: Tz, buckets: bool) -> bool {
+    let on_hour = |t: DateTime<Utc>| t.timestamp().rem_euclid(3_600) == 0;
+    if !on_hour(period.from) || !on_hour(period.to) {
+        return false;
+    }
+    if !buckets {
+        return true;
+    }
+    let whole = |t: DateTime<Utc>| {
+        tz.offset_from_utc_datetime(&t.naive_utc())
+            .fix()
+            .local_minus_utc()
+            % 3_600
+            == 0
+    };
+    let mut t = period.from;
+    while t < period.to {
+        if !whole(t) {
+            return false;
+        }
+        t += chrono::Duration::days(30);
+    }
+    whole(period.to)
+}
+
+/// The visit attributes the statement reads: those of its dimensions and
+/// filters, each once.
+fn attributes(dimensions: &[Dimension], filters: &[&Filter]) -> Vec<VisitAttr> {
+    let mut attrs: Vec<VisitAttr> = Vec::new();
+    for dimension in dimensions
+        .iter()
+        .chain(filters.iter().flat_map(|f| f.dimensions()))
+    {
+        if let Dimension::Visit(attr) = dimension {
+            if !attrs.iter().any(|a| a.alias() == attr.alias()) {
+                attrs.push(*attr);
+            }
+        }
+    }
+    attrs
+}
+
+/// The merge of an attribute's state.
+fn merged(attr: VisitAttr) -> String {
+    let function = match attr {
+        VisitAttr::EntryPage | VisitAttr::EntryHostname => "argMinIfMerge",
+        VisitAttr::ExitPage | VisitAttr::ExitHostname => "argMaxIfMerge",
+        _ => "argMinMerge",
+    };
+    let alias = attr.alias();
+    format!("{function}({alias}) AS {alias}")
+}
+
+/// One row per visit of the period from `visits`: `visitor`, `spv` (its
+/// page views), `sdur` (its length), its attributes, and either the
+/// group's `pv` and `ev` or, with `hours`, its hour rows apart (`hs`,
+/// `hpv`, `hev`).
+fn per_visit(scope: Scope<'_>, attrs: &[VisitAttr], hours: bool) -> Sql {
+    // Without hour rows, the visit's page views and events are the
+    // group's (`pv`, `ev`); with them, each hour row brings its own.
+    let counts = if hours {
+        "sumMerge(pageviews) AS spv"
+    } else {
+        "sumMerge(pageviews) AS spv, spv AS pv, sumMerge(events) AS ev"
+    };
+    let mut sql = Sql::raw(format!(
+        "SELECT session_id, any(visitor_id) AS visitor, {counts}, \
+         toUInt32(maxMerge(last_seen)) - toUInt32(minMerge(first_seen)) AS sdur"
+    ));
+    for attr in attrs {
+        sql.text.push_str(", ");
+        sql.text.push_str(&merged(*attr));
+    }
+    if hours {
+        sql.text.push_str(
+            ", groupArray(hour) AS hs, groupArray(finalizeAggregation(pageviews)) AS hpv, \
+             groupArray(finalizeAggregation(events)) AS hev",
+        );
+    }
+    sql.text.push_str(" FROM visits");
+    sql.push(Sample::clause(scope.sample));
+    sql.push(Sql::new(
+        " WHERE site = ? AND hour >= toDateTime(?) AND hour < toDateTime(?) GROUP BY session_id",
+        vec![
+            Param::Str(scope.site.to_string()),
+            Param::time(scope.period.from),
+            Param::time(scope.period.to),
+        ],
+    ));
+    sql
+}
+
+/// The statement's body (`SELECT d…, m… FROM …`, without the GROUP BY of
+/// the dimensions, which the builder adds as for every shape) when
+/// [`answers`] holds.
+pub fn statement(
+    query: &QueryRequest,
+    dimensions: &[Dimension],
+    filters: &[&Filter],
+    sql_metrics: &[Metric],
+    scope: Scope<'_>,
+) -> Sql {
+    let attrs = attributes(dimensions, filters);
+    let buckets = dimensions.iter().any(|d| matches!(d, Dimension::Time(_)));
+    let where_filters = |sql: &mut Sql| {
+        if !filters.is_empty() {
+            sql.text.push_str(" WHERE ");
+            sql.push(Sql::join(
+                filters.iter().map(|f| filter_sql(f, scope)).collect(),
+                " AND ",
+            ));
+        }
+    };
+    let dimension_columns = |sql: &mut Sql| {
+        for (i, d) in dimensions.iter().enumerate() {
+            sql.push(dimension_expr(d, scope));
+            sql.text.push_str(&format!(" AS d{i}, "));
+        }
+    };
+    let mut statement = Sql::raw("SELECT ");
+    if !buckets {
+        // One row per visit: the metrics over them, per group.
+        dimension_columns(&mut statement);
+        statement.push(metric_columns(query, dimensions, sql_metrics, false));
+        statement.text.push_str(" FROM (");
+        statement.push(per_visit(scope, &attrs, false));
+        statement.text.push(')');
+        where_filters(&mut statement);
+        return statement;
+    }
+    // One row per visit and group: each hour row in its bucket (the hour is
+    // named `timestamp`, which the bucket expressions read), the visit's own
+    // figures kept whole.
+    let mut level1 = Sql::raw("SELECT ");
+    dimension_columns(&mut level1);
+    level1.text.push_str(
+        "session_id, any(visitor) AS visitor, sum(bpv) AS pv, sum(bev) AS ev, \
+         any(spv) AS spv, any(sdur) AS sdur FROM (",
+    );
+    level1.push(per_visit(scope, &attrs, true));
+    level1
+        .text
+        .push_str(") ARRAY JOIN hs AS timestamp, hpv AS bpv, hev AS bev");
+    where_filters(&mut level1);
+    level1.text.push_str(" GROUP BY ");
+    for i in 0..dimensions.len() {
+        level1.text.push_str(&format!("d{i}, "));
+    }
+    level1.text.push_str("session_id");
+    for i in 0..dimensions.len() {
+        statement.text.push_str(&format!("d{i}, "));
+    }
+    statement.push(metric_columns(query, dimensions, sql_metrics, false));
+    statement.text.push_str(" FROM (");
+    statement.push(level1);
+    statement.text.push(')');
+    statement
+}
