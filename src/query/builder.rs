@@ -856,6 +856,8 @@ pub struct Built {
     pub sql: Sql,
     /// Metrics computed in SQL, in column order.
     pub sql_metrics: Vec<Metric>,
+    /// Whether it reads the derived `visits` table (`super::derived`).
+    pub derived: bool,
 }
 
 /// Options for [`build`].
@@ -1112,6 +1114,7 @@ pub fn build_engagement(
     Built {
         sql,
         sql_metrics: vec![Metric::ScrollDepth, Metric::TimeOnPage],
+        derived: false,
     }
 }
 
@@ -1357,6 +1360,7 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
     Built {
         sql: statement,
         sql_metrics,
+        derived,
     }
 }
 

@@ -136,7 +136,9 @@ fn a_daily_time_series_is_one_flat_group_by_in_the_sites_zone() {
         vec![],
     );
     assert_eq!(shape(&query, &query.dimensions, &[]), Shape::Flat);
-    let Built { sql, sql_metrics } = build(&query, period(), BERLIN, paginated());
+    let Built {
+        sql, sql_metrics, ..
+    } = build(&query, period(), BERLIN, paginated());
     assert_eq!(sql_metrics, vec![Metric::Visitors, Metric::Pageviews]);
     assert_eq!(
         sql.text,
@@ -315,7 +317,9 @@ fn totals_have_no_grouping_ordering_or_page() {
         without_dimensions: true,
         ..raw()
     };
-    let Built { sql, sql_metrics } = build(&query, period(), BERLIN, options);
+    let Built {
+        sql, sql_metrics, ..
+    } = build(&query, period(), BERLIN, options);
     // A percentage needs the visitors, computed in SQL.
     assert_eq!(sql_metrics, vec![Metric::Visits, Metric::Visitors]);
     assert_eq!(

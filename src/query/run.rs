@@ -97,16 +97,22 @@ fn pick(query: &QueryRequest, built: &Built, values: &[f64], sample: Option<Samp
         .collect()
 }
 
-/// The sample a period is read with: none when the request asks for the
-/// exact figure or the period is small. The period's size comes from the
-/// derived hourly counts (`store::rollup`: a few thousand rows however
-/// large the site, whole hours); only a period that may be near the
-/// threshold is counted exactly in `events`, which is cheap because it is
-/// small.
+/// The sample for `query` over `period` (none when it asks for the exact
+/// figure, or the period is small), and the period's events. The period's
+/// size comes from the derived hourly counts (`store::rollup`: a few
+/// thousand rows however large the site); only a period that may be near
+/// the threshold is counted exactly in `events`, cheap because it is
+/// small. A question
+/// the derived `visits` table answers costs about its visit rows, each
+/// about twice an event's regrouping (bench/RESULTS.md): it is sampled by
+/// those, above half the events' threshold, so it keeps more visitors than
+/// a question over the events for the same time.
 async fn sample_for(
     store: &Store,
     query: &QueryRequest,
     period: Period,
+    tz: Tz,
+    goals: &[Goal],
     policy: SamplingPolicy,
 ) -> Result<(Option<Sample>, u64), QueryError> {
     if query.exact || policy.above_events == 0 {
@@ -124,6 +130,16 @@ async fn sample_for(
             ],
         );
         events = exact.query(store.reader()).fetch_one::<u64>().await?;
+    }
+    let options = BuildOptions {
+        goals,
+        ..BuildOptions::default()
+    };
+    if events > policy.above_events / 2 && build(query, period, tz, options).derived {
+        let rows =
+            crate::store::visit_rollup::rows_between(store, &query.site_id, period.from, period.to)
+                .await?;
+        return Ok((policy.for_visit_rows(rows), events));
     }
     Ok((policy.for_events(events), events))
 }
@@ -207,7 +223,7 @@ async fn comparison_rows(
     goals: &[Goal],
     imported: Option<&ImportedPlan>,
 ) -> Result<(Vec<Row>, Option<Value>), QueryError> {
-    let (sample, events) = sample_for(store, unpaged, previous, sampling).await?;
+    let (sample, events) = sample_for(store, unpaged, previous, tz, goals, sampling).await?;
     let rows = rows_for(
         store,
         unpaged,
@@ -653,7 +669,7 @@ pub async fn execute(
 ) -> Result<Value, QueryError> {
     let period = dates::resolve(&query.date_range, query.date, now, tz)?;
     let goals = goals_for(store, query).await?;
-    let (sample, events_in_period) = sample_for(store, query, period, sampling).await?;
+    let (sample, events_in_period) = sample_for(store, query, period, tz, &goals, sampling).await?;
     let time_index = query
         .dimensions
         .iter()

@@ -76,6 +76,16 @@ impl SamplingPolicy {
             denominator: events.div_ceil(self.above_events),
         })
     }
+
+    /// The sample for a question the derived `visits` table answers over
+    /// `rows` of it: a visit row costs about two events' regrouping, so the
+    /// threshold is half the events'.
+    pub fn for_visit_rows(self, rows: u64) -> Option<Sample> {
+        SamplingPolicy {
+            above_events: self.above_events / 2,
+        }
+        .for_events(rows)
+    }
 }
 
 #[cfg(test)]
@@ -94,6 +104,12 @@ mod tests {
         assert_eq!(policy.for_events(10_001), Some(Sample { denominator: 11 }));
         let never = SamplingPolicy { above_events: 0 };
         assert_eq!(never.for_events(u64::MAX), None);
+        assert_eq!(never.for_visit_rows(u64::MAX), None);
+        assert_eq!(policy.for_visit_rows(500), None);
+        assert_eq!(
+            policy.for_visit_rows(5_000),
+            Some(Sample { denominator: 10 })
+        );
         assert_eq!(Sample::clause(None).text, "");
         assert_eq!(
             Sample::clause(Some(Sample { denominator: 7 })).text,

@@ -198,6 +198,36 @@ async fn count(store: &Store, predicate: &Sql) -> Result<u64, StoreError> {
     Ok(sql.query(store.client()).fetch_one::<u64>().await?)
 }
 
+/// The rows of `site` in [from, to) (whole hours): what a question over
+/// that period merges. Read with the stats path's read-only client.
+pub async fn rows_between(
+    store: &Store,
+    site: &str,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, StoreError> {
+    Ok(rows_between_statement(site, from, to)
+        .query(store.reader())
+        .fetch_one::<u64>()
+        .await?)
+}
+
+/// The statement of [`rows_between`].
+pub fn rows_between_statement(
+    site: &str,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Sql {
+    Sql::new(
+        "SELECT count() AS n FROM visits WHERE site = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)",
+        vec![
+            Param::Str(site.to_string()),
+            Param::time(from),
+            Param::time(to),
+        ],
+    )
+}
+
 /// Drops a month's partition (the expiry's whole months).
 pub async fn drop_month(store: &Store, partition: u32) -> Result<(), StoreError> {
     store

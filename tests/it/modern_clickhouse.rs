@@ -207,6 +207,14 @@ fn modern_statements() -> Vec<String> {
             )))
             .replace("INTO visits", "INTO saltmark.visits"),
         );
+        statements.push(
+            shown(saltmark::store::visit_rollup::rows_between_statement(
+                "example.com",
+                chrono::DateTime::from_timestamp(0, 0).unwrap(),
+                chrono::Utc::now(),
+            ))
+            .replace("FROM visits", "FROM saltmark.visits"),
+        );
         statements.push(shown(rollup::events_between_statement(
             "example.com",
             chrono::DateTime::from_timestamp(0, 0).unwrap(),

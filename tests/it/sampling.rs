@@ -74,16 +74,28 @@ async fn large_periods_are_sampled_said_so_and_close_small_ones_and_exact_reques
         .parse()
         .unwrap();
 
-    // Above the threshold: about threshold / rows of the visitors (the
-    // rows as estimated from a 1/64 sample, over a threshold of 8 000),
-    // counts scaled up by as much, and said so.
+    // The headline is a visit question over whole days: the derived
+    // `visits` table answers it, and it is sampled by that table's rows,
+    // over half the threshold.
+    let visit_rows: f64 = server
+        .query(&format!(
+            "SELECT count() FROM visits WHERE site = '{SITE}' FORMAT TSV"
+        ))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+
+    // Above the threshold: about 4 000 / visit rows of the visitors,
+    // counts scaled up by as much, and said so (with the period's events,
+    // as estimated from the hourly counts).
     let (status, sampled) = server
         .stats_query(&key, &headline(&from, &to, json!({})))
         .await;
     assert_eq!(status, 200, "{sampled}");
     let sampling = &sampled["meta"]["sampling"];
     let n = (1.0 / sampling["fraction"].as_f64().expect("sampled")).round();
-    let expected_n = rows / 8_000.0;
+    let expected_n = (visit_rows / 4_000.0).ceil();
     assert!(
         (expected_n * 0.6..=expected_n * 1.4 + 1.0).contains(&n),
         "{rows} rows: {sampled}"
@@ -100,6 +112,23 @@ async fn large_periods_are_sampled_said_so_and_close_small_ones_and_exact_reques
         assert!(error < 0.15, "metric {i}: {estimate} against {exact}");
         assert_ne!(estimate, exact, "metric {i} was estimated, not counted");
     }
+    // A question over the events (a page filter) is sampled by the
+    // events: about 8 000 / rows of the visitors.
+    let mut on_page = headline(&from, &to, json!({}));
+    on_page["filters"] = json!([["contains", "event:page", ["/"]]]);
+    let (status, by_events) = server.stats_query(&key, &on_page).await;
+    assert_eq!(status, 200, "{by_events}");
+    let events_n = (1.0
+        / by_events["meta"]["sampling"]["fraction"]
+            .as_f64()
+            .expect("sampled"))
+    .round();
+    let expected_events_n = rows / 8_000.0;
+    assert!(
+        (expected_events_n * 0.6..=expected_events_n * 1.4 + 1.0).contains(&events_n),
+        "{rows} rows: {by_events}"
+    );
+
     // The same visitors every time: the same question, the same answer.
     let (_, again) = server
         .stats_query(&key, &headline(&from, &to, json!({})))
