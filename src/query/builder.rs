@@ -673,7 +673,7 @@ fn visit_attribute_columns(query: &QueryRequest) -> String {
 /// their entry page: Plausible counts the bounce rate under an `event:page`
 /// filter only over the visits that *entered* on a matching page, and
 /// answers visit metrics per page for the visits that entered there.
-fn entry_page_condition_needed(query: &QueryRequest) -> bool {
+pub(super) fn entry_page_condition_needed(query: &QueryRequest) -> bool {
     let visit_metric = query
         .metrics
         .iter()
@@ -686,7 +686,7 @@ fn entry_page_condition_needed(query: &QueryRequest) -> bool {
 }
 
 /// A top-level filter on `event:page`.
-fn is_page_filter(filter: &Filter) -> bool {
+pub(super) fn is_page_filter(filter: &Filter) -> bool {
     matches!(
         filter,
         Filter::Compare {

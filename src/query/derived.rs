@@ -8,8 +8,10 @@
 //!   whose zone is a whole number of hours from UTC), and so is every time
 //!   bucket asked for (hour, day, week, month; not minute);
 //! - every dimension is a visit attribute or a time bucket, and every
-//!   filter looks only at the visit (an event filter — a page, a goal, a
-//!   property — needs the events themselves);
+//!   filter looks only at the visit or is a page filter (the table keeps
+//!   the page of each page view and event, so the matching ones are
+//!   counted as the raw query counts them); a goal, property, name or
+//!   hostname filter needs the events themselves;
 //! - the metrics are visitors, visits, page views, events, views per visit,
 //!   bounce rate and visit duration (revenue and scroll goals read events);
 //! - the raw question would regroup by visit at all (a flat count over
@@ -25,7 +27,9 @@
 use chrono::{DateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::builder::{dimension_expr, filter_sql, metric_columns, Scope};
+use super::builder::{
+    dimension_expr, entry_page_condition_needed, filter_sql, is_page_filter, metric_columns, Scope,
+};
 use super::dates::Period;
 use super::request::{Filter, QueryRequest};
 use super::sampling::Sample;
@@ -64,7 +68,7 @@ pub fn answers(
     });
     let filters_ok = filters.iter().all(|f| {
         let dims = f.dimensions();
-        !dims.is_empty() && dims.iter().all(|d| d.is_visit())
+        is_page_filter(f) || (!dims.is_empty() && dims.iter().all(|d| d.is_visit()))
     });
     metrics_ok
         && dimensions_ok
@@ -120,6 +124,16 @@ fn attributes(dimensions: &[Dimension], filters: &[&Filter]) -> Vec<VisitAttr> {
     attrs
 }
 
+/// `length(arrayFilter(pathname -> matched, paths))`: how many of the
+/// pages in `paths` the page filters match (the filters read `pathname`,
+/// here the lambda's argument).
+fn matching(matched: &Sql, paths: &str) -> Sql {
+    let mut sql = Sql::raw("length(arrayFilter(pathname -> (");
+    sql.push(matched.clone());
+    sql.text.push_str(&format!("), {paths}))"));
+    sql
+}
+
 /// The merge of an attribute's state.
 fn merged(attr: VisitAttr) -> String {
     let function = match attr {
@@ -127,35 +141,57 @@ fn merged(attr: VisitAttr) -> String {
         VisitAttr::ExitPage | VisitAttr::ExitHostname => "argMaxIfMerge",
         _ => "argMinMerge",
     };
-    let alias = attr.alias();
-    format!("{function}({alias}) AS {alias}")
+    let state = crate::store::visit_rollup::state_column(attr);
+    format!("{function}({state}) AS {}", attr.alias())
 }
 
 /// One row per visit of the period from `visits`: `visitor`, `spv` (its
-/// page views), `sdur` (its length), its attributes, and either the
-/// group's `pv` and `ev` or, with `hours`, its hour rows apart (`hs`,
-/// `hpv`, `hev`).
-fn per_visit(scope: Scope<'_>, attrs: &[VisitAttr], hours: bool) -> Sql {
-    // Without hour rows, the visit's page views and events are the
-    // group's (`pv`, `ev`); with them, each hour row brings its own.
-    let counts = if hours {
-        "sumMerge(pageviews) AS spv"
-    } else {
-        "sumMerge(pageviews) AS spv, spv AS pv, sumMerge(events) AS ev"
-    };
-    let mut sql = Sql::raw(format!(
-        "SELECT session_id, any(visitor_id) AS visitor, {counts}, \
-         toUInt32(maxMerge(last_seen)) - toUInt32(minMerge(first_seen)) AS sdur"
-    ));
+/// page views), `sdur` (its length), its attributes, `sentry` (its entry
+/// page) with `by_entry`, and either the group's `pv` and `ev` (with page
+/// filters, the matching page views and events; visits with none left
+/// out) or, with `hours`, its hour rows apart (`hs`, `hpv`, `hev`).
+fn per_visit(
+    scope: Scope<'_>,
+    attrs: &[VisitAttr],
+    hours: bool,
+    by_entry: bool,
+    pages: Option<&Sql>,
+) -> Sql {
+    let mut sql = Sql::raw(
+        "SELECT session_id, any(visitor_id) AS visitor, sumMerge(pageviews) AS spv, \
+         toUInt32(maxMerge(last_seen)) - toUInt32(minMerge(first_seen)) AS sdur",
+    );
     for attr in attrs {
         sql.text.push_str(", ");
         sql.text.push_str(&merged(*attr));
     }
-    if hours {
-        sql.text.push_str(
+    if by_entry {
+        // Merged again under its own name (the attribute may be merged as
+        // `v_entry_page` too, and an alias is not read back in its SELECT).
+        sql.text.push_str(", argMinIfMerge(s_entry_page) AS sentry");
+    }
+    match (hours, pages) {
+        (false, None) => sql.text.push_str(", spv AS pv, sumMerge(events) AS ev"),
+        (false, Some(matched)) => {
+            sql.text.push_str(", ");
+            sql.push(matching(matched, "groupArrayIfMerge(page_paths)"));
+            sql.text.push_str(" AS pv, pv + ");
+            sql.push(matching(matched, "groupArrayIfMerge(other_paths)"));
+            sql.text.push_str(" AS ev");
+        }
+        (true, None) => sql.text.push_str(
             ", groupArray(hour) AS hs, groupArray(finalizeAggregation(pageviews)) AS hpv, \
              groupArray(finalizeAggregation(events)) AS hev",
-        );
+        ),
+        (true, Some(matched)) => {
+            sql.text.push_str(", groupArray(hour) AS hs, groupArray(");
+            sql.push(matching(matched, "finalizeAggregation(page_paths)"));
+            sql.text.push_str(") AS hpv, groupArray(");
+            sql.push(matching(matched, "finalizeAggregation(page_paths)"));
+            sql.text.push_str(" + ");
+            sql.push(matching(matched, "finalizeAggregation(other_paths)"));
+            sql.text.push_str(") AS hev");
+        }
     }
     sql.text.push_str(" FROM visits");
     sql.push(Sample::clause(scope.sample));
@@ -167,6 +203,14 @@ fn per_visit(scope: Scope<'_>, attrs: &[VisitAttr], hours: bool) -> Sql {
             Param::time(scope.period.to),
         ],
     ));
+    if pages.is_some() {
+        // The visits with a matching event, as the raw query keeps them.
+        sql.text.push_str(if hours {
+            " HAVING arraySum(hev) > 0"
+        } else {
+            " HAVING ev > 0"
+        });
+    }
     sql
 }
 
@@ -180,15 +224,25 @@ pub fn statement(
     sql_metrics: &[Metric],
     scope: Scope<'_>,
 ) -> Sql {
-    let attrs = attributes(dimensions, filters);
+    let (page_filters, visit_filters): (Vec<&Filter>, Vec<&Filter>) =
+        filters.iter().partition(|f| is_page_filter(f));
+    // Bounce rate under a page filter: over the visits that entered on a
+    // matching page (as the raw query restricts it).
+    let by_entry = entry_page_condition_needed(query);
+    let attrs = attributes(dimensions, &visit_filters);
+    let pages = (!page_filters.is_empty()).then(|| {
+        Sql::join(
+            page_filters.iter().map(|f| filter_sql(f, scope)).collect(),
+            " AND ",
+        )
+    });
     let buckets = dimensions.iter().any(|d| matches!(d, Dimension::Time(_)));
-    let where_filters = |sql: &mut Sql| {
-        if !filters.is_empty() {
+    let where_filters = |sql: &mut Sql, first: Option<&str>| {
+        let mut parts: Vec<Sql> = first.map(Sql::raw).into_iter().collect();
+        parts.extend(visit_filters.iter().map(|f| filter_sql(f, scope)));
+        if !parts.is_empty() {
             sql.text.push_str(" WHERE ");
-            sql.push(Sql::join(
-                filters.iter().map(|f| filter_sql(f, scope)).collect(),
-                " AND ",
-            ));
+            sql.push(Sql::join(parts, " AND "));
         }
     };
     let dimension_columns = |sql: &mut Sql| {
@@ -201,27 +255,32 @@ pub fn statement(
     if !buckets {
         // One row per visit: the metrics over them, per group.
         dimension_columns(&mut statement);
-        statement.push(metric_columns(query, dimensions, sql_metrics, false));
+        statement.push(metric_columns(query, dimensions, sql_metrics, by_entry));
         statement.text.push_str(" FROM (");
-        statement.push(per_visit(scope, &attrs, false));
+        statement.push(per_visit(scope, &attrs, false, by_entry, pages.as_ref()));
         statement.text.push(')');
-        where_filters(&mut statement);
+        where_filters(&mut statement, None);
         return statement;
     }
     // One row per visit and group: each hour row in its bucket (the hour is
     // named `timestamp`, which the bucket expressions read), the visit's own
-    // figures kept whole.
+    // figures kept whole; under a page filter only the hours with a
+    // matching event.
     let mut level1 = Sql::raw("SELECT ");
     dimension_columns(&mut level1);
     level1.text.push_str(
         "session_id, any(visitor) AS visitor, sum(bpv) AS pv, sum(bev) AS ev, \
-         any(spv) AS spv, any(sdur) AS sdur FROM (",
+         any(spv) AS spv, any(sdur) AS sdur",
     );
-    level1.push(per_visit(scope, &attrs, true));
+    if by_entry {
+        level1.text.push_str(", any(sentry) AS sentry");
+    }
+    level1.text.push_str(" FROM (");
+    level1.push(per_visit(scope, &attrs, true, by_entry, pages.as_ref()));
     level1
         .text
         .push_str(") ARRAY JOIN hs AS timestamp, hpv AS bpv, hev AS bev");
-    where_filters(&mut level1);
+    where_filters(&mut level1, pages.as_ref().map(|_| "bev > 0"));
     level1.text.push_str(" GROUP BY ");
     for i in 0..dimensions.len() {
         level1.text.push_str(&format!("d{i}, "));
@@ -230,7 +289,7 @@ pub fn statement(
     for i in 0..dimensions.len() {
         statement.text.push_str(&format!("d{i}, "));
     }
-    statement.push(metric_columns(query, dimensions, sql_metrics, false));
+    statement.push(metric_columns(query, dimensions, sql_metrics, by_entry));
     statement.text.push_str(" FROM (");
     statement.push(level1);
     statement.text.push(')');

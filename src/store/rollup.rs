@@ -1,6 +1,7 @@
-//! Derived tables: what ClickHouse keeps from `events` so that a question
-//! need not read every event. For now one: `event_counts`, events per site,
-//! hour and name.
+//! Derived counts: what ClickHouse keeps from `events` so that sizing a
+//! question need not read every event: `event_counts`, events per site,
+//! hour and name. (The per-visit table `visits`, which answers questions,
+//! is `super::visit_rollup`.)
 //!
 //! Design and invariants:
 //! - `events` is the single source of truth. `event_counts` is filled by a

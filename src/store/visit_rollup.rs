@@ -4,7 +4,9 @@
 //! Design and invariants:
 //! - One row per (site, hour, visitor, visit) with events of the visit in
 //!   that hour (engagement rows left out), holding aggregate states: page
-//!   views and events counted, the first and last time seen, and every visit
+//!   views and events counted, the first and last time seen, the page of
+//!   each page view and of each other event (so a page filter can count the
+//!   matching ones), and every visit
 //!   attribute as `query::vocabulary::VisitAttr::aggregate` takes it from the
 //!   visit's events (entry and exit page from the first and last page view,
 //!   the rest from the first event, a page view first within a second).
@@ -53,27 +55,37 @@ pub const STATES: &str = "site, toStartOfHour(timestamp) AS hour, visitor_id, se
     sumState(toUInt64(1)) AS events,
     minState(timestamp) AS first_seen,
     maxState(timestamp) AS last_seen,
-    argMinIfState(CAST(pathname AS String), timestamp, name = 'pageview') AS v_entry_page,
-    argMaxIfState(CAST(pathname AS String), timestamp, name = 'pageview') AS v_exit_page,
-    argMinIfState(CAST(hostname AS String), timestamp, name = 'pageview') AS v_entry_hostname,
-    argMaxIfState(CAST(hostname AS String), timestamp, name = 'pageview') AS v_exit_hostname,
-    argMinState(CAST(referrer_source AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_referrer_source,
-    argMinState(CAST(referrer AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_referrer,
-    argMinState(CAST(utm_source AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_utm_source,
-    argMinState(CAST(utm_medium AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_utm_medium,
-    argMinState(CAST(utm_campaign AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_utm_campaign,
-    argMinState(CAST(utm_content AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_utm_content,
-    argMinState(CAST(utm_term AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_utm_term,
-    argMinState(CAST(country_code AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_country_code,
-    argMinState(CAST(region_code AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_region_code,
-    argMinState(CAST(region AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_region,
-    argMinState(CAST(city AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_city,
-    argMinState(CAST(channel AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_channel,
-    argMinState(CAST(browser AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_browser,
-    argMinState(CAST(browser_version AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_browser_version,
-    argMinState(CAST(os AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_os,
-    argMinState(CAST(os_version AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_os_version,
-    argMinState(CAST(device AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS v_device";
+    groupArrayIfState(CAST(pathname AS String), name = 'pageview') AS page_paths,
+    groupArrayIfState(CAST(pathname AS String), name != 'pageview') AS other_paths,
+    argMinIfState(CAST(pathname AS String), timestamp, name = 'pageview') AS s_entry_page,
+    argMaxIfState(CAST(pathname AS String), timestamp, name = 'pageview') AS s_exit_page,
+    argMinIfState(CAST(hostname AS String), timestamp, name = 'pageview') AS s_entry_hostname,
+    argMaxIfState(CAST(hostname AS String), timestamp, name = 'pageview') AS s_exit_hostname,
+    argMinState(CAST(referrer_source AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_referrer_source,
+    argMinState(CAST(referrer AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_referrer,
+    argMinState(CAST(utm_source AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_utm_source,
+    argMinState(CAST(utm_medium AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_utm_medium,
+    argMinState(CAST(utm_campaign AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_utm_campaign,
+    argMinState(CAST(utm_content AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_utm_content,
+    argMinState(CAST(utm_term AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_utm_term,
+    argMinState(CAST(country_code AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_country_code,
+    argMinState(CAST(region_code AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_region_code,
+    argMinState(CAST(region AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_region,
+    argMinState(CAST(city AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_city,
+    argMinState(CAST(channel AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_channel,
+    argMinState(CAST(browser AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_browser,
+    argMinState(CAST(browser_version AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_browser_version,
+    argMinState(CAST(os AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_os,
+    argMinState(CAST(os_version AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_os_version,
+    argMinState(CAST(device AS String), toUInt64(timestamp) * 2 + (name != 'pageview')) AS s_device";
+
+/// The column holding an attribute's state: `s_…` beside the query's
+/// `v_…` for its merged value (an alias may not be a column's name when
+/// the same SELECT reads both).
+pub fn state_column(attr: crate::query::vocabulary::VisitAttr) -> String {
+    let alias = attr.alias();
+    format!("s_{}", alias.strip_prefix("v_").unwrap_or(&alias))
+}
 
 /// The view's grouping.
 pub const GROUP_BY: &str = "site, hour, visitor_id, session_id";
@@ -282,7 +294,7 @@ mod tests {
             let (function, args) = aggregate.split_once('(').expect("a function");
             let column = attr.column();
             let cast = args.replacen(column, &format!("CAST({column} AS String)"), 1);
-            let state = format!("{function}State({cast} AS {}", attr.alias());
+            let state = format!("{function}State({cast} AS {}", state_column(attr));
             assert!(STATES.contains(&state), "{state} is in the view");
         }
     }

@@ -777,8 +777,22 @@ pub async fn assert_visits_agree(url: &str, database: &str) {
         .collect();
     let derived_columns: String = attributes
         .iter()
-        .map(|(alias, _, merge)| format!(", {merge}({alias}) AS d_{alias}"))
+        .map(|(alias, _, merge)| {
+            let state = alias.replacen("v_", "s_", 1);
+            format!(", {merge}({state}) AS d_{alias}")
+        })
         .collect();
+    // The pages of the page views and of the other events, in any order.
+    attributes.push(("page_paths".into(), String::new(), ""));
+    attributes.push(("other_paths".into(), String::new(), ""));
+    let raw_columns = format!(
+        "{raw_columns}, toString(arraySort(groupArrayIf(pathname, name = 'pageview'))) AS page_paths, \
+         toString(arraySort(groupArrayIf(pathname, name != 'pageview'))) AS other_paths"
+    );
+    let derived_columns = format!(
+        "{derived_columns}, toString(arraySort(groupArrayIfMerge(page_paths))) AS d_page_paths, \
+         toString(arraySort(groupArrayIfMerge(other_paths))) AS d_other_paths"
+    );
     let differs: String = attributes
         .iter()
         .map(|(alias, _, _)| format!(" OR {alias} != d_{alias}"))

@@ -200,6 +200,22 @@ async fn visit_questions_from_the_derived_table_equal_those_from_the_events() {
     questions.push(json!({"metrics": visit, "filters": [["is", "visit:country", ["DE", "US"]]]}));
     questions.push(json!({"metrics": visit, "dimensions": ["time:day"], "filters": [["is_not", "visit:source", ["Direct / None"]]]}));
     questions.push(json!({"metrics": ["visitors", "bounce_rate"], "dimensions": ["visit:entry_page"], "filters": [["contains", "visit:source", ["oo"]], ["is", "visit:device", ["Desktop", "Mobile"]]]}));
+    // Page filters: the matching page views and events, the visits with
+    // one, the bounce rate of the visits that entered on a matching page.
+    let visit_headline = json!([
+        "visitors",
+        "visits",
+        "pageviews",
+        "bounce_rate",
+        "visit_duration",
+        "events"
+    ]);
+    questions
+        .push(json!({"metrics": visit_headline, "filters": [["is", "event:page", ["/pricing"]]]}));
+    questions.push(json!({"metrics": visit_headline, "filters": [["contains", "event:page", ["/blog"]], ["is", "visit:source", ["Google"]]]}));
+    questions.push(json!({"metrics": visit, "dimensions": ["visit:source"], "filters": [["is_not", "event:page", ["/"]]]}));
+    questions.push(json!({"metrics": visit, "dimensions": ["time:day"], "filters": [["matches", "event:page", ["^/(pricing|blog)"]]]}));
+    questions.push(json!({"metrics": visit, "dimensions": ["visit:entry_page", "time:week"], "filters": [["is", "event:page", ["/pricing", "/"]], ["is_not", "visit:country", ["US"]]]}));
     let client = clickhouse::Client::default();
     let mut derived_answers = 0;
     for zone in ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"] {

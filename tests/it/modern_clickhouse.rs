@@ -35,7 +35,7 @@ fn modern_statements() -> Vec<String> {
             // The view made the visit rows of that insert (store::visit_rollup):
             // merged, they are what the events give.
             "SELECT 'derived', count(), sum(pv), arraySort(groupArray(src)) FROM (SELECT session_id, \
-             sumMerge(pageviews) AS pv, argMinMerge(v_country_code) AS src FROM saltmark.visits GROUP BY session_id)",
+             sumMerge(pageviews) AS pv, argMinMerge(s_country_code) AS src FROM saltmark.visits GROUP BY session_id)",
             "SELECT 'raw', count(), sum(pv), arraySort(groupArray(src)) FROM (SELECT session_id, \
              countIf(name = 'pageview') AS pv, argMin(country_code, toUInt64(timestamp) * 2 + (name != 'pageview')) AS src \
              FROM saltmark.events WHERE name != 'engagement' GROUP BY session_id)",
