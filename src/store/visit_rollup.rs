@@ -164,7 +164,8 @@ pub async fn remake(
     limit: Duration,
 ) -> Result<(), StoreError> {
     for (site, site_hours) in hours {
-        for chunk in site_hours.chunks(5_000) {
+        // A day's hours per statement (see `backfill`: memory).
+        for chunk in site_hours.chunks(24) {
             let scope = |hour: &str| {
                 let mut scope = in_hours(site, chunk, hour);
                 if let Some(sessions) = sessions {
@@ -256,13 +257,32 @@ pub async fn drop_month(store: &Store, partition: u32) -> Result<(), StoreError>
 }
 
 /// Fills the table from every event stored (once, after the migration):
-/// whatever a cut-short earlier run left is deleted first.
+/// whatever a cut-short earlier run left is deleted first. One statement
+/// per day of events: a whole table's visits grouped at once need more
+/// memory than a server gives one query (at 16 M rows, over 4 GB), a day's
+/// a few hundred megabytes at most. Days are whole UTC days (whole hours
+/// on every server whose zone is whole hours from UTC, as the view's).
 pub async fn backfill(store: &Store) -> Result<(), StoreError> {
     delete(store, &Sql::raw("1"), Duration::from_secs(3_600)).await?;
-    remake_statement(&Sql::raw("1"))
+    let days: Vec<u32> = store
+        .client()
+        .query(
+            "SELECT DISTINCT intDiv(toUInt32(timestamp), 86400) * 86400 AS day FROM events ORDER BY day",
+        )
+        .fetch_all()
+        .await?;
+    for (i, day) in days.iter().enumerate() {
+        remake_statement(&Sql::new(
+            "timestamp >= toDateTime(?) AND timestamp < toDateTime(?)",
+            vec![Param::Time(*day), Param::Time(day.saturating_add(86_400))],
+        ))
         .query(store.client())
         .execute()
         .await?;
+        if (i + 1) % 30 == 0 {
+            tracing::info!(days = i + 1, of = days.len(), "visits backfilled");
+        }
+    }
     Ok(())
 }
 

@@ -1,7 +1,8 @@
-//! Derived tables (`src/store/rollup.rs`) are derived from `events` alone:
-//! the hourly counts agree with the events after the migration that adds
-//! them to a database that already holds events, and stay in step with
-//! inserts. (After ingest, spool replay, expiry and each kind of erasure:
+//! Derived tables (`src/store/rollup.rs`, `src/store/visit_rollup.rs`) are
+//! derived from `events` alone: the hourly counts and the per-visit rows
+//! agree with the events after the migrations that add them to a database
+//! that already holds events (over several days: the visits' backfill goes
+//! day by day), and stay in step with inserts. (After ingest, spool replay, expiry and each kind of erasure:
 //! `ingest.rs`, `spool.rs` and `retention.rs` check the same invariant with
 //! `common::assert_derived_agree` at the end of those scenarios.)
 
@@ -15,6 +16,8 @@ async fn the_migration_counts_the_events_stored_before_it_and_then_keeps_countin
     // A database as an earlier version left it: events, no derived table.
     server.query("DROP TABLE event_counts_mv").await;
     server.query("DROP TABLE event_counts").await;
+    server.query("DROP TABLE visits_mv").await;
+    server.query("DROP TABLE visits").await;
     for (i, name) in ["pageview", "pageview", "Signup", "pageview"]
         .iter()
         .enumerate()
@@ -23,16 +26,16 @@ async fn the_migration_counts_the_events_stored_before_it_and_then_keeps_countin
             .query(&format!(
                 "INSERT INTO events (site, timestamp, name, visitor_id, session_id) VALUES \
                  ('example.com', now() - {}, '{name}', {i}, {i})",
-                i * 4_000
+                i * 40_000
             ))
             .await;
     }
     server
-        .query("ALTER TABLE schema_migrations DELETE WHERE version IN (9, 10)")
+        .query("ALTER TABLE schema_migrations DELETE WHERE version IN (9, 10, 17, 18)")
         .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while server
-        .query("SELECT count() FROM schema_migrations WHERE version IN (9, 10) FORMAT TSV")
+        .query("SELECT count() FROM schema_migrations WHERE version IN (9, 10, 17, 18) FORMAT TSV")
         .await
         .trim()
         != "0"
@@ -48,11 +51,11 @@ async fn the_migration_counts_the_events_stored_before_it_and_then_keeps_countin
     let store = server.store().await;
     assert_eq!(
         server
-            .query("SELECT groupArray(version) FROM (SELECT version FROM schema_migrations WHERE version IN (9, 10) ORDER BY version) FORMAT TSV")
+            .query("SELECT groupArray(version) FROM (SELECT version FROM schema_migrations WHERE version IN (9, 10, 17, 18) ORDER BY version) FORMAT TSV")
             .await
             .trim(),
-        "[9,10]",
-        "the table, then its backfill"
+        "[9,10,17,18]",
+        "each table, then its backfill"
     );
     assert_eq!(
         common::assert_derived_agree(&server.ch_url, &server.database).await,
