@@ -630,7 +630,16 @@ async fn drop_month(store: &Store, partition: u32, limit: Duration) -> Result<()
             )
             .await?;
         }
-        return wait_for_delete(store, store.events_storage(), &in_month, limit).await;
+        wait_for_delete(store, store.events_storage(), &in_month, limit).await?;
+        // The month's visit rows, in one delete too.
+        let visits_in_month =
+            Sql::new("toYYYYMM(hour) = ?", vec![Param::U64(u64::from(partition))]);
+        return timed("deleting a month of visits", limit, async {
+            visit_rollup::delete(store, &visits_in_month, limit)
+                .await
+                .map_err(store_to_ch)
+        })
+        .await;
     }
     timed(
         "dropping a partition",
