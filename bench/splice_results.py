@@ -19,7 +19,7 @@ referrers, UTM tabs, locations, browsers, operating systems and devices -- witho
 filter, with a page filter and with a page and a source filter -- are visit questions
 over whole days, answered from the derived per-visit table `visits`
 (`src/store/visit_rollup.rs`, `src/query/derived.rs`), and sampled by its rows above
-half of `query.sample_above_events`; the time series (visitors and page views: one
+half of `query.sample_above_events` (a third with a page filter); the time series (visitors and page views: one
 pass), top pages, custom events and properties read `events`, sampled by events.
 Earlier runs: bench/QUERIES-before-17.md (no sampling, no derived table), and in git
 history the runs with sampling only (10 M at 6a58dac, 100 M at 8055c94)."""

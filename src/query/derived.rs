@@ -124,13 +124,13 @@ fn attributes(dimensions: &[Dimension], filters: &[&Filter]) -> Vec<VisitAttr> {
     attrs
 }
 
-/// `length(arrayFilter(pathname -> matched, paths))`: how many of the
-/// pages in `paths` the page filters match (the filters read `pathname`,
-/// here the lambda's argument).
+/// `arrayCount(pathname -> matched, paths)`: how many of the pages in
+/// `paths` the page filters match (the filters read `pathname`, here the
+/// lambda's argument).
 fn matching(matched: &Sql, paths: &str) -> Sql {
-    let mut sql = Sql::raw("length(arrayFilter(pathname -> (");
+    let mut sql = Sql::raw("arrayCount(pathname -> (");
     sql.push(matched.clone());
-    sql.text.push_str(&format!("), {paths}))"));
+    sql.text.push_str(&format!("), {paths})"));
     sql
 }
 
