@@ -724,27 +724,47 @@ pub async fn assert_derived_agree(url: &str, database: &str) -> u64 {
 /// first and last time, and every attribute the way the raw query takes
 /// it; and no row that the events do not give.
 pub async fn assert_visits_agree(url: &str, database: &str) {
-    let mut attributes: Vec<(String, String, &str)> = vec![
-        (
-            "v_entry_page".into(),
-            "argMinIf(pathname, timestamp, name = 'pageview')".into(),
-            "argMinIfMerge",
-        ),
-        (
-            "v_exit_page".into(),
-            "argMaxIf(pathname, timestamp, name = 'pageview')".into(),
-            "argMaxIfMerge",
-        ),
-        (
-            "v_entry_hostname".into(),
-            "argMinIf(hostname, timestamp, name = 'pageview')".into(),
-            "argMinIfMerge",
-        ),
-        (
-            "v_exit_hostname".into(),
-            "argMaxIf(hostname, timestamp, name = 'pageview')".into(),
-            "argMaxIfMerge",
-        ),
+    // Each attribute: the events' candidates — the values at the first (or
+    // last) key, where several events of a visit share it (page views in
+    // the same second: which one the raw query's argMin takes depends on
+    // the order it reads them in) — and the derived table's merged value,
+    // which must be one of them.
+    struct Attribute {
+        alias: String,
+        column: &'static str,
+        key: &'static str,
+        only_pageviews: bool,
+        last: bool,
+    }
+    let mut attributes = vec![
+        Attribute {
+            alias: "v_entry_page".into(),
+            column: "pathname",
+            key: "toUInt64(timestamp)",
+            only_pageviews: true,
+            last: false,
+        },
+        Attribute {
+            alias: "v_exit_page".into(),
+            column: "pathname",
+            key: "toUInt64(timestamp)",
+            only_pageviews: true,
+            last: true,
+        },
+        Attribute {
+            alias: "v_entry_hostname".into(),
+            column: "hostname",
+            key: "toUInt64(timestamp)",
+            only_pageviews: true,
+            last: false,
+        },
+        Attribute {
+            alias: "v_exit_hostname".into(),
+            column: "hostname",
+            key: "toUInt64(timestamp)",
+            only_pageviews: true,
+            last: true,
+        },
     ];
     for column in [
         "referrer_source",
@@ -765,26 +785,50 @@ pub async fn assert_visits_agree(url: &str, database: &str) {
         "os_version",
         "device",
     ] {
-        attributes.push((
-            format!("v_{column}"),
-            format!("argMin({column}, toUInt64(timestamp) * 2 + (name != 'pageview'))"),
-            "argMinMerge",
-        ));
+        attributes.push(Attribute {
+            alias: format!("v_{column}"),
+            column,
+            key: "toUInt64(timestamp) * 2 + (name != 'pageview')",
+            only_pageviews: false,
+            last: false,
+        });
     }
     let raw_columns: String = attributes
         .iter()
-        .map(|(alias, raw, _)| format!(", toString({raw}) AS {alias}"))
+        .map(|a| {
+            let pairs = if a.only_pageviews {
+                format!(
+                    "groupArrayIf(({}, toString({})), name = 'pageview')",
+                    a.key, a.column
+                )
+            } else {
+                format!("groupArray(({}, toString({})))", a.key, a.column)
+            };
+            let end = if a.last { "max" } else { "min" };
+            format!(
+                ", if(empty({pairs}), [''], arrayMap(t -> t.2, arrayFilter(t -> t.1 = \
+                 arrayReduce('{end}', arrayMap(t -> t.1, {pairs})), {pairs}))) AS {}",
+                a.alias
+            )
+        })
         .collect();
     let derived_columns: String = attributes
         .iter()
-        .map(|(alias, _, merge)| {
-            let state = alias.replacen("v_", "s_", 1);
-            format!(", {merge}({state}) AS d_{alias}")
+        .map(|a| {
+            let merge = match (a.only_pageviews, a.last) {
+                (true, false) => "argMinIfMerge",
+                (true, true) => "argMaxIfMerge",
+                _ => "argMinMerge",
+            };
+            let state = a.alias.replacen("v_", "s_", 1);
+            format!(", {merge}({state}) AS d_{}", a.alias)
         })
         .collect();
+    let differs: String = attributes
+        .iter()
+        .map(|a| format!(" OR NOT has({0}, d_{0})", a.alias))
+        .collect();
     // The pages of the page views and of the other events, in any order.
-    attributes.push(("page_paths".into(), String::new(), ""));
-    attributes.push(("other_paths".into(), String::new(), ""));
     let raw_columns = format!(
         "{raw_columns}, toString(arraySort(groupArrayIf(pathname, name = 'pageview'))) AS page_paths, \
          toString(arraySort(groupArrayIf(pathname, name != 'pageview'))) AS other_paths"
@@ -793,10 +837,8 @@ pub async fn assert_visits_agree(url: &str, database: &str) {
         "{derived_columns}, toString(arraySort(groupArrayIfMerge(page_paths))) AS d_page_paths, \
          toString(arraySort(groupArrayIfMerge(other_paths))) AS d_other_paths"
     );
-    let differs: String = attributes
-        .iter()
-        .map(|(alias, _, _)| format!(" OR {alias} != d_{alias}"))
-        .collect();
+    let differs =
+        format!("{differs} OR page_paths != d_page_paths OR other_paths != d_other_paths");
     let sql = format!(
         "SELECT count(), toString(groupArray(tuple(site, hour, session_id, pv, d_pv, ev, d_ev))) FROM (\
          SELECT toString(site) AS site, toStartOfHour(timestamp) AS hour, session_id, any(visitor_id) AS visitor, \
