@@ -21,8 +21,10 @@ over whole days, answered from the derived per-visit table `visits`
 (`src/store/visit_rollup.rs`, `src/query/derived.rs`), and sampled by its rows above
 half of `query.sample_above_events` (a third with a page filter); the time series (visitors and page views: one
 pass), top pages, custom events and properties read `events`, sampled by events.
-Earlier runs: bench/QUERIES-before-17.md (no sampling, no derived table), and in git
-history the runs with sampling only (10 M at 6a58dac, 100 M at 8055c94)."""
+The 100 M figures were measured at 6a58dac, with sampling only (before the derived
+table, the 300 000-row threshold and seed-demo's engagement rows); the 100 M run was not
+repeated since (about 45 minutes of this machine). Earlier runs: bench/QUERIES-before-17.md
+(no sampling, no derived table), and git history (10 M with sampling only at 6a58dac)."""
 
 
 def section():
