@@ -10,7 +10,9 @@
 //!            events matches, and its page views and events are those that
 //!            match, as Joined would count them — without the join.
 //! Joined   — event-level and visit-level together:
-//!            E  = events [ANY LEFT JOIN per-visit attributes USING session_id]
+//!            E  = events [ALL INNER JOIN per-visit attributes USING session_id]
+//!                 (the per-visit side from the derived `visits` table over
+//!                 whole hours: `derived::visit_side`)
 //!            L1 = GROUP BY dimensions, session_id — one row per visit per group
 //!            L2 = GROUP BY dimensions             — the metrics
 //! ```
@@ -739,7 +741,15 @@ fn entry_page_condition(
 /// join and the per-visit GROUP BY are what cost. (Every event left has its
 /// visit on the right, so the inner join drops exactly the events whose
 /// visit fails a visit filter.)
-fn event_rows(query: &QueryRequest, scope: Scope<'_>, filters: &[&Filter]) -> Sql {
+///
+/// With `derived_visits` (see [`super::derived::visit_side`]) the visit
+/// side is read from the derived `visits` table.
+fn event_rows(
+    query: &QueryRequest,
+    scope: Scope<'_>,
+    filters: &[&Filter],
+    derived_visits: bool,
+) -> Sql {
     let event_level: Vec<Sql> = filters
         .iter()
         .filter(|f| is_event_level(f))
@@ -765,6 +775,35 @@ fn event_rows(query: &QueryRequest, scope: Scope<'_>, filters: &[&Filter]) -> Sq
     if !query.needs_visits() {
         return events;
     }
+    let visits = if derived_visits {
+        super::derived::visit_side(scope, &visit_columns(query), visit_level)
+    } else {
+        raw_visit_side(query, scope, &event_level, visit_level)
+    };
+    let mut joined = Sql::raw("SELECT * FROM (");
+    joined.push(events);
+    // Aliases: modern servers require them on joined subqueries.
+    joined.text.push_str(") AS e ALL INNER JOIN (");
+    joined.push(visits);
+    joined.text.push_str(") AS v USING session_id");
+    joined
+}
+
+/// The visit side of [`event_rows`] regrouped from the events: only the
+/// visits with an event that meets the event filters `event_level`, kept
+/// when they meet `visit_level`.
+fn raw_visit_side(
+    query: &QueryRequest,
+    scope: Scope<'_>,
+    event_level: &[Sql],
+    visit_level: Vec<Sql>,
+) -> Sql {
+    let matching = |sql: &mut Sql| {
+        if !event_level.is_empty() {
+            sql.text.push_str(" AND ");
+            sql.push(Sql::join(event_level.to_vec(), " AND "));
+        }
+    };
     let mut visits = Sql::raw(format!(
         "SELECT session_id, countIf(name = 'pageview') AS v_pageviews, {} AS v_duration",
         scope.visit_length()
@@ -785,13 +824,7 @@ fn event_rows(query: &QueryRequest, scope: Scope<'_>, filters: &[&Filter]) -> Sq
         visits.text.push_str(" HAVING ");
         visits.push(Sql::join(visit_level, " AND "));
     }
-    let mut joined = Sql::raw("SELECT * FROM (");
-    joined.push(events);
-    // Aliases: modern servers require them on joined subqueries.
-    joined.text.push_str(") AS e ALL INNER JOIN (");
-    joined.push(visits);
-    joined.text.push_str(") AS v USING session_id");
-    joined
+    visits
 }
 
 /// The visits a query's filters keep (event filters: visits with such an
@@ -801,7 +834,7 @@ fn event_rows(query: &QueryRequest, scope: Scope<'_>, filters: &[&Filter]) -> Sq
 pub fn matching_visits(query: &QueryRequest, scope: Scope<'_>) -> Sql {
     let filters: Vec<&Filter> = query.filters.iter().collect();
     let mut sql = Sql::raw("SELECT DISTINCT session_id FROM (");
-    sql.push(event_rows(query, scope, &filters));
+    sql.push(event_rows(query, scope, &filters, false));
     sql.text.push_str(") WHERE 1");
     for filter in &filters {
         sql.text.push_str(" AND (");
@@ -1217,6 +1250,9 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
     let derived = shape != Shape::Flat
         && !options.from_events
         && super::derived::answers(&dimensions, &filters, &sql_metrics, scope);
+    // A joined statement's visit side (it holds no event).
+    let derived_visits =
+        !options.from_events && !with_engagement && super::derived::whole_hours(period, tz, false);
     match shape {
         _ if derived => {
             statement =
@@ -1315,7 +1351,7 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
             }
             visit_revenue(&mut level1);
             level1.text.push_str(" FROM (");
-            level1.push(event_rows(query, scope, &filters));
+            level1.push(event_rows(query, scope, &filters, derived_visits));
             level1.text.push(')');
             where_filters(&mut level1, " WHERE ");
             level1.text.push_str(" GROUP BY ");

@@ -17,7 +17,9 @@
 //! - the raw question would regroup by visit at all (a flat count over
 //!   events is already one pass).
 //!
-//! Anything else is answered from `events`, as before.
+//! Anything else is answered from `events`, as before; a joined statement
+//! (an event dimension under a visit filter) still takes its visit side
+//! from here over whole hours ([`visit_side`]).
 //!
 //! With time buckets, a visit counts in every bucket it had events in, as
 //! the raw query counts it: its hour rows are kept apart (`groupArray`) while
@@ -82,7 +84,7 @@ pub fn answers(
 /// the zone's offset is a whole number of hours throughout the period
 /// (checked at its ends and every 30 days between: zones with a half-hour
 /// offset keep it all year or for whole seasons).
-fn whole_hours(period: Period, tz: Tz, buckets: bool) -> bool {
+pub(super) fn whole_hours(period: Period, tz: Tz, buckets: bool) -> bool {
     let on_hour = |t: DateTime<Utc>| t.timestamp().rem_euclid(3_600) == 0;
     if !on_hour(period.from) || !on_hour(period.to) {
         return false;
@@ -173,11 +175,14 @@ fn per_visit(
     match (hours, pages) {
         (false, None) => sql.text.push_str(", spv AS pv, sumMerge(events) AS ev"),
         (false, Some(matched)) => {
-            sql.text.push_str(", ");
-            sql.push(matching(matched, "groupArrayIfMerge(page_paths)"));
-            sql.text.push_str(" AS pv, pv + ");
-            sql.push(matching(matched, "groupArrayIfMerge(other_paths)"));
-            sql.text.push_str(" AS ev");
+            // Each hour row's own pages, counted there and summed: the
+            // same count as over the merged list, without building it
+            // (merging the lists is what a page filter cost).
+            sql.text.push_str(", sum(");
+            sql.push(matching(matched, "finalizeAggregation(page_paths)"));
+            sql.text.push_str(") AS pv, pv + sum(");
+            sql.push(matching(matched, "finalizeAggregation(other_paths)"));
+            sql.text.push_str(") AS ev");
         }
         (true, None) => sql.text.push_str(
             ", groupArray(hour) AS hs, groupArray(finalizeAggregation(pageviews)) AS hpv, \
@@ -210,6 +215,40 @@ fn per_visit(
         } else {
             " HAVING ev > 0"
         });
+    }
+    sql
+}
+
+/// The visit side of a joined statement (`builder::event_rows`) from
+/// `visits`: one row per visit of the period with its page views
+/// (`v_pageviews`), length (`v_duration`) and `attrs`, kept when it meets
+/// `visit_filters` (over those attributes). The same rows as the side
+/// regrouped from the events when the period is made of whole hours and no
+/// engagement row is read (every visit-wide figure is one the table holds);
+/// the event side, which the page, name and property dimensions need, stays
+/// on `events`.
+pub fn visit_side(scope: Scope<'_>, attrs: &[VisitAttr], visit_filters: Vec<Sql>) -> Sql {
+    let mut sql = Sql::raw(
+        "SELECT session_id, sumMerge(pageviews) AS v_pageviews, \
+         toUInt32(maxMerge(last_seen)) - toUInt32(minMerge(first_seen)) AS v_duration",
+    );
+    for attr in attrs {
+        sql.text.push_str(", ");
+        sql.text.push_str(&merged(*attr));
+    }
+    sql.text.push_str(" FROM visits");
+    sql.push(Sample::clause(scope.sample));
+    sql.push(Sql::new(
+        " WHERE site = ? AND hour >= toDateTime(?) AND hour < toDateTime(?) GROUP BY session_id",
+        vec![
+            Param::Str(scope.site.to_string()),
+            Param::time(scope.period.from),
+            Param::time(scope.period.to),
+        ],
+    ));
+    if !visit_filters.is_empty() {
+        sql.text.push_str(" HAVING ");
+        sql.push(Sql::join(visit_filters, " AND "));
     }
     sql
 }

@@ -219,6 +219,11 @@ async fn visit_questions_from_the_derived_table_equal_those_from_the_events() {
     questions.push(json!({"metrics": visit, "dimensions": ["visit:source"], "filters": [["is_not", "event:page", ["/"]]]}));
     questions.push(json!({"metrics": visit, "dimensions": ["time:day"], "filters": [["matches", "event:page", ["^/(pricing|blog)"]]]}));
     questions.push(json!({"metrics": visit, "dimensions": ["visit:entry_page", "time:week"], "filters": [["is", "event:page", ["/pricing", "/"]], ["is_not", "visit:country", ["US"]]]}));
+    // Event dimensions under a visit filter: the events joined with their
+    // visits, the visit side read from `visits`.
+    questions.push(json!({"metrics": ["visitors", "pageviews", "bounce_rate", "visit_duration"], "dimensions": ["event:page"], "filters": [["is", "visit:source", ["Google", "Direct / None"]]]}));
+    questions.push(json!({"metrics": ["visitors", "events"], "dimensions": ["event:name"], "filters": [["is", "event:page", ["/pricing"]], ["is_not", "visit:country", ["US"]]]}));
+    questions.push(json!({"metrics": ["visitors", "events"], "dimensions": ["event:props:plan", "time:day"], "filters": [["is_not", "event:name", ["pageview"]], ["contains", "visit:entry_page", ["/"]]]}));
     let client = clickhouse::Client::default();
     let mut derived_answers = 0;
     for zone in ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"] {
