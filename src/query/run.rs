@@ -961,7 +961,18 @@ pub async fn execute(
     if let Some(total) = total_rows {
         meta["total_rows"] = json!(total);
     }
-    if let Some(sampling) = sampling_meta(sample, events_in_period) {
+    if let Some(mut sampling) = sampling_meta(sample, events_in_period) {
+        // How far the first row's visitors (a headline's total) may be
+        // from the exact figure, 19 times in 20.
+        let visitors_at = query.metrics.iter().position(|m| *m == Metric::Visitors);
+        let margin = sample.zip(visitors_at).and_then(|(s, i)| {
+            rows.first()
+                .and_then(|row| row.metrics.get(i))
+                .and_then(|v| s.visitors_margin(*v))
+        });
+        if let Some(margin) = margin {
+            sampling["visitors_margin"] = json!((margin * 10_000.0).round() / 10_000.0);
+        }
         meta["sampling"] = sampling;
     }
     if let Some(sampling) = comparison_sampling {

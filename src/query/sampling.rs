@@ -67,6 +67,18 @@ impl Sample {
     }
 }
 
+impl Sample {
+    /// The 95 % margin of error of a visitors figure estimated from this
+    /// sample (`estimated`, already multiplied up), relative to the figure:
+    /// each visitor is in the sample or not by its id alone, with chance
+    /// f = 1/n, so the n·k estimate from k kept visitors has a relative
+    /// standard error of sqrt((1 − f) / k). `None` when nothing was kept.
+    pub fn visitors_margin(self, estimated: f64) -> Option<f64> {
+        let kept = estimated / self.denominator as f64;
+        (kept >= 1.0).then(|| 1.96 * ((1.0 - self.fraction()) / kept).sqrt())
+    }
+}
+
 impl SamplingPolicy {
     /// The sample for a period holding `events` events, if any.
     pub fn for_events(self, events: u64) -> Option<Sample> {
@@ -125,5 +137,13 @@ mod tests {
             " SAMPLE 1/7"
         );
         assert!((Sample { denominator: 4 }.fraction() - 0.25).abs() < 1e-12);
+        // 10 000 visitors kept of one in ten: 1.96 · sqrt(0.9 / 10 000).
+        let tenth = Sample { denominator: 10 };
+        let margin = tenth.visitors_margin(100_000.0).unwrap();
+        assert!((margin - 0.018_594).abs() < 1e-5, "{margin}");
+        // Fewer kept, a wider margin; none kept, none said.
+        assert!(tenth.visitors_margin(10_000.0).unwrap() > margin);
+        assert_eq!(tenth.visitors_margin(5.0), None);
+        assert_eq!(Sample { denominator: 1 }.visitors_margin(50.0), Some(0.0));
     }
 }

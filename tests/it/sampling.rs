@@ -106,6 +106,21 @@ async fn large_periods_are_sampled_said_so_and_close_small_ones_and_exact_reques
         "{rows} rows: {sampled}"
     );
     let got = metrics(&sampled);
+    // The visitors' margin of error: from the kept visitors (the estimate
+    // over n), and the exact figure within it but for bad luck (three
+    // margins: about one answer in 10^7 misses).
+    let margin = sampling["visitors_margin"].as_f64().expect("a margin");
+    let kept = got[0] / n;
+    assert!(
+        (margin - 1.96 * ((1.0 - 1.0 / n) / kept).sqrt()).abs() < 1e-3,
+        "{sampled}"
+    );
+    assert!(
+        (got[0] - truth[0]).abs() <= 3.0 * margin * got[0],
+        "{} against {}: {sampled}",
+        got[0],
+        truth[0]
+    );
     for (i, (estimate, exact)) in got.iter().zip(&truth).enumerate() {
         assert_eq!(estimate % n, 0.0, "metric {i} is a count scaled by {n}");
         let error = (estimate - exact).abs() / exact;
