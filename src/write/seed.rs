@@ -182,7 +182,17 @@ pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedRepor
     let visitors_pool = (options.events / 6).max(10);
     let span_secs = i64::from(options.days.max(1)) * 86_400;
     let start = options.end - Duration::seconds(span_secs);
-    let mut batch: Vec<EventRow> = Vec::with_capacity(50_000);
+    // Rows per insert. Each insert adds a part per month it touches to
+    // `events` and to each derived table; at 100 M events, 3 000 inserts of
+    // 50 000 rows failed part way (ClickHouse closed the connection mid-insert,
+    // most likely at its limit of parts a partition may hold while merges
+    // lag). Large seeds insert up to 200 000 rows at once; small ones keep
+    // 50 000 (a few hundred MB of the server's memory per insert at most,
+    // which the small profile's limits hold).
+    let batch_rows = usize::try_from(options.events / 500)
+        .unwrap_or(usize::MAX)
+        .clamp(50_000, 200_000);
+    let mut batch: Vec<EventRow> = Vec::with_capacity(batch_rows);
     let (mut events, mut visits, mut engagements) = (0u64, 0u64, 0u64);
     while events < options.events {
         visits += 1;
@@ -306,7 +316,7 @@ pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedRepor
             at += Duration::seconds(gap);
             page = PAGES[rng.below(PAGES.len() as u64) as usize];
         }
-        if batch.len() >= 50_000 {
+        if batch.len() >= batch_rows {
             flush(store, &mut batch).await?;
         }
     }
