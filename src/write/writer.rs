@@ -462,22 +462,36 @@ impl Delivery {
         let mut sessions: Vec<u64> = rows.iter().map(|r| r.session_id).collect();
         sessions.sort_unstable();
         sessions.dedup();
-        let result = async {
-            let hours = crate::store::rollup::affected_hours(&self.store, &predicate).await?;
-            crate::store::rollup::reconcile(&self.store, &hours).await?;
-            // The batch's visits, made again from their events in those
-            // hours (the view may have missed the insert, or seen it twice).
-            crate::store::visit_rollup::remake(
-                &self.store,
-                &hours,
-                Some(&sessions),
-                Duration::from_secs(600),
-            )
-            .await
-        }
-        .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "cannot reconcile the derived tables after a retried batch; the next reconcile of these hours will");
+        let cluster = !self.store.on_cluster().is_empty();
+        let store = self.store.clone();
+        let work = async move {
+            let result = async {
+                let hours = crate::store::rollup::affected_hours(&store, &predicate).await?;
+                crate::store::rollup::reconcile(&store, &hours).await?;
+                // The batch's visits, made again from their events in those
+                // hours (the view may have missed the insert, or seen it
+                // twice).
+                crate::store::visit_rollup::remake(
+                    &store,
+                    &hours,
+                    Some(&sessions),
+                    Duration::from_secs(600),
+                )
+                .await
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "cannot reconcile the derived tables after a retried batch; the next reconcile of these hours will");
+            }
+        };
+        if !cluster {
+            work.await;
+        } else {
+            // In cluster mode the remake's delete runs ON CLUSTER and waits
+            // for every replica, a stopped one too (up to the DDL timeout):
+            // the events are stored, so the writer goes on with the next
+            // batches while the derived rows are made again behind it.
+            tokio::spawn(work.instrument(tracing::info_span!("reconcile")));
         }
     }
 
