@@ -198,7 +198,22 @@ fn per_visit(
             sql.text.push_str(") AS hev");
         }
     }
-    sql.text.push_str(" FROM visits");
+    sql.push(per_visit_source(scope));
+    if pages.is_some() {
+        // The visits with a matching event, as the raw query keeps them.
+        sql.text.push_str(if hours {
+            " HAVING arraySum(hev) > 0"
+        } else {
+            " HAVING ev > 0"
+        });
+    }
+    sql
+}
+
+/// ` FROM visits [SAMPLE …] WHERE <the site and period> GROUP BY
+/// session_id`: each visit of the period as one group of its hour rows.
+fn per_visit_source(scope: Scope<'_>) -> Sql {
+    let mut sql = Sql::raw(" FROM visits");
     sql.push(Sample::clause(scope.sample));
     sql.push(Sql::new(
         " WHERE site = ? AND hour >= toDateTime(?) AND hour < toDateTime(?) GROUP BY session_id",
@@ -208,14 +223,6 @@ fn per_visit(
             Param::time(scope.period.to),
         ],
     ));
-    if pages.is_some() {
-        // The visits with a matching event, as the raw query keeps them.
-        sql.text.push_str(if hours {
-            " HAVING arraySum(hev) > 0"
-        } else {
-            " HAVING ev > 0"
-        });
-    }
     sql
 }
 
@@ -236,16 +243,7 @@ pub fn visit_side(scope: Scope<'_>, attrs: &[VisitAttr], visit_filters: Vec<Sql>
         sql.text.push_str(", ");
         sql.text.push_str(&merged(*attr));
     }
-    sql.text.push_str(" FROM visits");
-    sql.push(Sample::clause(scope.sample));
-    sql.push(Sql::new(
-        " WHERE site = ? AND hour >= toDateTime(?) AND hour < toDateTime(?) GROUP BY session_id",
-        vec![
-            Param::Str(scope.site.to_string()),
-            Param::time(scope.period.from),
-            Param::time(scope.period.to),
-        ],
-    ));
+    sql.push(per_visit_source(scope));
     if !visit_filters.is_empty() {
         sql.text.push_str(" HAVING ");
         sql.push(Sql::join(visit_filters, " AND "));

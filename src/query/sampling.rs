@@ -65,9 +65,7 @@ impl Sample {
             _ => Sql::raw(""),
         }
     }
-}
 
-impl Sample {
     /// The 95 % margin of error of a visitors figure estimated from this
     /// sample (`estimated`, already multiplied up), relative to the figure:
     /// each visitor is in the sample or not by its id alone, with chance
