@@ -61,16 +61,20 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(16, "sites", "0016_sites.sql"),
     migration!(17, "visits", "0017_visits.sql"),
     // 18 is the visits backfill (`store::visit_rollup::BACKFILL_VERSION`).
+    migration!(19, "visits_granules", "0019_visits_granules.sql"),
+    // 20 makes the visits again (`store::visit_rollup::REBUILD_VERSION`).
 ];
 
-/// The newest schema version this binary knows: its last migration (the
-/// backfills, 8, 10 and 18, are recorded between and after them). Recorded in
-/// `schema_migrations`; an older binary refuses a database past its own.
-pub const SCHEMA_VERSION: u32 = 18;
+/// The newest schema version this binary knows: its last migration's
+/// backfill (the backfills, 8, 10, 18 and 20, are recorded between and
+/// after the migrations). Recorded in `schema_migrations`; an older binary
+/// refuses a database past its own.
+pub const SCHEMA_VERSION: u32 = 20;
 const _: () = assert!(
     super::backfill::VERSION < SCHEMA_VERSION
         && super::rollup::BACKFILL_VERSION < SCHEMA_VERSION
-        && super::visit_rollup::BACKFILL_VERSION <= SCHEMA_VERSION
+        && super::visit_rollup::BACKFILL_VERSION < SCHEMA_VERSION
+        && super::visit_rollup::REBUILD_VERSION <= SCHEMA_VERSION
 );
 
 /// Tables whose rows are sharded in cluster mode (`<name>_local` per shard
@@ -121,6 +125,9 @@ pub struct Target<'a> {
     pub ttl: bool,
     /// Retention for the TTL clause.
     pub retention_months: u32,
+    /// Whether a drop must say `SYNC` to be done before the next statement
+    /// (a table made again under the same name, and ZooKeeper path).
+    pub sync_drop: bool,
     /// Cluster mode: the cluster's name.
     pub cluster: Option<&'a str>,
 }
@@ -169,6 +176,19 @@ fn for_cluster(statement: String, database: &str, cluster: &str) -> Vec<String> 
             out.push(distributed_events(database, cluster));
         }
         return out;
+    }
+    let drop = format!("DROP TABLE IF EXISTS {database}.");
+    if let Some(rest) = statement.strip_prefix(&drop) {
+        // `DROP TABLE IF EXISTS db.t [SYNC]` → on every node; a sharded
+        // table is its Distributed table and the shards' table.
+        let name_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (name, tail) = rest.split_at(name_end);
+        let on = |table: &str| format!("{drop}{table} ON CLUSTER {cluster}{tail}");
+        return if SHARDED.contains(&name) {
+            vec![on(name), on(&format!("{name}_local"))]
+        } else {
+            vec![on(name)]
+        };
     }
     let view = format!("CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.");
     if let Some(rest) = statement.strip_prefix(&view) {
@@ -254,6 +274,7 @@ pub fn render(sql: &str, target: Target<'_>) -> Vec<String> {
         .replace("{{db}}", target.database)
         .replace("{{lc}}", lc)
         .replace("{{events_ttl}}", &ttl)
+        .replace("{{sync}}", if target.sync_drop { " SYNC" } else { "" })
         .replace(
             "{{if_not_exists}}",
             if target.ttl { "IF NOT EXISTS" } else { "" },
@@ -314,6 +335,7 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
         database: db,
         low_cardinality: version.has_low_cardinality(),
         ttl: version.has_ttl(),
+        sync_drop: version.has_drop_sync(),
         retention_months,
         cluster: store.cluster(),
     };
@@ -405,16 +427,27 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
         .await?;
         newly.push(super::rollup::BACKFILL_VERSION);
     }
-    if !applied.contains(&super::visit_rollup::BACKFILL_VERSION) {
-        // The visits of the events stored before `visits` existed.
-        super::visit_rollup::backfill(store).await?;
-        record(
-            store,
+    // The visits of the events stored before `visits` existed (18), and
+    // again after it was made with finer granules (20): one backfill does
+    // both, as it makes every row from the events.
+    let visit_backfills = [
+        (
             super::visit_rollup::BACKFILL_VERSION,
             super::visit_rollup::BACKFILL_NAME,
-        )
-        .await?;
-        newly.push(super::visit_rollup::BACKFILL_VERSION);
+        ),
+        (
+            super::visit_rollup::REBUILD_VERSION,
+            super::visit_rollup::REBUILD_NAME,
+        ),
+    ];
+    if visit_backfills.iter().any(|(v, _)| !applied.contains(v)) {
+        super::visit_rollup::backfill(store).await?;
+        for (version, name) in visit_backfills {
+            if !applied.contains(&version) {
+                record(store, version, name).await?;
+                newly.push(version);
+            }
+        }
     }
     if let Some(statement) = deduplication_window(store) {
         store.client().query(&statement).execute().await?;
@@ -440,9 +473,9 @@ mod tests {
         let last = MIGRATIONS.iter().map(|m| m.version).max().unwrap();
         assert_eq!(
             SCHEMA_VERSION,
-            last.max(super::super::visit_rollup::BACKFILL_VERSION)
+            last.max(super::super::visit_rollup::REBUILD_VERSION)
         );
-        assert_eq!(super::super::visit_rollup::BACKFILL_VERSION, last + 1);
+        assert_eq!(super::super::visit_rollup::REBUILD_VERSION, last + 1);
     }
 
     use super::*;
@@ -454,6 +487,7 @@ mod tests {
             low_cardinality: false,
             ttl: false,
             retention_months: 24,
+            sync_drop: false,
             cluster: None,
         };
         let sql = render(MIGRATIONS[0].sql, target).join("\n");
@@ -469,6 +503,7 @@ mod tests {
             low_cardinality: true,
             ttl: true,
             retention_months: 13,
+            sync_drop: true,
             cluster: None,
         };
         let sql = render(MIGRATIONS[0].sql, target).join("\n");
@@ -483,6 +518,7 @@ mod tests {
             low_cardinality: false,
             ttl: false,
             retention_months: 24,
+            sync_drop: false,
             cluster: Some("c1"),
         };
         let events = render(MIGRATIONS[0].sql, target);
@@ -498,6 +534,7 @@ mod tests {
                 assert!(
                     statement.starts_with("ALTER TABLE sm.")
                         || statement.starts_with("DROP TABLE IF EXISTS sm.events ON CLUSTER")
+                        || statement.starts_with("DROP TABLE IF EXISTS sm.visits")
                         || statement.contains("ENGINE = Distributed(c1, sm, events_local")
                         || statement
                             .contains("ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/sm/")
@@ -543,6 +580,43 @@ mod tests {
                  ENGINE = Distributed(c1, sm, events_local, visitor_id)"
             ]
         );
+        // `visits` made again with finer granules: the view, the
+        // Distributed table and the shards' table dropped everywhere first.
+        let granules = render(
+            MIGRATIONS
+                .iter()
+                .find(|m| m.name == "visits_granules")
+                .unwrap()
+                .sql,
+            Target {
+                sync_drop: true,
+                ..target
+            },
+        );
+        assert_eq!(
+            granules[..3],
+            [
+                "DROP TABLE IF EXISTS sm.visits_mv ON CLUSTER c1 SYNC",
+                "DROP TABLE IF EXISTS sm.visits ON CLUSTER c1 SYNC",
+                "DROP TABLE IF EXISTS sm.visits_local ON CLUSTER c1 SYNC",
+            ]
+        );
+        assert!(
+            granules[3].starts_with("CREATE TABLE IF NOT EXISTS sm.visits_local ON CLUSTER c1 (")
+        );
+        assert!(granules[3].contains(
+            "ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/sm/visits_local', '{replica}')"
+        ));
+        assert!(
+            granules[3].ends_with("SETTINGS index_granularity = 256"),
+            "{}",
+            granules[3]
+        );
+        assert!(granules[4].contains("ENGINE = Distributed(c1, sm, visits_local, visitor_id)"));
+        assert!(granules[5].starts_with(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS sm.visits_mv ON CLUSTER c1 TO sm.visits_local AS"
+        ));
+        assert_eq!(granules.len(), 6);
         assert_eq!(
             for_cluster(
                 "ALTER TABLE sm.events UPDATE os = 'Mac' WHERE os = 'macOS'".into(),

@@ -150,6 +150,12 @@ impl ServerVersion {
     pub fn has_low_cardinality(self) -> bool {
         self.major >= 20
     }
+
+    /// `DROP TABLE … SYNC`. Servers from 20.10 on drop a table of an Atomic
+    /// database later unless told to wait; earlier ones drop at once.
+    pub fn has_drop_sync(self) -> bool {
+        self.major >= 21
+    }
 }
 
 impl fmt::Display for ServerVersion {

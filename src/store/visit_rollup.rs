@@ -15,11 +15,16 @@
 //!   builder reads it only for periods made of whole hours (see
 //!   `query::derived`).
 //! - `events` is the single source of truth. The table is filled by a
-//!   materialised view on `events` (`schema/0017_visits.sql`), so every
+//!   materialised view on `events` (`schema/0017_visits.sql`, made again
+//!   with finer granules by `schema/0019_visits_granules.sql`), so every
 //!   write path — ingest, spool replay, `seed-demo`, imports, each shard of
 //!   a cluster — keeps it without code of its own. [`STATES`] is the view's
 //!   select list, kept here for the statements that remake rows from the
 //!   events (a unit test holds the two equal).
+//! - The key puts the visitor right after the day, and granules hold 256
+//!   rows: `SAMPLE 1/n` keeps a range of visitor ids within each day and
+//!   ClickHouse reads whole granules, so small granules make a sample read
+//!   about what it keeps (with the default 8 192 a day was a few granules).
 //! - A view sees inserts only. Where events are deleted, the table follows
 //!   ([`Mirror`]): a delete that takes whole visits (a site erasure, a
 //!   visitor erasure from an hour's start on) is applied to `visits` with the
@@ -47,6 +52,11 @@ use super::{Store, StoreError};
 pub const BACKFILL_VERSION: u32 = 18;
 /// Its name there.
 pub const BACKFILL_NAME: &str = "visits_backfill";
+/// The version under which the rows are made again after the table was
+/// made again with finer granules (`schema/0019_visits_granules.sql`).
+pub const REBUILD_VERSION: u32 = 20;
+/// Its name there.
+pub const REBUILD_NAME: &str = "visits_rebuild";
 
 /// The view's select list: a visit's states from its events (see the
 /// module comment), grouped by [`GROUP_BY`].
@@ -293,7 +303,8 @@ mod tests {
     /// The view and the remakes compute the same states.
     #[test]
     fn the_views_select_list_is_the_remakes() {
-        let migration = include_str!("../../schema/0017_visits.sql");
+        // The view as the last migration that makes it has it.
+        let migration = include_str!("../../schema/0019_visits_granules.sql");
         let view = migration
             .split("AS\nSELECT ")
             .nth(1)

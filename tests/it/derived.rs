@@ -31,11 +31,11 @@ async fn the_migration_counts_the_events_stored_before_it_and_then_keeps_countin
             .await;
     }
     server
-        .query("ALTER TABLE schema_migrations DELETE WHERE version IN (9, 10, 17, 18)")
+        .query("ALTER TABLE schema_migrations DELETE WHERE version IN (9, 10, 17, 18, 19, 20)")
         .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while server
-        .query("SELECT count() FROM schema_migrations WHERE version IN (9, 10, 17, 18) FORMAT TSV")
+        .query("SELECT count() FROM schema_migrations WHERE version IN (9, 10, 17, 18, 19, 20) FORMAT TSV")
         .await
         .trim()
         != "0"
@@ -51,11 +51,19 @@ async fn the_migration_counts_the_events_stored_before_it_and_then_keeps_countin
     let store = server.store().await;
     assert_eq!(
         server
-            .query("SELECT groupArray(version) FROM (SELECT version FROM schema_migrations WHERE version IN (9, 10, 17, 18) ORDER BY version) FORMAT TSV")
+            .query("SELECT groupArray(version) FROM (SELECT version FROM schema_migrations WHERE version IN (9, 10, 17, 18, 19, 20) ORDER BY version) FORMAT TSV")
             .await
             .trim(),
-        "[9,10,17,18]",
+        "[9,10,17,18,19,20]",
         "each table, then its backfill"
+    );
+    // `visits` as 0019 makes it again: granules of 256 rows.
+    assert!(
+        server
+            .query("SHOW CREATE TABLE visits FORMAT TSVRaw")
+            .await
+            .contains("index_granularity = 256"),
+        "visits has fine granules"
     );
     assert_eq!(
         common::assert_derived_agree(&server.ch_url, &server.database).await,
@@ -91,6 +99,100 @@ async fn the_migration_counts_the_events_stored_before_it_and_then_keeps_countin
         )
         .await;
     assert_eq!(hourly, "Signup\t1\npageview\t4\n");
+    server.stop().await;
+}
+
+/// A database whose `visits` was made by 0017 (granules of 8 192 rows, as
+/// every database before 0019 has it) gets the table made again with fine
+/// granules, and the rows made again from the events agree with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_visits_of_an_older_database_are_made_again_with_fine_granules() {
+    use saltmark::store::migrate::{render, Target, MIGRATIONS};
+    let server = TestServer::start("derived_granules", &[("SALTMARK_SITES", "example.com")]).await;
+    // The table and view as 0017 rendered them for this server.
+    server.query("DROP TABLE visits_mv").await;
+    server.query("DROP TABLE visits").await;
+    let first = MIGRATIONS.iter().find(|m| m.version == 17).unwrap();
+    for statement in render(
+        first.sql,
+        Target {
+            database: &server.database,
+            low_cardinality: false,
+            ttl: false,
+            retention_months: 24,
+            sync_drop: false,
+            cluster: None,
+        },
+    ) {
+        server.query(&statement).await;
+    }
+    assert!(!server
+        .query("SHOW CREATE TABLE visits FORMAT TSVRaw")
+        .await
+        .contains("index_granularity = 256"));
+    // Events stored under the old table: its view makes their visits.
+    for i in 0..5u64 {
+        server
+            .query(&format!(
+                "INSERT INTO events (site, timestamp, name, pathname, visitor_id, session_id) VALUES \
+                 ('example.com', now() - {}, 'pageview', '/p{i}', {}, {})",
+                i * 30_000,
+                i % 3,
+                i % 3
+            ))
+            .await;
+    }
+    server
+        .query("ALTER TABLE schema_migrations DELETE WHERE version IN (19, 20)")
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while server
+        .query("SELECT count() FROM schema_migrations WHERE version IN (19, 20) FORMAT TSV")
+        .await
+        .trim()
+        != "0"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mutation finished"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let old_visits = server.query("SELECT count() FROM visits FORMAT TSV").await;
+    assert_ne!(old_visits.trim(), "0", "the old table held visits");
+
+    // A collector's start migrates: 19 makes the table again, 20 its rows.
+    let store = server.store().await;
+    assert_eq!(
+        server
+            .query("SELECT groupArray(version) FROM (SELECT version FROM schema_migrations WHERE version IN (19, 20) ORDER BY version) FORMAT TSV")
+            .await
+            .trim(),
+        "[19,20]"
+    );
+    assert!(server
+        .query("SHOW CREATE TABLE visits FORMAT TSVRaw")
+        .await
+        .contains("index_granularity = 256"));
+    assert_eq!(
+        common::assert_derived_agree(&server.ch_url, &server.database).await,
+        5
+    );
+    // The view is back: a later insert reaches the new table.
+    server
+        .query(
+            "INSERT INTO events (site, timestamp, name, pathname, visitor_id, session_id) VALUES \
+             ('example.com', now(), 'pageview', '/later', 7, 7)",
+        )
+        .await;
+    assert_eq!(
+        common::assert_derived_agree(&server.ch_url, &server.database).await,
+        6
+    );
+    assert!(saltmark::store::migrate::run(&store, 24)
+        .await
+        .unwrap()
+        .is_empty());
     server.stop().await;
 }
 

@@ -12,6 +12,7 @@ fn modern_schema() -> Vec<String> {
         low_cardinality: true,
         ttl: true,
         retention_months: 24,
+        sync_drop: true,
         cluster: None,
     };
     let mut statements = vec!["CREATE DATABASE IF NOT EXISTS saltmark".to_string()];
