@@ -1251,8 +1251,7 @@ pub fn build(query: &QueryRequest, period: Period, tz: Tz, options: BuildOptions
         && !options.from_events
         && super::derived::answers(&dimensions, &filters, &sql_metrics, scope);
     // A joined statement's visit side (it holds no event).
-    let derived_visits =
-        !options.from_events && !with_engagement && super::derived::whole_hours(period, tz, false);
+    let derived_visits = !options.from_events && super::derived::covers(&scope, false);
     match shape {
         _ if derived => {
             statement =

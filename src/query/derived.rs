@@ -72,19 +72,22 @@ pub fn answers(
         let dims = f.dimensions();
         is_page_filter(f) || (!dims.is_empty() && dims.iter().all(|d| d.is_visit()))
     });
-    metrics_ok
-        && dimensions_ok
-        && filters_ok
-        && !scope.with_engagement
-        && scope.revenue.is_none()
-        && whole_hours(scope.period, scope.tz, has_time)
+    metrics_ok && dimensions_ok && filters_ok && scope.revenue.is_none() && covers(&scope, has_time)
+}
+
+/// Whether `visits` holds what the scope reads of each visit: no
+/// engagement rows asked for (the table leaves them out) and whole hours
+/// (with `buckets`, in a zone whole hours from UTC). What a joined
+/// statement's visit side needs too (`visit_side`).
+pub(super) fn covers(scope: &Scope<'_>, buckets: bool) -> bool {
+    !scope.with_engagement && whole_hours(scope.period, scope.tz, buckets)
 }
 
 /// Whether the period's bounds fall on whole hours, and (for time buckets)
 /// the zone's offset is a whole number of hours throughout the period
 /// (checked at its ends and every 30 days between: zones with a half-hour
 /// offset keep it all year or for whole seasons).
-pub(super) fn whole_hours(period: Period, tz: Tz, buckets: bool) -> bool {
+fn whole_hours(period: Period, tz: Tz, buckets: bool) -> bool {
     let on_hour = |t: DateTime<Utc>| t.timestamp().rem_euclid(3_600) == 0;
     if !on_hour(period.from) || !on_hour(period.to) {
         return false;
