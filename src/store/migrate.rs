@@ -65,16 +65,17 @@ pub const MIGRATIONS: &[Migration] = &[
     // 20 makes the visits again (`store::visit_rollup::REBUILD_VERSION`).
 ];
 
-/// The newest schema version this binary knows: its last migration's
-/// backfill (the backfills, 8, 10, 18 and 20, are recorded between and
-/// after the migrations). Recorded in `schema_migrations`; an older binary
-/// refuses a database past its own.
-pub const SCHEMA_VERSION: u32 = 20;
+/// The newest schema version this binary knows: `events` made again with
+/// fine granules (21, `store::event_granules`; the backfills, 8, 10, 18 and
+/// 20, are recorded between and after the migrations). Recorded in
+/// `schema_migrations`; an older binary refuses a database past its own.
+pub const SCHEMA_VERSION: u32 = 21;
 const _: () = assert!(
     super::backfill::VERSION < SCHEMA_VERSION
         && super::rollup::BACKFILL_VERSION < SCHEMA_VERSION
         && super::visit_rollup::BACKFILL_VERSION < SCHEMA_VERSION
-        && super::visit_rollup::REBUILD_VERSION <= SCHEMA_VERSION
+        && super::visit_rollup::REBUILD_VERSION < SCHEMA_VERSION
+        && super::event_granules::VERSION == SCHEMA_VERSION
 );
 
 /// Tables whose rows are sharded in cluster mode (`<name>_local` per shard
@@ -427,6 +428,13 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
         .await?;
         newly.push(super::rollup::BACKFILL_VERSION);
     }
+    // `events` made again with fine granules (21): its derived tables are
+    // then derived again, `visits` with the backfill below.
+    let events_rewritten = !applied.contains(&super::event_granules::VERSION);
+    if events_rewritten {
+        super::event_granules::run(store, target).await?;
+        super::rollup::reconcile_all(store).await?;
+    }
     // The visits of the events stored before `visits` existed (18), and
     // again after it was made with finer granules (20): one backfill does
     // both, as it makes every row from the events.
@@ -440,7 +448,7 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
             super::visit_rollup::REBUILD_NAME,
         ),
     ];
-    if visit_backfills.iter().any(|(v, _)| !applied.contains(v)) {
+    if events_rewritten || visit_backfills.iter().any(|(v, _)| !applied.contains(v)) {
         super::visit_rollup::backfill(store).await?;
         for (version, name) in visit_backfills {
             if !applied.contains(&version) {
@@ -448,6 +456,15 @@ pub async fn run(store: &Store, retention_months: u32) -> Result<Vec<u32>, Store
                 newly.push(version);
             }
         }
+    }
+    if events_rewritten {
+        record(
+            store,
+            super::event_granules::VERSION,
+            super::event_granules::NAME,
+        )
+        .await?;
+        newly.push(super::event_granules::VERSION);
     }
     if let Some(statement) = deduplication_window(store) {
         store.client().query(&statement).execute().await?;
@@ -471,11 +488,9 @@ mod tests {
     #[test]
     fn the_schema_version_is_the_last_migration_or_its_backfill() {
         let last = MIGRATIONS.iter().map(|m| m.version).max().unwrap();
-        assert_eq!(
-            SCHEMA_VERSION,
-            last.max(super::super::visit_rollup::REBUILD_VERSION)
-        );
+        assert_eq!(SCHEMA_VERSION, super::super::event_granules::VERSION);
         assert_eq!(super::super::visit_rollup::REBUILD_VERSION, last + 1);
+        assert!(SCHEMA_VERSION > last);
     }
 
     use super::*;

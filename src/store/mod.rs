@@ -8,6 +8,7 @@
 //! because it sends a setting 18.16 rejects.
 
 pub mod backfill;
+pub mod event_granules;
 pub mod managed;
 pub mod migrate;
 pub mod rollup;
@@ -65,6 +66,16 @@ pub enum StoreError {
         /// The last attempt's error.
         #[source]
         source: Option<clickhouse::error::Error>,
+    },
+    /// Making `events` again (`event_granules`) left rows of the old table
+    /// out of the new one; the old table is kept.
+    #[error(
+        "{left} rows of events_old are not in the new events table; events_old is kept \
+         (run `saltmark migrate` again)"
+    )]
+    EventsCopy {
+        /// Rows of the old table not found in the new one.
+        left: u64,
     },
     /// A step that waits for the server (a mutation to reach this replica)
     /// did not finish in time.

@@ -196,6 +196,154 @@ async fn the_visits_of_an_older_database_are_made_again_with_fine_granules() {
     server.stop().await;
 }
 
+/// Waits until `schema_migrations` no longer holds these versions (the
+/// delete is a mutation on 18.16).
+async fn forget_versions(server: &TestServer, versions: &str) {
+    server
+        .query(&format!(
+            "ALTER TABLE schema_migrations DELETE WHERE version IN ({versions})"
+        ))
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while server
+        .query(&format!(
+            "SELECT count() FROM schema_migrations WHERE version IN ({versions}) FORMAT TSV"
+        ))
+        .await
+        .trim()
+        != "0"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mutation finished"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `events` with ClickHouse's 8 192-row granules (every database before
+/// version 21) is made again with 1 024-row granules: every row kept once,
+/// the derived tables derived again (also of events inserted while no view
+/// was there), the views on the new table; and a rewrite cut short after
+/// its rename copies what only the old table holds, once, and drops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_of_an_older_database_are_made_again_with_fine_granules() {
+    let server = TestServer::start("derived_events", &[("SALTMARK_SITES", "example.com")]).await;
+    let insert = |batch: u64, rows: &[(u64, &str, u64)]| {
+        let values: Vec<String> = rows
+            .iter()
+            .map(|(ago, name, visitor)| {
+                format!(
+                    "('example.com', now() - {ago}, '{name}', '/p', {visitor}, {visitor}, {batch})"
+                )
+            })
+            .collect();
+        format!(
+            "INSERT INTO events (site, timestamp, name, pathname, visitor_id, session_id, batch_id) VALUES {}",
+            values.join(", ")
+        )
+    };
+    // A month back and today, two batches.
+    server
+        .query(&insert(
+            1,
+            &[
+                (40 * 86_400, "pageview", 1),
+                (40 * 86_400 - 60, "Signup", 1),
+            ],
+        ))
+        .await;
+    server
+        .query(&insert(2, &[(120, "pageview", 2), (60, "pageview", 3)]))
+        .await;
+    // The table as 0001 made it: the same columns, 8 192-row granules.
+    server.query("DROP TABLE visits_mv").await;
+    server.query("DROP TABLE event_counts_mv").await;
+    server
+        .query(
+            "CREATE TABLE events_coarse AS events ENGINE = MergeTree PARTITION BY toYYYYMM(timestamp) \
+             ORDER BY (site, toDate(timestamp), name, visitor_id, timestamp) SAMPLE BY visitor_id \
+             SETTINGS index_granularity = 8192",
+        )
+        .await;
+    server
+        .query("INSERT INTO events_coarse SELECT * FROM events")
+        .await;
+    server.query("DROP TABLE events").await;
+    server.query("RENAME TABLE events_coarse TO events").await;
+    // Inserted while no view was there: the derived tables lack it.
+    server.query(&insert(3, &[(30, "pageview", 4)])).await;
+    forget_versions(&server, "21").await;
+
+    let store = server.store().await;
+    let create = server.query("SHOW CREATE TABLE events FORMAT TSVRaw").await;
+    assert!(create.contains("index_granularity = 1024"), "{create}");
+    assert!(create.contains("ORDER BY (site, toDate(timestamp), name, visitor_id, timestamp)"));
+    assert_eq!(
+        server
+            .query("SELECT batch_id, count() FROM events GROUP BY batch_id ORDER BY batch_id FORMAT TSV")
+            .await,
+        "1\t2\n2\t2\n3\t1\n"
+    );
+    assert_eq!(
+        server
+            .query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name IN ('events_old', 'events_next') FORMAT TSV")
+            .await
+            .trim(),
+        "0"
+    );
+    assert_eq!(
+        common::assert_derived_agree(&server.ch_url, &server.database).await,
+        5
+    );
+    // The views are on the new table.
+    server.query(&insert(4, &[(10, "Signup", 4)])).await;
+    assert_eq!(
+        common::assert_derived_agree(&server.ch_url, &server.database).await,
+        6
+    );
+
+    // Cut short after the rename: the old table still holds a batch the
+    // new one lacks (inserted there after its month was copied) beside
+    // batches both hold.
+    server
+        .query("CREATE TABLE events_old AS events ENGINE = MergeTree PARTITION BY toYYYYMM(timestamp) ORDER BY (site, timestamp)")
+        .await;
+    server
+        .query("INSERT INTO events_old SELECT * FROM events")
+        .await;
+    server
+        .query(&insert(5, &[(20, "pageview", 5)]).replacen(
+            "INSERT INTO events ",
+            "INSERT INTO events_old ",
+            1,
+        ))
+        .await;
+    forget_versions(&server, "21").await;
+    assert_eq!(
+        saltmark::store::migrate::run(&store, 24).await.unwrap(),
+        [21]
+    );
+    assert_eq!(
+        server
+            .query("SELECT batch_id, count() FROM events GROUP BY batch_id ORDER BY batch_id FORMAT TSV")
+            .await,
+        "1\t2\n2\t2\n3\t1\n4\t1\n5\t1\n"
+    );
+    assert_eq!(
+        server
+            .query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'events_old' FORMAT TSV")
+            .await
+            .trim(),
+        "0"
+    );
+    assert_eq!(
+        common::assert_derived_agree(&server.ch_url, &server.database).await,
+        7
+    );
+    server.stop().await;
+}
+
 /// Every visit question the derived `visits` table answers gives the rows
 /// the same question gives over the events, in zones a whole number of
 /// hours from UTC; in a zone half an hour off, the builder reads the events.

@@ -33,6 +33,11 @@ fn modern_statements() -> Vec<String> {
              browser_version, os, os_version, device, channel, click_id, visitor_id, session_id, prop_keys, prop_values, batch_id) \
              VALUES ('example.com', now(), 'pageview', '/', 'example.com', '', '', '', '', '', '', '', 'GB', \
              'England', '', 'London', 'Chrome', '120', 'Windows', '10', 'desktop', '', 'gclid', 1, 2, ['plan'], ['pro'], 3)",
+            // `events` made again with fine granules (store::event_granules)
+            // follows here (see below), then a row through the new views.
+            "EVENTS_GRANULES",
+            "INSERT INTO saltmark.events (site, timestamp, name, pathname, country_code, visitor_id, session_id, batch_id) \
+             VALUES ('example.com', now(), 'pageview', '/b', 'DE', 7, 8, 4)",
             // The view made the visit rows of that insert (store::visit_rollup):
             // merged, they are what the events give.
             "SELECT 'derived', count(), sum(pv), arraySort(groupArray(src)) FROM (SELECT session_id, \
@@ -108,6 +113,38 @@ fn modern_statements() -> Vec<String> {
         ]
         .map(String::from),
     );
+    // The rewrite of `events` with fine granules, as one server runs it.
+    {
+        use saltmark::store::event_granules::{
+            catch_up_statement, copy_statements, left_statement, view_statements,
+        };
+        let target = Target {
+            database: "saltmark",
+            low_cardinality: true,
+            ttl: true,
+            retention_months: 24,
+            sync_drop: true,
+            cluster: None,
+        };
+        let at = statements
+            .iter()
+            .position(|s| s == "EVENTS_GRANULES")
+            .unwrap();
+        let mut rewrite = copy_statements(target, &[202612]);
+        rewrite.extend(view_statements(target));
+        rewrite.push(catch_up_statement("saltmark"));
+        rewrite.push(left_statement("saltmark").replacen(
+            "SELECT count()",
+            "SELECT throwIf(count() != 0, 'rows left behind')",
+            1,
+        ));
+        rewrite.push(
+            "SELECT throwIf(count() != 1, 'the row was not copied once') FROM saltmark.events"
+                .to_string(),
+        );
+        rewrite.push("DROP TABLE saltmark.events_old".to_string());
+        statements.splice(at..=at, rewrite);
+    }
     // The vocabulary backfill (store::backfill) on a row as an older
     // saltmark stored it: old names, no region code, no channel. (Its
     // effect is checked on 18.16, tests/it/vocabulary.rs.)
