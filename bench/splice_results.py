@@ -21,14 +21,20 @@ over whole days, answered from the derived per-visit table `visits`
 (`src/store/visit_rollup.rs`, `src/query/derived.rs`), and sampled by its rows above
 half of `query.sample_above_events` (a third with a page filter); the time series (visitors and page views: one
 pass), top pages, custom events and properties read `events`, sampled by events (with
-a source filter, each visit's source from `visits`). This machine is slower than the
-one of the earlier runs: its bare 30-day scan took 0.31 s here against 0.17 s there."""
+a source filter, each visit's source from `visits`). Both tables have fine granules
+(`visits` 256 rows, schema version 19; `events` 1 024 rows, version 21), so a sample
+reads about the share it keeps instead of at least one 8 192-row granule per day (and
+per event name). This shared machine's speed varies from run to run: its bare 30-day
+scan took 0.22-0.31 s in the runs of 2026-12-04 (0.17 s on the machine of the earlier
+runs); compare each figure with the bare scan of its own run. The bench waits for the
+server's merges to finish before it times anything."""
 SOURCES_REST = """
 At 100 M each question is timed once (`--runs 1`) and only the headlines' error is
 measured (`--errors headline`): the exact answer of every question at that size takes
 longer than the run itself. Earlier runs: bench/QUERIES-before-17.md (no sampling, no
 derived table), and git history (10 M and 100 M with sampling only at 6a58dac; 10 M
-with the derived table before the joined statements used it at fdf69c6)."""
+with the derived table before the joined statements used it at fdf69c6; 10 M at
+e1227c8 and 100 M at 7283446, before the fine granules)."""
 
 
 def section():
