@@ -19,6 +19,9 @@
 //!   there or none — and copied after the rename; only then is the old
 //!   table dropped. A run cut short is resumed: with the rename done, only
 //!   the catch-up and the drop are left; before it, the copy starts again.
+//!   Rows without a batch of their own (`seed-demo`'s, batch 0) inserted
+//!   by another process during the copy are not told apart from those
+//!   copied: seeding a database while it is migrated is not supported.
 //! - The derived tables are derived again. The views are made again on the
 //!   new table (a modern server's view follows the renamed old one), and
 //!   `event_counts` and `visits` are then made from the events (what any
