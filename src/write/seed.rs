@@ -186,7 +186,8 @@ pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedRepor
     // `events` and to each derived table; at 100 M events, 3 000 inserts of
     // 50 000 rows failed part way (ClickHouse closed the connection mid-insert,
     // most likely at its limit of parts a partition may hold while merges
-    // lag). Large seeds insert up to 200 000 rows at once; small ones keep
+    // lag; each insert now waits for them, `wait_for_merges`). Large seeds
+    // insert up to 200 000 rows at once; small ones keep
     // 50 000 (a few hundred MB of the server's memory per insert at most,
     // which the small profile's limits hold).
     let batch_rows = usize::try_from(options.events / 500)
@@ -328,10 +329,41 @@ pub async fn seed_demo(store: &Store, options: &SeedOptions) -> Result<SeedRepor
     })
 }
 
+/// Active parts a partition of `events` or a derived table may hold before
+/// the next insert waits for the merges: ClickHouse delays inserts at 150
+/// and refuses them at 300 parts in a partition (18.16's defaults), and a
+/// refused insert looks to the client like a connection closed mid-insert.
+const MAX_PARTS_BEFORE_INSERT: u64 = 100;
+
+/// Waits (up to ten minutes, then goes on) while merges lag behind the
+/// seed's inserts.
+async fn wait_for_merges(store: &Store) -> Result<(), StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        let parts: u64 = store
+            .client()
+            .query(
+                "SELECT toUInt64(max(n)) FROM (SELECT count() AS n FROM system.parts \
+                 WHERE database = ? AND active AND table IN ('events', 'events_local', \
+                 'visits', 'visits_local', 'event_counts', 'event_counts_local') \
+                 GROUP BY table, partition)",
+            )
+            .bind(store.database())
+            .fetch_one()
+            .await?;
+        if parts <= MAX_PARTS_BEFORE_INSERT || std::time::Instant::now() > deadline {
+            return Ok(());
+        }
+        tracing::info!(parts, "seed-demo waits for merges");
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
 async fn flush(store: &Store, batch: &mut Vec<EventRow>) -> Result<(), StoreError> {
     if batch.is_empty() {
         return Ok(());
     }
+    wait_for_merges(store).await?;
     let mut insert = store.client().insert::<EventRow>("events").await?;
     for row in batch.iter() {
         insert.write(row).await?;
