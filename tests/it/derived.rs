@@ -30,22 +30,7 @@ async fn the_migration_counts_the_events_stored_before_it_and_then_keeps_countin
             ))
             .await;
     }
-    server
-        .query("ALTER TABLE schema_migrations DELETE WHERE version IN (9, 10, 17, 18, 19, 20)")
-        .await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while server
-        .query("SELECT count() FROM schema_migrations WHERE version IN (9, 10, 17, 18, 19, 20) FORMAT TSV")
-        .await
-        .trim()
-        != "0"
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the mutation finished"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    forget_versions(&server, "9, 10, 17, 18, 19, 20").await;
 
     // Opening the storage migrates it, as a collector's start does.
     let store = server.store().await;
@@ -142,22 +127,7 @@ async fn the_visits_of_an_older_database_are_made_again_with_fine_granules() {
             ))
             .await;
     }
-    server
-        .query("ALTER TABLE schema_migrations DELETE WHERE version IN (19, 20)")
-        .await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while server
-        .query("SELECT count() FROM schema_migrations WHERE version IN (19, 20) FORMAT TSV")
-        .await
-        .trim()
-        != "0"
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the mutation finished"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    forget_versions(&server, "19, 20").await;
     let old_visits = server.query("SELECT count() FROM visits FORMAT TSV").await;
     assert_ne!(old_visits.trim(), "0", "the old table held visits");
 

@@ -5,16 +5,21 @@
 
 use saltmark::store::migrate::{render, Target, MIGRATIONS};
 
-/// saltmark's schema as migrations render it for a modern server.
-fn modern_schema() -> Vec<String> {
-    let target = Target {
+/// A modern server, as `migrate::run` describes it.
+fn modern_target() -> Target<'static> {
+    Target {
         database: "saltmark",
         low_cardinality: true,
         ttl: true,
         retention_months: 24,
         sync_drop: true,
         cluster: None,
-    };
+    }
+}
+
+/// saltmark's schema as migrations render it for a modern server.
+fn modern_schema() -> Vec<String> {
+    let target = modern_target();
     let mut statements = vec!["CREATE DATABASE IF NOT EXISTS saltmark".to_string()];
     for migration in MIGRATIONS {
         statements.extend(render(migration.sql, target));
@@ -118,14 +123,7 @@ fn modern_statements() -> Vec<String> {
         use saltmark::store::event_granules::{
             catch_up_statement, copy_statements, left_statement, view_statements,
         };
-        let target = Target {
-            database: "saltmark",
-            low_cardinality: true,
-            ttl: true,
-            retention_months: 24,
-            sync_drop: true,
-            cluster: None,
-        };
+        let target = modern_target();
         let at = statements
             .iter()
             .position(|s| s == "EVENTS_GRANULES")
