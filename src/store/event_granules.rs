@@ -62,8 +62,9 @@ fn create_next(target: Target<'_>) -> String {
     )
 }
 
-/// The views on `events`, as their migrations make them.
-fn views(target: Target<'_>) -> Vec<String> {
+/// The views on `events`, as their migrations make them: each view's
+/// name and the statement of the last migration that makes it.
+fn views(target: Target<'_>) -> Vec<(String, String)> {
     let mut latest = std::collections::BTreeMap::new();
     for migration in MIGRATIONS {
         for statement in render(migration.sql, target) {
@@ -77,7 +78,7 @@ fn views(target: Target<'_>) -> Vec<String> {
             }
         }
     }
-    latest.into_values().collect()
+    latest.into_iter().collect()
 }
 
 /// The copy: the new table made, each month's rows copied, the names
@@ -101,14 +102,7 @@ pub fn copy_statements(target: Target<'_>, partitions: &[u32]) -> Vec<String> {
 pub fn view_statements(target: Target<'_>) -> Vec<String> {
     views(target)
         .into_iter()
-        .flat_map(|view| {
-            let name = view
-                .strip_prefix("CREATE MATERIALIZED VIEW IF NOT EXISTS ")
-                .and_then(|rest| rest.split_whitespace().next())
-                .unwrap_or_default()
-                .to_string();
-            [format!("DROP TABLE IF EXISTS {name}"), view]
-        })
+        .flat_map(|(name, view)| [format!("DROP TABLE IF EXISTS {name}"), view])
         .collect()
 }
 
@@ -222,8 +216,14 @@ mod tests {
     fn every_view_on_the_events_is_made_again_in_its_last_form() {
         let views = views(target(false));
         assert_eq!(views.len(), 2, "{views:?}");
-        assert!(views[0].starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS sm.event_counts_mv "));
-        assert!(views[1].starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS sm.visits_mv "));
-        assert!(views.iter().all(|v| v.contains("FROM sm.events")));
+        assert_eq!(views[0].0, "sm.event_counts_mv");
+        assert!(views[0]
+            .1
+            .starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS sm.event_counts_mv "));
+        assert_eq!(views[1].0, "sm.visits_mv");
+        assert!(views[1]
+            .1
+            .starts_with("CREATE MATERIALIZED VIEW IF NOT EXISTS sm.visits_mv "));
+        assert!(views.iter().all(|(_, v)| v.contains("FROM sm.events")));
     }
 }
