@@ -634,3 +634,60 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
     assert_eq!(share_query(link.token.clone()).await, 401);
     server.stop().await;
 }
+
+/// A large period in the dashboard (`tests/browser/sampling.test.mjs`): the
+/// collector here samples above 1 000 events, so the 30 days of 6 000
+/// seeded events are read from a share of the visitors. The page says so,
+/// with the API's share and margin, shows the API's estimate, and "Exact
+/// figures" asks every panel for the exact answer (kept in the URL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_says_when_its_figures_are_estimated_and_asks_for_exact_ones() {
+    use saltmark::clock::OsRandom;
+    use saltmark::write::seed::{seed_demo, SeedOptions};
+
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    require_tools(&dir);
+    let server = TestServer::start(
+        "dashboard-sampling",
+        &[
+            ("SALTMARK_SITES", "shop.test"),
+            ("SALTMARK_QUERY_SAMPLE_ABOVE_EVENTS", "1000"),
+        ],
+    )
+    .await;
+    let store = server.state.store.clone();
+    let now = chrono::Utc::now();
+    seed_demo(
+        &store,
+        &SeedOptions {
+            site: "shop.test".into(),
+            events: 6_000,
+            days: 40,
+            seed: 5,
+            end: now,
+        },
+    )
+    .await
+    .expect("seeded");
+    let password = "correct horse battery staple";
+    let sites = ["shop.test".to_string()];
+    saltmark::auth::users::set(&store, "alice", password, &sites, now, &OsRandom)
+        .await
+        .expect("user created");
+    let key = saltmark::auth::keys::create(&store, &sites, "test", now, &OsRandom)
+        .await
+        .expect("key")
+        .key;
+    let collector = format!("http://{}", server.addr);
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("dashboard-sampled.png").display().to_string();
+    run_node_script(
+        &dir,
+        "sampling.test.mjs",
+        &[&collector, &key, "alice", password, &shot],
+        Duration::from_secs(90),
+    )
+    .await;
+    server.stop().await;
+}

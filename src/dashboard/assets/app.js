@@ -136,6 +136,7 @@
       compare,
       matchWeekday: params.get('match_weekday') === '1',
       imports: params.get('imports') === '1',
+      exact: params.get('exact') === '1',
       date: /^\d{4}-\d{2}-\d{2}$/.test(params.get('date') || '') ? params.get('date') : '',
       from: params.get('from') || '',
       to: params.get('to') || '',
@@ -156,6 +157,7 @@
     if (view.compare !== 'previous_period') params.set('compare', view.compare);
     if (view.matchWeekday && view.compare !== 'off') params.set('match_weekday', '1');
     if (view.imports) params.set('imports', '1');
+    if (view.exact) params.set('exact', '1');
     for (const f of view.filters) {
       if (f.op === 'is' && f.values.length === 1) params.append(f.dim, f.values[0]);
       else params.append('f', JSON.stringify([f.op, f.dim, f.values]));
@@ -255,9 +257,34 @@
     const body = Object.assign({ site_id: view.site }, period(), extra);
     body.filters = apiFilters().concat(extra.filters || []);
     // Imported history, where the viewer asked for it (the API adds it
-    // where it can and says so in `meta`).
-    if (view.imports) body.include = Object.assign({}, extra.include || {}, { imports: true });
+    // where it can and says so in `meta`); exact figures, where the viewer
+    // asked for them rather than an estimate from a share of the visitors.
+    if (view.imports || view.exact) {
+      body.include = Object.assign({}, extra.include || {}, view.imports ? { imports: true } : {}, view.exact ? { exact: true } : {});
+    }
     return body;
+  }
+  /**
+   * What an answer's `meta.sampling` says, in words: a large period is
+   * read from one in n of the visitors (chosen by visitor), and the
+   * figures are estimates within the margin the API gives (for the first
+   * row's visitors: the headline's, or a panel's top row's).
+   */
+  function samplingText(sampling, of) {
+    const share = Math.round(1 / sampling.fraction);
+    const margin = typeof sampling.visitors_margin === 'number'
+      ? ` (${of} ±${decimal.format(sampling.visitors_margin * 100)}%, 19 times in 20)` : '';
+    return `Estimated from 1 in ${integer.format(share)} visitors${margin}`;
+  }
+  const SAMPLING_TITLE = 'This period holds many events: figures are counted from a share of the visitors and scaled up. Tick “Exact figures” to count every event (slower).';
+  function showSampling(meta) {
+    const note = $('sampling-note');
+    const sampling = meta && meta.sampling;
+    note.hidden = !sampling;
+    if (!sampling) { note.textContent = ''; delete note.dataset.fraction; return; }
+    note.dataset.fraction = String(sampling.fraction);
+    note.textContent = samplingText(sampling, 'visitors');
+    note.title = SAMPLING_TITLE;
   }
   // What the headline's answer says of imported data, in words.
   const IMPORTS_NOTES = {
@@ -480,6 +507,7 @@
     const answer = await query({ metrics, include });
     showRange(answer.query.date_range);
     showImports(answer.meta);
+    showSampling(answer.meta);
     const row = answer.results[0] || { metrics: metrics.map(() => 0) };
     const list = $('headline');
     list.replaceChildren();
@@ -727,6 +755,13 @@
     return section;
   }
 
+  /** A panel whose answer is an estimate says so under its table. */
+  function sampledNote(section, meta) {
+    if (!meta || !meta.sampling) return;
+    section.dataset.fraction = String(meta.sampling.fraction);
+    section.append(el('p', { class: 'note sampled', text: samplingText(meta.sampling, 'top row’s visitors'), title: SAMPLING_TITLE }));
+  }
+
   // The newest question per panel: a slower answer to an older tab is dropped.
   const panelAsked = {};
   async function renderPanel(panel) {
@@ -748,6 +783,7 @@
     const answer = await current(() => postJson('/api/v2/query', body));
     if (asked !== panelAsked[panel.id]) return;
     section.append(breakdownTable(`${panel.title}: ${tab.label}`, tab.dim, tab.filterDim || tab.dim, metrics, answer.results, tab.columns, tab.dims));
+    sampledNote(section, answer.meta);
     // The geolocation database's licence may ask for credit where its
     // data is shown (DB-IP's CC BY 4.0 does).
     if (panel.id === 'locations' && auth.credit) {
@@ -778,6 +814,7 @@
       section.dataset.query = JSON.stringify(body);
       const answer = await current(() => postJson('/api/v2/query', body));
       section.append(breakdownTable(`Property ${key}`, dim, dim, ['visitors', 'events'], answer.results));
+      sampledNote(section, answer.meta);
     } else {
       section.append(el('p', { class: 'empty', text: 'No event properties in this period' }));
     }
@@ -1117,6 +1154,7 @@
     $('compare').value = view.compare;
     $('match-weekday').checked = view.matchWeekday;
     $('imports').checked = view.imports;
+    $('exact').checked = view.exact;
     $('match-weekday').disabled = view.compare === 'off';
     $('custom').hidden = view.period !== 'custom';
     $('from').value = view.from; $('to').value = view.to;
@@ -1221,6 +1259,7 @@
   $('compare').addEventListener('change', (e) => { view.compare = e.target.value; navigate(); });
   $('match-weekday').addEventListener('change', (e) => { view.matchWeekday = e.target.checked; navigate(); });
   $('imports').addEventListener('change', (e) => { view.imports = e.target.checked; navigate(); });
+  $('exact').addEventListener('change', (e) => { view.exact = e.target.checked; navigate(); });
   for (const [id, direction] of [['period-prev', -1], ['period-next', 1]]) {
     $(id).addEventListener('click', () => {
       const next = stepped(direction);
