@@ -311,19 +311,7 @@ impl VisitorErasures {
             .map(|r| r.since)
             .min()
             .unwrap_or_else(|| self.clock.now());
-        let mut predicate = Sql::new("timestamp >= toDateTime(?) AND (", vec![Param::time(since)]);
-        predicate.push(Sql::join(
-            round
-                .iter()
-                .map(|r| {
-                    let mut one = Sql::new("site = ? AND ", vec![Param::Str(r.site.clone())]);
-                    one.push(Sql::has_u64(&r.visitor_ids, "visitor_id"));
-                    one
-                })
-                .collect(),
-            " OR ",
-        ));
-        predicate.text.push(')');
+        let predicate = rows_of_visitors(round, "timestamp", since);
         let mirror = visits_of_visitors(round, since);
         let partitions = months_between(since, self.clock.now());
         // No rows, no delete: a request for nothing costs a count.
@@ -349,7 +337,17 @@ fn visits_of_visitors(round: &[PendingErasure], since: DateTime<Utc>) -> Mirror 
             erased_sites: Vec::new(),
         };
     }
-    let mut predicate = Sql::new("hour >= toDateTime(?) AND (", vec![Param::time(since)]);
+    Mirror::Same(rows_of_visitors(round, "hour", since))
+}
+
+/// The rows of the round's visitors, each of their own site, whose `time`
+/// column is `since` or later: the same condition for `events` and for
+/// `visits`, so the two are erased alike.
+fn rows_of_visitors(round: &[PendingErasure], time: &str, since: DateTime<Utc>) -> Sql {
+    let mut predicate = Sql::new(
+        format!("{time} >= toDateTime(?) AND ("),
+        vec![Param::time(since)],
+    );
     predicate.push(Sql::join(
         round
             .iter()
@@ -362,7 +360,7 @@ fn visits_of_visitors(round: &[PendingErasure], since: DateTime<Utc>) -> Mirror 
         " OR ",
     ));
     predicate.text.push(')');
-    Mirror::Same(predicate)
+    predicate
 }
 
 /// The `toYYYYMM` partitions from `from`'s month to `to`'s.
