@@ -221,8 +221,10 @@ async fn count(store: &Store, predicate: &Sql) -> Result<u64, StoreError> {
     Ok(sql.query(store.client()).fetch_one::<u64>().await?)
 }
 
-/// The rows of `site` in [from, to) (whole hours): what a question over
-/// that period merges. Read with the stats path's read-only client.
+/// The rows of `site` in [from, to) (whole hours, as
+/// [`super::rollup::events_between`] counts them: an hour the period only
+/// partly covers counts whole): what a question over that period merges.
+/// Read with the stats path's read-only client.
 pub async fn rows_between(
     store: &Store,
     site: &str,
@@ -242,7 +244,8 @@ pub fn rows_between_statement(
     to: chrono::DateTime<chrono::Utc>,
 ) -> Sql {
     Sql::new(
-        "SELECT count() AS n FROM visits WHERE site = ? AND hour >= toDateTime(?) AND hour < toDateTime(?)",
+        "SELECT count() AS n FROM visits \
+         WHERE site = ? AND hour >= toStartOfHour(toDateTime(?)) AND hour < toDateTime(?)",
         vec![
             Param::Str(site.to_string()),
             Param::time(from),
