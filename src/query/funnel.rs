@@ -15,6 +15,12 @@
 //! - Filters (the stats API's) pick the visits that count: those with a
 //!   matching event, or with the filtered visit attribute
 //!   (`builder::matching_visits`).
+//! - A large period is read from a share of the visitors, as the stats
+//!   API's questions are (`super::sampling`, sized by the period's events,
+//!   which is what the statement reads): each kept visitor's every visit
+//!   is in it, so each step's visitors are multiplied by n and the rates
+//!   are those of the kept visitors; `meta.sampling` says so, and
+//!   `"include": {"exact": true}` asks for the exact figures.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -23,6 +29,7 @@ use serde_json::{json, Value};
 use super::builder::{goal_condition, matching_visits, Scope};
 use super::dates;
 use super::request::QueryRequest;
+use super::sampling::{Sample, SamplingPolicy};
 use super::QueryError;
 use crate::goals::{funnels, stored, Goal, GoalError};
 use crate::store::sql::{Param, Sql};
@@ -42,7 +49,8 @@ pub struct FunnelRequest {
 }
 
 impl FunnelRequest {
-    /// Parses `{"site_id", "funnel", "date_range", "date"?, "filters"?}`.
+    /// Parses `{"site_id", "funnel", "date_range", "date"?, "filters"?,
+    /// "include"?: {"exact"?}}`.
     pub fn from_json(body: &[u8]) -> Result<FunnelRequest, QueryError> {
         let value: Value = serde_json::from_slice(body)
             .map_err(|e| QueryError::invalid("body", format!("not JSON: {e}")))?;
@@ -63,12 +71,23 @@ impl FunnelRequest {
         for key in object.keys() {
             if !matches!(
                 key.as_str(),
-                "site_id" | "funnel" | "date_range" | "date" | "filters"
+                "site_id" | "funnel" | "date_range" | "date" | "filters" | "include"
             ) {
                 return Err(QueryError::invalid(
                     key,
-                    "a funnel question takes site_id, funnel, date_range, date and filters only"
+                    "a funnel question takes site_id, funnel, date_range, date, filters and include only"
                         .into(),
+                ));
+            }
+        }
+        if let Some(include) = object.get("include") {
+            let only_exact = include
+                .as_object()
+                .is_some_and(|o| o.keys().all(|k| k == "exact"));
+            if !only_exact {
+                return Err(QueryError::invalid(
+                    "include",
+                    "a funnel question's include takes exact only".into(),
                 ));
             }
         }
@@ -88,8 +107,15 @@ fn goal_error(e: GoalError) -> QueryError {
 }
 
 /// The statement: rows of (furthest step, visitors), step 0 for visitors
-/// who never entered; only the `visits` given (the filters' visits), if any.
-pub fn statement(site: &str, period: dates::Period, steps: &[&Goal], visits: Option<Sql>) -> Sql {
+/// who never entered; only the `visits` given (the filters' visits), if any;
+/// from the `sample`'s visitors, if any (counts not yet multiplied).
+pub fn statement(
+    site: &str,
+    period: dates::Period,
+    steps: &[&Goal],
+    visits: Option<Sql>,
+    sample: Option<Sample>,
+) -> Sql {
     let mut sql = Sql::raw(format!(
         "SELECT step, toUInt64(count()) AS visitors FROM (\
          SELECT visitor_id, max(reached) AS step FROM (\
@@ -107,8 +133,10 @@ pub fn statement(site: &str, period: dates::Period, steps: &[&Goal], visits: Opt
             .collect(),
         ", ",
     ));
+    sql.text.push_str(") AS reached FROM events");
+    sql.push(Sample::clause(sample));
     sql.push(Sql::new(
-        ") AS reached FROM events WHERE site = ? AND timestamp >= toDateTime(?) \
+        " WHERE site = ? AND timestamp >= toDateTime(?) \
          AND timestamp < toDateTime(?) AND (name != 'engagement' OR scroll_depth <= 100)",
         vec![
             Param::Str(site.to_string()),
@@ -142,12 +170,14 @@ fn percent(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// Answers `request` for a site in time zone `tz` at `now`.
+/// Answers `request` for a site in time zone `tz` at `now`, a large period
+/// from a share of the visitors as `sampling` says.
 pub async fn execute(
     store: &Store,
     request: &FunnelRequest,
     tz: Tz,
     now: DateTime<Utc>,
+    sampling: SamplingPolicy,
 ) -> Result<Value, QueryError> {
     let site = &request.query.site_id;
     let funnel = funnels::get(store, site, &request.funnel)
@@ -179,12 +209,19 @@ pub async fn execute(
         })
         .collect::<Result<_, _>>()?;
     let period = dates::resolve(&request.query.date_range, request.query.date, now, tz)?;
+    let (sample, events_in_period) = if request.query.exact || sampling.above_events == 0 {
+        (None, 0)
+    } else {
+        let events = super::run::period_events(store, site, period, sampling).await?;
+        (sampling.for_events(events), events)
+    };
     let visits = (!request.query.filters.is_empty()).then(|| {
         let scope = Scope {
             site,
             period,
             tz,
-            sample: None,
+            // The filters' visits of the same visitors.
+            sample,
             goals: &goals,
             goal_groups: &[],
             with_engagement: false,
@@ -192,10 +229,17 @@ pub async fn execute(
         };
         matching_visits(&request.query, scope)
     });
-    let rows: Vec<StepRow> = statement(site, period, &steps, visits)
+    let factor = sample.map_or(1, |s| s.denominator);
+    let rows: Vec<StepRow> = statement(site, period, &steps, visits, sample)
         .query(store.reader())
-        .fetch_all()
-        .await?;
+        .fetch_all::<StepRow>()
+        .await?
+        .into_iter()
+        .map(|r| StepRow {
+            visitors: r.visitors.saturating_mul(factor),
+            ..r
+        })
+        .collect();
     let all: u64 = rows.iter().map(|r| r.visitors).sum();
     let reached = |step: usize| -> u64 {
         rows.iter()
@@ -221,6 +265,15 @@ pub async fn execute(
         previous = Some(visitors);
     }
     let completed = previous.unwrap_or(0);
+    let mut meta = json!({"date_range": [period.from.to_rfc3339(), period.to.to_rfc3339()]});
+    if let Some(mut said) = super::run::sampling_meta(sample, events_in_period) {
+        // As a breakdown's: of the first row's (the first step's) visitors.
+        let first = reached(1) as f64;
+        if let Some(margin) = sample.and_then(|s| s.visitors_margin(first)) {
+            said["visitors_margin"] = json!((margin * 10_000.0).round() / 10_000.0);
+        }
+        meta["sampling"] = said;
+    }
     Ok(json!({
         "funnel": funnel.name,
         "steps": answered,
@@ -230,6 +283,6 @@ pub async fn execute(
         "never_entering_visitors": all - entering,
         "never_entering_visitors_percentage": percent(all - entering, all),
         "conversion_rate": percent(completed, entering),
-        "meta": {"date_range": [period.from.to_rfc3339(), period.to.to_rfc3339()]},
+        "meta": meta,
     }))
 }

@@ -98,14 +98,11 @@ fn pick(query: &QueryRequest, built: &Built, values: &[f64], sample: Option<Samp
 }
 
 /// The sample for `query` over `period` (none when it asks for the exact
-/// figure, or the period is small), and the period's events. The period's
-/// size comes from the derived hourly counts (`store::rollup`: a few
-/// thousand rows however large the site); only a period that may be near
-/// the threshold is counted exactly in `events`, cheap because it is
-/// small. A question
-/// the derived `visits` table answers costs about its visit rows: it is
-/// sampled by those rows, above a half of the events' threshold (a third
-/// under a page filter, which reads each visit's pages), so that a
+/// figure, or the period is small), and the period's events
+/// ([`period_events`]). A question the derived `visits` table answers
+/// costs about its visit rows: it is sampled by those rows, above a half
+/// of the events' threshold (a third under a page filter, which reads
+/// each visit's pages), so that a
 /// headline with its comparison (two such statements) stays in the time
 /// of one over the events, keeping several times as many visitors
 /// (bench/RESULTS.md).
@@ -120,19 +117,7 @@ async fn sample_for(
     if query.exact || policy.above_events == 0 {
         return Ok((None, 0));
     }
-    let mut events =
-        crate::store::rollup::events_between(store, &query.site_id, period.from, period.to).await?;
-    if events < policy.above_events.saturating_mul(2) {
-        let exact = crate::store::sql::Sql::new(
-            "SELECT count() AS n FROM events WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)",
-            vec![
-                crate::store::sql::Param::Str(query.site_id.clone()),
-                crate::store::sql::Param::time(period.from),
-                crate::store::sql::Param::time(period.to),
-            ],
-        );
-        events = exact.query(store.reader()).fetch_one::<u64>().await?;
-    }
+    let events = period_events(store, &query.site_id, period, policy).await?;
     let options = BuildOptions {
         goals,
         ..BuildOptions::default()
@@ -152,8 +137,33 @@ async fn sample_for(
     Ok((policy.for_events(events), events))
 }
 
+/// The events of `site` in `period`, as the sampling policy sizes it: from
+/// the derived hourly counts (`store::rollup`: a few thousand rows however
+/// large the site), and counted exactly where that may be near the
+/// threshold (cheap there, because the period is small).
+pub(super) async fn period_events(
+    store: &Store,
+    site: &str,
+    period: Period,
+    policy: SamplingPolicy,
+) -> Result<u64, QueryError> {
+    let events = crate::store::rollup::events_between(store, site, period.from, period.to).await?;
+    if events >= policy.above_events.saturating_mul(2) {
+        return Ok(events);
+    }
+    let exact = crate::store::sql::Sql::new(
+        "SELECT count() AS n FROM events WHERE site = ? AND timestamp >= toDateTime(?) AND timestamp < toDateTime(?)",
+        vec![
+            crate::store::sql::Param::Str(site.to_string()),
+            crate::store::sql::Param::time(period.from),
+            crate::store::sql::Param::time(period.to),
+        ],
+    );
+    Ok(exact.query(store.reader()).fetch_one::<u64>().await?)
+}
+
 /// What `meta.sampling` says of a sampled period.
-fn sampling_meta(sample: Option<Sample>, events: u64) -> Option<Value> {
+pub(super) fn sampling_meta(sample: Option<Sample>, events: u64) -> Option<Value> {
     sample.map(|s| {
         json!({
             "fraction": s.fraction(),

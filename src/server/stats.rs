@@ -165,7 +165,15 @@ pub(super) async fn funnel(
         Err(refusal) => return refused(&http.metrics, &refusal),
     };
     let tz = stats.timezone_of(&question.query.site_id);
-    match crate::query::funnel::execute(&stats.store, &question, tz, stats.clock.now()).await {
+    match crate::query::funnel::execute(
+        &stats.store,
+        &question,
+        tz,
+        stats.clock.now(),
+        stats.sampling,
+    )
+    .await
+    {
         Ok(answer) => text(StatusCode::OK, "application/json", format!("{answer}\n")),
         Err(e) => query_refused(http, &e),
     }

@@ -2,7 +2,7 @@
 // collector that samples small periods (tests/it/browser.rs starts it with
 // a low query.sample_above_events): the page says its figures are
 // estimated, from what share and within what margin, shows the API's
-// estimate, and "Exact figures" asks every panel for the exact answer, in
+// estimate, and "Exact figures" asks every panel (the funnel's too) for the exact answer, in
 // the URL so that a bookmark keeps it.
 // Usage: node sampling.test.mjs <collector url> <api key> <user> <password> [screenshot file]
 // Exits non-zero with a message on the first failed expectation.
@@ -21,8 +21,8 @@ function check(ok, message) {
 }
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
-async function api(body) {
-  const response = await fetch(collector + '/api/v2/query', {
+async function api(body, path = '/api/v2/query') {
+  const response = await fetch(collector + path, {
     method: 'POST',
     headers: { Authorization: 'Bearer ' + apiKey, 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
@@ -79,6 +79,15 @@ try {
     check(answer.meta.sampling && marked[0] === String(answer.meta.sampling.fraction), `panel ${id} says it is estimated: ${JSON.stringify(marked)} ${JSON.stringify(answer.meta)}`);
     check((marked[1] || '').startsWith('Estimated from 1 in'), `panel ${id}'s note: ${marked[1]}`);
   }
+  // The funnel too: its note speaks of the first step's visitors.
+  const funnelAsked = JSON.parse(await page.$eval('#panel-funnels', (n) => n.dataset.query));
+  check(funnelAsked.include === undefined, 'the funnel asks for the estimate by default: ' + JSON.stringify(funnelAsked));
+  const funnelEstimate = await api(funnelAsked, '/api/v2/funnel');
+  const funnelMarked = await page.$eval('#panel-funnels', (n) => [n.dataset.fraction, (n.querySelector('.note.sampled') || {}).textContent]);
+  check(funnelEstimate.meta.sampling && funnelMarked[0] === String(funnelEstimate.meta.sampling.fraction), `the funnel says it is estimated: ${JSON.stringify(funnelMarked)} ${JSON.stringify(funnelEstimate.meta)}`);
+  check((funnelMarked[1] || '').includes('first step’s visitors ±'), `the funnel's note: ${funnelMarked[1]}`);
+  const funnelSteps = (p) => p.$$eval('#panel-funnels tbody tr', (trs) => trs.map((tr) => Number(tr.querySelector('td[data-metric=visitors]').dataset.value)));
+  check(same(await funnelSteps(page), funnelEstimate.steps.map((st) => st.visitors)), 'the funnel shows the estimate');
   if (shot) await page.screenshot({ path: shot, fullPage: true });
 
   // Exact figures: in the URL, asked by every panel, no note, the exact numbers.
@@ -100,6 +109,12 @@ try {
     check(same(shownRows, answer.results.map((r) => [r.dimensions[0], ...r.metrics])), `panel ${id} exact ${JSON.stringify(shownRows)} vs ${JSON.stringify(answer.results)}`);
     check(await page.$eval(`#panel-${id}`, (n) => n.dataset.fraction === undefined && !n.querySelector('.note.sampled')), `panel ${id} has no estimate note`);
   }
+  const funnelExactAsked = JSON.parse(await page.$eval('#panel-funnels', (n) => n.dataset.query));
+  check(same(funnelExactAsked.include, { exact: true }), 'the funnel asks for exact figures: ' + JSON.stringify(funnelExactAsked));
+  const funnelExact = await api(funnelExactAsked, '/api/v2/funnel');
+  check(funnelExact.meta.sampling === undefined, 'the exact funnel is not sampled: ' + JSON.stringify(funnelExact.meta));
+  check(same(await funnelSteps(page), funnelExact.steps.map((st) => st.visitors)), 'the funnel shows the exact figures');
+  check(await page.$eval('#panel-funnels', (n) => n.dataset.fraction === undefined && !n.querySelector('.note.sampled')), 'the exact funnel has no estimate note');
   // A bookmark keeps it; turning it off brings the estimate back.
   await page.reload();
   await waitReady(page);

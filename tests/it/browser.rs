@@ -639,7 +639,8 @@ async fn the_dashboard_shows_the_api_numbers_filters_and_shares_read_only() {
 /// collector here samples above 1 000 events, so the 30 days of 6 000
 /// seeded events are read from a share of the visitors. The page says so,
 /// with the API's share and margin, shows the API's estimate, and "Exact
-/// figures" asks every panel for the exact answer (kept in the URL).
+/// figures" asks every panel, the funnel's too, for the exact answer (kept
+/// in the URL).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_says_when_its_figures_are_estimated_and_asks_for_exact_ones() {
     use saltmark::clock::OsRandom;
@@ -669,6 +670,26 @@ async fn the_dashboard_says_when_its_figures_are_estimated_and_asks_for_exact_on
     )
     .await
     .expect("seeded");
+    // A funnel, estimated from the same share.
+    for spec in [
+        saltmark::goals::GoalSpec {
+            page: Some("/pricing".into()),
+            ..Default::default()
+        },
+        saltmark::goals::GoalSpec {
+            event: Some("Signup".into()),
+            ..Default::default()
+        },
+    ] {
+        let goal = spec.check().unwrap();
+        saltmark::goals::stored::add(&store, "shop.test", &goal, now)
+            .await
+            .unwrap();
+    }
+    let steps = ["Visit /pricing".to_string(), "Signup".to_string()];
+    saltmark::goals::funnels::add(&store, "shop.test", "Pricing to signup", &steps, now)
+        .await
+        .unwrap();
     let password = "correct horse battery staple";
     let sites = ["shop.test".to_string()];
     saltmark::auth::users::set(&store, "alice", password, &sites, now, &OsRandom)

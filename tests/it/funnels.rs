@@ -262,3 +262,160 @@ async fn a_funnel_counts_visitors_through_its_steps_in_order_within_a_visit() {
     assert_eq!(status, 400);
     server.stop().await;
 }
+
+/// A large period's funnel is read from a share of the visitors, as the
+/// stats API's questions are: each step's visitors scaled up by the share's
+/// n, said in `meta.sampling` with the first step's margin, and exact when
+/// `include.exact` asks (the only thing a funnel's `include` takes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_period_s_funnel_is_estimated_and_said_so_and_exact_on_request() {
+    const DEMO: &str = "demo.example";
+    let server = TestServer::start(
+        "funnels-sampled",
+        &[
+            ("SALTMARK_SITES", DEMO),
+            ("SALTMARK_QUERY_SAMPLE_ABOVE_EVENTS", "3000"),
+        ],
+    )
+    .await;
+    let now = chrono::Utc::now();
+    saltmark::write::seed::seed_demo(
+        &server.store().await,
+        &saltmark::write::seed::SeedOptions {
+            site: DEMO.into(),
+            events: 30_000,
+            days: 10,
+            seed: 11,
+            end: now,
+        },
+    )
+    .await
+    .unwrap();
+    for args in [vec!["--page", "/pricing"], vec!["--event", "Signup"]] {
+        let mut all = vec!["goals", "add", "--site", DEMO];
+        all.extend(args);
+        let output = saltmark_cli(&server, DEMO, &all);
+        assert!(output.status.success(), "{}", output_text(&output));
+    }
+    let output = saltmark_cli(
+        &server,
+        DEMO,
+        &[
+            "funnels",
+            "add",
+            "--site",
+            DEMO,
+            "--name",
+            "Flow",
+            "--step",
+            "Visit /pricing",
+            "--step",
+            "Signup",
+        ],
+    );
+    assert!(output.status.success(), "{}", output_text(&output));
+    let key = server.api_key(&[DEMO.to_string()], "funnels").await;
+    let from = (now - chrono::Duration::days(12))
+        .format("%Y-%m-%d")
+        .to_string();
+    let to = now.format("%Y-%m-%d").to_string();
+    let question = |include: Option<serde_json::Value>| {
+        let mut body = json!({"site_id": DEMO, "funnel": "Flow", "date_range": [from, to]});
+        if let Some(include) = include {
+            body["include"] = include;
+        }
+        body
+    };
+    let steps = |answer: &serde_json::Value| -> Vec<f64> {
+        answer["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|st| st["visitors"].as_f64().unwrap())
+            .collect()
+    };
+
+    // Exact: every visitor of the period counted, no sampling said.
+    let (status, exact) = server
+        .stats_post(
+            "/api/v2/funnel",
+            &key,
+            &question(Some(json!({"exact": true}))),
+        )
+        .await;
+    assert_eq!(status, 200, "{exact}");
+    assert!(exact["meta"].get("sampling").is_none(), "{exact}");
+    let visitors: u64 = server
+        .query(&format!(
+            "SELECT uniqExact(visitor_id) FROM events WHERE site = '{DEMO}' FORMAT TSV"
+        ))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(exact["all_visitors"], visitors, "{exact}");
+    let exact_steps = steps(&exact);
+    assert!(exact_steps[1] > 0.0, "{exact}");
+
+    // Estimated: a share of the visitors, each count a multiple of its n,
+    // close to the exact one, the first step's margin said.
+    let (status, estimate) = server
+        .stats_post("/api/v2/funnel", &key, &question(None))
+        .await;
+    assert_eq!(status, 200, "{estimate}");
+    let sampling = &estimate["meta"]["sampling"];
+    let n = (1.0 / sampling["fraction"].as_f64().expect("sampled")).round();
+    assert!(n >= 5.0, "{estimate}");
+    let all = estimate["all_visitors"].as_f64().unwrap();
+    let estimated_steps = steps(&estimate);
+    for count in estimated_steps.iter().chain([&all]) {
+        assert_eq!(
+            count % n,
+            0.0,
+            "{count} is a count scaled by {n}: {estimate}"
+        );
+    }
+    assert!(
+        (all - visitors as f64).abs() < 0.15 * visitors as f64,
+        "{all} against {visitors}"
+    );
+    let margin = sampling["visitors_margin"].as_f64().expect("a margin");
+    let kept = estimated_steps[0] / n;
+    assert!(
+        (margin - 1.96 * ((1.0 - 1.0 / n) / kept).sqrt()).abs() < 1e-3,
+        "{estimate}"
+    );
+    assert!(
+        (estimated_steps[0] - exact_steps[0]).abs() <= 3.0 * margin * estimated_steps[0],
+        "{estimated_steps:?} against {exact_steps:?}"
+    );
+    assert_ne!(estimated_steps, exact_steps, "estimated, not counted");
+    // Under a filter, the filtered visits of the same visitors.
+    let mut filtered = question(None);
+    filtered["filters"] = json!([["is", "visit:entry_page", ["/"]]]);
+    let (status, answer) = server.stats_post("/api/v2/funnel", &key, &filtered).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["meta"]["sampling"]["fraction"], sampling["fraction"]);
+    assert_eq!(
+        answer["all_visitors"].as_f64().unwrap() % n,
+        0.0,
+        "{answer}"
+    );
+    assert!(answer["all_visitors"].as_f64().unwrap() < all, "{answer}");
+
+    // A funnel's include takes exact only.
+    for include in [json!({"exact": true, "imports": true}), json!(true)] {
+        let (status, answer) = server
+            .stats_post("/api/v2/funnel", &key, &question(Some(include.clone())))
+            .await;
+        assert_eq!(status, 400, "{include}: {answer}");
+        assert!(
+            answer["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("include: a funnel question's include takes exact only"),
+            "{answer}"
+        );
+    }
+    server.stop().await;
+}

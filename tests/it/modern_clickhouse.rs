@@ -557,15 +557,22 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
     }
     // A funnel through every kind of goal (windowFunnel per visit).
     let steps: Vec<&saltmark::goals::Goal> = goals.iter().collect();
-    let funnel = saltmark::query::funnel::statement("shop.example", period, &steps, None);
-    statements.push(
-        funnel
-            .query(&client)
-            .sql_display()
-            .to_string()
-            .replace("FROM events", "FROM saltmark.events")
-            .replace("FROM visits", "FROM saltmark.visits"),
-    );
+    // Exact, and from a third of the visitors.
+    for sample in [
+        None,
+        Some(saltmark::query::sampling::Sample { denominator: 3 }),
+    ] {
+        let funnel =
+            saltmark::query::funnel::statement("shop.example", period, &steps, None, sample);
+        statements.push(
+            funnel
+                .query(&client)
+                .sql_display()
+                .to_string()
+                .replace("FROM events", "FROM saltmark.events")
+                .replace("FROM visits", "FROM saltmark.visits"),
+        );
+    }
     // Imported history (`include.imports`): each table's sums, with
     // filters and time buckets, and our side's unrounded statement.
     let import_goals = vec![goal(saltmark::goals::GoalSpec {
@@ -653,7 +660,8 @@ fn the_query_catalogue_runs_on_modern_clickhouse() {
         revenue: None,
     };
     let visits = saltmark::query::builder::matching_visits(&filtered, scope);
-    let funnel = saltmark::query::funnel::statement("shop.example", period, &steps, Some(visits));
+    let funnel =
+        saltmark::query::funnel::statement("shop.example", period, &steps, Some(visits), None);
     statements.push(
         funnel
             .query(&client)

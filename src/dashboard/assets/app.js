@@ -756,10 +756,10 @@
   }
 
   /** A panel whose answer is an estimate says so under its table. */
-  function sampledNote(section, meta) {
+  function sampledNote(section, meta, of = 'top row’s visitors') {
     if (!meta || !meta.sampling) return;
     section.dataset.fraction = String(meta.sampling.fraction);
-    section.append(el('p', { class: 'note sampled', text: samplingText(meta.sampling, 'top row’s visitors'), title: SAMPLING_TITLE }));
+    section.append(el('p', { class: 'note sampled', text: samplingText(meta.sampling, of), title: SAMPLING_TITLE }));
   }
 
   // The newest question per panel: a slower answer to an older tab is dropped.
@@ -844,6 +844,8 @@
       return;
     }
     const body = Object.assign({ site_id: view.site, funnel: name }, period(), { filters: apiFilters() });
+    // A large period's funnel is estimated too, and exact when asked.
+    if (view.exact) body.include = { exact: true };
     section.dataset.query = JSON.stringify(body);
     const answer = await current(() => postJson('/api/v2/funnel', body));
     const widest = Math.max(1, ...answer.steps.map((st) => st.visitors));
@@ -867,6 +869,7 @@
     table.append(rows);
     section.append(table, el('p', { class: 'note', text:
       `${integer.format(answer.entering_visitors)} of ${integer.format(answer.all_visitors)} visitors entered; ${integer.format(answer.conversion_rate)}% of them completed it. Counted within a visit${view.filters.length ? ', over the visits the filters keep' : ''}.` }));
+    sampledNote(section, answer.meta, 'first step’s visitors');
     $('panel-funnels').replaceWith(section);
   }
 
