@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The dashboard's question set (issue 17): every question the dashboard
 asks, for 7 days, 30 days and 12 months, without a filter, with one and with
-two. Prints one line per question: name, period, JSON body (tab-separated),
-for bench/queries --set full."""
+two. Prints one line per question: name, period, JSON body and the API path
+it is sent to (tab-separated), for bench/queries --set full. The goals and
+the funnel it asks about are the ones bench/queries adds to the seeded site
+(its signups, its pricing page, its purchases)."""
 import json
 import sys
 
@@ -49,7 +51,12 @@ QUESTIONS = [
                                   "pagination": {"limit": 20}}),
     ("property values", lambda p: breakdown("event:props:plan", ("visitors", "events"),
                                             non_empty("event:props:plan"))),
+    ("goal conversions", lambda p: breakdown(
+        "event:goal", ("visitors", "events", "conversion_rate", "total_revenue", "average_revenue"))),
+    ("funnel", lambda p: {"funnel": "Checkout", "filters": []}),
 ]
+# Where each question is sent (the rest: the stats query).
+PATHS = {"funnel": "/api/v2/funnel"}
 
 # What a marketer clicks on: a page, then a source as well.
 FILTERS = [
@@ -66,4 +73,5 @@ for period in ("7d", "30d", "12mo"):
             body["date_range"] = period
             body["filters"] = filters + body.get("filters", [])
             title = f"{name} ({period}{', ' + label if label else ''})"
-            print(f"{title}\t{period}\t{json.dumps(body, separators=(',', ':'))}")
+            path = PATHS.get(name, "/api/v2/query")
+            print(f"{title}\t{period}\t{json.dumps(body, separators=(',', ':'))}\t{path}")

@@ -2,7 +2,8 @@
 """The sampling error of one answer (bench/queries --set full): the relative
 error of the sampled answer's visitors (its first metric) against the exact
 answer to the same question, for the sum of the rows both answers show
-(a headline's one row) and for the exact answer's top row. Prints "total% / top%" ("—" where a side has no rows).
+(a headline's one row) and for the exact answer's top row; for a funnel,
+of the period's visitors and of its first step. Prints "total% / top%" ("—" where a side has no rows).
 
     sampling_error.py SAMPLED.json EXACT.json
 """
@@ -12,7 +13,18 @@ import sys
 
 def rows(path):
     answer = json.load(open(path))
-    return {tuple(r["dimensions"]): r["metrics"][0] for r in answer.get("results", [])}
+    if "steps" in answer:
+        # A funnel: the period's visitors as its total, the first step as
+        # its top row.
+        return {(): answer["all_visitors"]}, answer["steps"][0]["visitors"] if answer["steps"] else 0
+    results = {tuple(r["dimensions"]): r["metrics"][0] for r in answer.get("results", [])}
+    return results, None
+
+
+def funnel_error(sampled, exact):
+    (s_rows, s_first), (e_rows, e_first) = sampled, exact
+    total = error(s_rows[()], e_rows[()])
+    print(f"{100 * total:.2f} % / {100 * error(s_first, e_first):.2f} %")
 
 
 def error(sampled, exact):
@@ -21,7 +33,10 @@ def error(sampled, exact):
     return abs(sampled - exact) / exact
 
 
-sampled, exact = rows(sys.argv[1]), rows(sys.argv[2])
+(sampled, s_first), (exact, e_first) = rows(sys.argv[1]), rows(sys.argv[2])
+if e_first is not None:
+    funnel_error((sampled, s_first), (exact, e_first))
+    sys.exit(0)
 if not exact:
     print("—")
     sys.exit(0)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Puts the full dashboard question set (bench/QUERIES-full-<events>.md,
-written by `bench/queries --set full`) into bench/RESULTS.md, as its section
+written by `bench/queries --set full`, and QUERIES-some-<events>.md, written
+with `--only`) into bench/RESULTS.md, as its section
 "Every dashboard question", replacing the previous one. bench/report.py
 calls it too, so a new `bench/run` keeps the section.
 
@@ -43,17 +44,22 @@ the filtered visitors."""
 
 
 def section():
-    files = sorted(glob.glob(os.path.join(BENCH, "QUERIES-full-*.md")),
-                   key=lambda p: int(re.search(r"-(\d+)\.md$", p).group(1)))
+    # The full sets by size, then the runs of some questions only
+    # (`--only`, e.g. the goals and the funnel at 100 M) by size.
+    def size(p):
+        return int(re.search(r"-(\d+)\.md$", p).group(1))
+    files = (sorted(glob.glob(os.path.join(BENCH, "QUERIES-full-*.md")), key=size)
+             + sorted(glob.glob(os.path.join(BENCH, "QUERIES-some-*.md")), key=size))
     if not files:
         return ""
     parts = [START, "## Every dashboard question (issue 17)", "", SOURCES + "\n" + SOURCES_REST, ""]
     for path in files:
-        events = int(re.search(r"-(\d+)\.md$", path).group(1))
+        events = size(path)
+        some = "-some-" in os.path.basename(path)
         with open(path) as f:
             text = f.read().strip()
         # The file's own title becomes a subsection.
-        text = re.sub(r"^# .*$", f"### {events / 1e6:g} M events "
+        text = re.sub(r"^# .*$", f"### {events / 1e6:g} M events{', some questions' if some else ''} "
                       f"(`bench/{os.path.basename(path)}`)", text, count=1, flags=re.M)
         parts += [text, ""]
     parts.append(END)

@@ -48,11 +48,13 @@ if faster_than_bare30:
     lines.append(f"{n} of {len(rows)} answer faster than the bare 30-day scan ({b / 1000:.2f} s).")
 lines.append(f"{len(sampled)} of {len(rows)} answers were sampled.")
 if totals:
-    lines.append(
-        f"Visitors error of the sampled answers: period totals at most {max(totals):.2f} % "
-        f"(median {statistics.median(totals):.2f} %), headlines at most "
-        f"{max(headline_totals) if headline_totals else 0:.2f} %; top rows at most "
-        f"{max(tops) if tops else 0:.2f} % (median {statistics.median(tops) if tops else 0:.2f} %).")
+    parts = [f"period totals at most {max(totals):.2f} % (median {statistics.median(totals):.2f} %)"]
+    if headline_totals:
+        parts.append(f"headlines at most {max(headline_totals):.2f} %")
+    text = "Visitors error of the sampled answers: " + ", ".join(parts)
+    if tops:
+        text += f"; top rows at most {max(tops):.2f} % (median {statistics.median(tops):.2f} %)"
+    lines.append(text + ".")
 over = sum(1 for r in rows if r[6])
 if over:
     lines.append(f"{over} exact answers (asked only to measure the error) were over the bench's limits.")
