@@ -21,13 +21,20 @@ filter, with a page filter and with a page and a source filter -- are visit ques
 over whole days, answered from the derived per-visit table `visits`
 (`src/store/visit_rollup.rs`, `src/query/derived.rs`), and sampled by its rows above
 half of `query.sample_above_events` (a third with a page filter); the time series (visitors and page views: one
-pass), top pages, custom events and properties read `events`, sampled by events (with
-a source filter, each visit's source from `visits`). Both tables have fine granules
+pass), top pages, custom events, properties, goal conversions and the funnel (each
+visitor's steps in order within a visit, `src/query/funnel.rs`) read `events`, sampled
+by events (with a source filter, each visit's source from `visits`). Both tables have fine granules
 (`visits` 256 rows, schema version 19; `events` 1 024 rows, version 21), so a sample
 reads about the share it keeps instead of at least one 8 192-row granule per day (and
 per event name). This shared machine's speed varies from run to run: its bare 30-day
-scan took 0.22-0.31 s in the runs of 2026-12-04 (0.17 s on the machine of the earlier
-runs); compare each figure with the bare scan of its own run. The bench waits for the
+scan took 0.22-0.31 s in the runs of 2026-12-04 and 2026-12-05, 0.17 s on the machine
+of the earlier runs and of 2026-12-07; compare each figure with the bare scan of its own
+run. The one question of the 10 M full set that fell short (headline + comparison, 7
+days, page filter: 302 ms in that run, 178 ms in the run before) was timed again with
+the other headlines, five runs each, on 2026-12-07 (`--only '^headline'`, its own
+subsection below): 209 ms. The headlines with a page filter over 7 and 30 days are the
+slowest questions of the set and the only ones not clearly faster than a bare 30-day
+scan: they read both periods' visits and check each kept visit's pages. The bench waits for the
 server's merges to finish before it times anything."""
 SOURCES_REST = """
 At 100 M each question is timed once (`--runs 1`) and only the headlines' error is
