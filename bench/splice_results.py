@@ -37,9 +37,11 @@ slowest questions of the set and the only ones not clearly faster than a bare 30
 scan: they read both periods' visits and check each kept visit's pages. The bench waits for the
 server's merges to finish before it times anything."""
 SOURCES_REST = """
-At 100 M each question is timed once (`--runs 1`) and only the headlines' error is
-measured (`--errors headline`): the exact answer of every question at that size takes
-longer than the run itself. Earlier runs: bench/QUERIES-before-17.md (no sampling, no
+At 100 M each question of the full set is timed once (`--runs 1`) and only the
+headlines' error is measured (`--errors headline`): the exact answer of every question
+at that size takes longer than the run itself. The goal conversions and the funnel,
+added to the set after that run, were timed at 100 M on their own on 2026-12-07 (`--only
+'^(goal|funnel)'`, three runs each, every error measured; its own subsection below). Earlier runs: bench/QUERIES-before-17.md (no sampling, no
 derived table), and git history (10 M and 100 M with sampling only at 6a58dac; 10 M
 with the derived table before the joined statements used it at fdf69c6; 10 M at
 e1227c8, before the fine granules; 100 M at 7283446, before the fine granules: at
