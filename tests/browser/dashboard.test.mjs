@@ -524,10 +524,9 @@ try {
   await page.selectOption('#period', '12mo');
   await page.waitForFunction(() => location.search.includes('period=12mo') && document.querySelector('#board').dataset.state === 'ready');
   const year = await compareWithApi(page, [], '12 months', '12mo', 'time:month');
-  // 12mo ends with the month before this one, so
-  // early in a month it holds fewer days of the seed than 30d: it is
-  // checked against the last month it ends with, which the seed's 40 days
-  // always reach into.
+  // 12mo ends with the month before this one, so early in a month it holds
+  // fewer of the seed's days than 30d: it is checked against the month it
+  // ends with, which the seed's 40 days always reach into.
   const yearRange = (await api({ site_id: SITE, date_range: '12mo', metrics: ['visitors'] })).query.date_range;
   const lastDay = yearRange[1].slice(0, 10);
   const endingMonth = (await api({ site_id: SITE, date_range: [lastDay.slice(0, 8) + '01', lastDay], metrics: ['visitors'] })).results[0].metrics[0];
